@@ -1,0 +1,1 @@
+"""diagalg: symbolic tensor-diagram algebra (Penrose graphical notation)."""
