@@ -1,0 +1,425 @@
+"""Text -> syntax tree (:mod:`diagalg.ast`), with positioned errors.
+
+The grammar is ``grammar/diag.lark`` (installed as ``diagalg/grammar/diag.lark``).
+Parsing is LALR(1) with ``strict=True``. A postlexer decides which newlines end a
+statement: none inside brackets, none after a trailing binary operator; it also
+reports unclosed and mismatched brackets and enforces a nesting limit.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+from lark import Lark, Token, Transformer_NonRecursive, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast as A
+from .errors import SourceError
+
+MAX_NESTING = 200
+
+# A newline right after one of these continues the statement.
+_CONTINUING = {"PLUS", "MINUS", "MULOP", "POW", "EQUAL", "EQOP", "RARROW", "COMMA", "COLON", "CMP"}
+_OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_CLOSE = {"RPAR": "(", "RSQB": "["}
+
+
+def grammar_path() -> Path:
+    """Where the grammar file is: inside the installed package, or at the repo root."""
+    packaged = Path(__file__).parent / "grammar" / "diag.lark"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "grammar" / "diag.lark"
+
+
+class _StatementNewlines:
+    """Postlexer: keep ``_NL`` only where it ends a statement."""
+
+    always_accept = ()
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        stack: list[Token] = []
+        prev: Token | None = None
+        for tok in stream:
+            if tok.type == "_NL":
+                if stack or prev is None or prev.type == "_NL" or prev.type in _CONTINUING:
+                    continue
+                prev = tok
+                yield tok
+                continue
+            if tok.type in _OPEN:
+                stack.append(tok)
+                if len(stack) > MAX_NESTING:
+                    raise SourceError(f"brackets nested deeper than {MAX_NESTING} levels", tok.line, tok.column)
+            elif tok.type in _CLOSE:
+                if not stack:
+                    raise SourceError(f"unmatched '{tok.value}'", tok.line, tok.column)
+                opener = stack.pop()
+                if _OPEN[opener.type] != tok.type:
+                    raise SourceError(
+                        f"'{tok.value}' does not match '{opener.value}' opened at line {opener.line}",
+                        tok.line, tok.column)
+            prev = tok
+            yield tok
+        if stack:
+            opener = stack[-1]
+            raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
+        if prev is not None and prev.type != "_NL":
+            yield Token.new_borrow_pos("_NL", "\n", prev)
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        grammar_path().read_text(),
+        parser="lalr",
+        lexer="basic",
+        strict=True,
+        postlex=_StatementNewlines(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+def _pos(x: Token | Tree) -> A.Pos:
+    if isinstance(x, Token):
+        return A.Pos(x.line or 0, x.column or 0)
+    meta = x.meta
+    return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+
+def _label(tok: Token) -> A.LabelRef:
+    return A.LabelRef(_pos(tok), str(tok))
+
+
+class _ToAst(Transformer_NonRecursive):
+    """Tree -> ast. Methods receive children already transformed."""
+
+    def __default__(self, data, children, meta):  # pragma: no cover - grammar and AST kept in step
+        raise NotImplementedError(f"no AST conversion for grammar rule {data!r}")
+
+    def _p(self, meta) -> A.Pos:
+        return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0))
+
+    # ------------------------------------------------------------------ statements
+    def start(self, children):
+        return [c for c in children if c is not None]
+
+    def dim_plain(self, c):
+        return A.DimItem(_pos(c[0]), str(c[0]))
+
+    def dim_value(self, c):
+        return A.DimItem(_pos(c[0]), str(c[0]), "=", c[1])
+
+    def dim_constraint(self, c):
+        return A.DimItem(_pos(c[0]), str(c[0]), str(c[1]), c[2])
+
+    def dim_stmt(self, c):
+        return A.DimStmt(c[0].pos, tuple(c))
+
+    def leg_decl(self, c):
+        return A.LegDecl(_pos(c[0]), str(c[0]), c[1])
+
+    def prop_legs(self, c):
+        return tuple(_label(t) for t in c)
+
+    def prop(self, c):
+        name = c[0]
+        if len(c) == 1:
+            return A.Prop(_pos(name), str(name))
+        inputs, outputs = c[1], c[2] if len(c) > 2 else None
+        return A.Prop(_pos(name), str(name), inputs if inputs is not None else (), outputs)
+
+    def tensor_stmt(self, c):
+        name = c[0]
+        legs = tuple(x for x in c[1:] if isinstance(x, A.LegDecl))
+        props = tuple(x for x in c[1:] if isinstance(x, A.Prop))
+        return A.TensorStmt(_pos(name), str(name), _pos(name), legs, props)
+
+    def func_stmt(self, c):
+        name, src, sdim, dst, ddim = c
+        return A.FuncStmt(_pos(name), str(name), _pos(name),
+                          A.LegDecl(_pos(src), str(src), sdim), A.LegDecl(_pos(dst), str(dst), ddim))
+
+    def label_list(self, c):
+        return tuple(_label(t) for t in c)
+
+    def let_stmt(self, c):
+        name = c[0]
+        labels = c[1] if len(c) == 3 else None
+        if len(c) == 3 and labels is None:
+            labels = ()
+        return A.LetStmt(_pos(name), str(name), _pos(name), labels, c[-1])
+
+    def rule_stmt(self, c):
+        return A.RuleStmt(_pos(c[0]), str(c[0]), _pos(c[0]), c[1], c[2])
+
+    def rule_name(self, c):
+        return c[0]
+
+    def by_clause(self, c):
+        return A.ByClause(_pos(c[0]), tuple(_label(t) for t in c))
+
+    def over_clause(self, c):
+        return tuple(_label(t) for t in c)
+
+    def top_clause(self, c):
+        return c[0]
+
+    def assert_stmt(self, c):
+        numeric, lhs, op, rhs, by = c
+        return A.AssertStmt(lhs.pos, numeric is not None, lhs, str(op), rhs, by)
+
+    def show_stmt(self, c):
+        unfold, expr, by = c
+        return A.ShowStmt(expr.pos, unfold is not None, expr, by)
+
+    def calc_step(self, c):
+        return A.CalcStep(c[0].pos, c[0], c[1])
+
+    def calc_stmt(self, c):
+        return A.CalcStmt(c[0].pos, c[0], tuple(c[1:]))
+
+    def _expand(self, kind, c):
+        expr, over, top = c
+        top_n = None
+        if top is not None:
+            if not str(top).isdigit():
+                raise SourceError("`top` takes a whole number", top.line, top.column)
+            top_n = int(str(top))
+        return A.ExpandStmt(expr.pos, kind, expr, over or (), top_n)
+
+    def expand_stmt(self, c):
+        return self._expand("expand", c)
+
+    def paths_stmt(self, c):
+        return self._expand("paths", c)
+
+    def cost_stmt(self, c):
+        return A.CostStmt(c[0].pos, c[0])
+
+    def draw_stmt(self, c):
+        return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1])
+
+    def weights_stmt(self, c):
+        return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1])
+
+    def import_stmt(self, c):
+        return A.ImportStmt(_pos(c[0]), str(c[0])[1:-1], _pos(c[0]))
+
+    # ------------------------------------------------------------------ expressions
+    def sum(self, c):
+        items = [c[0]]
+        for i in range(1, len(c), 2):
+            op, s = c[i], c[i + 1]
+            if str(op) == "-":
+                s = A.Summand(s.pos, -s.sign, s.tag, s.tag_pos, s.expr)
+            items.append(s)
+        if len(items) == 1 and items[0].tag is None and items[0].sign == 1:
+            return items[0].expr
+        return A.Sum(items[0].pos, tuple(items))
+
+    def tag(self, c):
+        return c[0]
+
+    def summand(self, c):
+        tag, minus, product = c
+        pos = _pos(tag) if tag is not None else (_pos(minus) if minus is not None else product.pos)
+        return A.Summand(pos, -1 if minus is not None else 1, str(tag) if tag is not None else None,
+                         _pos(tag) if tag is not None else None, product)
+
+    def product(self, c):
+        factors: list[A.Factor] = []
+        op = ""
+        for x in c:
+            if isinstance(x, Token) and x.type == "MULOP":
+                op = str(x)
+                continue
+            factors.append(A.Factor(op, x))
+            op = ""
+        if len(factors) == 1:
+            return factors[0].expr
+        return A.Product(factors[0].expr.pos, tuple(factors))
+
+    def power(self, c):
+        return A.Power(c[0].pos, c[0], c[2])
+
+    def neg_exponent(self, c):
+        return A.Neg(_pos(c[0]), c[1])
+
+    def number(self, c):
+        return A.Num(_pos(c[0]), str(c[0]))
+
+    def bare_name(self, c):
+        return A.Name(_pos(c[0]), str(c[0]))
+
+    def barg_label(self, c):
+        return A.Arg(_pos(c[0]), str(c[0]))
+
+    def barg_named(self, c):
+        return A.Arg(_pos(c[0]), str(c[1]), leg=str(c[0]))
+
+    def barg_dim(self, c):
+        return A.Arg(_pos(c[0]), str(c[0]), dim=c[1])
+
+    @staticmethod
+    def _args(c) -> tuple[A.Arg, ...]:
+        return tuple(x for x in c if isinstance(x, A.Arg))
+
+    def binding(self, c):
+        return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), self._args(c[1:]))
+
+    def tfn(self, c):
+        return c[0]
+
+    def tensor_fn(self, c):
+        fn, inner = c
+        if isinstance(inner, A.Target):
+            return A.Target(_pos(fn), inner.name, (str(fn),) + inner.wrappers)
+        return A.Target(_pos(fn), str(inner), (str(fn),))
+
+    def bare_fn(self, c):
+        return A.Bind(c[0].pos, c[0], None)
+
+    def fn_binding(self, c):
+        return A.Bind(c[0].pos, c[0], self._args(c[1:]))
+
+    def delta(self, c):
+        args = self._args(c)
+        return A.Delta(args[0].pos if args else A.NOWHERE, args)
+
+    def zero(self, c):
+        args = self._args(c)
+        return A.Zero(args[0].pos if args else A.NOWHERE, args)
+
+    def signed_int(self, c):
+        minus, num = c
+        text = str(num)
+        if not text.isdigit():
+            raise SourceError("a shift offset must be an integer", num.line, num.column)
+        return (-1 if minus is not None else 1) * int(text), _pos(minus if minus is not None else num)
+
+    def shift(self, c):
+        (offset, pos), args = c[0], self._args(c[1:])
+        return A.Shift(pos, offset, args)
+
+    def paren(self, c):
+        return c[0]
+
+    def elemfn(self, c):
+        return c[0]
+
+    def axisfn(self, c):
+        return c[0]
+
+    def call1(self, c):
+        return A.Call(_pos(c[0]), str(c[0]), (c[1],))
+
+    def pow_call(self, c):
+        return A.Call(c[0].pos, "pow", (c[0], c[1]))
+
+    def min_call(self, c):
+        return A.Call(c[0].pos, "min", tuple(c))
+
+    def axis_call(self, c):
+        return A.AxisCall(_pos(c[0]), str(c[0]), c[1], c[2])
+
+    def func_app(self, c):
+        name, src, dst, arg = c
+        return A.FuncApp(_pos(name), str(name), _label(src), _label(dst), arg)
+
+    def keep(self, c):
+        return A.Keep(c[0][0].pos, c[0], c[1])
+
+    def group(self, c):
+        parts, new, arg = c
+        return A.Group(parts[0].pos, parts, _label(new), arg)
+
+    def split_part(self, c):
+        return A.SplitPart(_pos(c[0]), str(c[0]), c[1])
+
+    def split(self, c):
+        return A.Split(_pos(c[0]), _label(c[0]), tuple(c[1:-1]), c[-1])
+
+    def diff_binding(self, c):
+        return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), self._args(c[1:]))
+
+    def diff_bare(self, c):
+        return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), None)
+
+    def diff_fn_binding(self, c):
+        return A.Bind(c[0].pos, c[0], self._args(c[1:]))
+
+    def diff(self, c):
+        return A.Diff(c[0].pos, c[0], c[1])
+
+
+_TOKEN_NAMES = {
+    "_NL": "end of line", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
+    "STRING": "a string", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
+    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "EQOP": "'==' or '!='", "RARROW": "'->'",
+    "PLUS": "'+'", "MINUS": "'-'", "MULOP": "'*' or '/'", "POW": "'**'", "CMP": "a comparison",
+}
+
+
+def _describe(term: str) -> str:
+    if term in _TOKEN_NAMES:
+        return _TOKEN_NAMES[term]
+    try:
+        pattern = _lark().get_terminal(term).pattern
+        if pattern.type == "str":
+            return f"'{pattern.value}'"
+    except KeyError:
+        pass
+    return term.lower()
+
+
+def _syntax_error(err: UnexpectedInput) -> SourceError:
+    if isinstance(err, UnexpectedCharacters):
+        ch = err.char
+        return SourceError(f"unexpected character {ch!r}", err.line, err.column)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END":
+            return SourceError("unexpected end of file", err.line, err.column)
+        what = "end of line" if tok.type == "_NL" else repr(str(tok))
+        expected = sorted({_describe(t) for t in err.expected if not t.startswith("__")})
+        hint = ""
+        if tok.type in _KEYWORD_TYPES():
+            hint = f" ('{tok}' is a reserved word)"
+        exp = ""
+        if expected and len(expected) <= 8:
+            exp = "; expected " + ", ".join(expected)
+        line = tok.line if tok.line is not None else err.line
+        col = tok.column if tok.column is not None else err.column
+        return SourceError(f"unexpected {what}{hint}{exp}", line, col)
+    if isinstance(err, UnexpectedEOF):
+        return SourceError("unexpected end of file", err.line, err.column)
+    return SourceError(str(err).splitlines()[0], getattr(err, "line", 0), getattr(err, "column", 0))
+
+
+@lru_cache(maxsize=1)
+def _KEYWORD_TYPES() -> frozenset[str]:
+    out = set()
+    for t in _lark().terminals:
+        if t.pattern.type == "str" and t.pattern.value.isidentifier():
+            out.add(t.name)
+    return frozenset(out)
+
+
+def parse_text(text: str, path: str = "<input>") -> A.Module:
+    """Parse a whole .diag file. Raises :class:`SourceError` (located) on bad input."""
+    try:
+        tree = _lark().parse(text)
+        stmts = _ToAst().transform(tree)
+    except SourceError as e:
+        raise e.located(path, text) from None
+    except UnexpectedInput as e:
+        raise _syntax_error(e).located(path, text) from None
+    except VisitError as e:
+        if isinstance(e.orig_exc, SourceError):
+            raise e.orig_exc.located(path, text) from None
+        raise
+    return A.Module(path, text, stmts)

@@ -1,0 +1,109 @@
+"""A checked program: declarations, definitions, rules, and the statements to run.
+
+Produced by :mod:`diagalg.lower`; consumed by the checker, the CLI and the Python
+API. Statements hold model expressions (no syntax).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .dims import DimEnv
+from .model import Expr, FuncDecl, TensorDecl
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a statement came from: file, first line, and its text on one line."""
+
+    path: str
+    line: int
+    col: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LetDef:
+    name: str
+    labels: tuple[str, ...]
+    expr: Expr
+    source: Source
+
+
+@dataclass(frozen=True)
+class UserRule:
+    name: str
+    lhs: Expr
+    rhs: Expr
+    source: Source
+
+
+@dataclass(frozen=True)
+class AssertStmt:
+    source: Source
+    lhs: Expr
+    rhs: Expr
+    op: str  # "==" or "!="
+    numeric: bool
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShowStmt:
+    source: Source
+    expr: Expr
+    unfold: bool
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CalcStep:
+    source: Source
+    expr: Expr
+    rules: tuple[str, ...] | None  # None: no `by` (all default rules)
+
+
+@dataclass(frozen=True)
+class CalcStmt:
+    source: Source
+    expr: Expr
+    steps: tuple[CalcStep, ...]
+
+
+@dataclass(frozen=True)
+class RuleStmt:
+    source: Source
+    rule: UserRule
+
+
+RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt
+
+
+@dataclass
+class Program:
+    """Everything a .diag file (with its imports) declares, and what it runs."""
+
+    path: str
+    env: DimEnv = field(default_factory=DimEnv)
+    tensors: dict[str, TensorDecl] = field(default_factory=dict)
+    funcs: dict[str, FuncDecl] = field(default_factory=dict)
+    lets: dict[str, LetDef] = field(default_factory=dict)
+    rules: dict[str, UserRule] = field(default_factory=dict)
+    statements: list[RunStmt] = field(default_factory=list)
+    weights: list[tuple[str, Source]] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Expr:
+        """The expression a name stands for: a let's definition, or a tensor on its own legs."""
+        from .lower import expression_of_name
+
+        return expression_of_name(self, name)
+
+    def expr(self, text: str) -> Expr:
+        """Parse ``text`` as an expression in this program's declarations."""
+        from .lower import parse_expression
+
+        return parse_expression(self, text)
+
+    @property
+    def assertions(self) -> list[AssertStmt]:
+        return [s for s in self.statements if isinstance(s, AssertStmt)]
