@@ -64,7 +64,9 @@ class TensorDecl:
         """Leg -> class index; legs in one class may be permuted (with sign if antisymmetric)."""
         classes = {leg: i for i, leg in enumerate(self.legs)}
         groups = list(self.symmetric) + list(self.antisymmetric)
-        if self.hermitian and not self.is_complex:
+        if self.hermitian and not self.is_complex and len(self.inputs) == 1 == len(self.outputs):
+            # a real Hermitian matrix is symmetric; for multi-leg maps only the
+            # block swap (outputs <-> inputs) is a symmetry, which is not a leg permutation group
             groups.append(tuple(self.outputs + self.inputs))
         for group in groups:
             cid = min(classes[leg] for leg in group)
@@ -289,8 +291,7 @@ class Diagram:
 
     @staticmethod
     def build(nodes: Iterable[Node], dims: Mapping[str, sympy.Expr], free: Mapping[str, str]) -> "Diagram":
-        """Make a diagram, keeping only edges that are used by a port or a label, plus
-        any edge explicitly listed in ``dims`` (closed loops stay as edges)."""
+        """Make a diagram. Every edge in ``dims`` is kept, including closed loops."""
         nodes = tuple(nodes)
         for node in nodes:
             if len(node.edges) != len(node.op.ports):

@@ -30,3 +30,191 @@ _PRINTER = _DiagScalarPrinter({"order": "lex"})
 def scalar_text(value: sympy.Expr) -> str:
     """``value`` as .diag scalar text that parses back to the same sympy value."""
     return _PRINTER.doprint(sympy.sympify(value))
+
+
+# --------------------------------------------------------------------------- expressions
+
+import re  # noqa: E402
+
+from .model import (  # noqa: E402
+    FUNC_OUT_PORT,
+    BoxOp,
+    BubbleOp,
+    CopyTensor,
+    DerivOp,
+    Diagram,
+    Expr,
+    ReshapeOp,
+    ShiftOp,
+    TensorOp,
+    Term,
+)
+
+_RESERVED = set(
+    "dim tensor let rule assert numeric show unfold calc by expand paths over top cost draw to import "
+    "func weights diff delta shift zero conj inv keep group split sqrt exp log min relu gelu tanh "
+    "sigmoid pow softmax logsumexp layernorm causal".split()
+)
+
+
+def _clean(name: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_']", "", name.split("~")[0]) or "e"
+    if not (base[0].isalpha() or base[0] == "_"):
+        base = "e" + base
+    if base in _RESERVED:
+        base = base + "_"
+    return base
+
+
+def _unique(base: str, taken: set[str]) -> str:
+    base = _clean(base)
+    if base not in taken:
+        taken.add(base)
+        return base
+    k = 1
+    while f"{base}{k}" in taken:
+        k += 1
+    taken.add(f"{base}{k}")
+    return f"{base}{k}"
+
+
+def _coeff_prefix(c: sympy.Expr) -> tuple[int, str]:
+    """(sign, text of |c| as a factor, '' for 1)."""
+    c = sympy.sympify(c)
+    sign = 1
+    if c.could_extract_minus_sign():
+        sign, c = -1, -c
+    if c == 1:
+        return sign, ""
+    text = scalar_text(c)
+    if isinstance(c, sympy.Add):
+        text = f"({text})"
+    return sign, text
+
+
+class _TermPrinter:
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+
+    def diagram(self, d: Diagram, names: dict[str, str], label_names: dict[str, str]) -> tuple[str, list[str]]:
+        """Factors text for diagram ``d`` whose edges are already named in ``names``
+        (free edges); others get fresh names. Returns (text, labels to keep)."""
+        names = dict(names)
+        for e, _ in d.edge_dims:
+            if e not in names:
+                names[e] = _unique(e, self.taken)
+        factors: list[str] = []
+        keep: list[str] = []
+        for node in d.nodes:
+            factors.append(self.node(node, names))
+        inc = d.incidence
+        for e, dim in d.edge_dims:
+            labels = d.edge_labels[e]
+            ports = len(inc[e])
+            name = names[e]
+            if not labels:
+                if ports == 0:
+                    factors.append(f"delta[{name}: {scalar_text(dim)}, {name}]")
+                elif ports == 1:
+                    factors.append(f"delta[{name}]")
+                continue
+            uses = ports + (1 if len(labels) > 1 else 0)
+            if len(labels) > 1:
+                factors.append("delta[" + ", ".join([name] + [label_names.get(l, l) for l in labels[1:]]) + "]")
+            elif ports == 0:
+                factors.append(f"delta[{name}: {scalar_text(dim)}]")
+            if uses >= 2:
+                keep.append(name)
+        return " ".join(factors), keep
+
+    def node(self, node, names: dict[str, str]) -> str:
+        op = node.op
+        labels = [names[e] for e in node.edges]
+        extra = ""
+        if not isinstance(op, (TensorOp, CopyTensor)) and len(set(labels)) != len(labels):
+            # a scope's ports on one edge: name them apart and join them outside
+            seen: set[str] = set()
+            joins = []
+            for k, l in enumerate(labels):
+                if l in seen:
+                    fresh = _unique(l, self.taken)
+                    joins.append(f"delta[{l}, {fresh}]")
+                    labels[k] = fresh
+                seen.add(l)
+            extra = " " + " ".join(joins)
+        return self._node(op, labels) + extra
+
+    def _node(self, op, labels: list[str]) -> str:
+        if isinstance(op, TensorOp):
+            return f"{op.text()}[{', '.join(labels)}]"
+        if isinstance(op, CopyTensor):
+            return f"delta[{', '.join(labels)}]"
+        if isinstance(op, ShiftOp):
+            return f"shift({op.offset})[{', '.join(labels)}]"
+        if isinstance(op, ReshapeOp):
+            parts = [_unique("t", self.taken) for _ in op.part_dims]
+            deltas = " ".join(f"delta[{labels[k]}, {p}]" for k, p in enumerate(parts))
+            return f"group[({', '.join(parts)}) -> {labels[-1]}]({deltas})"
+        port_names = dict(zip(op.ports, labels))
+        if isinstance(op, BoxOp):
+            if op.name is not None:
+                return f"{op.name}[{', '.join(labels)}]"
+            return "(" + self.expr(op.inner, port_names) + ")"
+        if isinstance(op, BubbleOp):
+            inner_names = {l: port_names[l] for l in op.inner.labels if l in port_names}
+            for ax in op.axes:
+                if ax not in inner_names:
+                    inner_names[ax] = _unique(ax, self.taken)
+            inner = self.expr(op.inner, inner_names)
+            if op.kind == "pow":
+                return f"pow({inner}, {scalar_text(op.param)})"
+            if op.kind == "func":
+                return f"{op.func.name}[{inner_names[op.axes[0]]} -> {port_names[FUNC_OUT_PORT]}]({inner})"
+            if op.axes:
+                return f"{op.kind}[{', '.join(inner_names[a] for a in op.axes)}]({inner})"
+            return f"{op.kind}({inner})"
+        if isinstance(op, DerivOp):
+            inner_names = {l: port_names[l] for l in op.inner.labels}
+            inner = self.expr(op.inner, inner_names)
+            wrt = [port_names[f"@d{k}"] for k in range(len(op.wrt.ports))]
+            return f"diff({inner}, {op.wrt.text()}[{', '.join(wrt)}])"
+        raise TypeError(f"cannot print {op!r}")
+
+    def term(self, t: Term, label_names: dict[str, str]) -> tuple[int, str]:
+        d = t.diagram
+        names = {}
+        for label, e in d.free:
+            names.setdefault(e, label_names.get(label, label))
+        body, keep = self.diagram(d, names, label_names)
+        sign, coeff = _coeff_prefix(t.coeff)
+        if keep:
+            body = f"keep[{', '.join(keep)}]({body})"
+        if not body:
+            return sign, coeff or "1"
+        if coeff:
+            return sign, f"{coeff} * {body}"
+        return sign, body
+
+    def expr(self, e: Expr, label_names: dict[str, str]) -> str:
+        if not e.terms:
+            return "zero[" + ", ".join(f"{label_names.get(l, l)}: {scalar_text(d)}" for l, d in e.free) + "]"
+        out = []
+        saved = set(self.taken)
+        for k, t in enumerate(e.terms):
+            self.taken = set(saved)
+            sign, text = self.term(t, label_names)
+            tag = f"{t.tags[-1]}: " if t.tags and len(e.terms) > 1 else ""
+            if k == 0:
+                out.append(f"{tag}{'-' if sign < 0 else ''}{text}")
+            else:
+                if tag:
+                    out.append(f" + {tag}{'-' if sign < 0 else ''}{text}")
+                else:
+                    out.append(f" {'-' if sign < 0 else '+'} {text}")
+        return "".join(out)
+
+
+def expr_text(expr: Expr) -> str:
+    """``expr`` as .diag text; parsing it back (with the same declarations) gives an equal expression."""
+    taken = set(expr.labels)
+    return _TermPrinter(taken).expr(expr, {l: l for l in expr.labels})

@@ -1,0 +1,213 @@
+"""Running a program's statements: proofs, numeric checks, calc steps, show.
+
+Each statement yields :class:`Result` lines (a calc block one per step). The
+checker never trusts the engine alone: a symbolic proof is followed by a numeric
+check, and a proof whose sides are numerically different is reported as an
+internal error (a bug in diagalg), as is a simplification that changed a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from .canonical import equal as canonical_equal
+from .engine import StepLimit, simplify, unfold
+from .model import Expr
+from .numeric.check import NumericResult, compare
+from .printing import expr_text
+from .program import AssertStmt, CalcStmt, Program, RuleStmt, ShowStmt, Source
+from .rules import DEFAULT_RULES
+
+OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
+
+
+@dataclass
+class Options:
+    seed: int = 0
+    memory_cap: int = 2**30
+
+
+@dataclass
+class Result:
+    """One output line of `diagalg check`."""
+
+    source: Source
+    kind: str
+    status: str
+    detail: str
+    output: list[str] = field(default_factory=list)
+    max_error: float | None = None
+    seed: int | None = None
+
+    def line(self, width: int = 60) -> str:
+        text = self.source.text
+        if len(text) > width:
+            text = text[: width - 1].rstrip() + " …"
+        return f"{self.source.path}:{self.source.line}: {self.status:<5} {text} {self.detail}".rstrip()
+
+    def as_json(self) -> dict:
+        return {
+            "file": self.source.path, "line": self.source.line, "kind": self.kind, "status": self.status,
+            "statement": self.source.text, "detail": self.detail.strip(), "output": self.output,
+            "max_error": self.max_error, "seed": self.seed,
+        }
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1g}" if x < 1e-3 else f"{x:.3g}"
+
+
+def _standins(n: NumericResult) -> str:
+    if not n.standins:
+        return ""
+    parts = [f"{name}={a} checked as {b}" for name, (a, b) in sorted(n.standins.items())]
+    return "; " + ", ".join(parts)
+
+
+class Checker:
+    def __init__(self, program: Program, options: Options | None = None) -> None:
+        self.program = program
+        self.options = options or Options()
+        self.subs = program.env.concrete_subs()
+
+    # ------------------------------------------------------------------ helpers
+    def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True) -> NumericResult:
+        return compare(lhs, rhs, self.program.env, seed=self.options.seed,
+                       memory_cap=self.options.memory_cap, expect_equal=expect_equal)
+
+    def rules_for(self, names: Sequence[str] | None) -> tuple[str, ...]:
+        if names is None:
+            return DEFAULT_RULES
+        return tuple(dict.fromkeys(tuple(DEFAULT_RULES) + tuple(names)))
+
+    def normal(self, expr: Expr, rules: Sequence[str]) -> Expr:
+        return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True).result
+
+    # ------------------------------------------------------------------ statements
+    def run(self) -> list[Result]:
+        out: list[Result] = []
+        for stmt in self.program.statements:
+            try:
+                if isinstance(stmt, AssertStmt):
+                    out.append(self.check_assert(stmt))
+                elif isinstance(stmt, ShowStmt):
+                    out.append(self.check_show(stmt))
+                elif isinstance(stmt, CalcStmt):
+                    out.extend(self.check_calc(stmt))
+                elif isinstance(stmt, RuleStmt):
+                    out.append(self.check_rule(stmt))
+            except StepLimit as e:
+                out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
+        return out
+
+    def check_assert(self, s: AssertStmt) -> Result:
+        if s.op == "!=":
+            return self.check_not_equal(s)
+        if s.numeric:
+            n = self.numeric(unfold(s.lhs), unfold(s.rhs))
+            if n.status == "equal":
+                return Result(s.source, "assert", OK, f"[numeric {_fmt(n.rel_error)}{_standins(n)}]",
+                              max_error=n.max_error, seed=n.seed)
+            return self.numeric_failure(s.source, n)
+        rules = self.rules_for(s.rules)
+        lhs, rhs = self.normal(s.lhs, rules), self.normal(s.rhs, rules)
+        proved = canonical_equal(lhs, rhs, self.subs)
+        n = self.numeric(unfold(s.lhs), unfold(s.rhs))
+        if proved:
+            if n.status == "different":
+                return Result(s.source, "assert", INTERNAL,
+                              f"internal error: proved symbolically (rules {', '.join(rules)}) but numerically "
+                              f"different: max error {_fmt(n.max_error)} (seed {n.seed})",
+                              max_error=n.max_error, seed=n.seed)
+            if n.status == "inconclusive":
+                return Result(s.source, "assert", OK, f"[symbolic; numeric inconclusive: {n.reason}]")
+            return Result(s.source, "assert", OK, f"[symbolic; numeric {_fmt(n.rel_error)}{_standins(n)}]",
+                          max_error=n.max_error, seed=n.seed)
+        if n.status == "equal":
+            return Result(s.source, "assert", FAIL,
+                          "not proved symbolically; numerically equal: name a rule, or use `assert numeric`",
+                          max_error=n.max_error, seed=n.seed,
+                          output=[f"left simplifies to:  {expr_text(lhs)}", f"right simplifies to: {expr_text(rhs)}"])
+        return self.numeric_failure(s.source, n)
+
+    def numeric_failure(self, source: Source, n: NumericResult) -> Result:
+        if n.status == "different":
+            return Result(source, "assert", FAIL,
+                          f"not equal: max error {_fmt(n.max_error)} (seed {n.seed}){_standins(n)}",
+                          max_error=n.max_error, seed=n.seed)
+        return Result(source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
+
+    def check_not_equal(self, s: AssertStmt) -> Result:
+        n = self.numeric(unfold(s.lhs), unfold(s.rhs), expect_equal=False)
+        if n.status == "different":
+            return Result(s.source, "assert", OK, f"[numeric: differ by {_fmt(n.max_error)}{_standins(n)}]",
+                          max_error=n.max_error, seed=n.seed)
+        if n.status == "equal":
+            return Result(s.source, "assert", FAIL,
+                          f"numerically equal on every draw (max error {_fmt(n.max_error)}, seed {n.seed})",
+                          max_error=n.max_error, seed=n.seed)
+        return Result(s.source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
+
+    def check_show(self, s: ShowStmt) -> Result:
+        rules = self.rules_for(s.rules)
+        start = unfold(s.expr) if s.unfold else s.expr
+        result = simplify(start, rules=rules, subs=self.subs).result
+        n = self.numeric(unfold(s.expr), unfold(result))
+        text = expr_text(result)
+        if n.status == "different":
+            return Result(s.source, "show", INTERNAL,
+                          f"internal error: simplification changed the value (max error {_fmt(n.max_error)}, "
+                          f"seed {n.seed})", output=[text])
+        detail = f"[numeric {_fmt(n.rel_error)}]" if n.status == "equal" else f"[numeric inconclusive: {n.reason}]"
+        return Result(s.source, "show", OK, detail, output=[text])
+
+    def check_rule(self, s: RuleStmt) -> Result:
+        n = self.numeric(unfold(s.rule.lhs), unfold(s.rule.rhs))
+        if n.status == "equal":
+            return Result(s.source, "rule", OK, f"[numeric {_fmt(n.rel_error)}]", max_error=n.max_error, seed=n.seed)
+        if n.status == "different":
+            return Result(s.source, "rule", FAIL,
+                          f"rule refused: its sides are not equal: max error {_fmt(n.max_error)} (seed {n.seed})",
+                          max_error=n.max_error, seed=n.seed)
+        return Result(s.source, "rule", INCONCLUSIVE, f"inconclusive: {n.reason}")
+
+    def check_calc(self, s: CalcStmt) -> list[Result]:
+        out = []
+        prev = s.expr
+        for k, step in enumerate(s.steps, start=1):
+            rules = self.rules_for(step.rules) if step.rules is not None else DEFAULT_RULES
+            named = ", ".join(step.rules) if step.rules is not None else "default rules"
+            reached = canonical_equal(self.normal(prev, rules), self.normal(step.expr, rules), self.subs)
+            n = self.numeric(unfold(prev), unfold(step.expr))
+            if n.status == "different":
+                res = Result(step.source, "calc", FAIL,
+                             f"step {k}: numerically false: max error {_fmt(n.max_error)} (seed {n.seed})",
+                             max_error=n.max_error, seed=n.seed)
+            elif not reached:
+                hint = ""
+                if step.rules is not None and canonical_equal(self.normal(prev, DEFAULT_RULES),
+                                                              self.normal(step.expr, DEFAULT_RULES), self.subs):
+                    hint = "; reachable with the default rules"
+                status = FAIL
+                res = Result(step.source, "calc", status, f"step {k}: not reachable with {{{named}}}{hint}")
+            elif n.status == "inconclusive":
+                res = Result(step.source, "calc", INCONCLUSIVE, f"step {k}: inconclusive: {n.reason}")
+            else:
+                res = Result(step.source, "calc", OK, f"[step {k} by {named}; numeric {_fmt(n.rel_error)}]",
+                             max_error=n.max_error, seed=n.seed)
+            out.append(res)
+            prev = step.expr
+        return out
+
+
+def exit_status(results: Sequence[Result]) -> int:
+    """3 if any internal error, else 1 if any failure, else 4 if inconclusive, else 0."""
+    statuses = {r.status for r in results}
+    if INTERNAL in statuses:
+        return 3
+    if FAIL in statuses:
+        return 1
+    if INCONCLUSIVE in statuses:
+        return 4
+    return 0

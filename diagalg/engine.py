@@ -1,0 +1,178 @@
+"""The rewriting engine: apply named rules to a fixed point, recording each step.
+
+Termination: every diagram rule strictly decreases the measure
+(number of nodes + number of edges + total ``inv`` depth, summed over the
+diagram and, weighted by nesting, its nested expressions): ``delta`` removes a
+node or a closed-loop edge, ``isometry``/``inverse`` remove two nodes or two
+``inv`` levels, ``distribute`` replaces a box by its terms' nodes, each of
+which is smaller than the box (the box counts its whole contents plus one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import sympy
+
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term
+from .rules import DEFAULT_RULES, SUM_RULES, get_rule
+from .rules.base import Edit, apply_edits, disjoint_sites
+
+MAX_STEPS = 200_000
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rewrite: which rule, how many sites, the term before and after."""
+
+    rule: str
+    sites: int
+    before: Term
+    after: tuple[Term, ...]
+
+
+@dataclass
+class Derivation:
+    """The result of simplification and the steps that led to it."""
+
+    start: Expr
+    result: Expr
+    steps: list[Step] = field(default_factory=list)
+
+
+class StepLimit(Exception):
+    pass
+
+
+def unfold(expr: Expr) -> Expr:
+    """Replace every folded ``let`` (named box) by its definition, everywhere."""
+    cache: dict[int, Expr] = {}
+
+    def unfold_expr(e: Expr) -> Expr:
+        key = id(e)
+        if key not in cache:
+            cache[key] = Expr(tuple(Term(t.coeff, unfold_diagram(t.diagram), t.tags) for t in e.terms), e.free)
+        return cache[key]
+
+    def unfold_diagram(d: Diagram) -> Diagram:
+        changed = False
+        nodes = []
+        for n in d.nodes:
+            op = n.op
+            if isinstance(op, BoxOp):
+                op2 = BoxOp(unfold_expr(op.inner), op.ports, None)
+            elif isinstance(op, BubbleOp):
+                op2 = BubbleOp(op.kind, unfold_expr(op.inner), op.axes, op.param, op.func)
+            elif isinstance(op, DerivOp):
+                op2 = DerivOp(unfold_expr(op.inner), op.wrt)
+            else:
+                op2 = op
+            changed = changed or op2 is not op
+            nodes.append(Node(op2, n.edges) if op2 is not op else n)
+        return d.with_nodes(nodes) if changed else d
+
+    return unfold_expr(expr)
+
+
+class Engine:
+    """Applies a set of rules. ``subs`` gives concrete dimensions their values (for collect)."""
+
+    def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
+                 record: bool = False) -> None:
+        self.rule_names = tuple(rules)
+        self.diagram_rules = [get_rule(r) for r in self.rule_names if r not in SUM_RULES]
+        self.collect = "collect" in self.rule_names
+        self.subs = dict(subs or {})
+        self.record = record
+        self.steps: list[Step] = []
+        self._nested: dict[Expr, Expr] = {}
+        self._count = 0
+
+    def simplify(self, expr: Expr) -> Expr:
+        out: list[Term] = []
+        work = list(reversed(expr.terms))
+        while work:
+            term = work.pop()
+            if term.coeff == 0:
+                continue
+            term = Term(term.coeff, self.simplify_nested(term.diagram), term.tags)
+            produced = self.rewrite_once(term)
+            if produced is None:
+                out.append(term)
+            else:
+                work.extend(reversed(produced))
+        result = Expr.of(out, expr.free_dims)
+        if self.collect:
+            from .canonical import collect
+
+            result = collect(result, self.subs)
+        return result
+
+    def simplify_nested(self, d: Diagram) -> Diagram:
+        changed = False
+        nodes = []
+        for n in d.nodes:
+            op = n.op
+            op2 = op
+            if isinstance(op, BubbleOp):
+                inner = self.nested(op.inner)
+                if inner is not op.inner:
+                    op2 = BubbleOp(op.kind, inner, op.axes, op.param, op.func)
+            elif isinstance(op, DerivOp):
+                inner = self.nested(op.inner)
+                if inner is not op.inner:
+                    op2 = DerivOp(inner, op.wrt)
+            elif isinstance(op, BoxOp) and op.name is None:
+                inner = self.nested(op.inner)
+                if inner is not op.inner:
+                    op2 = BoxOp(inner, op.ports, None)
+            if op2 is not op:
+                changed = True
+                nodes.append(Node(op2, n.edges))
+            else:
+                nodes.append(n)
+        return d.with_nodes(nodes) if changed else d
+
+    def nested(self, e: Expr) -> Expr:
+        if e not in self._nested:
+            self._nested[e] = self.simplify(e)
+        return self._nested[e]
+
+    def rewrite_once(self, term: Term) -> list[Term] | None:
+        d = term.diagram
+        for rule in self.diagram_rules:
+            sites = list(rule.match(d))
+            if not sites:
+                continue
+            self._count += 1
+            if self._count > MAX_STEPS:
+                raise StepLimit(f"simplification stopped after {MAX_STEPS} steps")
+            first = rule.rewrite(d, sites[0])
+            if isinstance(first, list):
+                produced = [Term(term.coeff * c, di, term.tags) for c, di in first]
+                nsites = 1
+            else:
+                kept = disjoint_sites(sites)
+                edits: list[Edit] = [first] + [rule.rewrite(d, s) for s in kept[1:]] if kept[0] is sites[0] \
+                    else [rule.rewrite(d, s) for s in kept]
+                factor, d2 = apply_edits(d, edits)
+                produced = [Term(term.coeff * factor, d2, term.tags)]
+                nsites = len(edits)
+            if self.record:
+                self.steps.append(Step(rule.name, nsites, term, tuple(produced)))
+            return produced
+        return None
+
+
+def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,
+             unfold_lets: bool = False) -> Derivation:
+    """Simplify ``expr`` with the named rules (default: the default rules).
+
+    Returns a :class:`Derivation` whose ``result`` is the simplified expression and
+    whose ``steps`` record each rewrite.
+    """
+    start = unfold(expr) if unfold_lets else expr
+    engine = Engine(tuple(rules) if rules is not None else DEFAULT_RULES, subs, record=True)
+    result = engine.simplify(start)
+    return Derivation(expr, result, engine.steps)

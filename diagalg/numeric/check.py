@@ -1,0 +1,233 @@
+"""Numeric comparison of two expressions on random instances (section 5 of the spec).
+
+Both sides are evaluated on the same instances: at least two size draws (made
+different where possible) times at least two tensor draws, all from
+``numpy.random.default_rng(seed)``. On one draw, with S the larger of 1e-3 and
+the largest term magnitude of either side, the sides are equal when
+``max|L − R| <= 1e-9·S`` and different (refuting ``==``, or establishing
+``!=``) as stated in :func:`compare`. A derivative taken by finite differences
+loosens the tolerances (1e-5·S equal; 1e-4·S different for ``!=``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from ..dims import DimEnv
+from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
+from .errors import NumericError
+from .evaluate import Evaluation, evaluate
+from .instance import Instance
+from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
+
+EQUAL_RTOL = 1e-9
+EQUAL_RTOL_APPROX = 1e-5
+DIFFERENT_RTOL = 1e-6
+DIFFERENT_RTOL_APPROX = 1e-4
+SCALE_FLOOR = 1e-3
+
+STATUSES = ("equal", "different", "inconclusive")
+
+
+@dataclass(frozen=True)
+class NumericResult:
+    """The outcome of :func:`compare`.
+
+    ``status``: "equal", "different" or "inconclusive". ``max_error``: the largest
+    ``max|L − R|`` over the conclusive draws; ``rel_error``: the largest
+    ``max|L − R| / S`` over them. ``seed``: the seed used; ``draws``: instances
+    evaluated; ``standins``: concrete dimensions checked at a smaller size, name
+    -> (declared, used); ``reason``: why the result is inconclusive (memory cap,
+    NaN, sampling failure, a difference too small to refute ``!=``).
+    ``approximate``: a derivative was taken by finite differences.
+    ``sizes``: the dimension sizes of the draw with the largest relative error
+    (the counterexample when different).
+    """
+
+    status: str
+    max_error: float
+    rel_error: float
+    seed: int
+    draws: int
+    standins: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reason: str = ""
+    approximate: bool = False
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    error: float
+    scale: float
+    approximate: bool
+    problem: str = ""  # non-empty: the draw is inconclusive
+
+
+def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, FuncDecl], set[sympy.Symbol]]:
+    """Tensor declarations, user functions and dimension symbols used by ``exprs``."""
+    decls: dict[str, TensorDecl] = {}
+    funcs: dict[str, FuncDecl] = {}
+    syms: set[sympy.Symbol] = set()
+    for e in exprs:
+        decls.update(tensor_decls_in(e))
+        funcs.update(funcs_in(e))
+        syms |= dim_symbols_in(e)
+    for f in funcs.values():
+        syms |= sympy.sympify(f.in_dim).free_symbols | sympy.sympify(f.out_dim).free_symbols
+    return decls, funcs, syms
+
+
+def draw_instance(
+    decls: Mapping[str, TensorDecl],
+    funcs: Mapping[str, FuncDecl],
+    draw: SizeDraw,
+    rng: np.random.Generator,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> Instance:
+    """A tensor draw at the sizes ``draw``: every tensor and function sampled, in name order."""
+    arrays = {name: sample_tensor(decls[name], draw.sizes, rng, memory_cap) for name in sorted(decls)}
+    params = {name: sample_func(funcs[name], draw.sizes, rng) for name in sorted(funcs)}
+    return Instance(dict(draw.sizes), arrays, params, memory_cap)
+
+
+def judge(lhs: Evaluation, rhs: Evaluation) -> _Verdict:
+    """Compare two evaluations with the same labels (see the module docstring)."""
+    approx = lhs.approximate or rhs.approximate
+    scale = max(SCALE_FLOOR, lhs.scale, rhs.scale)
+    a, b = lhs.array, rhs.array
+    if a.shape != b.shape:
+        raise ValueError(f"the two sides have shapes {a.shape} and {b.shape}")
+    if np.isnan(a).any() or np.isnan(b).any():
+        return _Verdict(0.0, scale, approx, "NaN in the evaluation")
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not finite.all():
+        if (a[~finite] != b[~finite]).any():
+            return _Verdict(0.0, scale, approx, "infinities that differ")
+    err = float(np.abs(a[finite] - b[finite]).max()) if finite.any() else 0.0
+    return _Verdict(err, scale, approx)
+
+
+def compare(
+    lhs: Expr,
+    rhs: Expr,
+    env: DimEnv,
+    *,
+    seed: int = 0,
+    size_draws: int = 2,
+    tensor_draws: int = 2,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+    expect_equal: bool = True,
+) -> NumericResult:
+    """Evaluate both sides (same free labels, aligned by name) on
+    ``size_draws × tensor_draws`` random instances.
+
+    With ``expect_equal`` (``==``): "different" as soon as a draw has
+    ``max|L − R| > 1e-9·S``; "equal" when every draw is equal; otherwise
+    "inconclusive". Without (``!=``): "different" when a draw has
+    ``max|L − R| > 1e-6·S``; "equal" when every draw is within 1e-9·S;
+    otherwise "inconclusive". A draw with NaN or differing infinities, a
+    sampling failure or a memory-cap refusal is inconclusive and named in
+    ``reason``. Raises ValueError when the sides' free labels differ.
+    """
+    if set(lhs.labels) != set(rhs.labels):
+        raise ValueError(f"the sides have different free labels: {sorted(lhs.labels)} and {sorted(rhs.labels)}")
+    labels = lhs.labels
+    decls, funcs, syms = collect([lhs, rhs])
+    rng = np.random.default_rng(seed)
+
+    verdicts: list[tuple[_Verdict, dict[str, int]]] = []
+    reasons: list[str] = []
+    standins: dict[str, tuple[int, int]] = {}
+    avoid: list[dict[sympy.Symbol, int]] = []
+    different = False
+    for _ in range(max(1, size_draws)):
+        try:
+            draw = sample_sizes(syms, env, decls.values(), rng, avoid)
+        except NumericError as err:
+            reasons.append(str(err))
+            break
+        avoid.append(draw.sizes)
+        standins.update(draw.standins)
+        for _ in range(max(1, tensor_draws)):
+            try:
+                inst = draw_instance(decls, funcs, draw, rng, memory_cap)
+                v = judge(evaluate(lhs, inst, labels), evaluate(rhs, inst, labels))
+            except NumericError as err:
+                v = _Verdict(0.0, SCALE_FLOOR, False, str(err))
+            verdicts.append((v, draw.by_name()))
+            if v.problem:
+                reasons.append(v.problem)
+                continue
+            tol = _equal_tol(v) if expect_equal else _different_tol(v)
+            if v.error > tol * v.scale:
+                different = True
+                break
+        if different:
+            break
+
+    conclusive = [(v, s) for v, s in verdicts if not v.problem]
+    max_error = max((v.error for v, _ in conclusive), default=0.0)
+    worst = max(conclusive, key=lambda vs: vs[0].error / vs[0].scale, default=None)
+    rel_error = worst[0].error / worst[0].scale if worst else 0.0
+    approximate = any(v.approximate for v, _ in verdicts)
+    if different:
+        status = "different"
+    elif verdicts and len(conclusive) == len(verdicts) and not reasons and all(
+        v.error <= _equal_tol(v) * v.scale for v, _ in conclusive
+    ):
+        status = "equal"
+    else:
+        status = "inconclusive"
+        if not reasons and conclusive:
+            reasons.append(
+                f"the difference (relative {rel_error:.1e}) is above the equality tolerance "
+                f"but too small to refute equality"
+            )
+    return NumericResult(
+        status=status,
+        max_error=max_error,
+        rel_error=rel_error,
+        seed=seed,
+        draws=len(verdicts),
+        standins=standins,
+        reason="; ".join(dict.fromkeys(reasons)) if status == "inconclusive" else "",
+        approximate=approximate,
+        sizes=worst[1] if worst else {},
+    )
+
+
+def _equal_tol(v: _Verdict) -> float:
+    return EQUAL_RTOL_APPROX if v.approximate else EQUAL_RTOL
+
+
+def _different_tol(v: _Verdict) -> float:
+    return DIFFERENT_RTOL_APPROX if v.approximate else DIFFERENT_RTOL
+
+
+def evaluate_once(
+    expr: Expr,
+    env: DimEnv,
+    seed: int = 0,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+    labels: Sequence[str] | None = None,
+) -> Evaluation:
+    """Evaluate ``expr`` on one random instance drawn from ``seed`` (for tests and the REPL)."""
+    inst, _ = sample_instance([expr], env, seed, memory_cap)
+    return evaluate(expr, inst, labels)
+
+
+def sample_instance(
+    exprs: Sequence[Expr],
+    env: DimEnv,
+    seed: int | np.random.Generator = 0,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> tuple[Instance, SizeDraw]:
+    """One size draw and one tensor draw for everything ``exprs`` use."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    decls, funcs, syms = collect(exprs)
+    draw = sample_sizes(syms, env, decls.values(), rng)
+    return draw_instance(decls, funcs, draw, rng, memory_cap), draw

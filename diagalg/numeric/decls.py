@@ -1,0 +1,63 @@
+"""Reading tensor declarations numerically: map leg groups and concrete shapes."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import sympy
+
+from ..model import TensorDecl
+from .errors import SamplingError
+
+
+def map_groups(decl: TensorDecl) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(inputs, outputs)`` of a structured declaration (isometry, unitary, ...).
+
+    Uses the declared groups; when a structure was declared without them, a
+    two-leg tensor maps its second leg to its first (``X[i, j]`` maps j to i) and
+    a tensor with 2k legs maps its last k legs to its first k. Raises
+    :class:`SamplingError` when the groups do not cover every leg exactly once.
+    """
+    inputs, outputs = decl.inputs, decl.outputs
+    if not inputs and not outputs:
+        k, rem = divmod(len(decl.legs), 2)
+        if rem or k == 0:
+            raise SamplingError(f"{decl.name}: {decl.structure} needs its legs split into inputs -> outputs")
+        outputs, inputs = decl.legs[:k], decl.legs[k:]
+    if sorted(inputs + outputs) != sorted(decl.legs):
+        raise SamplingError(
+            f"{decl.name}: {decl.structure}({', '.join(inputs)} -> {', '.join(outputs)}) "
+            f"does not use each of its legs {', '.join(decl.legs)} exactly once"
+        )
+    return tuple(inputs), tuple(outputs)
+
+
+def group_dim(decl: TensorDecl, legs: Sequence[str]) -> sympy.Expr:
+    """The dimension of a group of legs (the product of their dimensions)."""
+    return sympy.Mul(*(sympy.sympify(decl.leg_dim(leg)) for leg in legs))
+
+
+def int_subs(sizes: Mapping[sympy.Symbol, int]) -> dict[sympy.Symbol, sympy.Integer]:
+    """A sympy substitution giving each symbol its drawn size."""
+    return {s: sympy.Integer(int(v)) for s, v in sizes.items()}
+
+
+def dim_value(dim: sympy.Expr, subs: Mapping[sympy.Symbol, sympy.Expr]) -> int:
+    """The size of dimension expression ``dim`` under ``subs`` (see :func:`int_subs`).
+
+    Raises :class:`SamplingError` when a symbol has no size or the value is not a
+    positive integer.
+    """
+    value = sympy.sympify(dim).xreplace(subs)
+    if value.free_symbols:
+        names = ", ".join(sorted(str(s) for s in value.free_symbols))
+        raise SamplingError(f"no size was drawn for dimension {names}")
+    value = sympy.nsimplify(value) if not value.is_Integer else value
+    if not value.is_Integer or int(value) < 1:
+        raise SamplingError(f"dimension {dim} has size {value}, not a positive integer")
+    return int(value)
+
+
+def decl_shape(decl: TensorDecl, subs: Mapping[sympy.Symbol, sympy.Expr]) -> tuple[int, ...]:
+    """The concrete shape of ``decl`` (declared leg order)."""
+    return tuple(dim_value(d, subs) for d in decl.dims)

@@ -1,0 +1,35 @@
+"""Errors raised by the numeric oracle, and the memory-cap wording they share."""
+
+from __future__ import annotations
+
+
+class NumericError(Exception):
+    """Base class: a numeric check could not be carried out (not a bug, not a refutation)."""
+
+
+class SamplingError(NumericError):
+    """No dimension sizes or tensor instance could be drawn that honour the declarations."""
+
+
+class MemoryCapError(NumericError):
+    """An array (sampled tensor, intermediate or output) would exceed the memory cap."""
+
+
+def format_bytes(n: int | float) -> str:
+    """``n`` bytes as short text in binary units: ``1 GiB``, ``1.5 MiB``, ``312 B``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            text = f"{value:.1f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+        value /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def check_memory(nbytes: int | float, cap: int, what: str) -> None:
+    """Raise :class:`MemoryCapError` when ``nbytes`` (the size of ``what``) exceeds ``cap``."""
+    if nbytes > cap:
+        raise MemoryCapError(
+            f"{what} needs {format_bytes(nbytes)}, which exceeds the memory cap of "
+            f"{format_bytes(cap)} (--memory)"
+        )

@@ -1,0 +1,125 @@
+"""The rule interface: a *matcher* finds sites, a *rewriter* turns one site into an edit.
+
+Rules are registered by name (``@register``), one module per rule, the pattern
+PyZX uses. A rewrite is either an :class:`Edit` of one diagram (node-disjoint
+edits found in one scan are applied together in one pass, so a rule costs
+O(diagram) per pass, not per site) or, for rules that split a term into a sum
+(``distribute``), a list of (coefficient, diagram) pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Mapping, Protocol, Sequence
+
+import sympy
+
+from ..model import Diagram, Node, resolve_merges
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a rule applies: the nodes it consumes (for disjointness) and rule data."""
+
+    nodes: tuple[int, ...]
+    edges: tuple[str, ...] = ()
+    data: object = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A local change: remove nodes, replace nodes, add nodes and edges, merge and drop
+    edges, and multiply the coefficient."""
+
+    remove: tuple[int, ...] = ()
+    replace: tuple[tuple[int, Node], ...] = ()
+    add: tuple[Node, ...] = ()
+    new_edges: tuple[tuple[str, sympy.Expr], ...] = ()
+    merge: tuple[tuple[str, str], ...] = ()
+    drop_edges: tuple[str, ...] = ()
+    factor: sympy.Expr = sympy.Integer(1)
+
+
+Rewrite = Edit | list[tuple[sympy.Expr, Diagram]]
+
+
+class Rule(Protocol):
+    name: str
+    description: str
+
+    def match(self, diagram: Diagram) -> Iterator[Site]:
+        """Sites where the rule applies (may overlap; the engine keeps disjoint ones)."""
+
+    def rewrite(self, diagram: Diagram, site: Site) -> Rewrite:
+        """The rewrite of one site."""
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def register(rule_cls):
+    """Class decorator: instantiate and register a rule under its ``name``."""
+    inst = rule_cls()
+    _REGISTRY[inst.name] = inst
+    return rule_cls
+
+
+def get_rule(name: str) -> Rule:
+    return _REGISTRY[name]
+
+
+def registered() -> dict[str, Rule]:
+    return dict(_REGISTRY)
+
+
+def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Diagram]:
+    """Apply node-disjoint edits in one pass. Returns (coefficient factor, new diagram)."""
+    removed: set[int] = set()
+    replaced: dict[int, Node] = {}
+    added: list[Node] = []
+    dims = dict(diagram.dims)
+    merges: dict[str, str] = {}
+    drops: set[str] = set()
+    factor = sympy.Integer(1)
+    for e in edits:
+        removed.update(e.remove)
+        replaced.update(e.replace)
+        added.extend(e.add)
+        dims.update(e.new_edges)
+        for a, b in e.merge:
+            if a != b:
+                merges[a] = b
+        drops.update(e.drop_edges)
+        factor = factor * e.factor
+    nodes = [replaced.get(i, n) for i, n in enumerate(diagram.nodes) if i not in removed]
+    nodes.extend(added)
+    for e in drops:
+        dims.pop(e, None)
+    d = Diagram.build(nodes, dims, diagram.free_map)
+    if merges:
+        d = d.rename_edges(_merge_map(merges))
+    return factor, d
+
+
+def _merge_map(merges: Mapping[str, str]) -> dict[str, str]:
+    return resolve_merges(merges)
+
+
+def disjoint_sites(sites: Iterable[Site]) -> list[Site]:
+    """Greedily keep sites that share no node and no edge with an earlier kept site."""
+    taken_nodes: set[int] = set()
+    taken_edges: set[str] = set()
+    out = []
+    for s in sites:
+        if taken_nodes.intersection(s.nodes) or taken_edges.intersection(s.edges):
+            continue
+        taken_nodes.update(s.nodes)
+        taken_edges.update(s.edges)
+        out.append(s)
+    return out
+
+
+def exclusive_edge(diagram: Diagram, edge: str, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """True when ``edge`` joins exactly ports ``a`` and ``b`` (node, port) and carries no label."""
+    inc = diagram.incidence[edge]
+    return len(inc) == 2 and set(inc) == {a, b} and not diagram.edge_labels[edge]

@@ -1,0 +1,51 @@
+"""``inverse``: ``X[i, j] inv(X)[j, k] -> delta[i, k]`` (both orders), ``inv(inv(X)) -> X``.
+
+Legs are matched by name: X's input legs joined to the same-named legs of
+inv(X) (X X⁻¹) or its output legs (X⁻¹ X); the other group becomes identities.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..model import Diagram, Node, TensorOp
+from .base import Edit, Site, register
+from .isometry import _joined, _partner_candidates
+
+
+@register
+class InverseRule:
+    name = "inverse"
+    description = "X inv(X) -> identity (both orders); inv(inv(X)) -> X"
+
+    def match(self, diagram: Diagram) -> Iterator[Site]:
+        for i, node in enumerate(diagram.nodes):
+            op = node.op
+            if not isinstance(op, TensorOp) or not op.decl.invertible:
+                continue
+            if op.inv >= 2:
+                yield Site((i,), data="double")
+                continue
+            for joined, kept in ((op.decl.inputs, op.decl.outputs), (op.decl.outputs, op.decl.inputs)):
+                for j in _partner_candidates(diagram, i, joined[0]):
+                    other = diagram.nodes[j].op
+                    if j <= i or not isinstance(other, TensorOp) or other.decl != op.decl:
+                        continue
+                    if other.conj != op.conj or abs(other.inv - op.inv) != 1:
+                        continue
+                    if _joined(diagram, i, j, joined):
+                        yield Site((i, j), data=kept)
+
+    def rewrite(self, diagram: Diagram, site: Site) -> Edit:
+        if site.data == "double":
+            (i,) = site.nodes
+            node = diagram.nodes[i]
+            op = node.op
+            new = Node(TensorOp(op.decl, op.conj, op.inv - 2), node.edges)
+            return Edit(replace=((i, new),))
+        i, j = site.nodes
+        a, b = diagram.nodes[i], diagram.nodes[j]
+        kept: tuple[str, ...] = site.data  # type: ignore[assignment]
+        merges = tuple((b.edges[b.op.ports.index(l)], a.edges[a.op.ports.index(l)]) for l in kept)
+        joined = [a.edges[a.op.ports.index(l)] for l in a.op.ports if l not in kept]
+        return Edit(remove=(i, j), merge=merges, drop_edges=tuple(joined))
