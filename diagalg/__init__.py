@@ -1,1 +1,69 @@
-"""diagalg: symbolic tensor-diagram algebra (Penrose graphical notation)."""
+"""diagalg: symbolic tensor-diagram algebra (Penrose graphical notation).
+
+Quick use::
+
+    import diagalg
+    prog = diagalg.parse('''
+    dim n
+    tensor A[i: n, j: n]
+    tensor B[i: n, j: n]
+    ''')
+    lhs = prog.expr("A[i, j] B[j, k]")
+    rhs = prog.expr("A[i, l] B[l, k]")
+    assert diagalg.equal(lhs, rhs, prog)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+from .errors import SourceError  # noqa: E402
+from .model import Diagram, Expr, Term  # noqa: E402
+from .program import Program  # noqa: E402
+
+
+def load(path: str | Path) -> Program:
+    """Parse and check a .diag file and its imports. Raises :class:`SourceError`."""
+    from .lower import load_program
+
+    return load_program(path)
+
+
+def parse(text: str, path: str = "<input>", base_dir: str | Path | None = None) -> Program:
+    """Parse and check .diag text. Raises :class:`SourceError`."""
+    from .lower import parse_program
+
+    return parse_program(text, path, base_dir)
+
+
+def simplify(expr: Expr, rules=None, program: Program | None = None, unfold: bool = False):
+    """Simplify with the named rules (default rules if None); returns a Derivation
+    (``.result`` the simplified expression, ``.steps`` the rewrites)."""
+    from .engine import simplify as _simplify
+
+    subs = program.env.concrete_subs() if program is not None else None
+    return _simplify(expr, rules=rules, subs=subs, unfold_lets=unfold)
+
+
+def equal(a: Expr, b: Expr, program: Program | None = None, rules=None) -> bool:
+    """True when ``a`` and ``b`` simplify (default rules, lets unfolded) to equal expressions."""
+    from .canonical import equal as _equal
+    from .engine import simplify as _simplify
+
+    subs = program.env.concrete_subs() if program is not None else None
+    sa = _simplify(a, rules=rules, subs=subs, unfold_lets=True).result
+    sb = _simplify(b, rules=rules, subs=subs, unfold_lets=True).result
+    return _equal(sa, sb, subs)
+
+
+def to_text(expr: Expr) -> str:
+    """The expression as .diag text (parses back to an equal expression)."""
+    from .printing import expr_text
+
+    return expr_text(expr)
+
+
+__all__ = ["load", "parse", "simplify", "equal", "to_text", "Program", "Expr", "Diagram", "Term",
+           "SourceError", "__version__"]

@@ -499,6 +499,7 @@ class _Scope:
         self.label_dims: dict[str, sympy.Expr] = {}
         self.label_first: dict[str, A.Pos] = {}
         self.pending_groups: list[tuple[str, list[str], A.Pos]] = []
+        self.same_dim: list[list[str]] = []  # legs of one delta/shift share a dimension
         self.order: list[str] = []
 
     # ------------------------------------------------------------------ label dims
@@ -525,10 +526,21 @@ class _Scope:
         return d
 
     def resolve_groups(self) -> None:
-        for _ in range(len(self.pending_groups) + 1):
+        """Infer dimensions of labels bound only to deltas, shifts and groups."""
+        changed = True
+        while changed:
+            changed = False
+            for labels in self.same_dim:
+                known = [self.label_dims[l] for l in labels if l in self.label_dims]
+                if known:
+                    for l in labels:
+                        if l not in self.label_dims:
+                            self.label_dims[l] = known[0]
+                            changed = True
             for new, parts, pos in self.pending_groups:
-                if all(p in self.label_dims for p in parts):
+                if new not in self.label_dims and all(p in self.label_dims for p in parts):
                     self.see_label(new, pos, sympy.Mul(*[self.label_dims[p] for p in parts]))
+                    changed = True
 
     def first_seen_order(self, labels: Iterable[str]) -> list[str]:
         labels = set(labels)
@@ -759,6 +771,7 @@ class _Scope:
             labels, poss = self.free_args(node.args)
             if len(labels) != 2:
                 raise _err(f"shift(o) has 2 legs but {len(labels)} were bound", node.pos)
+            self.same_dim.append(labels)
             offset = node.offset
 
             def build(sc, labels=labels, pos=node.pos):
@@ -802,6 +815,7 @@ class _Scope:
         labels, poss = self.free_args(node.args)
         if not labels:
             raise _err("delta[...] needs at least one label", node.pos)
+        self.same_dim.append(labels)
 
         def build(sc, labels=labels, pos=node.pos):
             d0 = self.dim_of(labels[0])
