@@ -27,9 +27,9 @@ class DimConstraint:
     rhs: sympy.Expr
 
     def holds(self, sizes: Mapping[sympy.Symbol, int]) -> bool:
-        a = int(self.lhs.subs(sizes))
-        b = int(self.rhs.subs(sizes))
-        return {"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b, "==": a == b}[self.op]
+        a = sympy.sympify(self.lhs).subs(sizes)
+        b = sympy.sympify(self.rhs).subs(sizes)
+        return bool({"<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b, "==": sympy.Eq(a, b)}[self.op])
 
     def __str__(self) -> str:
         return f"{self.lhs} {self.op} {self.rhs}"

@@ -60,11 +60,14 @@ class NumericResult:
 
 
 @dataclass(frozen=True)
-class _Verdict:
+class Verdict:
+    """One draw judged: ``error`` max|L − R| (finite entries), ``scale`` S, and
+    ``problem`` (non-empty: why the draw is inconclusive)."""
+
     error: float
     scale: float
     approximate: bool
-    problem: str = ""  # non-empty: the draw is inconclusive
+    problem: str = ""
 
 
 def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, FuncDecl], set[sympy.Symbol]]:
@@ -94,7 +97,7 @@ def draw_instance(
     return Instance(dict(draw.sizes), arrays, params, memory_cap)
 
 
-def judge(lhs: Evaluation, rhs: Evaluation) -> _Verdict:
+def judge(lhs: Evaluation, rhs: Evaluation) -> Verdict:
     """Compare two evaluations with the same labels (see the module docstring)."""
     approx = lhs.approximate or rhs.approximate
     scale = max(SCALE_FLOOR, lhs.scale, rhs.scale)
@@ -102,13 +105,13 @@ def judge(lhs: Evaluation, rhs: Evaluation) -> _Verdict:
     if a.shape != b.shape:
         raise ValueError(f"the two sides have shapes {a.shape} and {b.shape}")
     if np.isnan(a).any() or np.isnan(b).any():
-        return _Verdict(0.0, scale, approx, "NaN in the evaluation")
+        return Verdict(0.0, scale, approx, "NaN in the evaluation")
     finite = np.isfinite(a) & np.isfinite(b)
     if not finite.all():
         if (a[~finite] != b[~finite]).any():
-            return _Verdict(0.0, scale, approx, "infinities that differ")
+            return Verdict(0.0, scale, approx, "infinities that differ")
     err = float(np.abs(a[finite] - b[finite]).max()) if finite.any() else 0.0
-    return _Verdict(err, scale, approx)
+    return Verdict(err, scale, approx)
 
 
 def compare(
@@ -139,7 +142,7 @@ def compare(
     decls, funcs, syms = collect([lhs, rhs])
     rng = np.random.default_rng(seed)
 
-    verdicts: list[tuple[_Verdict, dict[str, int]]] = []
+    verdicts: list[tuple[Verdict, dict[str, int]]] = []
     reasons: list[str] = []
     standins: dict[str, tuple[int, int]] = {}
     avoid: list[dict[sympy.Symbol, int]] = []
@@ -157,7 +160,7 @@ def compare(
                 inst = draw_instance(decls, funcs, draw, rng, memory_cap)
                 v = judge(evaluate(lhs, inst, labels), evaluate(rhs, inst, labels))
             except NumericError as err:
-                v = _Verdict(0.0, SCALE_FLOOR, False, str(err))
+                v = Verdict(0.0, SCALE_FLOOR, False, str(err))
             verdicts.append((v, draw.by_name()))
             if v.problem:
                 reasons.append(v.problem)
@@ -200,11 +203,11 @@ def compare(
     )
 
 
-def _equal_tol(v: _Verdict) -> float:
+def _equal_tol(v: Verdict) -> float:
     return EQUAL_RTOL_APPROX if v.approximate else EQUAL_RTOL
 
 
-def _different_tol(v: _Verdict) -> float:
+def _different_tol(v: Verdict) -> float:
     return DIFFERENT_RTOL_APPROX if v.approximate else DIFFERENT_RTOL
 
 

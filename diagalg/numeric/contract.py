@@ -101,15 +101,31 @@ def contract_diagram(
             arr = np.asarray(operand(node))
             want = tuple(edge_size[e] for e in node.edges)
             if arr.shape != want:
-                raise ValueError(f"operand {op} has shape {arr.shape}, its edges need {want}")
+                raise ValueError(f"a {type(op).__name__} operand has shape {arr.shape}; its edges need {want}")
             st.dense.append(_Dense(arr, list(node.edges)))
 
+    # apply one pending node at a time (each changes the incidence) until none applies
     while any(_absorb(st, i) for i in range(len(st.pending))):
         pass
     for p in st.pending:
         st.dense.append(_Dense(_dense_structural(p, st.edge_size, memory_cap), p.edges))
     st.pending = []
-    return factor * _einsum(st, labels, memory_cap)
+    return np.asarray(scale_array(factor, _einsum(st, labels, memory_cap)))
+
+
+def scale_array(coeff: float | complex, arr: np.ndarray) -> np.ndarray:
+    """``coeff * arr``, scaling real and imaginary parts separately for a real
+    coefficient: numpy would promote it to complex, and (c + 0j)·(−inf + 0j) has a
+    NaN imaginary part (0·inf), which would destroy a masked (causal) entry
+    carrying a complex-step perturbation."""
+    if coeff == 1:
+        return arr
+    if isinstance(coeff, complex) or not np.iscomplexobj(arr):
+        return coeff * arr
+    out = np.empty_like(arr)
+    out.real = arr.real * coeff
+    out.imag = arr.imag * coeff
+    return out
 
 
 # --------------------------------------------------------------------------- shift and reshape
@@ -284,7 +300,7 @@ def _einsum(st: _State, labels: Sequence[str], memory_cap: int) -> np.ndarray:
         result = np.array(1.0)
     result = _embed(result, out_ids, slot_ids, csize, memory_cap)
     shape = tuple(math.prod(csize[c] for c in ids) for ids in slot_ids)
-    return factor * result.reshape(shape)
+    return scale_array(factor, result.reshape(shape))
 
 
 @lru_cache(maxsize=4096)

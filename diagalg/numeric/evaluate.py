@@ -14,7 +14,7 @@ import numpy as np
 
 from ..model import BoxOp, BubbleOp, DerivOp, Expr, Node, TensorOp
 from .bubbles import apply_bubble
-from .contract import contract_diagram
+from .contract import contract_diagram, scale_array
 from .deriv import EvalContext, derivative
 from .errors import NumericError
 from .instance import Instance
@@ -56,15 +56,15 @@ def _eval_expr(expr: Expr, inst: Instance, ctx: EvalContext, labels: Sequence[st
         coeff = inst.scalar(term.coeff)
         if coeff == 0:
             continue
-        value = coeff * contract_diagram(
+        value = scale_array(coeff, contract_diagram(
             term.diagram, expr.labels, lambda node: _operand(node, inst, ctx), inst.size, inst.memory_cap
-        )
+        ))
         scale = max(scale, _finite_max_abs(value))
         total = value if total is None else total + value
     if total is None:
         total = np.zeros(shape)
     order = [expr.labels.index(label) for label in labels]
-    return np.transpose(total, order), scale
+    return np.asarray(np.transpose(total, order)), scale
 
 
 def _finite_max_abs(a: np.ndarray) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import cmath
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +57,12 @@ class Instance:
             if v.free_symbols:
                 names = ", ".join(sorted(str(s) for s in v.free_symbols))
                 raise SamplingError(f"no size was drawn for {names} (in the coefficient {value})")
-            c = complex(sympy.N(v, 20))
+            try:
+                c = complex(sympy.N(v, 20))
+            except (TypeError, ValueError):
+                c = complex("nan")
+            if not cmath.isfinite(c):
+                raise NumericError(f"the coefficient {value} has no finite value at these sizes")
             bucket[value] = c.real if c.imag == 0 else c
         return bucket[value]
 

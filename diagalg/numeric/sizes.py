@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -77,6 +78,7 @@ class _Check:
     test: Callable[[Mapping[sympy.Symbol, int]], bool]
 
 
+@lru_cache(maxsize=1024)
 def _compile(expr: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Callable[..., float]]:
     expr = sympy.sympify(expr)
     syms = tuple(sorted(expr.free_symbols, key=str))
@@ -295,10 +297,16 @@ def sample_sizes(
     free = sorted((s for s in syms if s not in fixed and s not in derived), key=str)
     free = [free[i] for i in rng.permutation(len(free))]
     problem = _build_problem(free, fixed, derived, checks)
-
-    if problem.start() is None:
-        text = problem.failures.most_common(1)[0][0]
-        raise SamplingError(f"dimension constraint {text} does not hold for the concrete sizes{_standin_note(fixed, standins)}")
+    while problem.start() is None:
+        # A constraint among concrete sizes fails: if stand-ins broke it, check those
+        # dimensions at their declared sizes instead.
+        reverted = _revert_standins(problem, fixed, env, derived)
+        if not reverted:
+            text = problem.failures.most_common(1)[0][0]
+            raise SamplingError(
+                f"dimension constraint {text} does not hold for the concrete sizes{_standin_note(fixed, standins)}"
+            )
+        problem = _build_problem(free, fixed, derived, checks)
 
     for lo, hi in (SYMBOLIC_RANGE,) + WIDER_RANGES:
         room = sum(1 for v in range(lo, hi + 1) if v not in fixed.values())
@@ -307,7 +315,9 @@ def sample_sizes(
                 found = problem.search(lo, hi, distinct, list(avoid) if avoiding else [], rng, NODE_BUDGET)
                 if found is not None:
                     used = {
-                        str(s): (env.concrete[s], v) for s, v in found.items() if s in standins and s in fixed
+                        str(s): (env.concrete[s], v)
+                        for s, v in found.items()
+                        if s in fixed and v != env.concrete[s]
                     }
                     return SizeDraw({s: int(v) for s, v in found.items()}, used)
     if problem.failures:
@@ -320,6 +330,40 @@ def sample_sizes(
         f"cannot choose sizes for {names} (tried 2..{hi}) satisfying the constraint {text}"
         f"{_standin_note(fixed, standins)}"
     )
+
+
+def _revert_standins(problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimEnv,
+                     derived: Mapping[sympy.Symbol, _Derived]) -> bool:
+    """Give the stand-in dimensions behind the failing concrete-only constraints their
+    declared sizes (in ``fixed``) when that makes every such constraint hold; True if
+    any size was reverted."""
+    declared = {s: env.concrete[s] for s in fixed}
+    trial = _Problem(problem.free, declared, problem.derived_at, problem.checks_at)
+    if trial.start() is None:
+        return False
+    vals = dict(fixed)
+    failing = []
+    for d in problem.derived_at[0]:
+        v = d.value(vals)
+        vals[d.symbol] = v if v is not None else 0
+        if v is None:
+            failing.append(frozenset(d.args))
+    failing += [c.symbols for c in problem.checks_at[0] if not c.test(vals)]
+    involved: set[sympy.Symbol] = set()
+    todo = [s for group in failing for s in group]
+    while todo:
+        s = todo.pop()
+        if s in involved:
+            continue
+        involved.add(s)
+        if s in derived:
+            todo.extend(derived[s].args)
+    changed = False
+    for s in involved:
+        if s in fixed and fixed[s] != declared[s]:
+            fixed[s] = declared[s]
+            changed = True
+    return changed
 
 
 def _standin_note(fixed: Mapping[sympy.Symbol, int], standins: Mapping[sympy.Symbol, int]) -> str:
