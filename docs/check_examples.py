@@ -1,0 +1,112 @@
+"""Run every example of a markdown file and compare (or --fill) the shown output.
+
+Usage (from the repository root, after `make demo`):
+
+    .venv/bin/python docs/check_examples.py README.md /tmp/readme-examples
+    .venv/bin/python docs/check_examples.py docs/language.md /tmp/language-examples
+    .venv/bin/python docs/check_examples.py docs/language.md /tmp/x --fill   # rewrite outputs
+
+The second argument is a scratch directory (it is deleted and recreated).
+
+Conventions in the markdown:
+  <!-- file: NAME -->   followed by a fenced block: the block is written to NAME
+  ```console blocks: lines starting with "$ " are commands; the lines after a
+  command up to the next command are its expected output (stdout+stderr).
+  `diagalg` and `python` are the project's venv binaries; `echo $?` prints the
+  previous command's exit status.
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+VENV = Path(__file__).resolve().parent.parent / ".venv" / "bin"
+
+
+def blocks(lines):
+    i = 0
+    pending_file = None
+    while i < len(lines):
+        m = re.match(r"<!-- file: (\S+) -->", lines[i].strip())
+        if m:
+            pending_file = m.group(1)
+            i += 1
+            continue
+        if lines[i].startswith("```"):
+            lang = lines[i][3:].strip()
+            start = i + 1
+            j = start
+            while not lines[j].startswith("```"):
+                j += 1
+            yield (lang, pending_file, start, j)
+            pending_file = None
+            i = j + 1
+            continue
+        i += 1
+
+
+def run(cmd, work, last):
+    if cmd.strip() == "echo $?":
+        return f"{last}\n", 0
+    c = cmd
+    c = re.sub(r"^diagalg\b", str(VENV / "diagalg"), c)
+    c = re.sub(r"^\.venv/bin/diagalg\b", str(VENV / "diagalg"), c)
+    c = re.sub(r"^python\b", str(VENV / "python"), c)
+    c = re.sub(r"^\.venv/bin/python\b", str(VENV / "python"), c)
+    p = subprocess.run(["bash", "-c", c + " 2>&1"], cwd=work, capture_output=True, text=True)
+    return p.stdout, p.returncode
+
+
+def main():
+    md = Path(sys.argv[1])
+    fill = "--fill" in sys.argv
+    work = Path(sys.argv[2])
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    lines = md.read_text().split("\n")
+    out_lines = list(lines)
+    replacements = []
+    bad = 0
+    for lang, fname, start, end in blocks(lines):
+        body = lines[start:end]
+        if fname:
+            p = work / fname
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text("\n".join(body) + "\n")
+            continue
+        if lang != "console":
+            continue
+        new = []
+        last = 0
+        k = 0
+        while k < len(body):
+            if not body[k].startswith("$ "):
+                k += 1
+                continue
+            cmd = body[k][2:]
+            k2 = k + 1
+            while k2 < len(body) and not body[k2].startswith("$ "):
+                k2 += 1
+            expected = "\n".join(body[k + 1:k2])
+            got, last = run(cmd, work, last)
+            got = got.rstrip("\n")
+            if got != expected:
+                bad += 1
+                print(f"--- {md}:{start + k + 1}: $ {cmd}\n expected:\n{expected}\n got:\n{got}\n")
+            new.append(body[k])
+            if got:
+                new.extend(got.split("\n"))
+            k = k2
+        replacements.append((start, end, new))
+    if fill:
+        for start, end, new in reversed(replacements):
+            out_lines[start:end] = new
+        md.write_text("\n".join(out_lines))
+    print(f"{md}: {len(replacements)} console blocks, {bad} mismatches")
+    return 1 if bad and not fill else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
