@@ -88,6 +88,14 @@ class Checker:
     def run(self) -> list[Result]:
         out: list[Result] = []
         for stmt in self.program.statements:
+            out.extend(self.run_statement(stmt))
+        return out
+
+    def run_statement(self, stmt) -> list[Result]:
+        """The result lines of one statement; a bug in diagalg becomes an internal-error
+        line (exit 3) instead of stopping the run."""
+        out: list[Result] = []
+        if True:
             try:
                 if isinstance(stmt, AssertStmt):
                     out.append(self.check_assert(stmt))
@@ -99,6 +107,12 @@ class Checker:
                     out.append(self.check_rule(stmt))
             except StepLimit as e:
                 out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
+            except RecursionError:
+                out.append(Result(stmt.source, "statement", INCONCLUSIVE,
+                                  "inconclusive: expression nested too deeply to check"))
+            except Exception as e:  # noqa: BLE001 - reported as a bug in diagalg, run continues
+                out.append(Result(stmt.source, "statement", INTERNAL,
+                                  f"internal error: {type(e).__name__}: {e}"))
         return out
 
     def check_assert(self, s: AssertStmt) -> Result:
@@ -176,21 +190,17 @@ class Checker:
         out = []
         prev = s.expr
         for k, step in enumerate(s.steps, start=1):
-            rules = self.rules_for(step.rules) if step.rules is not None else DEFAULT_RULES
+            rules = self.calc_rules(step.rules)
             named = ", ".join(step.rules) if step.rules is not None else "default rules"
-            reached = canonical_equal(self.normal(prev, rules), self.normal(step.expr, rules), self.subs)
+            reached = self.reaches(prev, step.expr, rules)
             n = self.numeric(unfold(prev), unfold(step.expr))
             if n.status == "different":
                 res = Result(step.source, "calc", FAIL,
                              f"step {k}: numerically false: max error {_fmt(n.max_error)} (seed {n.seed})",
                              max_error=n.max_error, seed=n.seed)
             elif not reached:
-                hint = ""
-                if step.rules is not None and canonical_equal(self.normal(prev, DEFAULT_RULES),
-                                                              self.normal(step.expr, DEFAULT_RULES), self.subs):
-                    hint = "; reachable with the default rules"
-                status = FAIL
-                res = Result(step.source, "calc", status, f"step {k}: not reachable with {{{named}}}{hint}")
+                hint = self.reachable_hint(prev, step.expr, step.rules)
+                res = Result(step.source, "calc", FAIL, f"step {k}: not reachable with {{{named}}}{hint}")
             elif n.status == "inconclusive":
                 res = Result(step.source, "calc", INCONCLUSIVE, f"step {k}: inconclusive: {n.reason}")
             else:
@@ -199,6 +209,33 @@ class Checker:
             out.append(res)
             prev = step.expr
         return out
+
+
+    # ------------------------------------------------------------------ calc helpers
+    @staticmethod
+    def calc_rules(names: Sequence[str] | None) -> tuple[str, ...]:
+        """A step's rules: the named ones plus the implied clean-ups delta and collect
+        (all default rules when no `by` is given)."""
+        if names is None:
+            return DEFAULT_RULES
+        return tuple(dict.fromkeys(tuple(names) + ("delta", "collect")))
+
+    def reaches(self, prev: Expr, step: Expr, rules: Sequence[str]) -> bool:
+        return canonical_equal(self.normal(prev, rules), self.normal(step, rules), self.subs)
+
+    def reachable_hint(self, prev: Expr, step: Expr, names: Sequence[str] | None) -> str:
+        """Which rules would reach the step: the named ones plus one more, else the defaults."""
+        if names is None:
+            return ""
+        for extra in DEFAULT_RULES:
+            if extra in names or extra in ("delta", "collect"):
+                continue
+            trial = tuple(names) + (extra,)
+            if self.reaches(prev, step, self.calc_rules(trial)):
+                return f"; reachable with {{{', '.join(trial)}}}"
+        if self.reaches(prev, step, DEFAULT_RULES):
+            return "; reachable with the default rules"
+        return ""
 
 
 def exit_status(results: Sequence[Result]) -> int:

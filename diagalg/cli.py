@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import threading
 import re
 import sys
 import traceback
@@ -103,8 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in a thread with a large stack, so deeply nested input is checked
+    rather than crashing the interpreter (Python recursion uses the C stack)."""
+    result: list[int] = []
+    old_limit = sys.getrecursionlimit()
+    threading.stack_size(512 * 1024 * 1024)
+    sys.setrecursionlimit(max(old_limit, 60_000))
+    try:
+        t = threading.Thread(target=lambda: result.append(_main(argv)), daemon=True)
+        t.start()
+        t.join()
+    finally:
+        threading.stack_size(0)
+        sys.setrecursionlimit(old_limit)
+    return result[0] if result else 3
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    try:
+        ns = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
     try:
         return ns.func(ns)
     except DiagalgError as e:
@@ -113,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SourceError as e:
         print(e.render(), file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`diagalg check ... | head`): not an error of ours
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("diagalg: interrupted", file=sys.stderr)
         return 130

@@ -14,8 +14,8 @@ only their result's free labels connect outward.
 
 from __future__ import annotations
 
-import math
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,12 +105,26 @@ class ISum:
     pos: A.Pos
     summands: list[ISummand]
 
+    def mentioned_all(self) -> Counter:
+        """Every label used anywhere in the summands (max count over summands)."""
+        c: Counter = Counter()
+        for s in self.summands:
+            c |= s.prod.mentioned()
+        return c
+
 
 @dataclass
 class IProd:
     pos: A.Pos
     coeff: sympy.Expr = _ONE
     atoms: list = field(default_factory=list)  # IAtom | ISum | IScopedAtom
+
+    def free_within(self, label: str) -> bool:
+        """True when ``label`` is used exactly once in this product (after distribution)."""
+        counts: Counter = Counter()
+        for own in exposed_uses(self, Counter(), set()):
+            counts.update(own)
+        return counts[label] == 1
 
     def mentioned(self) -> Counter:
         """Label uses in this product, flattening parenthesised sums (max over summands)."""
@@ -138,6 +152,32 @@ class IScopedAtom:
     label_pos: list[A.Pos] = field(default_factory=list)
 
 
+def exposed_uses(prod: IProd, outside: Counter, forced: set[str]) -> list[Counter]:
+    """Label uses of each factor of ``prod`` as einsum sees them after distributing.
+
+    A node-like factor uses each label it binds. A parenthesised sum exposes a
+    label when something outside it uses that label (another factor, an
+    enclosing product, or a kept output), or when the label is free within one
+    of its summands; a label summed entirely inside a summand stays inside.
+    """
+    raw = [a.mentioned_all() if isinstance(a, ISum) else Counter(a.labels) for a in prod.atoms]
+    total: Counter = Counter()
+    for r in raw:
+        total.update(r)
+    out: list[Counter] = []
+    for a, r in zip(prod.atoms, raw):
+        if not isinstance(a, ISum):
+            out.append(r)
+            continue
+        exposed = Counter()
+        for l in r:
+            others = total[l] - r[l] + outside[l] + (1 if l in forced else 0)
+            if others > 0 or any(s.prod.free_within(l) for s in a.summands):
+                exposed[l] = 1
+        out.append(exposed)
+    return out
+
+
 # =========================================================================== program building
 
 
@@ -152,14 +192,21 @@ class _Loader:
                   run_statements: bool = True) -> Program:
         try:
             text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise SourceError("file is not UTF-8 text", 1, 1, display, None) from None
+        except UnicodeDecodeError as e:
+            raw = path.read_bytes()
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            raise SourceError("file is not UTF-8 text", line, col, display, None) from None
         return self.load_text(text, display, path, program, run_statements)
 
     def load_text(self, text: str, display: str, path: Path | None, program: Program | None = None,
                   run_statements: bool = True) -> Program:
         module = parse_text(text, display)
         program = program if program is not None else Program(display)
+        if sys.getrecursionlimit() < 20_000:
+            # nested expressions are lowered recursively; brackets are capped at
+            # parser.MAX_NESTING, so this bound is reached only by pathological input
+            sys.setrecursionlimit(20_000)
         state = _FileState(self, program, module, path, run_statements)
         if path is not None:
             self.loading.append(path.resolve())
@@ -202,11 +249,22 @@ class _FileState:
         return self.program._origins  # type: ignore[attr-defined]
 
     def source(self, pos: A.Pos, end_line: int | None = None) -> Source:
+        """The statement's text on one line: its lines up to ``end_line`` (default: up to
+        the next statement), comments and continuation backslashes removed."""
         line = pos.line
-        text = self.lines[line - 1].strip() if 0 < line <= len(self.lines) else ""
-        if "#" in text:
-            text = text.split("#", 1)[0].rstrip()
-        return Source(self.module.path, line, pos.col, text)
+        last = end_line if end_line is not None else self.next_line.get(line, line + 1) - 1
+        parts = []
+        for k in range(line, max(last, line) + 1):
+            if not 0 < k <= len(self.lines):
+                break
+            t = self.lines[k - 1].split("#", 1)[0].strip()
+            if k > line and t.startswith("=") and end_line is None and self._in_calc:
+                break
+            if t.endswith("\\"):
+                t = t[:-1].rstrip()
+            if t:
+                parts.append(" ".join(t.split()))
+        return Source(self.module.path, line, pos.col, " ".join(parts))
 
     def declare(self, name: str, pos: A.Pos, kind: str) -> None:
         if name in self.origins:
@@ -217,9 +275,17 @@ class _FileState:
 
     # ------------------------------------------------------------------ statements
     def run(self) -> None:
+        starts = sorted({st.pos.line for st in self.module.stmts} | {
+            step.pos.line for st in self.module.stmts if isinstance(st, A.CalcStmt) for step in st.steps})
+        self.next_line = {a: b for a, b in zip(starts, starts[1:] + [len(self.lines) + 1])}
+        self._in_calc = False
         for stmt in self.module.stmts:
+            self._in_calc = isinstance(stmt, A.CalcStmt)
             handler = getattr(self, "stmt_" + type(stmt).__name__)
-            handler(stmt)
+            try:
+                handler(stmt)
+            except RecursionError:
+                raise _err("expression nested too deeply", stmt.pos) from None
 
     def stmt_ImportStmt(self, s: A.ImportStmt) -> None:
         if self.path is None:
@@ -271,6 +337,10 @@ class _FileState:
 
     def dim_expr(self, node: A.Node) -> sympy.Expr:
         value = sympy.sympify(self.scalar(node))
+        if value.as_numer_denom()[1] != 1 or any(not a.is_Integer for a in value.atoms(sympy.Number)) \
+                or value.atoms(sympy.Function):
+            raise _err("a dimension is built from dimension names and positive integers with + and *",
+                       node.pos)
         subs = self.program.env.concrete_subs()
         v = value.subs(subs)
         if v.is_number and (not v.is_Integer or int(v) < 1):
@@ -418,7 +488,8 @@ class _FileState:
         out = []
         for r in by.rules:
             if r.name in self.program.rules:
-                out.append(r.name)
+                raise _err(f"applying the user rule '{r.name}' is not supported yet "
+                           "(it is checked numerically where it is defined)", r.pos)
             elif r.name in implemented_rules():
                 out.append(r.name)
             elif r.name in BUILTIN_RULES:
@@ -551,14 +622,13 @@ class _Scope:
                   output_pos: dict[str, A.Pos] | None = None) -> Expr:
         ir = self.stage_a(node)
         self.resolve_groups()
-        expr = self.close_sum(ir, node.pos, outputs=outputs)
         if outputs is not None:
             used = set(self.order)
             for l in outputs:
                 if l not in used:
                     raise _err(f"label '{l}' is listed but not used by the expression",
                                (output_pos or {}).get(l, node.pos))
-        return expr
+        return self.close_sum(ir, node.pos, outputs=outputs)
 
     def lower_pair(self, lhs: A.Node, rhs: A.Node) -> tuple[Expr, Expr]:
         a, b = self.lower_many([lhs, rhs])
@@ -1041,11 +1111,10 @@ class _Scope:
     def predict_free(self, ir: ISum, forced: set[str] | None = None) -> list[str]:
         """The free labels a closed sum will have (checked again when it is built)."""
         forced = forced or set()
-        first = ir.summands[0].prod
-        counts = first.mentioned()
-        free = [l for l in self.order_of(counts) if counts[l] == 1 or l in forced]
-        # labels free because of keep inside nested atoms are counted by mentioned()
-        return free
+        counts: Counter = Counter()
+        for own in exposed_uses(ir.summands[0].prod, Counter(), forced):
+            counts.update(own)
+        return [l for l in self.order_of(counts) if counts[l] == 1 or l in forced]
 
     def order_of(self, counts: Counter) -> list[str]:
         return [l for l in self.order if l in counts] + sorted(l for l in counts if l not in self.label_first)
@@ -1096,23 +1165,16 @@ class _Scope:
         ``outside`` counts uses of labels outside this product (in an enclosing
         product that flattens it); such labels stay open as boundary labels.
         """
+        atom_uses = exposed_uses(prod, outside, forced)
         uses: Counter = Counter()
-        atom_uses: list[Counter] = []
-        for a in prod.atoms:
-            if isinstance(a, ISum):
-                c: Counter = Counter()
-                for s in a.summands:
-                    c |= s.prod.mentioned()
-                atom_uses.append(Counter({l: 1 for l in c}))
-            else:
-                atom_uses.append(Counter(a.labels))
-            uses.update(atom_uses[-1])
+        for own in atom_uses:
+            uses.update(own)
 
         coeff = prod.coeff
         nodes: list[Node] = []
         label_edge: dict[str, str] = {}
         dims: dict[str, sympy.Expr] = {}
-        merges: dict[str, str] = {}
+        merges: list[tuple[str, str]] = []
         used_names: set[str] = set(uses) | set(outside) | set(forced)
         for l in uses:
             label_edge[l] = l
@@ -1185,7 +1247,7 @@ class _Scope:
             sub_nodes, new_dims, sub_merges = inline_diagram(
                 outer, {l: port_labels[l] for l in t.diagram.labels}, t.diagram, used_names)
             dims.update(new_dims)
-            merges.update(sub_merges)
+            merges.extend(sub_merges)
             return coeff * t.coeff, sub_nodes
         ports = tuple(inner.labels)
         return coeff, [Node(BoxOp(inner, ports), tuple(port_labels[p] for p in ports))]
@@ -1253,15 +1315,24 @@ def parse_program(text: str, path: str = "<input>", base_dir: str | Path | None 
 
 def parse_expression(program: Program, text: str) -> Expr:
     """An expression in the context of ``program``'s declarations."""
-    module = parse_text(f"show {text}\n", "<expr>")
+    if "\n" in text.strip():
+        text = " ".join(text.split())
+    try:
+        module = parse_text(f"show {text}\n", "<expr>")
+    except SourceError as e:
+        raise SourceError(e.message, 1, max(e.col - 5, 1), "<expr>", text) from None
     if len(module.stmts) != 1 or not isinstance(module.stmts[0], A.ShowStmt):
         raise SourceError("expected one expression", 1, 1, "<expr>", text)
     fs = _FileState(_Loader(), program, module, None, run_statements=False)
+    # an expression parsed through the API is not part of the file: its tags are its own
+    saved_tags = set(program._tags) if hasattr(program, "_tags") else set()  # type: ignore[attr-defined]
+    program._tags = set()  # type: ignore[attr-defined]
     try:
         return _Scope(fs, module.stmts[0].pos).lower_top(module.stmts[0].expr)
     except SourceError as e:
-        e.col = max(e.col - 5, 1)
-        raise e.located("<expr>", text) from None
+        raise SourceError(e.message, 1, max(e.col - 5, 1), "<expr>", text) from None
+    finally:
+        program._tags = saved_tags  # type: ignore[attr-defined]
 
 
 def expression_of_name(program: Program, name: str) -> Expr:

@@ -449,20 +449,21 @@ def all_edge_names(diagram: Diagram) -> set[str]:
 
 
 def inline_diagram(outer: Diagram, port_edges: Mapping[str, str], inner: Diagram,
-                   used: set[str] | None = None) -> tuple[list[Node], dict[str, sympy.Expr], dict[str, str]]:
+                   used: set[str] | None = None) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
     """Place ``inner`` into ``outer``: inner's free label L is glued to outer edge
     ``port_edges[L]``; inner's other edges get fresh names not used in ``outer``.
 
-    Returns (nodes, new edge dims, edge merges) where merges glue outer edges that
-    ``inner`` joins (an inner edge carrying two free labels joins two outer edges).
+    Returns (nodes, new edge dims, edge merges) where merges are pairs of outer
+    edges that ``inner`` joins (an inner edge carrying two free labels joins two
+    outer edges).
     """
     used = all_edge_names(outer) if used is None else used
     rename: dict[str, str] = {}
-    merges: dict[str, str] = {}
+    merges: list[tuple[str, str]] = []
     for label, e in inner.free:
         target = port_edges[label]
         if e in rename and rename[e] != target:
-            merges[target] = rename[e]
+            merges.append((target, rename[e]))
         else:
             rename[e] = target
     new_dims: dict[str, sympy.Expr] = {}
@@ -474,8 +475,12 @@ def inline_diagram(outer: Diagram, port_edges: Mapping[str, str], inner: Diagram
     return nodes, new_dims, merges
 
 
-def resolve_merges(merges: Mapping[str, str]) -> dict[str, str]:
-    """Close a set of edge merges (a -> b) transitively (union-find)."""
+def resolve_merges(merges: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+    """Edge renaming that joins every pair in ``merges`` (union-find; each class is
+    named by its smallest edge). Pairs, never a dict keyed by edge: one edge may be
+    merged with several others."""
+    if isinstance(merges, Mapping):
+        merges = list(merges.items())
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -484,7 +489,7 @@ def resolve_merges(merges: Mapping[str, str]) -> dict[str, str]:
             x = parent[x]
         return x
 
-    for a, b in merges.items():
+    for a, b in merges:
         ra, rb = find(a), find(b)
         if ra != rb:
             lo, hi = sorted((ra, rb))

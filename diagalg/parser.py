@@ -21,8 +21,10 @@ from .errors import SourceError
 MAX_NESTING = 200
 
 # A newline right after one of these continues the statement.
-_CONTINUING = {"PLUS", "MINUS", "MULOP", "POW", "EQUAL", "EQOP", "RARROW", "COMMA", "COLON", "CMP"}
+_CONTINUING = {"PLUS", "MINUS", "MULOP", "POW", "EQUAL", "EQOP", "_ARROW", "COMMA", "COLON", "CMP"}
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
+_STATEMENT_KEYWORDS = {"dim", "tensor", "func", "let", "rule", "assert", "show", "calc", "expand", "paths",
+                       "cost", "draw", "weights", "import"}
 _CLOSE = {"RPAR": "(", "RSQB": "["}
 
 
@@ -49,6 +51,11 @@ class _StatementNewlines:
                 prev = tok
                 yield tok
                 continue
+            if stack and tok.value in _STATEMENT_KEYWORDS and tok.type != "NAME" and prev is not None \
+                    and tok.line > prev.line:
+                # a statement keyword on a new line inside brackets: the bracket was never closed
+                opener = stack[-1]
+                raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
             if tok.type in _OPEN:
                 stack.append(tok)
                 if len(stack) > MAX_NESTING:
@@ -359,7 +366,7 @@ class _ToAst(Transformer_NonRecursive):
 _TOKEN_NAMES = {
     "_NL": "end of line", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
     "STRING": "a string", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "EQOP": "'==' or '!='", "RARROW": "'->'",
+    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "EQOP": "'==' or '!='", "_ARROW": "'->'",
     "PLUS": "'+'", "MINUS": "'-'", "MULOP": "'*' or '/'", "POW": "'**'", "CMP": "a comparison",
 }
 
@@ -389,6 +396,8 @@ def _syntax_error(err: UnexpectedInput) -> SourceError:
         hint = ""
         if tok.type in _KEYWORD_TYPES():
             hint = f" ('{tok}' is a reserved word)"
+        if tok.type == "POW":
+            hint = " (`**` does not chain: add parentheses, e.g. a ** (b ** c))"
         exp = ""
         if expected and len(expected) <= 8:
             exp = "; expected " + ", ".join(expected)

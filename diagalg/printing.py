@@ -103,6 +103,19 @@ class _TermPrinter:
         for e, _ in d.edge_dims:
             if e not in names:
                 names[e] = _unique(e, self.taken)
+        # labels whose dimension nothing else in this term fixes are written `label: dim`
+        fixed = {e for n in d.nodes if isinstance(n.op, TensorOp) or (isinstance(n.op, BoxOp) and n.op.name)
+                 for e in n.edges}
+        same_dim = [n for n in d.nodes if isinstance(n.op, (CopyTensor, ShiftOp))]
+        changed = True
+        while changed:  # the legs of a delta or shift share one dimension
+            changed = False
+            for n in same_dim:
+                if fixed.intersection(n.edges) and not fixed.issuperset(n.edges):
+                    fixed.update(n.edges)
+                    changed = True
+        saved_needs = getattr(self, "needs", {})
+        self.needs = {names[e]: dim for e, dim in d.edge_dims if e not in fixed}
         factors: list[str] = []
         keep: list[str] = []
         for node in d.nodes:
@@ -114,18 +127,40 @@ class _TermPrinter:
             name = names[e]
             if not labels:
                 if ports == 0:
-                    factors.append(f"delta[{name}: {scalar_text(dim)}, {name}]")
+                    factors.append(f"delta[{self.dimmed(name)}, {name}]")
                 elif ports == 1:
-                    factors.append(f"delta[{name}]")
+                    factors.append(f"delta[{self.dimmed(name)}]")
                 continue
             uses = ports + (1 if len(labels) > 1 else 0)
             if len(labels) > 1:
-                factors.append("delta[" + ", ".join([name] + [label_names.get(l, l) for l in labels[1:]]) + "]")
+                factors.append("delta[" + ", ".join([self.dimmed(name)] + [label_names.get(l, l) for l in labels[1:]])
+                               + "]")
             elif ports == 0:
-                factors.append(f"delta[{name}: {scalar_text(dim)}]")
+                factors.append(f"delta[{self.dimmed(name)}]")
             if uses >= 2:
                 keep.append(name)
+        self.needs = saved_needs
         return " ".join(factors), keep
+
+    def dimmed_once(self, labels: list[str]) -> list[str]:
+        """Labels of one delta/shift (one shared dimension): write it on the first that needs it."""
+        out = []
+        done = False
+        for l in labels:
+            if not done and l in self.needs:
+                out.append(self.dimmed(l))
+                done = True
+            else:
+                out.append(l)
+        if done:
+            for l in labels:
+                self.needs.pop(l, None)
+        return out
+
+    def dimmed(self, name: str) -> str:
+        """``name``, with its dimension the first time a label needs one written."""
+        dim = self.needs.pop(name, None)
+        return name if dim is None else f"{name}: {scalar_text(dim)}"
 
     def node(self, node, names: dict[str, str]) -> str:
         op = node.op
@@ -148,12 +183,13 @@ class _TermPrinter:
         if isinstance(op, TensorOp):
             return f"{op.text()}[{', '.join(labels)}]"
         if isinstance(op, CopyTensor):
-            return f"delta[{', '.join(labels)}]"
+            return f"delta[{', '.join(self.dimmed_once(labels))}]"
         if isinstance(op, ShiftOp):
-            return f"shift({op.offset})[{', '.join(labels)}]"
+            return f"shift({op.offset})[{', '.join(self.dimmed_once(labels))}]"
         if isinstance(op, ReshapeOp):
             parts = [_unique("t", self.taken) for _ in op.part_dims]
-            deltas = " ".join(f"delta[{labels[k]}, {p}]" for k, p in enumerate(parts))
+            deltas = " ".join(f"delta[{self.dimmed(labels[k])}, {p}: {scalar_text(op.part_dims[k])}]"
+                              for k, p in enumerate(parts))
             return f"group[({', '.join(parts)}) -> {labels[-1]}]({deltas})"
         port_names = dict(zip(op.ports, labels))
         if isinstance(op, BoxOp):

@@ -78,7 +78,7 @@ def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Di
     replaced: dict[int, Node] = {}
     added: list[Node] = []
     dims = dict(diagram.dims)
-    merges: dict[str, str] = {}
+    merges: list[tuple[str, str]] = []
     drops: set[str] = set()
     factor = sympy.Integer(1)
     for e in edits:
@@ -86,9 +86,7 @@ def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Di
         replaced.update(e.replace)
         added.extend(e.add)
         dims.update(e.new_edges)
-        for a, b in e.merge:
-            if a != b:
-                merges[a] = b
+        merges.extend((a, b) for a, b in e.merge if a != b)
         drops.update(e.drop_edges)
         factor = factor * e.factor
     nodes = [replaced.get(i, n) for i, n in enumerate(diagram.nodes) if i not in removed]
@@ -97,12 +95,8 @@ def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Di
         dims.pop(e, None)
     d = Diagram.build(nodes, dims, diagram.free_map)
     if merges:
-        d = d.rename_edges(_merge_map(merges))
+        d = d.rename_edges(resolve_merges(merges))
     return factor, d
-
-
-def _merge_map(merges: Mapping[str, str]) -> dict[str, str]:
-    return resolve_merges(merges)
 
 
 def disjoint_sites(sites: Iterable[Site]) -> list[Site]:
