@@ -503,33 +503,32 @@ def nested_exprs(op: Op) -> tuple[Expr, ...]:
     return ()
 
 
-def tensor_decls_in(expr: Expr) -> dict[str, TensorDecl]:
-    """Every tensor declaration used anywhere in ``expr`` (including nested ones)."""
-    out: dict[str, TensorDecl] = {}
+def walk_nodes(expr: Expr) -> Iterable[Node]:
+    """Every node of ``expr``, including those inside nested boxes, bubbles and derivatives."""
     stack = [expr]
     while stack:
         e = stack.pop()
         for t in e.terms:
             for n in t.diagram.nodes:
-                if isinstance(n.op, TensorOp):
-                    out[n.op.decl.name] = n.op.decl
-                if isinstance(n.op, DerivOp):
-                    out[n.op.wrt.decl.name] = n.op.wrt.decl
+                yield n
                 stack.extend(nested_exprs(n.op))
+
+
+def tensor_decls_in(expr: Expr) -> dict[str, TensorDecl]:
+    """Every tensor declaration used anywhere in ``expr`` (including nested ones)."""
+    out: dict[str, TensorDecl] = {}
+    for n in walk_nodes(expr):
+        if isinstance(n.op, TensorOp):
+            out[n.op.decl.name] = n.op.decl
+        if isinstance(n.op, DerivOp):
+            out[n.op.wrt.decl.name] = n.op.wrt.decl
     return out
 
 
 def funcs_in(expr: Expr) -> dict[str, FuncDecl]:
-    out: dict[str, FuncDecl] = {}
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        for t in e.terms:
-            for n in t.diagram.nodes:
-                if isinstance(n.op, BubbleOp) and n.op.func is not None:
-                    out[n.op.func.name] = n.op.func
-                stack.extend(nested_exprs(n.op))
-    return out
+    """Every user function applied anywhere in ``expr``."""
+    return {n.op.func.name: n.op.func for n in walk_nodes(expr)
+            if isinstance(n.op, BubbleOp) and n.op.func is not None}
 
 
 def dim_symbols_in(expr: Expr) -> set[sympy.Symbol]:

@@ -117,3 +117,31 @@ def exclusive_edge(diagram: Diagram, edge: str, a: tuple[int, int], b: tuple[int
     """True when ``edge`` joins exactly ports ``a`` and ``b`` (node, port) and carries no label."""
     inc = diagram.incidence[edge]
     return len(inc) == 2 and set(inc) == {a, b} and not diagram.edge_labels[edge]
+
+
+def cancel_pair(diagram: Diagram, i: int, j: int, kept: tuple[str, ...]) -> Edit:
+    """Remove nodes ``i`` and ``j`` whose other legs are joined pairwise, and join
+    their same-named ``kept`` legs by identities (edge merges): the rewrite of
+    V†V = I and X X⁻¹ = I."""
+    a, b = diagram.nodes[i], diagram.nodes[j]
+    merges = tuple((b.edges[b.op.ports.index(l)], a.edges[a.op.ports.index(l)]) for l in kept)
+    joined = [a.edges[a.op.ports.index(l)] for l in a.op.ports if l not in kept]
+    return Edit(remove=(i, j), merge=merges, drop_edges=tuple(joined))
+
+
+def legs_joined(diagram: Diagram, i: int, j: int, legs: tuple[str, ...]) -> bool:
+    """True when every leg in ``legs`` of node i shares an exclusive edge with the same leg of node j."""
+    a, b = diagram.nodes[i], diagram.nodes[j]
+    pa, pb = a.op.ports, b.op.ports
+    for leg in legs:
+        ka, kb = pa.index(leg), pb.index(leg)
+        if a.edges[ka] != b.edges[kb] or not exclusive_edge(diagram, a.edges[ka], (i, ka), (j, kb)):
+            return False
+    return True
+
+
+def neighbours_on_leg(diagram: Diagram, i: int, leg: str) -> list[int]:
+    """Other nodes on the edge of node i's leg ``leg``."""
+    node = diagram.nodes[i]
+    edge = node.edges[node.op.ports.index(leg)]
+    return [n for n, _ in diagram.incidence[edge] if n != i]

@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import Diagram, Node, TensorOp
-from .base import Edit, Site, register
-from .isometry import _joined, _partner_candidates
+from .base import Edit, Site, cancel_pair, legs_joined, neighbours_on_leg, register
 
 
 @register
@@ -27,13 +26,13 @@ class InverseRule:
                 yield Site((i,), data="double")
                 continue
             for joined, kept in ((op.decl.inputs, op.decl.outputs), (op.decl.outputs, op.decl.inputs)):
-                for j in _partner_candidates(diagram, i, joined[0]):
+                for j in neighbours_on_leg(diagram, i, joined[0]):
                     other = diagram.nodes[j].op
                     if j <= i or not isinstance(other, TensorOp) or other.decl != op.decl:
                         continue
                     if other.conj != op.conj or abs(other.inv - op.inv) != 1:
                         continue
-                    if _joined(diagram, i, j, joined):
+                    if legs_joined(diagram, i, j, joined):
                         yield Site((i, j), data=kept)
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
@@ -44,8 +43,4 @@ class InverseRule:
             new = Node(TensorOp(op.decl, op.conj, op.inv - 2), node.edges)
             return Edit(replace=((i, new),))
         i, j = site.nodes
-        a, b = diagram.nodes[i], diagram.nodes[j]
-        kept: tuple[str, ...] = site.data  # type: ignore[assignment]
-        merges = tuple((b.edges[b.op.ports.index(l)], a.edges[a.op.ports.index(l)]) for l in kept)
-        joined = [a.edges[a.op.ports.index(l)] for l in a.op.ports if l not in kept]
-        return Edit(remove=(i, j), merge=merges, drop_edges=tuple(joined))
+        return cancel_pair(diagram, i, j, site.data)  # type: ignore[arg-type]

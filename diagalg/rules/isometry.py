@@ -12,23 +12,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import Diagram, TensorOp
-from .base import Edit, Site, exclusive_edge, register
-
-
-def _joined(diagram: Diagram, i: int, j: int, legs: tuple[str, ...]) -> bool:
-    a, b = diagram.nodes[i], diagram.nodes[j]
-    pa, pb = a.op.ports, b.op.ports
-    for leg in legs:
-        ka, kb = pa.index(leg), pb.index(leg)
-        if a.edges[ka] != b.edges[kb] or not exclusive_edge(diagram, a.edges[ka], (i, ka), (j, kb)):
-            return False
-    return True
-
-
-def _partner_candidates(diagram: Diagram, i: int, leg: str) -> list[int]:
-    node = diagram.nodes[i]
-    edge = node.edges[node.op.ports.index(leg)]
-    return [n for n, _ in diagram.incidence[edge] if n != i]
+from .base import Edit, Site, cancel_pair, legs_joined, neighbours_on_leg, register
 
 
 @register
@@ -45,20 +29,16 @@ class IsometryRule:
             if op.decl.structure == "unitary":
                 groups.append((op.decl.inputs, op.decl.outputs))
             for joined, kept in groups:
-                for j in _partner_candidates(diagram, i, joined[0]):
+                for j in neighbours_on_leg(diagram, i, joined[0]):
                     other = diagram.nodes[j].op
                     if j <= i or not isinstance(other, TensorOp) or other.decl != op.decl or other.inv:
                         continue
                     # one of the pair is the conjugate (for real tensors conj is dropped)
                     if op.decl.is_complex and other.conj == op.conj:
                         continue
-                    if _joined(diagram, i, j, joined):
+                    if legs_joined(diagram, i, j, joined):
                         yield Site((i, j), data=kept)
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         i, j = site.nodes
-        a, b = diagram.nodes[i], diagram.nodes[j]
-        kept: tuple[str, ...] = site.data  # type: ignore[assignment]
-        merges = tuple((b.edges[b.op.ports.index(l)], a.edges[a.op.ports.index(l)]) for l in kept)
-        joined = [a.edges[a.op.ports.index(l)] for l in a.op.ports if l not in kept]
-        return Edit(remove=(i, j), merge=merges, drop_edges=tuple(joined))
+        return cancel_pair(diagram, i, j, site.data)  # type: ignore[arg-type]
