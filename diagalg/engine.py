@@ -79,9 +79,10 @@ class Engine:
     """Applies a set of rules. ``subs`` gives concrete dimensions their values (for collect)."""
 
     def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
-                 record: bool = False) -> None:
+                 record: bool = False, extra_rules: Mapping[str, object] | None = None) -> None:
         self.rule_names = tuple(rules)
-        self.diagram_rules = [get_rule(r) for r in self.rule_names if r not in SUM_RULES]
+        extra = dict(extra_rules or {})
+        self.diagram_rules = [extra[r] if r in extra else get_rule(r) for r in self.rule_names if r not in SUM_RULES]
         self.collect = "collect" in self.rule_names
         self.subs = dict(subs or {})
         self.record = record
@@ -166,13 +167,14 @@ class Engine:
 
 
 def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,
-             unfold_lets: bool = False) -> Derivation:
+             unfold_lets: bool = False, extra_rules: Mapping[str, object] | None = None) -> Derivation:
     """Simplify ``expr`` with the named rules (default: the default rules).
 
     Returns a :class:`Derivation` whose ``result`` is the simplified expression and
     whose ``steps`` record each rewrite.
     """
     start = unfold(expr) if unfold_lets else expr
-    engine = Engine(tuple(rules) if rules is not None else DEFAULT_RULES, subs, record=True)
+    engine = Engine(tuple(rules) if rules is not None else DEFAULT_RULES, subs, record=True,
+                    extra_rules=extra_rules)
     result = engine.simplify(start)
     return Derivation(expr, result, engine.steps)
