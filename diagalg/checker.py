@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .canonical import equal as canonical_equal
-from .engine import StepLimit, simplify, unfold
+from .engine import StepLimit, UnsoundRewrite, simplify, unfold
 from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
@@ -26,6 +26,7 @@ OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
 class Options:
     seed: int = 0
     memory_cap: int = 2**30
+    checked: bool = True  # verify every rewrite numerically on its site
 
 
 @dataclass
@@ -82,7 +83,8 @@ class Checker:
         return tuple(dict.fromkeys(tuple(DEFAULT_RULES) + tuple(names)))
 
     def normal(self, expr: Expr, rules: Sequence[str]) -> Expr:
-        return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True).result
+        return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True, checked=self.options.checked,
+                        env=self.program.env, seed=self.options.seed).result
 
     # ------------------------------------------------------------------ statements
     def run(self) -> list[Result]:
@@ -105,6 +107,8 @@ class Checker:
                     out.extend(self.check_calc(stmt))
                 elif isinstance(stmt, RuleStmt):
                     out.append(self.check_rule(stmt))
+            except UnsoundRewrite as e:
+                out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
             except StepLimit as e:
                 out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
             except RecursionError:
@@ -166,7 +170,8 @@ class Checker:
     def check_show(self, s: ShowStmt) -> Result:
         rules = self.rules_for(s.rules)
         start = unfold(s.expr) if s.unfold else s.expr
-        result = simplify(start, rules=rules, subs=self.subs).result
+        result = simplify(start, rules=rules, subs=self.subs, checked=self.options.checked,
+                          env=self.program.env, seed=self.options.seed).result
         n = self.numeric(unfold(s.expr), unfold(result))
         text = expr_text(result)
         if n.status == "different":

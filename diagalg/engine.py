@@ -17,7 +17,7 @@ import sympy
 
 from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term
 from .rules import DEFAULT_RULES, SUM_RULES, get_rule
-from .rules.base import Edit, apply_edits, disjoint_sites
+from .rules.base import Edit, Site, apply_edits, disjoint_sites
 
 MAX_STEPS = 200_000
 
@@ -30,6 +30,7 @@ class Step:
     sites: int
     before: Term
     after: tuple[Term, ...]
+    check_error: float | None = None  # largest relative numeric error of its sites (checked mode)
 
 
 @dataclass
@@ -39,10 +40,53 @@ class Derivation:
     start: Expr
     result: Expr
     steps: list[Step] = field(default_factory=list)
+    checks: int = 0  # numeric site checks run (checked mode)
 
 
 class StepLimit(Exception):
     pass
+
+
+class UnsoundRewrite(Exception):
+    """A rewrite changed the value of its site: a bug in a rule (reported as exit 3)."""
+
+    def __init__(self, rule: str, site: str, max_error: float, seed: int) -> None:
+        super().__init__(f"rule '{rule}' changed the value at {site}: max error {max_error:.3g} (seed {seed})")
+        self.rule, self.site, self.max_error, self.seed = rule, site, max_error, seed
+
+
+def local_view(diagram: Diagram, site: Site) -> tuple[Diagram, Site]:
+    """The site as an open diagram of its own: its nodes, the edges they touch, and as
+    free labels every touched edge that something outside the site uses (or that
+    carries a label). Rules are local, so checking a rewrite here checks it everywhere."""
+    inside = set(site.nodes)
+    index = {old: new for new, old in enumerate(site.nodes)}
+    nodes = [diagram.nodes[i] for i in site.nodes]
+    edges = {e for n in nodes for e in n.edges} | set(site.edges)
+    free = {}
+    for e in edges:
+        outside = any(ni not in inside for ni, _ in diagram.incidence[e])
+        if outside or diagram.edge_labels[e]:
+            free[e] = e
+    local = Diagram.build(nodes, {e: diagram.dims[e] for e in edges}, free)
+    return local, Site(tuple(index[i] for i in site.nodes), site.edges, site.data)
+
+
+def _pair_key(before: Expr, after: Expr) -> object:
+    """A key of (site, rewrite) up to renaming of the site's labels: both as boxes on
+    the same boundary edges, canonically labelled, so the boundary correspondence counts."""
+    from .canonical import canonical_key
+
+    ports = before.labels
+    dims = dict(before.free)
+    nodes = [Node(BoxOp(before, ports, "@before"), ports), Node(BoxOp(after, ports, "@after"), ports)]
+    return canonical_key(Diagram.build(nodes, dims, {}))
+
+
+def _site_text(local: Diagram) -> str:
+    from .printing import expr_text
+
+    return expr_text(Expr.single(local))
 
 
 def unfold(expr: Expr) -> Expr:
@@ -79,7 +123,8 @@ class Engine:
     """Applies a set of rules. ``subs`` gives concrete dimensions their values (for collect)."""
 
     def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
-                 record: bool = False, extra_rules: Mapping[str, object] | None = None) -> None:
+                 record: bool = False, extra_rules: Mapping[str, object] | None = None,
+                 checked: bool = False, env=None, seed: int = 0) -> None:
         self.rule_names = tuple(rules)
         extra = dict(extra_rules or {})
         self.diagram_rules = [extra[r] if r in extra else get_rule(r) for r in self.rule_names if r not in SUM_RULES]
@@ -89,6 +134,13 @@ class Engine:
         self.steps: list[Step] = []
         self._nested: dict[Expr, Expr] = {}
         self._count = 0
+        # checked mode: every rewrite is verified numerically on its site (O(site) per
+        # step); verdicts are cached by the canonical shape of the site and its image
+        self.checked = checked
+        self.env = env
+        self.seed = seed
+        self._verdicts: dict[object, float] = {}
+        self.checks = 0
 
     def simplify(self, expr: Expr) -> Expr:
         out: list[Term] = []
@@ -150,9 +202,12 @@ class Engine:
             if self._count > MAX_STEPS:
                 raise StepLimit(f"simplification stopped after {MAX_STEPS} steps")
             first = rule.rewrite(d, sites[0])
+            errors: list[float] = []
             if isinstance(first, list):
                 produced = [Term(term.coeff * c, di, term.tags) for c, di in first]
                 nsites = 1
+                if self.checked:
+                    errors.append(self.check_site(rule, d, sites[0], term, produced))
             else:
                 kept = disjoint_sites(sites)
                 edits: list[Edit] = [first] + [rule.rewrite(d, s) for s in kept[1:]] if kept[0] is sites[0] \
@@ -160,14 +215,50 @@ class Engine:
                 factor, d2 = apply_edits(d, edits)
                 produced = [Term(term.coeff * factor, d2, term.tags)]
                 nsites = len(edits)
+                if self.checked:
+                    errors.extend(self.check_site(rule, d, s, term, produced) for s in kept)
             if self.record:
-                self.steps.append(Step(rule.name, nsites, term, tuple(produced)))
+                self.steps.append(Step(rule.name, nsites, term, tuple(produced),
+                                       max(errors) if errors else None))
             return produced
         return None
 
+    def check_site(self, rule, d: Diagram, site: Site, term: Term, produced: list[Term]) -> float:
+        """Numerically compare a site with its rewrite; raise UnsoundRewrite if they differ.
+        Returns the relative error (cached per site shape)."""
+        from .dims import DimEnv
+        from .numeric.check import compare
+
+        env = self.env if self.env is not None else DimEnv()
+        try:
+            local, lsite = local_view(d, site)
+            before = Expr.single(local)
+            out = rule.rewrite(local, lsite)
+            if isinstance(out, list):
+                after = Expr.of([Term(c, di) for c, di in out], before.free_dims)
+            else:
+                f, dl = apply_edits(local, [out])
+                after = Expr.of([Term(f, dl)], before.free_dims)
+            where = _site_text(local)
+        except Exception:  # noqa: BLE001 - a rule whose site cannot be cut out: check the whole term
+            before = Expr.single(term.diagram, term.coeff)
+            after = Expr.of(produced, before.free_dims)
+            where = "the whole term"
+        key = (rule.name, _pair_key(before, after))
+        if key in self._verdicts:
+            return self._verdicts[key]
+        self.checks += 1
+        result = compare(unfold(before), unfold(after), env, seed=self.seed)
+        if result.status == "different":
+            raise UnsoundRewrite(rule.name, where, result.max_error, result.seed)
+        err = result.rel_error if result.status == "equal" else 0.0
+        self._verdicts[key] = err
+        return err
+
 
 def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,
-             unfold_lets: bool = False, extra_rules: Mapping[str, object] | None = None) -> Derivation:
+             unfold_lets: bool = False, extra_rules: Mapping[str, object] | None = None,
+             checked: bool = False, env=None, seed: int = 0) -> Derivation:
     """Simplify ``expr`` with the named rules (default: the default rules).
 
     Returns a :class:`Derivation` whose ``result`` is the simplified expression and
@@ -175,6 +266,6 @@ def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | Non
     """
     start = unfold(expr) if unfold_lets else expr
     engine = Engine(tuple(rules) if rules is not None else DEFAULT_RULES, subs, record=True,
-                    extra_rules=extra_rules)
+                    extra_rules=extra_rules, checked=checked, env=env, seed=seed)
     result = engine.simplify(start)
-    return Derivation(expr, result, engine.steps)
+    return Derivation(expr, result, engine.steps, engine.checks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import delta, distribute, inverse, isometry  # noqa: F401  (registration)
+from . import cyclic, delta, distribute, gauge, inverse, isometry  # noqa: F401  (registration)
 from .base import Edit, Rule, Site, get_rule, registered
 
 #: Rules working on whole sums rather than on one diagram.
