@@ -69,7 +69,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
         return 2
     results = []
     for program in programs:
-        for r in Checker(program, Options(seed=ns.seed, memory_cap=ns.memory)).run():
+        for r in Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked)).run():
             results.append(r)
             if ns.json:
                 print(json.dumps(r.as_json()))
@@ -89,6 +89,56 @@ def cmd_check(ns: argparse.Namespace) -> int:
     return exit_status(results)
 
 
+def cmd_simplify(ns: argparse.Namespace) -> int:
+    from .engine import simplify, unfold
+    from .lower import load_program, parse_expression
+    from .printing import expr_text
+    from .rules import DEFAULT_RULES, implemented_rules
+
+    if ns.expr is not None:
+        if ns.decl is None and ns.file is not None:
+            ns.decl = ns.file
+        program = load_program(ns.decl) if ns.decl else __import__("diagalg").parse("")
+        targets = [(ns.expr, parse_expression(program, ns.expr))]
+    else:
+        if ns.file is None:
+            raise DiagalgError("simplify needs a FILE, or -e EXPR (with --decl FILE for its declarations)")
+        program = load_program(ns.file)
+        names = ns.names or list(program.lets)
+        missing = [n for n in names if n not in program.lets]
+        if missing:
+            raise DiagalgError(f"{ns.file}: no let named {', '.join(missing)} (lets: {', '.join(program.lets) or 'none'})")
+        targets = [(n, program.lets[n].expr) for n in names]
+        if not ns.names:
+            from .program import ShowStmt
+
+            targets += [(s.source.text, s.expr) for s in program.statements if isinstance(s, ShowStmt)]
+    rules = tuple(r.strip() for r in ns.rules.split(",")) if ns.rules else DEFAULT_RULES
+    unknown = [r for r in rules if r not in implemented_rules()]
+    if unknown:
+        raise DiagalgError(f"unknown rule {unknown[0]!r} (known: {', '.join(implemented_rules())})")
+    subs = program.env.concrete_subs()
+    for name, expr in targets:
+        start = unfold(expr) if ns.unfold else expr
+        d = simplify(start, rules=rules, subs=subs, checked=not ns.unchecked, env=program.env, seed=ns.seed)
+        print(f"{name} = {expr_text(d.result)}")
+        if ns.trace:
+            states = d.states()
+            texts = [expr_text(e) for e, _ in states]
+            width = min(max(len(t) for t in texts), 70)
+            print(f"    {texts[0]}")
+            for text, (_, step) in zip(texts[1:], states[1:]):
+                if step is None:
+                    why = "by collect"
+                else:
+                    sites = f", {step.sites} sites" if step.sites > 1 else ""
+                    check = "" if step.check_error is None else f" [check {step.check_error:.1g}]"
+                    why = f"by {step.rule}{sites}{check}"
+                print(f"  = {text:<{width}}  {why}")
+        sys.stdout.flush()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="diagalg", description="Symbolic tensor-diagram algebra.")
     p.add_argument("--version", action="version", version=f"diagalg {__version__}")
@@ -100,7 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
     c.add_argument("--memory", type=parse_size, default=2**30,
                    help="memory cap of one numeric check (default 1G)")
+    c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     c.set_defaults(func=cmd_check)
+    s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
+    s.add_argument("file", nargs="?", help=".diag file")
+    s.add_argument("names", nargs="*", help="lets to simplify (default: every let and show)")
+    s.add_argument("-e", "--expr", help="simplify this expression instead")
+    s.add_argument("--decl", help="file whose declarations -e uses")
+    s.add_argument("--rules", help="comma-separated rules (default: the default rules)")
+    s.add_argument("--unfold", action="store_true", help="unfold let definitions first")
+    s.add_argument("--trace", action="store_true", help="print the derivation step by step")
+    s.add_argument("--seed", type=int, default=0, help="seed of the rewrite checks")
+    s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
+    s.set_defaults(func=cmd_simplify)
     return p
 
 

@@ -42,6 +42,22 @@ class Derivation:
     steps: list[Step] = field(default_factory=list)
     checks: int = 0  # numeric site checks run (checked mode)
 
+    def states(self) -> list[tuple[Expr, Step | None]]:
+        """The derivation as whole expressions: the start, then the expression after
+        each top-level step (steps inside bubbles appear as one "inside" step), then
+        the collected result."""
+        current = list(self.start.terms)
+        out: list[tuple[Expr, Step | None]] = [(self.start, None)]
+        for step in self.steps:
+            at = next((k for k, t in enumerate(current) if t is step.before), None)
+            if at is None:
+                continue  # a step on an expression nested in a bubble: shown by its "inside" step
+            current[at:at + 1] = [t for t in step.after if t.coeff != 0]
+            out.append((Expr.of(current, self.start.free_dims), step))
+        if out[-1][0].terms != self.result.terms:
+            out.append((self.result, None))
+        return out
+
 
 class StepLimit(Exception):
     pass
@@ -149,7 +165,12 @@ class Engine:
             term = work.pop()
             if term.coeff == 0:
                 continue
-            term = Term(term.coeff, self.simplify_nested(term.diagram), term.tags)
+            inner = self.simplify_nested(term.diagram)
+            if inner is not term.diagram:
+                new = Term(term.coeff, inner, term.tags)
+                if self.record:
+                    self.steps.append(Step("inside", 1, term, (new,)))
+                term = new
             produced = self.rewrite_once(term)
             if produced is None:
                 out.append(term)
@@ -189,7 +210,10 @@ class Engine:
 
     def nested(self, e: Expr) -> Expr:
         if e not in self._nested:
-            self._nested[e] = self.simplify(e)
+            r = self.simplify(e)
+            r = e if r == e else r
+            self._nested[e] = r
+            self._nested.setdefault(r, r)  # a simplified expression is its own fixed point
         return self._nested[e]
 
     def rewrite_once(self, term: Term) -> list[Term] | None:
