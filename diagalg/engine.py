@@ -194,7 +194,7 @@ class Engine:
                 if inner is not op.inner:
                     op2 = BubbleOp(op.kind, inner, op.axes, op.param, op.func)
             elif isinstance(op, DerivOp):
-                inner = self.nested(op.inner)
+                inner = self.inside_derivative().nested(op.inner)
                 if inner is not op.inner:
                     op2 = DerivOp(inner, op.wrt)
             elif isinstance(op, BoxOp) and op.name is None:
@@ -207,6 +207,19 @@ class Engine:
             else:
                 nodes.append(n)
         return d.with_nodes(nodes) if changed else d
+
+    def inside_derivative(self) -> "Engine":
+        """The engine for a derivative's argument: only rules that hold for arbitrary
+        entries of the variable (declared properties are ignored when differentiating)."""
+        from .rules import DERIVATIVE_INNER_RULES
+
+        if getattr(self, "_deriv_engine", None) is None:
+            names = tuple(r for r in self.rule_names if r in DERIVATIVE_INNER_RULES)
+            sub = Engine(names, self.subs, self.record, checked=self.checked, env=self.env, seed=self.seed)
+            sub.steps = self.steps
+            sub._verdicts = self._verdicts
+            self._deriv_engine = sub
+        return self._deriv_engine
 
     def nested(self, e: Expr) -> Expr:
         if e not in self._nested:

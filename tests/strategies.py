@@ -41,7 +41,7 @@ DECLS = """\
 dim n, m
 dim r <= n
 dim p, q
-dim big >= p * q
+dim big > p * q
 
 tensor M_nn[i: n, j: n]
 tensor M_nm[i: n, j: m]
@@ -73,6 +73,10 @@ tensor X[i: n, j: n] invertible
 tensor Xc[i: m, j: m] invertible, complex
 tensor Y[i: n, j: m, k: n, l: m] invertible(k, l -> i, j)
 tensor G[i: r, j: r] posdef
+
+let PV[a, c] = V[a, b] conj(V)[c, b]
+let PW[a, c] = W[a, b] conj(W)[c, b]
+let XX[i, k] = X[i, j] inv(X)[j, k]
 """
 
 PROG = diagalg.parse(DECLS)
@@ -160,8 +164,19 @@ class Factor:
 
 @dataclass
 class Box:
+    """A parenthesised sum (``head`` empty) or an elementwise bubble (``tanh``...)."""
+
     summands: list[tuple[str, "Net"]]
     legs: list[int]
+    head: str = ""
+
+
+@dataclass
+class Keep:
+    """``keep[kept...](net)``: kept labels stay free although used inside."""
+
+    net: "Net"
+    kept: list[int]
 
 
 @dataclass
@@ -177,6 +192,11 @@ class Builder:
         self.parent: dict[int, int] = {}
         self.uses: dict[int, int] = {}
         self.protected: set[int] = set()
+        self.groups: dict[int, set[int]] = {}  # label -> ids of the keeps exposing it
+        self.n_groups = 0
+
+    def same_group(self, a: int, b: int) -> bool:
+        return bool(self.groups.get(self.find(a), set()) & self.groups.get(self.find(b), set()))
 
     def new(self, dim: str) -> int:
         v = len(self.dim)
@@ -198,6 +218,8 @@ class Builder:
             self.uses[ra] += self.uses[rb]
             if rb in self.protected:
                 self.protected.add(ra)
+            if rb in self.groups:
+                self.groups.setdefault(ra, set()).update(self.groups[rb])
         return ra
 
     def factor(self, net: Net, head: str, legs: list[int], delta_dim: str | None = None,
@@ -280,7 +302,7 @@ def _copy(draw, b: Builder, net: Net) -> list[int]:
         v, w = b.new(d), b.new(d)
         b.factor(net, "delta", [v, w], d)
         return [v, w]
-    arity = draw(st.integers(1, 4)) if shape == "plain" else draw(st.integers(2, 4))
+    arity = draw(st.sampled_from([1, 2, 3, 3, 4, 4])) if shape == "plain" else draw(st.integers(2, 4))
     legs = [b.new(d) for _ in range(arity)]
     if shape == "selfloop":  # delta[i, i, j, ...]
         k = draw(st.integers(1, arity - 1))
@@ -290,21 +312,37 @@ def _copy(draw, b: Builder, net: Net) -> list[int]:
         b.factor(net, "delta", list(legs), d)
         return [v for v in dict.fromkeys(legs) if v != loop]
     b.factor(net, "delta", legs, d)
-    return legs
+    out = []
+    for v in legs:  # hang tensors on some legs (a diagonal matrix, a Hadamard product...)
+        how = draw(st.sampled_from(["open", "open", "vector", "matrix"]))
+        if how == "vector":
+            b.factor(net, VECTOR[d], [v])
+        elif how == "matrix" and d in CHAIN_DIMS:
+            e = draw(st.sampled_from(CHAIN_DIMS))
+            w = b.new(e)
+            b.factor(net, f"M_{d}{e}", [v, w])
+            out.append(w)
+        else:
+            out.append(v)
+    return out
 
 
 @st.composite
 def _pair(draw, b: Builder, net: Net) -> list[int]:
     """Two occurrences of one structured tensor, joined by leg name (or crossed)."""
     s = STRUCTURED[draw(st.sampled_from(sorted(STRUCTURED)))]
-    if s.invertible:
+    if s.kind == "unitary" and draw(st.booleans()):
+        inv1 = inv2 = 0  # U U† and U† U
+    elif s.invertible:
         inv1 = draw(st.sampled_from([0, 0, 1, 1, 2]))
         inv2 = draw(st.sampled_from([1 - min(inv1, 1), 1 - min(inv1, 1), 0, 1, 2]))
     else:
         inv1 = inv2 = 0
     if s.complex_:
+        # isometry pairs fire with opposite conj, inverse pairs with equal conj
         conj1 = draw(st.booleans())
-        conj2 = draw(st.sampled_from([not conj1, not conj1, not conj1, conj1]))
+        opposite = {"isometry": 3, "unitary": 2}.get(s.kind, 1)
+        conj2 = draw(st.sampled_from([not conj1] * opposite + [conj1] * (4 - opposite)))
     else:
         conj1, conj2 = draw(st.booleans()), draw(st.booleans())
     modes = ["outputs", "outputs", "inputs", "inputs", "all"]
@@ -312,7 +350,7 @@ def _pair(draw, b: Builder, net: Net) -> list[int]:
         modes.append("partial")
     crossable = [(x, y) for x in s.legs for y in s.legs if x < y and s.dim(x) == s.dim(y)]
     if crossable:
-        modes.append("cross")
+        modes += ["cross"] * (2 if s.invertible else 1)
     mode = draw(st.sampled_from(modes))
     left = {leg: b.new(s.dim(leg)) for leg in s.legs}
     right = {leg: b.new(s.dim(leg)) for leg in s.legs}
@@ -375,9 +413,52 @@ def _single(draw, b: Builder, net: Net) -> list[int]:
     return list(legs.values())
 
 
+LETS = {"PV": ("n", "n"), "PW": ("n", "n"), "XX": ("n", "n")}
+
+
+@st.composite
+def _let(draw, b: Builder, net: Net) -> list[int]:
+    """A folded let (a named box; rules must leave it alone)."""
+    name = draw(st.sampled_from(sorted(LETS)))
+    legs = [b.new(d) for d in LETS[name]]
+    b.factor(net, name, legs)
+    return legs
+
+
+@st.composite
+def _keep(draw, b: Builder, net: Net, depth: int) -> list[int]:
+    """``keep[k](...)``: a contracted label of a random network stays free too (it
+    becomes an edge with ports and a label; after wiring often a hyperedge)."""
+    sub = Net()
+    draw(_network(b, sub, required=[], max_free=draw(st.integers(0, 1)), depth=depth + 1))
+    inner = [v for f in _all_factors(sub) for v in f.legs]
+    free = sorted({b.find(v) for v in inner if b.used(v) == 1})
+    # only labels of this level: those inside nested scopes are not visible to keep
+    direct = [v for f in sub.factors if isinstance(f, Factor) for v in f.legs]
+    summed = sorted({b.find(v) for v in direct if b.used(v) >= 2})
+    if not summed:
+        net.factors.extend(sub.factors)
+        return free
+    protected = [v for v in summed if v in b.protected]
+    pick = protected if protected and draw(st.booleans()) else summed
+    kept = draw(st.lists(st.sampled_from(pick), min_size=1, max_size=2, unique=True))
+    for v in kept:
+        b.uses[v] = 1  # one use at this level: the keep
+        b.protected.add(v)  # no more hyperedges onto it from inside
+    # the keep's legs must not be joined to each other outside: that label would
+    # be listed (free) by the keep while counted as contracted here
+    b.n_groups += 1
+    for v in free + kept:
+        b.groups.setdefault(b.find(v), set()).add(b.n_groups)
+    net.factors.append(Keep(sub, kept))
+    return free + kept
+
+
 @st.composite
 def _box(draw, b: Builder, net: Net, depth: int) -> list[int]:
-    """A parenthesised sum: 1-3 summands with coefficients, sharing the box legs."""
+    """A parenthesised sum (or a tanh / sigmoid bubble): 1-3 summands with
+    coefficients, sharing the box legs."""
+    head = draw(st.sampled_from(["", "", "", "tanh", "sigmoid"]))
     nports = draw(st.integers(0, 2))
     ports = [b.new(draw(st.sampled_from(CHAIN_DIMS))) for _ in range(nports)]
     summands = []
@@ -389,24 +470,32 @@ def _box(draw, b: Builder, net: Net, depth: int) -> list[int]:
         sub = Net()
         draw(_network(b, sub, required=ports, max_free=0, depth=depth + 1))
         summands.append((coeff, sub))
-    box = Box(summands, ports)
+    box = Box(summands, ports, head)
+    if head:
+        # a bubble is a scope: two of its legs joined outside would be one label
+        # used twice inside, summed there, and not a leg of the bubble at all
+        b.n_groups += 1
+        for v in ports:
+            b.groups.setdefault(b.find(v), set()).add(b.n_groups)
     net.factors.append(box)
     for v in ports:
         b.uses[b.find(v)] += 1
     return list(ports)
 
 
-MOTIFS = ("chain", "tree", "vector", "copy", "pair", "pair", "pair", "single", "box")
+MOTIFS = ("chain", "tree", "vector", "copy", "copy", "pair", "pair", "pair", "pair", "single", "box", "box", "box", "keep", "let")
 
 
 @st.composite
 def _motif(draw, b: Builder, net: Net, depth: int) -> list[int]:
-    kinds = [k for k in MOTIFS if k != "box" or depth < MAX_DEPTH]
+    kinds = [k for k in MOTIFS if k not in ("box", "keep") or depth < MAX_DEPTH]
     kind = draw(st.sampled_from(kinds))
     if kind == "box":
         return draw(_box(b, net, depth))
+    if kind == "keep":
+        return draw(_keep(b, net, depth))
     return draw({"chain": _chain, "tree": _tree, "vector": _vector, "copy": _copy,
-                 "pair": _pair, "single": _single}[kind](b, net))
+                 "pair": _pair, "single": _single, "let": _let}[kind](b, net))
 
 
 def _cap(b: Builder, net: Net, v: int, ones: bool, count: bool = True) -> None:
@@ -442,7 +531,7 @@ def _network(draw, b: Builder, net: Net, required: list[int], max_free: int, dep
         d = b.dim[b.find(v)]
         choice = draw(st.sampled_from(["contract", "contract", "contract", "free", "cap", "hyper"]))
         if choice == "contract":
-            partners = [w for w in pool if b.dim[b.find(w)] == d]
+            partners = [w for w in pool if b.dim[b.find(w)] == d and not b.same_group(v, w)]
             if partners:
                 w = draw(st.sampled_from(partners))
                 pool.remove(w)
@@ -455,7 +544,8 @@ def _network(draw, b: Builder, net: Net, required: list[int], max_free: int, dep
             # join an already contracted (unprotected) label of this net: a hyperedge
             cands = sorted({b.find(w) for f in net.factors if isinstance(f, Factor) for w in f.legs
                             if b.dim[b.find(w)] == d and b.used(w) >= 2 and b.find(w) not in b.protected
-                            and b.find(w) != b.find(v) and b.find(w) not in outer})
+                            and b.find(w) != b.find(v) and b.find(w) not in outer
+                            and not b.same_group(v, w)})
             if cands:
                 b.merge(draw(st.sampled_from(cands)), v)
                 continue
@@ -466,34 +556,64 @@ def _network(draw, b: Builder, net: Net, required: list[int], max_free: int, dep
 
 
 class _Namer:
-    def __init__(self, b: Builder, names: list[str]) -> None:
+    """Label names for classes of variables, from a shuffled pool, in order of first use."""
+
+    def __init__(self, b: Builder, names: list[str], given: dict[int, str] | None = None) -> None:
         self.b = b
-        self.names = names
-        self.given: dict[int, str] = {}
+        self.given: dict[int, str] = dict(given or {})
+        taken = set(self.given.values())
+        self.names = iter([x for x in names if x not in taken])
 
     def __call__(self, v: int) -> str:
         r = self.b.find(v)
         if r not in self.given:
-            self.given[r] = self.names[len(self.given)]
+            self.given[r] = next(self.names)
         return self.given[r]
 
 
-def _render_net(net: Net, namer: _Namer, order) -> str:
+def _render_net(net: Net, namer: _Namer, order, perturb=None) -> str:
     parts = []
     for k in order(len(net.factors)):
         f = net.factors[k]
         if isinstance(f, Factor):
-            labels = [namer(v) for v in f.legs]
+            head, legs = perturb(f) if perturb is not None else (f.head, f.legs)
+            labels = [namer(v) for v in legs]
             if f.delta_dim is not None:
                 labels[0] = f"{labels[0]}: {f.delta_dim}"
-            parts.append(f"{f.head}[{', '.join(labels)}]")
+            parts.append(f"{head}[{', '.join(labels)}]")
+        elif isinstance(f, Keep):
+            kept = ", ".join(namer(v) for v in f.kept)
+            parts.append(f"keep[{kept}]({_render_net(f.net, namer, order, perturb)})")
         else:
             summands = []
             for coeff, sub in f.summands:
-                body = _render_net(sub, namer, order)
+                body = _render_net(sub, namer, order, perturb)
                 summands.append(f"{coeff} * {body}" if body else coeff)
-            parts.append("(" + " + ".join(summands) + ")")
+            parts.append(f.head + "(" + " + ".join(summands) + ")")
     return " ".join(parts)
+
+
+def _perturbation(b: Builder, target: Factor, kind: str):
+    """A change of one factor for an echoed summand: none, toggling conj, swapping
+    two legs of one dimension, or inverting (when declared invertible)."""
+
+    def perturb(f: Factor):
+        if f is not target or kind == "none":
+            return f.head, f.legs
+        base = f.head.replace("conj(", "").replace("inv(", "").replace(")", "")
+        if kind == "conj" and base in PROG.tensors:
+            if f.head.startswith("conj("):
+                return f.head[5:-1], f.legs
+            return f"conj({f.head})", f.legs
+        if kind == "swap" and len(f.legs) >= 2 and b.dim[b.find(f.legs[0])] == b.dim[b.find(f.legs[1])]:
+            return f.head, [f.legs[1], f.legs[0]] + f.legs[2:]
+        if kind == "inv" and len(f.legs) == 2:
+            s = STRUCTURED.get(base)
+            if s is not None and s.invertible and s.dims[0] == s.dims[1]:
+                return f"inv({f.head})", [f.legs[1], f.legs[0]]  # same dims, legs swapped back
+        return f.head, f.legs
+
+    return perturb
 
 
 @dataclass(frozen=True)
@@ -547,6 +667,15 @@ def cases(draw) -> Case:
     text = f"{coeff} * {_render_net(net, namer, order)}"
     if second is not None:
         text += f" + {draw(st.sampled_from(COEFFS))} * {_render_net(second, namer, order)}"
+    elif draw(st.integers(0, 2)) == 0:
+        # an echo: the same product again, relabelled and reordered, maybe with one
+        # factor perturbed -- collect must combine exactly the equal terms
+        factors = list(_all_factors(net))
+        target = factors[draw(st.integers(0, len(factors) - 1))] if factors else None
+        kind = draw(st.sampled_from(["none", "none", "conj", "swap", "inv"]))
+        echo = _Namer(b, names[::-1], {b.find(v): namer(v) for v in free})
+        body = _render_net(net, echo, order, _perturbation(b, target, kind))
+        text += f" + {draw(st.sampled_from(COEFFS))} * {body}"
     edge_names: tuple[str, ...] = ()
     if draw(st.booleans()):
         edge_names = tuple(rnd.sample(LABEL_POOL, 30))
@@ -557,6 +686,8 @@ def _all_factors(net: Net):
     for f in net.factors:
         if isinstance(f, Factor):
             yield f
+        elif isinstance(f, Keep):
+            yield from _all_factors(f.net)
         else:
             for _, sub in f.summands:
                 yield from _all_factors(sub)

@@ -101,5 +101,5 @@ def _power(x: np.ndarray, p: float | complex | None, real_semantics: bool) -> np
 def _real_guard(y: np.ndarray, x: np.ndarray, real_semantics: bool) -> np.ndarray:
     """NaN where a real computation would fail (base <= 0), for complex-step values."""
     if real_semantics and np.iscomplexobj(x):
-        return np.where(np.real(x) > 0, y, np.nan)
+        return np.where(np.real(x) > 0, y, complex(np.nan, np.nan))
     return y

@@ -34,5 +34,8 @@ class DeltaRule:
             edge = site.edges[0]
             return Edit(drop_edges=(edge,), factor=diagram.dims[edge])
         (i,) = site.nodes
-        edges = diagram.nodes[i].edges
+        node = diagram.nodes[i]
+        edges = node.edges
+        if not edges:  # a copy tensor with no legs is a sum of ones over one index
+            return Edit(remove=(i,), factor=node.op.dim)
         return Edit(remove=(i,), merge=tuple((e, edges[0]) for e in edges[1:]))
