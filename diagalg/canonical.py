@@ -616,6 +616,8 @@ def collect(expr: Expr, subs: Mapping | None = None) -> Expr:
         if _is_zero(total, subs):
             continue
         coeff = e.term.coeff if len(e.parts) == 1 else total * e.sign
+        if subs and getattr(coeff, "free_symbols", None) and coeff.free_symbols & set(subs):
+            coeff = sympy.expand(sympy.sympify(coeff).subs(subs))  # concrete dimensions: their values
         terms.append(Term(coeff, e.term.diagram, e.term.tags))
     return Expr(tuple(terms), expr.free)
 

@@ -71,6 +71,10 @@ class Checker:
         self.program = program
         self.options = options or Options()
         self.subs = program.env.concrete_subs()
+        from .rules.user import user_rules
+
+        self.user_rules = user_rules(program)
+        self.refused: dict[str, int] = {}
 
     # ------------------------------------------------------------------ helpers
     def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True) -> NumericResult:
@@ -84,7 +88,7 @@ class Checker:
 
     def normal(self, expr: Expr, rules: Sequence[str]) -> Expr:
         return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True, checked=self.options.checked,
-                        env=self.program.env, seed=self.options.seed).result
+                        env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
 
     # ------------------------------------------------------------------ statements
     def run(self) -> list[Result]:
@@ -97,6 +101,14 @@ class Checker:
         """The result lines of one statement; a bug in diagalg becomes an internal-error
         line (exit 3) instead of stopping the run."""
         out: list[Result] = []
+        used = set(getattr(stmt, "rules", None) or ())
+        for step in getattr(stmt, "steps", ()):
+            used |= set(step.rules or ())
+        refused = sorted(used & set(self.refused))
+        if refused:
+            r = refused[0]
+            return [Result(stmt.source, "statement", FAIL,
+                           f"uses rule '{r}', which was refused at line {self.refused[r]} (it is numerically false)")]
         if True:
             try:
                 if isinstance(stmt, AssertStmt):
@@ -171,7 +183,7 @@ class Checker:
         rules = self.rules_for(s.rules)
         start = unfold(s.expr) if s.unfold else s.expr
         result = simplify(start, rules=rules, subs=self.subs, checked=self.options.checked,
-                          env=self.program.env, seed=self.options.seed).result
+                          env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
         n = self.numeric(unfold(s.expr), unfold(result))
         text = expr_text(result)
         if n.status == "different":
@@ -186,6 +198,7 @@ class Checker:
         if n.status == "equal":
             return Result(s.source, "rule", OK, f"[numeric {_fmt(n.rel_error)}]", max_error=n.max_error, seed=n.seed)
         if n.status == "different":
+            self.refused[s.rule.name] = s.source.line
             return Result(s.source, "rule", FAIL,
                           f"rule refused: its sides are not equal: max error {_fmt(n.max_error)} (seed {n.seed})",
                           max_error=n.max_error, seed=n.seed)

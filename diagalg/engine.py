@@ -6,6 +6,15 @@ diagram and, weighted by nesting, its nested expressions): ``delta`` removes a
 node or a closed-loop edge, ``isometry``/``inverse`` remove two nodes or two
 ``inv`` levels, ``distribute`` replaces a box by its terms' nodes, each of
 which is smaller than the box (the box counts its whole contents plus one).
+:func:`diagram_measure` computes it.
+
+User rules carry no such guarantee. A user rule whose right-side terms are all
+smaller than its left side (``shrinks``) is applied like a built-in rule. Any
+other user rule is applied at most once to each distinct term (by canonical
+key, coefficient ignored), so a rule that reproduces its own left side
+(``tr(A A)`` under Cayley-Hamilton) stops instead of looping, and at most
+:data:`MAX_GROWING_STEPS` times per simplification, after which
+:class:`StepLimit` names the rule.
 """
 
 from __future__ import annotations
@@ -15,11 +24,25 @@ from typing import Iterable, Mapping, Sequence
 
 import sympy
 
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, inline_diagram, resolve_merges
 from .rules import DEFAULT_RULES, SUM_RULES, get_rule
 from .rules.base import Edit, Site, apply_edits, disjoint_sites
 
 MAX_STEPS = 200_000
+MAX_GROWING_STEPS = 2_000
+
+
+def diagram_measure(d: Diagram) -> int:
+    """The termination measure of built-in rules: nodes + edges + ``inv`` depth, with each
+    nested expression (bubble, derivative, parenthesised box) counted whole plus one."""
+    total = len(d.nodes) + len(d.dims)
+    for n in d.nodes:
+        op = n.op
+        if isinstance(op, (BubbleOp, DerivOp, BoxOp)):
+            total += 1 + sum(diagram_measure(t.diagram) for t in op.inner.terms)
+        else:
+            total += getattr(op, "inv", 0)
+    return total
 
 
 @dataclass(frozen=True)
@@ -105,14 +128,36 @@ def _site_text(local: Diagram) -> str:
     return expr_text(Expr.single(local))
 
 
+def _inline_single_term_boxes(term: Term) -> Term:
+    """``c * D[(c' * D')]`` -> ``c c' * D D'``: an unnamed box holding one term is just
+    its contents (the definition of a one-term ``let``); inlining it is no rewrite."""
+    d = term.diagram
+    coeff = term.coeff
+    while True:
+        at = next((k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp) and n.op.name is None
+                   and len(n.op.inner.terms) == 1), None)
+        if at is None:
+            return term if d is term.diagram else Term(coeff, d, term.tags)
+        box = d.nodes[at]
+        (inner,) = box.op.inner.terms
+        nodes, new_dims, merges = inline_diagram(d, dict(zip(box.op.ports, box.edges)), inner.diagram)
+        rest = tuple(n for k, n in enumerate(d.nodes) if k != at)
+        d = Diagram.build(rest + tuple(nodes), {**d.dims, **new_dims}, d.free_map)
+        if merges:
+            d = d.rename_edges(resolve_merges(merges))
+        coeff = coeff * inner.coeff
+
+
 def unfold(expr: Expr) -> Expr:
-    """Replace every folded ``let`` (named box) by its definition, everywhere."""
+    """Replace every folded ``let`` (named box) by its definition, everywhere; a
+    one-term definition is inlined into the product that uses it."""
     cache: dict[int, Expr] = {}
 
     def unfold_expr(e: Expr) -> Expr:
         key = id(e)
         if key not in cache:
-            cache[key] = Expr(tuple(Term(t.coeff, unfold_diagram(t.diagram), t.tags) for t in e.terms), e.free)
+            cache[key] = Expr(tuple(_inline_single_term_boxes(Term(t.coeff, unfold_diagram(t.diagram), t.tags))
+                                    for t in e.terms), e.free)
         return cache[key]
 
     def unfold_diagram(d: Diagram) -> Diagram:
@@ -157,6 +202,10 @@ class Engine:
         self.seed = seed
         self._verdicts: dict[object, float] = {}
         self.checks = 0
+        # rules that do not shrink diagrams (user rules): terms already rewritten by each
+        self._growing_seen: dict[str, set] = {r.name: set() for r in self.diagram_rules
+                                              if not getattr(r, "shrinks", True)}
+        self._growing_count = 0
 
     def simplify(self, expr: Expr) -> Expr:
         out: list[Term] = []
@@ -235,6 +284,8 @@ class Engine:
             sites = list(rule.match(d))
             if not sites:
                 continue
+            if rule.name in self._growing_seen and not self._admit_growing(rule.name, d):
+                continue
             self._count += 1
             if self._count > MAX_STEPS:
                 raise StepLimit(f"simplification stopped after {MAX_STEPS} steps")
@@ -259,6 +310,22 @@ class Engine:
                                        max(errors) if errors else None))
             return produced
         return None
+
+    def _admit_growing(self, name: str, d: Diagram) -> bool:
+        """Whether a rule that does not shrink diagrams may rewrite ``d``: not if it already
+        rewrote the same term (a cycle), and not beyond MAX_GROWING_STEPS."""
+        from .canonical import canonical_key
+
+        key = canonical_key(d)
+        seen = self._growing_seen[name]
+        if key in seen:
+            return False
+        self._growing_count += 1
+        if self._growing_count > MAX_GROWING_STEPS:
+            raise StepLimit(f"rule '{name}' was applied {MAX_GROWING_STEPS} times without reaching a fixed "
+                            "point (its right side is not smaller than its left side)")
+        seen.add(key)
+        return True
 
     def check_site(self, rule, d: Diagram, site: Site, term: Term, produced: list[Term]) -> float:
         """Numerically compare a site with its rewrite; raise UnsoundRewrite if they differ.

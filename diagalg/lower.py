@@ -476,6 +476,12 @@ class _FileState:
             raise _err(f"'{s.name}' is a built-in rule name", s.name_pos)
         self.declare(s.name, s.name_pos, "rule")
         rule = UserRule(s.name, lhs, rhs, self.source(s.pos))
+        from .rules.user import UserRuleRewriter
+
+        try:
+            UserRuleRewriter(rule)
+        except ValueError as e:
+            raise _err(f"rule '{s.name}' cannot be used as a rewrite: {e}", s.name_pos) from None
         self.program.rules[s.name] = rule
         if self.run_statements:
             self.program.statements.append(RuleStmt(self.source(s.pos), rule))
@@ -488,12 +494,9 @@ class _FileState:
         out = []
         for r in by.rules:
             if r.name in self.program.rules:
-                raise _err(f"applying the user rule '{r.name}' is not supported yet "
-                           "(it is checked numerically where it is defined)", r.pos)
+                out.append(r.name)
             elif r.name in implemented_rules():
                 out.append(r.name)
-            elif r.name in BUILTIN_RULES:
-                raise _err(f"rule '{r.name}' is not supported yet", r.pos)
             else:
                 known = sorted(set(implemented_rules()) | set(self.program.rules))
                 raise _err(f"unknown rule '{r.name}' (known: {', '.join(known)})", r.pos)

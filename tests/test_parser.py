@@ -202,17 +202,14 @@ def test_assert_forms():
     assert [x.source.line for x in s] == [5, 6, 7, 8]
 
 
-def test_assert_by_user_rule_is_a_positioned_not_supported_yet():
-    # user rules are checked where they are defined; applying one after `by`
-    # belongs to the rewriting engine and is refused with a positioned error for now
-    with pytest.raises(diagalg.SourceError) as info:
-        diagalg.parse(
-            "dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
-            "rule r1: S[i, j] x[j] -> x[j] S[j, i]\n"
-            "assert S[i, j] x[j] == x[j] S[j, i] by r1\n"
-        )
-    assert (info.value.line, info.value.col) == (5, 40)
-    assert "not supported yet" in info.value.message
+def test_assert_by_user_rule_names_the_rule():
+    p = diagalg.parse(
+        "dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
+        "rule r1: S[i, j] x[j] -> x[j] S[j, i]\n"
+        "assert S[i, j] x[j] == x[j] S[j, i] by r1\n"
+    )
+    (a,) = [st for st in p.statements if type(st).__name__ == "AssertStmt"]
+    assert a.rules == ("r1",)
 
 
 def test_show_forms():

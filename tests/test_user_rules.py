@@ -1,7 +1,7 @@
 """User rules (`rule NAME: L -> R`): the subdiagram matcher and the rewriter.
 
-Rules are applied by passing the rewriter to the engine explicitly (the parser
-does not yet accept a user rule after `by`). Results are checked structurally
+Rules are applied by passing the rewriter to the engine explicitly, and by name
+after `by` in .diag files. Results are checked structurally
 with :func:`diagalg.canonical.equal` against a hand-written expected expression
 and, for rules that hold, numerically against the input.
 """
@@ -270,11 +270,10 @@ def test_inside_a_parenthesised_sum():
 
 
 def test_left_side_must_be_one_product():
-    prog = diagalg.parse(DECLS + "rule bad: A[i, j] + B[i, j] -> C[i, j]\n")
-    with pytest.raises(ValueError, match="left side is a sum of 2 terms"):
-        UserRuleRewriter(prog.rules["bad"])
-    with pytest.raises(ValueError, match="sum of 2 terms"):
-        user_rules(prog)
+    # refused where it is defined, at the rule's name, before anything runs
+    with pytest.raises(diagalg.SourceError, match="left side is a sum of 2 terms") as info:
+        diagalg.parse(DECLS + "rule bad: A[i, j] + B[i, j] -> C[i, j]\n")
+    assert info.value.line == DECLS.count("\n") + 1 and info.value.col == 6
     prog = diagalg.parse(DECLS + "rule loop: x[i] x[i] A[j, j] -> n A[j, j]\n")
     UserRuleRewriter(prog.rules["loop"])  # fine: every edge has a tensor
 
@@ -491,3 +490,106 @@ def test_unconnected_pattern_in_a_large_diagram_is_fast():
     result = simplify(Expr.single(d), rules=("ax",), extra_rules=USER).result
     names = [n.op.decl.name for n in result.terms[0].diagram.nodes]
     assert sorted(set(names)) == ["C", "y"] and len(names) == 2000
+
+
+def test_user_rules_apply_after_by_in_diag_files(tmp_path):
+    from diagalg.cli import main
+
+    f = tmp_path / "r.diag"
+    f.write_text("dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
+                 "tensor A[i: n, j: n]\ntensor B[i: n, j: n]\ntensor C[i: n, j: n]\n"
+                 "rule sym_slide: S[i, j] x[j] -> x[j] S[j, i]\n"
+                 "assert S[i, j] x[j] == x[j] S[j, i] by sym_slide\n")
+    assert main(["check", str(f)]) == 0
+    # a numerically false rule is refused, and statements using it fail (exit 1, not 3)
+    f.write_text(f.read_text() + "rule ab: A[i, j] B[j, k] -> C[i, k]\nshow A[p, q] B[q, r] x[r] by ab\n")
+    assert main(["check", str(f)]) == 1
+
+
+# --------------------------------------------------------------------------- rules that do not shrink
+
+
+CAYLEY_HAMILTON = """\
+dim d = 2
+tensor A[i: d, j: d]
+rule cayley_hamilton: A[i, j] A[j, k] -> A[l, l] A[i, k] - 1/2 * (A[l, l] A[m, m] - A[l, m] A[m, l]) delta[i, k]
+"""
+
+
+def test_shrinking_is_decided_by_the_termination_measure():
+    prog = diagalg.parse(DECLS + "rule slide: S[i, j] x[j] -> x[j] S[j, i]\n"
+                         "rule cancel: X[i, j] inv(X)[j, k] -> delta[i, k]\n"
+                         "rule grow: A[i, j] -> A[i, k] delta[k, j]\n")
+    rules = user_rules(prog)
+    assert not rules["slide"].shrinks        # same size: may cycle with its own image
+    assert rules["cancel"].shrinks
+    assert not rules["grow"].shrinks
+    assert not UserRuleRewriter(diagalg.parse(CAYLEY_HAMILTON).rules["cayley_hamilton"]).shrinks
+
+
+def test_a_rule_that_contains_its_own_left_side_stops():
+    # Cayley-Hamilton for 2x2: the right side holds tr(A A), which the rule matches
+    # again; each distinct term is rewritten once, so simplification terminates
+    prog = diagalg.parse(CAYLEY_HAMILTON)
+    rules = user_rules(prog)
+    start = prog.expr("A[i, j] A[j, k] A[k, i]")
+    d = simplify(start, rules=("cayley_hamilton", "delta", "distribute", "collect"), extra_rules=rules,
+                 subs=prog.env.concrete_subs())
+    want = prog.expr("3/2 * A[l, l] A[m, n] A[n, m] - 1/2 * A[l, l] A[m, m] A[n, n]")
+    assert equal(d.result, want, prog.env.concrete_subs())
+    assert compare(start, d.result, prog.env, seed=0).status == "equal"
+    assert len(d.steps) < 50
+
+
+def test_a_rule_that_grows_forever_stops_at_the_budget_with_its_name(tmp_path):
+    from diagalg.cli import main
+
+    f = tmp_path / "grow.diag"
+    f.write_text("dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
+                 "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n"
+                 "calc A[i, j]\n  = A[i, k] B[k, l] inv(B)[l, j]   by grow\n")
+    # without `inverse` every image is a new, larger term: only the budget stops it
+    assert main(["check", "--unchecked", str(f)]) == 4
+
+
+def test_growing_rule_budget_message(capsys, tmp_path):
+    from diagalg.cli import main
+
+    f = tmp_path / "grow.diag"
+    f.write_text("dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
+                 "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n"
+                 "calc A[i, j]\n  = A[i, k] B[k, l] inv(B)[l, j]   by grow\n")
+    main(["check", "--unchecked", str(f)])
+    out = capsys.readouterr().out
+    assert "grow.diag:5: INCONCLUSIVE" in out or "grow.diag:6: INCONCLUSIVE" in out
+    assert "rule 'grow' was applied 2000 times without reaching a fixed point" in out
+
+
+def test_one_term_lets_unfold_into_the_product_that_uses_them(tmp_path):
+    # a calc step by gauge compares with lets unfolded: B1 = A1 X and B2 = inv(X) A2
+    # must join the product, not stay parenthesised
+    from diagalg.cli import main
+
+    f = tmp_path / "g.diag"
+    f.write_text("dim d, D\ntensor A1[s: d, b: D]\ntensor A2[a: D, s: d]\ntensor X[i: D, j: D] invertible\n"
+                 "let B1[s, c] = A1[s, a] X[a, c]\nlet B2[c, s] = 2 * inv(X)[c, e] A2[e, s]\n"
+                 "calc A1[s1, a] A2[a, s2]\n"
+                 "  = 1/2 * B1[s1, c] B2[c, s2]   by gauge\n")
+    assert main(["check", str(f)]) == 0
+
+
+def test_checked_mode_cuts_out_a_site_that_is_not_the_first_node():
+    # regression: the local view renumbers the site's nodes; the rewriter must use
+    # the site's indices, not the match's (it used to remove nothing and be "unsound")
+    from diagalg.engine import StepLimit
+
+    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
+                         "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n")
+    with pytest.raises(StepLimit, match="rule 'grow' was applied"):
+        simplify(prog.expr("B[k, l] inv(B)[l, j] A[i, k]"), rules=("grow", "delta", "collect"),
+                 extra_rules=user_rules(prog), checked=True, env=prog.env)
+    prog = diagalg.parse(DECLS + "rule cancel: X[i, j] inv(X)[j, k] -> delta[i, k]\n")
+    d = simplify(prog.expr("A[p, i] B[q, r] X[i, j] inv(X)[j, k]"), rules=("cancel", "delta"),
+                 extra_rules=user_rules(prog), checked=True, env=prog.env)
+    assert equal(d.result, prog.expr("A[p, k] B[q, r]"))
+    assert d.checks >= 1

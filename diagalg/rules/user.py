@@ -16,8 +16,9 @@ side splits the term, one occurrence per step.
 
 Tensor ports are matched in declared order (``leg_symmetries=False``, the
 default; copy-tensor ports are always interchangeable): see
-:mod:`diagalg.match` for why. A rule may not terminate (its right side may
-contain its left side); the engine's step limit stops it.
+:mod:`diagalg.match` for why. A rule whose right side is not smaller than its
+left side (``shrinks`` is False) may not terminate; the engine applies it at
+most once per distinct term (see :mod:`diagalg.engine`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class UserRuleRewriter:
         # makes the occurrence vanish)
         self.rhs = tuple((c, t.diagram) for t in rule.rhs.terms
                          if (c := sympy.sympify(t.coeff) / self.lhs_coeff) != 0)
+        self.shrinks = _shrinks(lhs.diagram, [d for _, d in self.rhs])
 
     # ------------------------------------------------------------------ Rule protocol
 
@@ -97,16 +99,19 @@ class UserRuleRewriter:
 
     def rewrite(self, diagram: Diagram, site: Site) -> Rewrite:
         m: Match = site.data  # type: ignore[assignment]
+        # node indices from the site, not the match: a site cut out of its diagram
+        # (checked mode's local view) renumbers its nodes but keeps its edges
+        at = site.nodes
         emap = m.edge_map
         glue = {label: emap[e] for label, e in self.lhs_free.items()}
         dropped = tuple(emap[e] for e in self.internal)
-        tag = min(m.nodes)
+        tag = min(at)
         if len(self.rhs) == 1:
             coeff, rhs = self.rhs[0]
             nodes, new_dims, merges = _inline(diagram, glue, rhs, tag)
-            return Edit(remove=m.nodes, add=tuple(nodes), new_edges=tuple(new_dims.items()),
+            return Edit(remove=at, add=tuple(nodes), new_edges=tuple(new_dims.items()),
                         merge=tuple(merges), drop_edges=dropped, factor=coeff * m.sign)
-        removed = set(m.nodes)
+        removed = set(at)
         rest = [n for i, n in enumerate(diagram.nodes) if i not in removed]
         gone = set(dropped)
         base_dims = {e: d for e, d in diagram.edge_dims if e not in gone}
@@ -118,6 +123,19 @@ class UserRuleRewriter:
                 d = d.rename_edges(resolve_merges(merges))
             out.append((coeff * m.sign, d))
         return out
+
+
+def _shrinks(lhs: Diagram, rhs: list[Diagram]) -> bool:
+    """Whether every right-side term is smaller than the left side under the engine's
+    termination measure. Free edges stay in the host diagram, so they are not counted;
+    gluing right-side labels together only removes edges."""
+    from ..engine import diagram_measure
+
+    def inner(d: Diagram) -> int:
+        return diagram_measure(d) - len(set(d.free_map.values()))
+
+    size = inner(lhs)
+    return all(inner(d) < size for d in rhs)
 
 
 def _inline(outer: Diagram, glue: Mapping[str, str], inner: Diagram,
