@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-peer clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -24,5 +24,18 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Optional: the peer measured by bench/bench_simplify.py, in its own venv (never a
+# dependency of diagalg). torch comes from its CPU-only index (about 1 GB installed).
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(BENCH_VENV)/bin/python -m pip install --quiet 'tensorgrad==0.3.0'
+	@touch $@
+
+bench-peer: $(BENCH_VENV)/.installed $(STAMP)
+	$(BIN)/python bench/bench_simplify.py
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info
