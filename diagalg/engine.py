@@ -216,7 +216,7 @@ class Engine:
                 continue
             inner = self.simplify_nested(term.diagram)
             if inner is not term.diagram:
-                new = Term(term.coeff, inner, term.tags)
+                new = _inline_single_term_boxes(Term(term.coeff, inner, term.tags))
                 if self.record:
                     self.steps.append(Step("inside", 1, term, (new,)))
                 term = new

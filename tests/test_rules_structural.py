@@ -720,3 +720,17 @@ def test_example_file_checks(cli):
     run = cli("check", path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert " 0 failed" in run.stdout
+
+
+def test_a_box_that_collects_to_one_term_is_no_longer_a_box(cli, write_diag):
+    # (x + x) y: collect works inside the parentheses, and the one-term box that is
+    # left is its contents, so `by collect` alone reaches 2 x y
+    f = write_diag("box.diag", """\
+        dim n
+        tensor x[i: n]
+        tensor y[i: n]
+        calc (x[i] + x[i]) y[j]
+          = 2 * x[i] y[j]  by collect
+        """)
+    res = cli("check", f)
+    assert res.returncode == 0, res.stdout
