@@ -16,7 +16,7 @@ from .engine import StepLimit, UnsoundRewrite, simplify, unfold
 from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
-from .program import AssertStmt, CalcStmt, Program, RuleStmt, ShowStmt, Source
+from .program import AssertStmt, CalcStmt, ExpandStmt, Program, RuleStmt, ShowStmt, Source
 from .rules import DEFAULT_RULES
 
 OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
@@ -119,6 +119,8 @@ class Checker:
                     out.extend(self.check_calc(stmt))
                 elif isinstance(stmt, RuleStmt):
                     out.append(self.check_rule(stmt))
+                elif isinstance(stmt, ExpandStmt):
+                    out.append(self.check_expand(stmt))
             except UnsoundRewrite as e:
                 out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
             except StepLimit as e:
@@ -193,6 +195,48 @@ class Checker:
         detail = f"[numeric {_fmt(n.rel_error)}]" if n.status == "equal" else f"[numeric inconclusive: {n.reason}]"
         return Result(s.source, "show", OK, detail, output=[text])
 
+    def check_expand(self, s: ExpandStmt) -> Result:
+        """``expand``: every term (labelled by the summands it chose), and a numeric check
+        that they sum to E. ``paths``: every path with its name and order; their sum is
+        checked when no path is approximate."""
+        from itertools import islice
+
+        from .expand import count_paths, count_terms, expand_terms, paths
+
+        start = unfold(s.expr)
+        lines: list[str] = []
+        if s.kind == "expand":
+            count = count_terms(start)
+            shown = list(islice(expand_terms(start), PRINT_LIMIT))
+            for t in shown:
+                lines.append(f"{_provenance(t.tags)}{_term_text(t)}{_nonlinear_note(t)}")
+            terms, exact = shown, True
+            what = f"{count} term{'s' if count != 1 else ''}"
+        else:
+            count = count_paths(start)
+            found = list(islice(paths(start), PRINT_LIMIT))
+            for p in found:
+                how = f"order {p.order}" + (", approximate" if p.approximate else "")
+                lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term)}")
+            terms = [p.term for p in found]
+            exact = not any(p.approximate for p in found)
+            n_approx = sum(p.approximate for p in found)
+            what = f"{count} path{'s' if count != 1 else ''}" + (f", {n_approx} approximate" if n_approx else "")
+        if count > PRINT_LIMIT:
+            lines.append(f"... and {count - PRINT_LIMIT} more")
+        if not exact:
+            return Result(s.source, s.kind, OK, f"[{what}: paths through a bubble do not sum to E]", output=lines)
+        if count > PRINT_LIMIT:
+            return Result(s.source, s.kind, OK, f"[{what}; numeric check skipped: more than {PRINT_LIMIT} terms]",
+                          output=lines)
+        n = self.numeric(start, Expr.of([_plain(t) for t in terms], start.free_dims))
+        if n.status == "different":
+            return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E (max error "
+                          f"{_fmt(n.max_error)}, seed {n.seed})", output=lines)
+        detail = f"[{what}, exact; numeric {_fmt(n.rel_error)}]" if n.status == "equal" \
+            else f"[{what}; numeric inconclusive: {n.reason}]"
+        return Result(s.source, s.kind, OK, detail, output=lines, max_error=n.max_error, seed=n.seed)
+
     def check_rule(self, s: RuleStmt) -> Result:
         n = self.numeric(unfold(s.rule.lhs), unfold(s.rule.rhs))
         if n.status == "equal":
@@ -254,6 +298,55 @@ class Checker:
         if self.reaches(prev, step, DEFAULT_RULES):
             return "; reachable with the default rules"
         return ""
+
+
+#: expansions print (and check) at most this many terms
+PRINT_LIMIT = 200
+
+
+def _plain(t):
+    """A term with no tags anywhere (tags inside bubbles are provenance, not syntax)."""
+    from .model import BoxOp, BubbleOp, DerivOp, Node, Term
+
+    def strip_expr(e: Expr) -> Expr:
+        return Expr(tuple(Term(x.coeff, strip_diagram(x.diagram)) for x in e.terms), e.free)
+
+    def strip_diagram(d):
+        nodes = []
+        for n in d.nodes:
+            op = n.op
+            if isinstance(op, BubbleOp):
+                op = BubbleOp(op.kind, strip_expr(op.inner), op.axes, op.param, op.func)
+            elif isinstance(op, BoxOp):
+                op = BoxOp(strip_expr(op.inner), op.ports, op.name)
+            elif isinstance(op, DerivOp):
+                op = DerivOp(strip_expr(op.inner), op.wrt)
+            nodes.append(Node(op, n.edges))
+        return d.with_nodes(nodes)
+
+    return Term(t.coeff, strip_diagram(t.diagram))
+
+
+def _term_text(t) -> str:
+    plain = _plain(t)
+    return expr_text(Expr.of([plain], {label: plain.diagram.dims[e] for label, e in plain.diagram.free}))
+
+
+def _provenance(tags) -> str:
+    return f"[{' · '.join(tags)}] " if tags else ""
+
+
+def _nonlinear_note(t) -> str:
+    from .model import BubbleOp
+
+    def sum_in_bubble(d, inside: bool) -> bool:
+        for n in d.nodes:
+            if isinstance(n.op, BubbleOp):
+                if len(n.op.inner.terms) > 1 or any(sum_in_bubble(x.diagram, True) for x in n.op.inner.terms):
+                    return True
+        return False
+
+    return "   (nonlinear: a sum inside a bubble)" if sum_in_bubble(t.diagram, False) else ""
 
 
 def exit_status(results: Sequence[Result]) -> int:

@@ -51,6 +51,7 @@ from .program import (
     AssertStmt,
     CalcStep,
     CalcStmt,
+    ExpandStmt,
     LetDef,
     Program,
     RuleStmt,
@@ -528,8 +529,13 @@ class _FileState:
         raise _err(f"`{what}` is not supported yet", pos)
 
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
-        _Scope(self, s.pos).lower_top(s.expr)
-        self._not_yet(s.kind, s.pos)
+        expr = _Scope(self, s.pos).lower_top(s.expr)
+        if s.over:
+            raise _err(f"`{s.kind} ... over` is not supported yet", s.over[0].pos)
+        if s.top is not None:
+            self._not_yet(f"{s.kind} ... top", s.pos)
+        if self.run_statements:
+            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
         _Scope(self, s.pos).lower_top(s.expr)

@@ -76,7 +76,16 @@ class RuleStmt:
     rule: UserRule
 
 
-RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt
+@dataclass(frozen=True)
+class ExpandStmt:
+    """``expand E`` (exact expansion) or ``paths E`` (the paper's path expansion)."""
+
+    source: Source
+    expr: Expr
+    kind: str  # "expand" or "paths"
+
+
+RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.diag"))
+EXAMPLES = sorted((ROOT / "examples").rglob("*.diag"))
 
 
 def test_there_are_examples():

@@ -3,8 +3,8 @@ newline rules and lexical details (section 1), and robustness (deep nesting,
 large files).
 
 Most tests go through ``diagalg.parse`` (syntax + semantic pass) and then look
-at the resulting Program; statements that are not implemented yet (``expand``,
-``paths``, ``cost``, ``draw``, ``weights``) are checked at the syntax level with
+at the resulting Program; statements that are not implemented yet (``expand``/``paths``
+with ``over``/``top``, ``cost``, ``draw``, ``weights``) are checked at the syntax level with
 ``diagalg.parser.parse_text``.
 """
 

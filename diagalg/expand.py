@@ -1,0 +1,318 @@
+"""Exact expansion (``expand``) and the paper's path expansion (``paths``), lazily.
+
+Both work on an expression whose ``let``s are unfolded (:func:`diagalg.engine.unfold`):
+a multi-term definition is then an unnamed box (a parenthesised sum) at each
+place it is used.
+
+* :func:`expand_terms` distributes every box: a term of the result picks one
+  summand per box occurrence (recursively), and is labelled by the tags of the
+  summands it picked (an untagged summand of a sum is tagged by its position,
+  ``#2``). Sums inside a bubble's argument are expanded *inside* the bubble,
+  which stays one node: the expansion is exact, the sum of its terms is the
+  expression. :func:`count_terms` gives the number of terms without making them.
+* :func:`paths` picks one summand for every occurrence of a *tagged* sum,
+  including occurrences inside bubbles (a path through a bubble is then an
+  approximation, and is marked so). In a residual sum, the summand that is one
+  node passing the sum's labels straight through is the skip; the others are
+  blocks. An occurrence inside a ``softmax[k]`` bubble that carries the query
+  label has role Q, one that carries ``k`` has role K, and one outside the
+  bubble contracted with ``k`` has role V. A path is named by the compositions
+  it contains and has an order (the number of blocks it chose).
+
+Enumeration is lazy (generators, depth-first), so an expansion with 13^12 terms
+can be counted and streamed, never materialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+import sympy
+
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, inline_diagram, resolve_merges
+
+__all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip"]
+
+
+# --------------------------------------------------------------------------- expand
+
+
+def count_terms(expr: Expr, _memo: dict | None = None) -> int:
+    """The number of terms :func:`expand_terms` yields for ``expr`` (exact, no enumeration;
+    shared sub-expressions, such as one unfolded layer used by every head, count once)."""
+    memo = {} if _memo is None else _memo
+    key = id(expr)
+    if key not in memo:
+        total = 0
+        for t in expr.terms:
+            out = 1
+            for n in t.diagram.nodes:
+                if isinstance(n.op, BoxOp):
+                    out *= count_terms(n.op.inner, memo)
+            total += out
+        memo[key] = (total, expr)  # keep expr alive: its id must not be reused
+    return memo[key][0]
+
+
+def _position_tags(e: Expr, k: int, t: Term) -> tuple[str, ...]:
+    if t.tags:
+        return t.tags
+    return (f"#{k}",) if len(e.terms) > 1 else ()
+
+
+def expand_terms(expr: Expr) -> Iterator[Term]:
+    """Every term of the exact expansion of ``expr`` (lets already unfolded), with its
+    provenance in ``Term.tags``. Promise: their sum denotes the same tensor as ``expr``."""
+    for k, t in enumerate(expr.terms, 1):
+        own = _position_tags(expr, k, t)
+        for sub in _expand_term(t):
+            yield Term(sub.coeff, sub.diagram, own + sub.tags)
+
+
+def _expand_term(t: Term) -> Iterator[Term]:
+    d = t.diagram
+    kept: list[Node] = []
+    boxes: list[Node] = []
+    for n in d.nodes:
+        op = n.op
+        if isinstance(op, BoxOp):
+            boxes.append(n)
+        elif isinstance(op, BubbleOp):
+            # exact: the argument is expanded inside the bubble, which stays one node
+            inner = Expr.of(list(expand_terms(op.inner)), op.inner.free_dims)
+            kept.append(Node(BubbleOp(op.kind, inner, op.axes, op.param, op.func), n.edges))
+        else:
+            kept.append(n)
+    base = Diagram.build(kept, d.dims, d.free_map)
+    yield from _choose(base, t.coeff, (), boxes, {}, lambda box: expand_terms(box.op.inner))
+
+
+def _choose(diagram: Diagram, coeff, tags: tuple[str, ...], boxes: list[Node], renamed: Mapping[str, str],
+            options) -> Iterator[Term]:
+    """Inline, for each box in turn, each of ``options(box)``'s terms (depth first)."""
+    if not boxes:
+        yield Term(coeff, diagram, tags)
+        return
+    box, rest = boxes[0], boxes[1:]
+    ports = {p: renamed.get(e, e) for p, e in zip(box.op.ports, box.edges)}
+    for sub in options(box):
+        nodes, new_dims, merges = inline_diagram(diagram, ports, sub.diagram)
+        d2 = Diagram.build(diagram.nodes + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
+        ren = dict(renamed)
+        if merges:
+            m = resolve_merges(merges)
+            d2 = d2.rename_edges(m)
+            ren = {k: m.get(v, v) for k, v in ren.items()}
+            ren.update({k: v for k, v in m.items() if k not in ren})
+        yield from _choose(d2, coeff * sub.coeff, tags + sub.tags, rest, ren, options)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+@dataclass(frozen=True)
+class Path:
+    """One path of :func:`paths`: its term, the blocks it chose, and its compositions."""
+
+    term: Term
+    blocks: tuple[str, ...]          # tags of the block summands chosen, outermost first
+    compositions: tuple[str, ...]    # e.g. ("Q",), ("K", "V"): roles of nested block choices
+    approximate: bool                # a choice was made inside a nonlinear bubble
+
+    @property
+    def order(self) -> int:
+        return len(self.blocks)
+
+    @property
+    def name(self) -> str:
+        if not self.blocks:
+            return "direct"
+        if not self.compositions:
+            return " + ".join(self.blocks)
+        letters = "".join(r for r in "QKV" if r in self.compositions)
+        return f"{letters}-composition"
+
+
+@dataclass(frozen=True)
+class _Choice:
+    tags: tuple[str, ...]
+    blocks: tuple[str, ...]
+    roles: tuple[str, ...]
+    approximate: bool
+
+
+def is_skip(term: Term, labels: tuple[str, ...]) -> bool:
+    """A residual skip: one node (a tensor or an unfolded definition) whose edges are
+    exactly the sum's free labels, passed straight through."""
+    d = term.diagram
+    if len(d.nodes) != 1 or term.coeff != 1:
+        return False
+    free_edges = set(d.free_map.values())
+    return set(d.nodes[0].edges) == free_edges and len(free_edges) == len(labels)
+
+
+def count_paths(expr: Expr, _memo: dict | None = None) -> int:
+    """The number of paths :func:`paths` yields (no enumeration)."""
+    memo = {} if _memo is None else _memo
+    return _count_paths(expr, memo, "sum")
+
+
+def _count_paths(e: Expr, memo: dict, how: str) -> int:
+    key = (id(e), how)
+    if key not in memo:
+        per_term = []
+        for t in e.terms:
+            out = 1
+            for n in t.diagram.nodes:
+                op = n.op
+                if isinstance(op, BoxOp) and _tagged(op.inner):
+                    out *= _count_paths(op.inner, memo, "sum")
+                elif isinstance(op, (BoxOp, BubbleOp, DerivOp)):
+                    out *= _count_paths(op.inner, memo, "nested")
+            per_term.append(out)
+        if how == "sum":
+            total = sum(per_term)
+        else:  # a bubble or an untagged sum stays one node: one choice per term inside, combined
+            total = 1
+            for x in per_term:
+                total *= x
+        memo[key] = (total, e)
+    return memo[key][0]
+
+
+def _tagged(e: Expr) -> bool:
+    return len(e.terms) > 1 and any(t.tags for t in e.terms)
+
+
+def paths(expr: Expr) -> Iterator[Path]:
+    """The paper's path expansion of ``expr`` (lets unfolded), lazily."""
+    for k, t in enumerate(expr.terms, 1):
+        for choice, term in _path_term(t, {}, False):
+            yield Path(Term(term.coeff, term.diagram, _position_tags(expr, k, t) + choice.tags),
+                       choice.blocks, choice.roles, choice.approximate)
+
+
+def _roles_here(d: Diagram, inherited: Mapping[str, str]) -> dict[str, str]:
+    """Edge -> role for this diagram: inherited Q/K edges, plus V for the key edge of a
+    softmax node sitting in this diagram."""
+    roles = dict(inherited)
+    for n in d.nodes:
+        if isinstance(n.op, BubbleOp) and n.op.kind == "softmax":
+            for port, e in zip(n.op.ports, n.edges):
+                if port in n.op.axes:
+                    roles.setdefault(e, "V")
+    return roles
+
+
+def _inner_roles(n: Node, sub: Diagram, outer_roles: Mapping[str, str]) -> dict[str, str]:
+    """Roles of the edges of a bubble's (or box's) inner diagram ``sub``."""
+    op = n.op
+    out: dict[str, str] = {}
+    port_edge = dict(zip(op.ports, n.edges))
+    for label, e in sub.free_map.items():
+        if isinstance(op, BubbleOp) and op.kind == "softmax":
+            out[e] = "K" if label in op.axes else "Q"
+        elif label in port_edge and outer_roles.get(port_edge[label]) in ("Q", "K"):
+            out[e] = outer_roles[port_edge[label]]
+    return out
+
+
+def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
+               in_block: bool = False) -> Iterator[tuple[_Choice, Term]]:
+    d = t.diagram
+    roles = _roles_here(d, inherited)
+    slots: list[tuple[Node, object]] = []  # (node, generator factory or None)
+    for n in d.nodes:
+        op = n.op
+        if isinstance(op, BoxOp) and _tagged(op.inner):
+            slots.append((n, "sum"))
+        elif isinstance(op, (BoxOp, BubbleOp)):
+            slots.append((n, "nested"))
+        else:
+            slots.append((n, None))
+    kept = [n for n, kind in slots if kind is None]
+    work = [n for n, kind in slots if kind is not None]
+    base = Diagram.build(kept, d.dims, d.free_map)
+    yield from _path_choose(base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block)
+
+
+def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> str | None:
+    found = {roles.get(e) for e in n.edges} | {roles.get(renamed.get(e, e)) for e in n.edges}
+    for r in ("Q", "K", "V"):
+        if r in found:
+            return r
+    return None
+
+
+def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
+                 roles: Mapping[str, str], in_bubble: bool, in_block: bool) -> Iterator[tuple[_Choice, Term]]:
+    if not work:
+        yield acc, Term(coeff, diagram, ())
+        return
+    n, rest = work[0], work[1:]
+    op = n.op
+    edges = tuple(renamed.get(e, e) for e in n.edges)
+    if isinstance(op, BoxOp) and _tagged(op.inner):
+        role = _role_of(n, roles, renamed)
+        labels = op.inner.labels
+        for k, summand in enumerate(op.inner.terms, 1):
+            skip = is_skip(summand, labels)
+            own_tag = _position_tags(op.inner, k, summand)
+            sub_roles = _inner_roles(n, summand.diagram, roles)
+            for choice, sub in _path_term(summand, sub_roles, in_bubble, in_block or not skip):
+                blocks = (() if skip else own_tag[:1]) + choice.blocks
+                # a block reached from inside another block is a composition: Q or K through a
+                # softmax's query or key side, otherwise V (the values; with frozen attention
+                # patterns this is the only kind)
+                composes = (role is not None or in_block) and bool(blocks)
+                c = _Choice(acc.tags + own_tag + choice.tags, acc.blocks + blocks,
+                            acc.roles + ((role or "V",) if composes else ()) + choice.roles,
+                            acc.approximate or choice.approximate or in_bubble)
+                yield from _inline_then(diagram, coeff * sub.coeff, c, n, edges, sub.diagram, rest, renamed,
+                                        roles, in_bubble, in_block)
+    else:
+        # a bubble or an untagged box: choices inside it, the node stays (one term inside)
+        inner_bubble = in_bubble or isinstance(op, BubbleOp)
+        sub_iters = []
+        for t in op.inner.terms:
+            sub_iters.append((t, _inner_roles(n, t.diagram, roles)))
+
+        def per_term(i: int, acc2: _Choice, done: tuple[Term, ...]) -> Iterator[tuple[_Choice, tuple[Term, ...]]]:
+            if i == len(sub_iters):
+                yield acc2, done
+                return
+            t, r = sub_iters[i]
+            for choice, sub in _path_term(t, r, inner_bubble, in_block):
+                c = _Choice(acc2.tags + choice.tags, acc2.blocks + choice.blocks, acc2.roles + choice.roles,
+                            acc2.approximate or choice.approximate)
+                yield from per_term(i + 1, c, done + (Term(sub.coeff, sub.diagram, t.tags),))
+
+        for c, terms in per_term(0, acc, ()):
+            inner = Expr.of(list(terms), op.inner.free_dims)
+            if isinstance(op, BubbleOp):
+                new_op = BubbleOp(op.kind, inner, op.axes, op.param, op.func)
+            else:
+                new_op = BoxOp(inner, op.ports, None)
+            d2 = Diagram.build(diagram.nodes + (Node(new_op, edges),), diagram.dims, diagram.free_map)
+            yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block)
+
+
+def _inline_then(diagram: Diagram, coeff, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
+                 rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
+                 in_bubble: bool, in_block: bool) -> Iterator[tuple[_Choice, Term]]:
+    ports = dict(zip(box.op.ports, edges))
+    nodes, new_dims, merges = inline_diagram(diagram, ports, sub)
+    d2 = Diagram.build(diagram.nodes + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
+    ren = dict(renamed)
+    if merges:
+        m = resolve_merges(merges)
+        d2 = d2.rename_edges(m)
+        ren = {k: m.get(v, v) for k, v in ren.items()}
+        ren.update({k: v for k, v in m.items() if k not in ren})
+    yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block)
+
+
+def total(terms: list[Term], free_dims: Mapping[str, sympy.Expr]) -> Expr:
+    """The sum of ``terms`` as one expression (for the numeric check of an expansion)."""
+    return Expr.of(terms, free_dims)
