@@ -27,6 +27,7 @@ class Options:
     seed: int = 0
     memory_cap: int = 2**30
     checked: bool = True  # verify every rewrite numerically on its site
+    dims: dict[str, int] = field(default_factory=dict)  # --dims: sizes used for these dimensions
 
 
 @dataclass
@@ -79,7 +80,8 @@ class Checker:
     # ------------------------------------------------------------------ helpers
     def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True) -> NumericResult:
         return compare(lhs, rhs, self.program.env, seed=self.options.seed,
-                       memory_cap=self.options.memory_cap, expect_equal=expect_equal)
+                       memory_cap=self.options.memory_cap, expect_equal=expect_equal,
+                       binding=self.program.binding, dims=self.options.dims)
 
     def rules_for(self, names: Sequence[str] | None) -> tuple[str, ...]:
         if names is None:

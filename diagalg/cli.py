@@ -32,6 +32,17 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
+def parse_dims(text: str) -> dict[str, int]:
+    """'seq=16,vocab=50' -> {'seq': 16, 'vocab': 50}."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"not a dimension size: {part!r} (use e.g. seq=16,vocab=50)")
+        out[name.strip()] = int(value)
+    return out
+
+
 def _files(args: Sequence[str]) -> list[Path]:
     out: list[Path] = []
     for a in args:
@@ -59,6 +70,25 @@ def cmd_check(ns: argparse.Namespace) -> int:
             programs.append(load_program(f))
         except SourceError as e:
             errors.append(e)
+    if not errors and getattr(ns, "weights", None):
+        from .weights import Binding, WeightsError, bind, load_arrays
+
+        try:
+            arrays = load_arrays(ns.weights)
+            for program in programs:
+                mine = {k: v for k, v in arrays.items() if k in program.tensors}
+                if not mine:
+                    raise WeightsError(f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "
+                                       f"tensor declared in {program.path}")
+                program.binding = bind(mine, program.tensors, program.env, ns.weights,
+                                       program.binding or Binding())
+        except WeightsError as e:
+            raise DiagalgError(str(e)) from None
+    if ns.dims:
+        for program in programs:
+            unknown = sorted(set(ns.dims) - set(program.env.symbols))
+            if unknown:
+                raise DiagalgError(f"--dims: {', '.join(unknown)} is not a dimension of {program.path}")
     if errors:
         for e in errors:
             if ns.json:
@@ -69,7 +99,8 @@ def cmd_check(ns: argparse.Namespace) -> int:
         return 2
     results = []
     for program in programs:
-        for r in Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked)).run():
+        for r in Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
+                                          dims=dict(ns.dims or {}))).run():
             results.append(r)
             if ns.json:
                 print(json.dumps(r.as_json()))
@@ -151,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--memory", type=parse_size, default=2**30,
                    help="memory cap of one numeric check (default 1G)")
     c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
+    c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
+    c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
+                   help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
     c.set_defaults(func=cmd_check)
     s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
     s.add_argument("file", nargs="?", help=".diag file")

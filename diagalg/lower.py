@@ -546,7 +546,17 @@ class _FileState:
         self._not_yet("draw", s.pos)
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
-        self._not_yet("weights", s.pos)
+        from .weights import Binding, WeightsError, bind, load_arrays
+
+        base = Path(os.getcwd()) if self.path is None else self.path.parent
+        target = base / s.path
+        try:
+            arrays = load_arrays(target, s.path)
+            self.program.binding = bind(arrays, self.program.tensors, self.program.env, s.path,
+                                        self.program.binding or Binding())  # type: ignore[arg-type]
+        except WeightsError as e:
+            raise _err(str(e), s.pos) from None
+        self.program.weights.append((s.path, self.source(s.pos)))
 
     # ------------------------------------------------------------------ scalars
     def scalar(self, node: A.Node) -> sympy.Expr:

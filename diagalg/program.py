@@ -100,6 +100,8 @@ class Program:
     rules: dict[str, UserRule] = field(default_factory=dict)
     statements: list[RunStmt] = field(default_factory=list)
     weights: list[tuple[str, Source]] = field(default_factory=list)
+    #: arrays bound by `weights` statements (or --weights): a diagalg.weights.Binding
+    binding: object | None = None
 
     def __getitem__(self, name: str) -> Expr:
         """The expression a name stands for: a let's definition, or a tensor on its own legs."""

@@ -90,9 +90,13 @@ def draw_instance(
     draw: SizeDraw,
     rng: np.random.Generator,
     memory_cap: int = DEFAULT_MEMORY_CAP,
+    bound: Mapping[str, np.ndarray] | None = None,
 ) -> Instance:
-    """A tensor draw at the sizes ``draw``: every tensor and function sampled, in name order."""
-    arrays = {name: sample_tensor(decls[name], draw.sizes, rng, memory_cap) for name in sorted(decls)}
+    """A tensor draw at the sizes ``draw``: every tensor and function sampled, in name order
+    (a tensor in ``bound`` takes its bound array instead)."""
+    bound = bound or {}
+    arrays = {name: bound[name] if name in bound else sample_tensor(decls[name], draw.sizes, rng, memory_cap)
+              for name in sorted(decls)}
     params = {name: sample_func(funcs[name], draw.sizes, rng) for name in sorted(funcs)}
     return Instance(dict(draw.sizes), arrays, params, memory_cap)
 
@@ -124,6 +128,8 @@ def compare(
     tensor_draws: int = 2,
     memory_cap: int = DEFAULT_MEMORY_CAP,
     expect_equal: bool = True,
+    binding=None,
+    dims: Mapping[str, int] | None = None,
 ) -> NumericResult:
     """Evaluate both sides (same free labels, aligned by name) on
     ``size_draws × tensor_draws`` random instances.
@@ -135,6 +141,11 @@ def compare(
     otherwise "inconclusive". A draw with NaN or differing infinities, a
     sampling failure or a memory-cap refusal is inconclusive and named in
     ``reason``. Raises ValueError when the sides' free labels differ.
+
+    ``binding`` (a :class:`diagalg.weights.Binding`): its tensors take their bound
+    arrays and its dimensions their real sizes in every draw (the other tensors
+    are still random). ``dims`` sets the size used for named dimensions (the
+    ``--dims`` stand-ins for large concrete ones).
     """
     if set(lhs.labels) != set(rhs.labels):
         raise ValueError(f"the sides have different free labels: {sorted(lhs.labels)} and {sorted(rhs.labels)}")
@@ -147,9 +158,19 @@ def compare(
     standins: dict[str, tuple[int, int]] = {}
     avoid: list[dict[sympy.Symbol, int]] = []
     different = False
+    exact: dict[sympy.Symbol, int] = {}
+    for name, size in (dims or {}).items():
+        if name in env.symbols:
+            exact[env.symbols[name]] = int(size)
+    bound_arrays = {}
+    if binding:
+        exact.update(binding.sizes)
+        bound_arrays = {n: a for n, a in binding.arrays.items() if n in decls}
+        if bound_arrays and all(s in exact for s in syms):
+            size_draws = 1  # every size is fixed: another size draw would be the same
     for _ in range(max(1, size_draws)):
         try:
-            draw = sample_sizes(syms, env, decls.values(), rng, avoid)
+            draw = sample_sizes(syms, env, decls.values(), rng, avoid, exact)
         except NumericError as err:
             reasons.append(str(err))
             break
@@ -157,7 +178,7 @@ def compare(
         standins.update(draw.standins)
         for _ in range(max(1, tensor_draws)):
             try:
-                inst = draw_instance(decls, funcs, draw, rng, memory_cap)
+                inst = draw_instance(decls, funcs, draw, rng, memory_cap, bound_arrays)
                 v = judge(evaluate(lhs, inst, labels), evaluate(rhs, inst, labels))
             except NumericError as err:
                 v = Verdict(0.0, SCALE_FLOOR, False, str(err))

@@ -262,6 +262,7 @@ def sample_sizes(
     decls: Iterable[TensorDecl],
     rng: np.random.Generator,
     avoid: Sequence[Mapping[sympy.Symbol, int]] = (),
+    exact: Mapping[sympy.Symbol, int] | None = None,
 ) -> SizeDraw:
     """Draw a size for every dimension symbol in ``symbols`` and in ``decls``.
 
@@ -289,6 +290,8 @@ def sample_sizes(
     fixed = {
         s: standins.get(s, v) for s, v in env.concrete.items() if s in syms and s not in env.derived
     }
+    # sizes fixed by the caller: bound weights (their real sizes) or --dims overrides
+    fixed.update({s: int(v) for s, v in (exact or {}).items() if s in syms and s not in env.derived})
     derived = {
         s: _Derived(s, sympy.sympify(env.derived[s]), *_compile(env.derived[s]))
         for s in syms
@@ -317,7 +320,7 @@ def sample_sizes(
                     used = {
                         str(s): (env.concrete[s], v)
                         for s, v in found.items()
-                        if s in fixed and v != env.concrete[s]
+                        if s in fixed and s in env.concrete and v != env.concrete[s]
                     }
                     return SizeDraw({s: int(v) for s, v in found.items()}, used)
     if problem.failures:
