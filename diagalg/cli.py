@@ -120,6 +120,23 @@ def cmd_check(ns: argparse.Namespace) -> int:
     return exit_status(results)
 
 
+def cmd_scores(ns: argparse.Namespace) -> int:
+    from .scores import composition_scores, format_table, layers_from_arrays, random_baseline
+    from .weights import WeightsError, load_arrays
+
+    try:
+        layers = layers_from_arrays(load_arrays(ns.weights))
+    except (WeightsError, ValueError) as e:
+        raise DiagalgError(f"{ns.weights}: {e}" if not str(e).startswith(ns.weights) else str(e)) from None
+    if len(layers) < 2:
+        raise DiagalgError(f"{ns.weights}: composition needs at least two layers, found {len(layers)}")
+    scores = composition_scores(layers)
+    first = layers[0]
+    baseline = random_baseline(first.d_model, first.d_head, first.n_heads, seed=ns.seed, samples=ns.samples)
+    print(format_table(scores, baseline))
+    return 0
+
+
 def cmd_simplify(ns: argparse.Namespace) -> int:
     from .engine import simplify, unfold
     from .lower import load_program, parse_expression
@@ -197,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the rewrite checks")
     s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     s.set_defaults(func=cmd_simplify)
+    k = sub.add_parser("scores", help="Q/K/V composition scores between the attention heads of a weights file")
+    k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d])")
+    k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
+    k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
+    k.set_defaults(func=cmd_scores)
     return p
 
 

@@ -452,3 +452,24 @@ def test_toy_model_script_other_shapes_and_bad_args(tmp_path, capsys):
             script.main([*bad, "-o", str(out)])
         assert exc.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_scores_cli_prints_the_table(tmp_path, cli):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "toy.npz"
+    subprocess.run([sys.executable, str(root / "scripts" / "make_toy_model.py"), "-o", str(out)], check=True,
+                   capture_output=True)
+    res = cli("scores", out)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["h1", "->", "h2", "Q", "K", "V"]
+    assert sum(1 for l in lines if l.startswith("L1.H")) == 16
+    assert "1/sqrt(d_model) = 0.2500" in res.stdout
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, A=np.ones((2, 2)))
+    res = cli("scores", bad)
+    assert res.returncode == 2 and "no layer arrays found" in res.stderr
