@@ -62,6 +62,7 @@ from .model import (
     Op,
     ReshapeOp,
     ShiftOp,
+    IndexOp,
     Term,
     TensorOp,
 )
@@ -365,6 +366,8 @@ def _op_info(op: Op, depth: int) -> _OpInfo:
         return _OpInfo(repr((depth, "node", ident)), [pc] * op.arity)
     if isinstance(op, ShiftOp):
         ident = ("shift", int(op.offset), _dim_str(op.dim))
+    elif isinstance(op, IndexOp):
+        ident = ("index", int(op.value), _dim_str(op.dim))
     elif isinstance(op, ReshapeOp):
         ident = ("reshape", tuple(_dim_str(d) for d in op.part_dims))
     elif isinstance(op, (BoxOp, BubbleOp, DerivOp)):

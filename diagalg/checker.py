@@ -208,8 +208,9 @@ class Checker:
         start = unfold(s.expr)
         lines: list[str] = []
         if s.kind == "expand":
-            count = count_terms(start)
-            shown = list(islice(expand_terms(start), PRINT_LIMIT))
+            over = dict(s.over)
+            count = count_terms(start, over)
+            shown = list(islice(expand_terms(start, over), PRINT_LIMIT))
             for t in shown:
                 lines.append(f"{_provenance(t.tags)}{_term_text(t)}{_nonlinear_note(t)}")
             terms, exact = shown, True

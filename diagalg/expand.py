@@ -38,18 +38,21 @@ __all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_sk
 # --------------------------------------------------------------------------- expand
 
 
-def count_terms(expr: Expr, _memo: dict | None = None) -> int:
+def count_terms(expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None) -> int:
     """The number of terms :func:`expand_terms` yields for ``expr`` (exact, no enumeration;
     shared sub-expressions, such as one unfolded layer used by every head, count once)."""
     memo = {} if _memo is None else _memo
+    over = over or {}
     key = id(expr)
     if key not in memo:
         total = 0
         for t in expr.terms:
             out = 1
+            for e in _split_edges(t.diagram, over):
+                out *= over[_base(e)]
             for n in t.diagram.nodes:
                 if isinstance(n.op, BoxOp):
-                    out *= count_terms(n.op.inner, memo)
+                    out *= count_terms(n.op.inner, over, memo)
             total += out
         memo[key] = (total, expr)  # keep expr alive: its id must not be reused
     return memo[key][0]
@@ -61,16 +64,48 @@ def _position_tags(e: Expr, k: int, t: Term) -> tuple[str, ...]:
     return (f"#{k}",) if len(e.terms) > 1 else ()
 
 
-def expand_terms(expr: Expr) -> Iterator[Term]:
+def _base(edge: str) -> str:
+    return edge.split("~")[0]
+
+
+def _split_edges(d: Diagram, over: Mapping[str, int]) -> list[str]:
+    """The summed edges of ``d`` itself (not of its boxes) that ``over`` splits, by label name."""
+    if not over:
+        return []
+    free = set(d.free_map.values())
+    return sorted(e for e in d.dims if _base(e) in over and e not in free)
+
+
+def expand_terms(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[Term]:
     """Every term of the exact expansion of ``expr`` (lets already unfolded), with its
-    provenance in ``Term.tags``. Promise: their sum denotes the same tensor as ``expr``."""
+    provenance in ``Term.tags``. ``over`` maps label names to their (concrete) sizes:
+    each summed edge with that name is split into one term per value, fixed by a
+    one-hot vector and tagged ``h=3``. Promise: the terms sum to ``expr``."""
     for k, t in enumerate(expr.terms, 1):
         own = _position_tags(expr, k, t)
-        for sub in _expand_term(t):
+        for sub in _expand_term(t, over or {}):
             yield Term(sub.coeff, sub.diagram, own + sub.tags)
 
 
-def _expand_term(t: Term) -> Iterator[Term]:
+def _expand_term(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
+    split = _split_edges(t.diagram, over)
+    if split:
+        import itertools
+
+        from .model import IndexOp
+
+        for values in itertools.product(*(range(over[_base(e)]) for e in split)):
+            d = t.diagram
+            nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
+            fixed = Term(t.coeff, Diagram.build(nodes, d.dims, d.free_map), ())
+            tags = tuple(f"{_base(e)}={v}" for e, v in zip(split, values))
+            for sub in _expand_plain(fixed, over):
+                yield Term(sub.coeff, sub.diagram, tags + sub.tags)
+        return
+    yield from _expand_plain(t, over)
+
+
+def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
     d = t.diagram
     kept: list[Node] = []
     boxes: list[Node] = []
@@ -85,7 +120,7 @@ def _expand_term(t: Term) -> Iterator[Term]:
         else:
             kept.append(n)
     base = Diagram.build(kept, d.dims, d.free_map)
-    yield from _choose(base, t.coeff, (), boxes, {}, lambda box: expand_terms(box.op.inner))
+    yield from _choose(base, t.coeff, (), boxes, {}, lambda box: expand_terms(box.op.inner, over))
 
 
 def _choose(diagram: Diagram, coeff, tags: tuple[str, ...], boxes: list[Node], renamed: Mapping[str, str],

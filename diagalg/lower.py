@@ -530,12 +530,36 @@ class _FileState:
 
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
         expr = _Scope(self, s.pos).lower_top(s.expr)
-        if s.over:
-            raise _err(f"`{s.kind} ... over` is not supported yet", s.over[0].pos)
+        if s.over and s.kind == "paths":
+            raise _err("`paths ... over` is not supported yet (use `expand ... over`)", s.over[0].pos)
         if s.top is not None:
             self._not_yet(f"{s.kind} ... top", s.pos)
+        over = tuple((ref.name, self.over_size(expr, ref)) for ref in s.over)
         if self.run_statements:
-            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind))
+            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over))
+
+    def over_size(self, expr, ref: A.LabelRef) -> int:
+        """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""
+        from .engine import unfold
+        from .model import walk_nodes
+
+        if ref.name in expr.labels:
+            raise _err(f"over {ref.name}: '{ref.name}' is a free label of the expression; "
+                       "only a summed label can be split", ref.pos)
+        subs = self.program.env.concrete_subs()
+        dims = set()
+        for t in _all_terms(unfold(expr)):
+            free = set(t.diagram.free_map.values())
+            for e, d in t.diagram.edge_dims:
+                if e.split("~")[0] == ref.name and e not in free:
+                    dims.add(sympy.sympify(d).xreplace(subs))
+        if not dims:
+            raise _err(f"over {ref.name}: no summed label '{ref.name}' in this expression", ref.pos)
+        bad = [d for d in dims if not d.is_Integer]
+        if bad or len(dims) > 1:
+            raise _err(f"over {ref.name}: '{ref.name}' must have one concrete dimension (found "
+                       f"{', '.join(sorted(str(d) for d in dims))})", ref.pos)
+        return int(next(iter(dims)))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
         _Scope(self, s.pos).lower_top(s.expr)
@@ -1360,3 +1384,21 @@ def expression_of_name(program: Program, name: str) -> Expr:
     if name in program.tensors:
         return parse_expression(program, name)
     raise KeyError(name)
+
+
+def _all_terms(expr):
+    """Every term of ``expr`` and of the expressions nested in it (boxes, bubbles, derivatives)."""
+    from .model import BoxOp, BubbleOp, DerivOp
+
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        for t in e.terms:
+            yield t
+            for n in t.diagram.nodes:
+                if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
+                    stack.append(n.op.inner)

@@ -161,6 +161,22 @@ class ShiftOp:
 
 
 @dataclass(frozen=True)
+class IndexOp:
+    """``onehot(v)[i]``: the basis vector e_v of dimension ``dim`` (1 at index v, 0-based).
+
+    Made by ``expand E over h``: contracting a summed label with e_v fixes it to v
+    (one term per head). It has no syntax of its own; it prints as ``onehot(v)[i]``."""
+
+    value: int
+    dim: sympy.Expr
+
+    ports = ("i",)
+
+    def port_dim(self, port: str) -> sympy.Expr:
+        return self.dim
+
+
+@dataclass(frozen=True)
 class ReshapeOp:
     """The row-major reshaping tensor: ports ``p0 .. p{k-1}`` (the parts) and ``whole``.
 
@@ -260,7 +276,7 @@ class DerivOp:
         return self.inner.free_dims[port]
 
 
-Op = TensorOp | CopyTensor | ShiftOp | ReshapeOp | BoxOp | BubbleOp | DerivOp
+Op = TensorOp | CopyTensor | ShiftOp | IndexOp | ReshapeOp | BoxOp | BubbleOp | DerivOp
 
 
 # --------------------------------------------------------------------------- diagrams

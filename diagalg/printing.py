@@ -46,6 +46,7 @@ from .model import (  # noqa: E402
     Expr,
     ReshapeOp,
     ShiftOp,
+    IndexOp,
     TensorOp,
     Term,
 )
@@ -186,6 +187,8 @@ class _TermPrinter:
             return f"delta[{', '.join(self.dimmed_once(labels))}]"
         if isinstance(op, ShiftOp):
             return f"shift({op.offset})[{', '.join(self.dimmed_once(labels))}]"
+        if isinstance(op, IndexOp):
+            return f"onehot({op.value})[{', '.join(self.dimmed_once(labels))}]"
         if isinstance(op, ReshapeOp):
             parts = [_unique("t", self.taken) for _ in op.part_dims]
             deltas = " ".join(f"delta[{self.dimmed(labels[k])}, {p}: {scalar_text(op.part_dims[k])}]"

@@ -83,6 +83,7 @@ class ExpandStmt:
     source: Source
     expr: Expr
     kind: str  # "expand" or "paths"
+    over: tuple[tuple[str, int], ...] = ()  # labels split into one term per value, with their sizes
 
 
 RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt

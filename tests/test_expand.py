@@ -117,8 +117,57 @@ def test_check_prints_terms_and_paths(cli):
     assert "paths z2[q, e] WU[e, v] [4 paths, exact; numeric" in out
 
 
-def test_over_and_top_are_positioned_not_supported_yet(cli, write_diag):
-    f = write_diag("o.diag", "dim n\ntensor A[i: n, j: n]\nexpand A[i, j] A[j, k] over j\n")
+HEADS = """\
+dim heads = 12, seq, d
+tensor x[s: seq, e: d]
+tensor F1[h: heads, q: seq, k: seq]
+tensor F2[h: heads, q: seq, k: seq]
+tensor OV1[h: heads, a: d, e: d]
+tensor OV2[h: heads, a: d, e: d]
+let y1[q, e] = skip1: x[q, e] + attn1: F1[h, q, k] x[k, a] OV1[h, a, e]
+let y2[q, e] = skip2: y1[q, e] + attn2: F2[h, q, k] y1[k, a] OV2[h, a, e]
+"""
+
+
+def test_expand_over_heads_gives_one_term_per_head_choice():
+    # two layers of 12 heads with the heads leg contracted: (1 + 12)^2 = 169 terms
+    prog = diagalg.parse(HEADS)
+    e = unfold(prog.expr("y2[q, e]"))
+    terms = list(expand_terms(e, {"h": 12}))
+    assert count_terms(e, {"h": 12}) == len(terms) == 169
+    assert len({t.tags for t in terms}) == 169
+    assert ("attn2", "h=11", "attn1", "h=3") in {t.tags for t in terms}
+    assert compare(e, Expr.of(terms, e.free_dims), prog.env).status == "equal"
+    # one head's term alone is not the layer
+    one = [t for t in terms if t.tags == ("skip2", "attn1", "h=0")]
+    layer = prog.expr("F1[h, q, k] x[k, a] OV1[h, a, e]")
+    assert compare(Expr.of(one, e.free_dims), layer, prog.env).status == "different"
+
+
+def test_expand_over_in_a_diag_file(cli, write_diag):
+    f = write_diag("heads.diag", HEADS + "expand y2[q, e] over h\n")
+    res = cli("check", f)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "expand y2[q, e] over h [169 terms; numeric check skipped: more than 200 terms]" in res.stdout \
+        or "[169 terms, exact; numeric" in res.stdout
+    assert "[attn2 · h=11 · attn1 · h=10]" in res.stdout
+
+
+@pytest.mark.parametrize("stmt, col, message", [
+    ("expand y2[q, e] over q", 22, "over q: 'q' is a free label of the expression"),
+    ("expand y2[q, e] over zz", 22, "over zz: no summed label 'zz' in this expression"),
+    ("expand x[s, a] OV1[h, a, e] over a", 34, "over a: 'a' must have one concrete dimension (found d)"),
+    ("paths y2[q, e] over h", 21, "`paths ... over` is not supported yet"),
+])
+def test_over_errors_are_positioned(cli, write_diag, stmt, col, message):
+    f = write_diag("o.diag", HEADS + stmt + "\n")
     res = cli("check", f)
     assert res.returncode == 2
-    assert "o.diag:3:29: error: `expand ... over` is not supported yet" in res.stderr
+    assert f"o.diag:9:{col}: error: {message}" in res.stderr, res.stderr
+
+
+def test_top_is_a_positioned_not_supported_yet(cli, write_diag):
+    f = write_diag("o.diag", "dim n\ntensor A[i: n, j: n]\nexpand A[i, j] A[j, k] top 3\n")
+    res = cli("check", f)
+    assert res.returncode == 2
+    assert "not supported yet" in res.stderr

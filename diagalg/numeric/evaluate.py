@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..model import BoxOp, BubbleOp, DerivOp, Expr, Node, TensorOp
+from ..model import BoxOp, BubbleOp, DerivOp, Expr, IndexOp, Node, TensorOp
 from .bubbles import apply_bubble
 from .contract import contract_diagram, scale_array
 from .deriv import EvalContext, derivative
@@ -90,6 +90,14 @@ def _operand(node: Node, inst: Instance, ctx: EvalContext) -> np.ndarray:
             except KeyError:
                 raise NumericError(f"no parameters for function {op.func.name}") from None
         return apply_bubble(op, x, op.inner.labels, param, func, real_semantics=ctx.complex_step)
+    if isinstance(op, IndexOp):
+        n = inst.size(op.dim)
+        if not 0 <= op.value < n:
+            raise NumericError(f"onehot({op.value}) is outside a dimension of size {n} in this check "
+                               "(a stand-in size? set it with --dims)")
+        out = np.zeros(n)
+        out[op.value] = 1.0
+        return out
     if isinstance(op, DerivOp):
         return derivative(op, inst, ctx, lambda i, c: _eval_expr(op.inner, i, c, op.inner.labels)[0])
     raise TypeError(f"not a dense operation: {op!r}")
