@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_equality.py", "bench_pipeline.py", "bench_simplify.py"]
+BENCHES = ["bench_equality.py", "bench_pipeline.py", "bench_simplify.py", "bench_expand.py"]
 
 
 def main() -> int:
