@@ -207,6 +207,8 @@ class Checker:
 
         start = unfold(s.expr)
         lines: list[str] = []
+        if s.top is not None:
+            return self.check_top(s, start)
         if s.kind == "expand":
             over = dict(s.over)
             count = count_terms(start, over)
@@ -239,6 +241,40 @@ class Checker:
         detail = f"[{what}, exact; numeric {_fmt(n.rel_error)}]" if n.status == "equal" \
             else f"[{what}; numeric inconclusive: {n.reason}]"
         return Result(s.source, s.kind, OK, detail, output=lines, max_error=n.max_error, seed=n.seed)
+
+    def check_top(self, s: ExpandStmt, start: Expr) -> Result:
+        """``expand E [over h] top K``: the K largest terms by Frobenius norm on the bound
+        weights (or one random draw), by best-first search with a proven bound."""
+        import numpy as np
+
+        from .expand import count_terms
+        from .numeric.check import collect, draw_instance
+        from .numeric.errors import NumericError
+        from .numeric.sizes import sample_sizes
+        from .rank import top_terms
+
+        over = dict(s.over)
+        rng = np.random.default_rng(self.options.seed)
+        decls, funcs, syms = collect([start])
+        binding = self.program.binding
+        exact = dict(binding.sizes) if binding else {}
+        for name, size in self.options.dims.items():
+            if name in self.program.env.symbols:
+                exact[self.program.env.symbols[name]] = size
+        try:
+            draw = sample_sizes(syms, self.program.env, decls.values(), rng, exact=exact)
+            inst = draw_instance(decls, funcs, draw, rng, self.options.memory_cap,
+                                 binding.arrays if binding else None)
+            res = top_terms(start, s.top, inst, over)
+        except NumericError as e:
+            return Result(s.source, s.kind, INCONCLUSIVE, f"inconclusive: {e}")
+        count = count_terms(start, over)
+        on = "the bound weights" if binding else f"a random draw (seed {self.options.seed})"
+        how = "proven" if res.proven else "NOT proven: the search budget ran out, these are the best found"
+        lines = [f"‖·‖ {r.norm:.4g}  {_provenance(r.term.tags)}{_term_text(r.term)}" for r in res.terms]
+        detail = (f"[top {len(res.terms)} of {count} terms by Frobenius norm on {on}, {how}; "
+                  f"{res.evaluated} terms evaluated, {res.states} states]")
+        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
 
     def check_rule(self, s: RuleStmt) -> Result:
         n = self.numeric(unfold(s.rule.lhs), unfold(s.rule.rhs))

@@ -532,11 +532,13 @@ class _FileState:
         expr = _Scope(self, s.pos).lower_top(s.expr)
         if s.over and s.kind == "paths":
             raise _err("`paths ... over` is not supported yet (use `expand ... over`)", s.over[0].pos)
-        if s.top is not None:
-            self._not_yet(f"{s.kind} ... top", s.pos)
+        if s.top is not None and s.kind == "paths":
+            self._not_yet("paths ... top", s.pos)
+        if s.top is not None and s.top < 1:
+            raise _err(f"top {s.top}: the number of terms must be at least 1", s.pos)
         over = tuple((ref.name, self.over_size(expr, ref)) for ref in s.over)
         if self.run_statements:
-            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over))
+            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over, s.top))
 
     def over_size(self, expr, ref: A.LabelRef) -> int:
         """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""

@@ -84,6 +84,7 @@ class ExpandStmt:
     expr: Expr
     kind: str  # "expand" or "paths"
     over: tuple[tuple[str, int], ...] = ()  # labels split into one term per value, with their sizes
+    top: int | None = None  # list only the `top` largest terms (by Frobenius norm)
 
 
 RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt

@@ -166,8 +166,80 @@ def test_over_errors_are_positioned(cli, write_diag, stmt, col, message):
     assert f"o.diag:9:{col}: error: {message}" in res.stderr, res.stderr
 
 
-def test_top_is_a_positioned_not_supported_yet(cli, write_diag):
-    f = write_diag("o.diag", "dim n\ntensor A[i: n, j: n]\nexpand A[i, j] A[j, k] top 3\n")
+def test_paths_top_is_a_positioned_not_supported_yet(cli, write_diag):
+    f = write_diag("o.diag", "dim n\ntensor A[i: n, j: n]\npaths A[i, j] A[j, k] top 3\n")
     res = cli("check", f)
     assert res.returncode == 2
     assert "not supported yet" in res.stderr
+
+
+def _instance(prog, e, seed):
+    import numpy as np
+
+    from diagalg.numeric.check import collect, draw_instance
+    from diagalg.numeric.sizes import sample_sizes
+
+    rng = np.random.default_rng(seed)
+    decls, funcs, syms = collect([e])
+    return draw_instance(decls, funcs, sample_sizes(syms, prog.env, decls.values(), rng), rng)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_top_k_agrees_with_brute_force(seed):
+    import numpy as np
+
+    from diagalg.numeric.evaluate import evaluate
+    from diagalg.rank import top_terms
+
+    prog = diagalg.parse(HEADS)
+    e = unfold(prog.expr("y2[q, e]"))
+    inst = _instance(prog, e, seed)
+    res = top_terms(e, 7, inst, {"h": 12})
+    assert res.proven and len(res.terms) == 7
+    brute = sorted((float(np.linalg.norm(evaluate(Expr.of([t], e.free_dims), inst, ["q", "e"]).array)), t.tags)
+                   for t in expand_terms(e, {"h": 12}))[::-1]
+    assert [round(r.norm, 9) for r in res.terms] == [round(n, 9) for n, _ in brute[:7]]
+    assert res.terms[0].term.tags == brute[0][1]
+
+
+def test_top_k_prunes_when_the_bound_allows():
+    # one dominant head: its terms are found without evaluating the 13^2 others
+    from diagalg.rank import top_terms
+
+    prog = diagalg.parse(HEADS)
+    e = unfold(prog.expr("y2[q, e]"))
+    inst = _instance(prog, e, 0)
+    for name in ("OV1", "OV2"):
+        arr = inst.arrays[name].copy()
+        arr *= 1e-3
+        arr[5] *= 1e4
+        inst = inst.with_array(name, arr)
+    res = top_terms(e, 1, inst, {"h": 12})
+    assert res.proven
+    assert res.terms[0].term.tags == ("attn2", "h=5", "attn1", "h=5")
+    assert res.evaluated < 169
+
+
+def test_top_k_on_a_huge_expansion_stops_at_its_budget_and_says_so(cli, write_diag):
+    lines = ["dim heads = 12, seq, d", "tensor x[s: seq, e: d]"]
+    prev = "x"
+    for l in range(1, 13):
+        lines += [f"tensor F{l}[h: heads, q: seq, k: seq]", f"tensor OV{l}[h: heads, a: d, e: d]",
+                  f"let y{l}[q, e] = skip{l}: {prev}[q, e] + attn{l}: F{l}[h, q, k] {prev}[k, a] OV{l}[h, a, e]"]
+        prev = f"y{l}"
+    from diagalg.rank import top_terms
+
+    prog = diagalg.parse("\n".join(lines) + "\n")
+    e = unfold(prog.expr(f"{prev}[q, e]"))
+    res = top_terms(e, 10, _instance(prog, e, 0), {"h": 12}, max_states=2000)
+    assert len(res.terms) == 10 or not res.proven
+    assert res.states <= 2000
+    assert not res.proven or res.evaluated < 13 ** 12
+
+
+def test_top_in_a_diag_file(cli, write_diag):
+    f = write_diag("t.diag", HEADS + "expand y2[q, e] over h top 3\n")
+    res = cli("check", f)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[top 3 of 169 terms by Frobenius norm on a random draw (seed 0), proven;" in res.stdout
+    assert sum(1 for l in res.stdout.splitlines() if l.startswith("    ‖·‖ ")) == 3
