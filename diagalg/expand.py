@@ -123,6 +123,22 @@ def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
     yield from _choose(base, t.coeff, (), boxes, {}, lambda box: expand_terms(box.op.inner, over))
 
 
+def inline_box(diagram: Diagram, ports: Mapping[str, str], inner: Diagram,
+               renamed: Mapping[str, str]) -> tuple[Diagram, dict[str, str], dict]:
+    """Add ``inner``'s nodes to ``diagram`` with its free labels glued to ``ports`` (fresh
+    names for its other edges). Returns the new diagram, ``renamed`` updated with any
+    edges the inner diagram merged, and the dimensions of the edges it created."""
+    nodes, new_dims, merges = inline_diagram(diagram, ports, inner)
+    d2 = Diagram.build(diagram.nodes + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
+    ren = dict(renamed)
+    if merges:
+        m = resolve_merges(merges)
+        d2 = d2.rename_edges(m)
+        ren = {k: m.get(v, v) for k, v in ren.items()}
+        ren.update({k: v for k, v in m.items() if k not in ren})
+    return d2, ren, new_dims
+
+
 def _choose(diagram: Diagram, coeff, tags: tuple[str, ...], boxes: list[Node], renamed: Mapping[str, str],
             options) -> Iterator[Term]:
     """Inline, for each box in turn, each of ``options(box)``'s terms (depth first)."""
@@ -132,14 +148,7 @@ def _choose(diagram: Diagram, coeff, tags: tuple[str, ...], boxes: list[Node], r
     box, rest = boxes[0], boxes[1:]
     ports = {p: renamed.get(e, e) for p, e in zip(box.op.ports, box.edges)}
     for sub in options(box):
-        nodes, new_dims, merges = inline_diagram(diagram, ports, sub.diagram)
-        d2 = Diagram.build(diagram.nodes + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
-        ren = dict(renamed)
-        if merges:
-            m = resolve_merges(merges)
-            d2 = d2.rename_edges(m)
-            ren = {k: m.get(v, v) for k, v in ren.items()}
-            ren.update({k: v for k, v in m.items() if k not in ren})
+        d2, ren, _ = inline_box(diagram, ports, sub.diagram, renamed)
         yield from _choose(d2, coeff * sub.coeff, tags + sub.tags, rest, ren, options)
 
 
@@ -336,15 +345,7 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
 def _inline_then(diagram: Diagram, coeff, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
                  rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
                  in_bubble: bool, in_block: bool) -> Iterator[tuple[_Choice, Term]]:
-    ports = dict(zip(box.op.ports, edges))
-    nodes, new_dims, merges = inline_diagram(diagram, ports, sub)
-    d2 = Diagram.build(diagram.nodes + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
-    ren = dict(renamed)
-    if merges:
-        m = resolve_merges(merges)
-        d2 = d2.rename_edges(m)
-        ren = {k: m.get(v, v) for k, v in ren.items()}
-        ren.update({k: v for k, v in m.items() if k not in ren})
+    d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)
     yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block)
 
 

@@ -29,8 +29,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .expand import _base, _position_tags
-from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, inline_diagram, resolve_merges
+from .expand import _base, _position_tags, inline_box
+from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
 
@@ -161,11 +161,9 @@ class _Ranker:
         box = d.nodes[at]
         rest = tuple(n for k, n in enumerate(d.nodes) if k != at)
         ports = dict(zip(box.op.ports, box.edges))
+        without = Diagram.build(rest, d.dims, d.free_map)
         for k, t in enumerate(box.op.inner.terms, 1):
-            nodes, new_dims, merges = inline_diagram(d, ports, t.diagram)
-            d2 = Diagram.build(rest + tuple(nodes), {**d.dims, **new_dims}, d.free_map)
-            if merges:
-                d2 = d2.rename_edges(resolve_merges(merges))
+            d2, _, new_dims = inline_box(without, ports, t.diagram, {})
             own = _position_tags(box.op.inner, k, t)
             yield from self.fix(coeff * t.coeff, d2, tags + own, new_dims)
 
