@@ -365,7 +365,11 @@ def _op_info(op: Op, depth: int) -> _OpInfo:
         pc = repr((depth, "port", ident, "*"))
         return _OpInfo(repr((depth, "node", ident)), [pc] * op.arity)
     if isinstance(op, ShiftOp):
-        ident = ("shift", int(op.offset), _dim_str(op.dim))
+        # shift(o)[a, b] is shift(-o)[b, a]: one orientation (o >= 0), ports swapped for o < 0
+        o = int(op.offset)
+        ident = ("shift", abs(o), _dim_str(op.dim))
+        roles = ("a", "b") if o >= 0 else ("b", "a")
+        return _OpInfo(repr((depth, "node", ident)), [repr((depth, "port", ident, r)) for r in roles])
     elif isinstance(op, IndexOp):
         ident = ("index", int(op.value), _dim_str(op.dim))
     elif isinstance(op, ReshapeOp):

@@ -24,7 +24,13 @@
   and the term's coefficient multiplied by 0 (the engine drops it). Shifts
   over symbolic (or named concrete) dimensions are never assumed out of range.
 
-Every rewrite removes a node, so the rule terminates.
+* **orient** ``shift(-o)[a, b] -> shift(o)[b, a]`` for ``o > 0``: the same
+  matrix (``a == b - o`` is ``b == a + o``), written with a non-negative
+  offset, so that shifts written either way round compose and compare equal.
+
+Every rewrite but orient removes a node; orient removes a negative offset and
+no rewrite creates one (composing non-negative offsets gives a non-negative
+one), so the rule terminates.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ class ShiftRule:
                 continue
             if op.offset == 0:
                 yield Site((i,), data=("identity",))
+            if op.offset < 0:
+                yield Site((i,), data=("orient",))
+                continue
             mid = node.edges[1]
             for j, port in diagram.incidence[mid]:
                 other = diagram.nodes[j].op
@@ -75,6 +84,11 @@ class ShiftRule:
         kind = site.data[0]  # type: ignore[index]
         if kind == "zero":
             return Edit(remove=site.nodes, factor=sympy.Integer(0))
+        if kind == "orient":  # shift(-o)[a, b] is shift(o)[b, a]
+            (i,) = site.nodes
+            node = diagram.nodes[i]
+            flipped = Node(ShiftOp(-node.op.offset, node.op.dim), (node.edges[1], node.edges[0]))
+            return Edit(replace=((i, flipped),))
         if kind == "identity":
             (i,) = site.nodes
             a, b = diagram.nodes[i].edges
