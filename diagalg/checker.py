@@ -218,8 +218,9 @@ class Checker:
             terms, exact = shown, True
             what = f"{count} term{'s' if count != 1 else ''}"
         else:
-            count = count_paths(start)
-            found = list(islice(paths(start), PRINT_LIMIT))
+            over = dict(s.over)
+            count = count_paths(start, over)
+            found = list(islice(paths(start, over), PRINT_LIMIT))
             for p in found:
                 how = f"order {p.order}" + (", approximate" if p.approximate else "")
                 lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term)}")

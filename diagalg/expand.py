@@ -196,24 +196,27 @@ def is_skip(term: Term, labels: tuple[str, ...]) -> bool:
     return set(d.nodes[0].edges) == free_edges and len(free_edges) == len(labels)
 
 
-def count_paths(expr: Expr, _memo: dict | None = None) -> int:
+def count_paths(expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None) -> int:
     """The number of paths :func:`paths` yields (no enumeration)."""
     memo = {} if _memo is None else _memo
-    return _count_paths(expr, memo, "sum")
+    return _count_paths(expr, memo, "sum", over or {})
 
 
-def _count_paths(e: Expr, memo: dict, how: str) -> int:
+def _count_paths(e: Expr, memo: dict, how: str, over: Mapping[str, int]) -> int:
     key = (id(e), how)
     if key not in memo:
         per_term = []
         for t in e.terms:
             out = 1
+            if how == "sum":
+                for x in _split_edges(t.diagram, over):
+                    out *= over[_base(x)]
             for n in t.diagram.nodes:
                 op = n.op
                 if isinstance(op, BoxOp) and _tagged(op.inner):
-                    out *= _count_paths(op.inner, memo, "sum")
+                    out *= _count_paths(op.inner, memo, "sum", over)
                 elif isinstance(op, (BoxOp, BubbleOp, DerivOp)):
-                    out *= _count_paths(op.inner, memo, "nested")
+                    out *= _count_paths(op.inner, memo, "nested", over)
             per_term.append(out)
         if how == "sum":
             total = sum(per_term)
@@ -229,12 +232,32 @@ def _tagged(e: Expr) -> bool:
     return len(e.terms) > 1 and any(t.tags for t in e.terms)
 
 
-def paths(expr: Expr) -> Iterator[Path]:
-    """The paper's path expansion of ``expr`` (lets unfolded), lazily."""
+def paths(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[Path]:
+    """The paper's path expansion of ``expr`` (lets unfolded), lazily. ``over`` splits
+    the summed labels of that name in every chosen summand (one path per head)."""
+    over = over or {}
     for k, t in enumerate(expr.terms, 1):
-        for choice, term in _path_term(t, {}, False):
-            yield Path(Term(term.coeff, term.diagram, _position_tags(expr, k, t) + choice.tags),
-                       choice.blocks, choice.roles, choice.approximate)
+        for fixed, tags in _fixings(t, over):
+            for choice, term in _path_term(fixed, {}, False, False, over):
+                yield Path(Term(term.coeff, term.diagram, _position_tags(expr, k, t) + tags + choice.tags),
+                           choice.blocks, choice.roles, choice.approximate)
+
+
+def _fixings(t: Term, over: Mapping[str, int]) -> Iterator[tuple[Term, tuple[str, ...]]]:
+    """``t`` once per value of its own summed labels named in ``over`` (one-hot fixed)."""
+    split = _split_edges(t.diagram, over)
+    if not split:
+        yield t, ()
+        return
+    import itertools
+
+    from .model import IndexOp
+
+    d = t.diagram
+    for values in itertools.product(*(range(over[_base(e)]) for e in split)):
+        nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
+        yield (Term(t.coeff, Diagram.build(nodes, d.dims, d.free_map), t.tags),
+               tuple(f"{_base(e)}={v}" for e, v in zip(split, values)))
 
 
 def _roles_here(d: Diagram, inherited: Mapping[str, str]) -> dict[str, str]:
@@ -263,7 +286,7 @@ def _inner_roles(n: Node, sub: Diagram, outer_roles: Mapping[str, str]) -> dict[
 
 
 def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
-               in_block: bool = False) -> Iterator[tuple[_Choice, Term]]:
+               in_block: bool = False, over: Mapping[str, int] | None = None) -> Iterator[tuple[_Choice, Term]]:
     d = t.diagram
     roles = _roles_here(d, inherited)
     slots: list[tuple[Node, object]] = []  # (node, generator factory or None)
@@ -278,7 +301,8 @@ def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
     kept = [n for n, kind in slots if kind is None]
     work = [n for n, kind in slots if kind is not None]
     base = Diagram.build(kept, d.dims, d.free_map)
-    yield from _path_choose(base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block)
+    yield from _path_choose(base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block,
+                            over or {})
 
 
 def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> str | None:
@@ -290,7 +314,8 @@ def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> s
 
 
 def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
-                 roles: Mapping[str, str], in_bubble: bool, in_block: bool) -> Iterator[tuple[_Choice, Term]]:
+                 roles: Mapping[str, str], in_bubble: bool, in_block: bool,
+                 over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
     if not work:
         yield acc, Term(coeff, diagram, ())
         return
@@ -300,21 +325,22 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
     if isinstance(op, BoxOp) and _tagged(op.inner):
         role = _role_of(n, roles, renamed)
         labels = op.inner.labels
-        for k, summand in enumerate(op.inner.terms, 1):
-            skip = is_skip(summand, labels)
-            own_tag = _position_tags(op.inner, k, summand)
-            sub_roles = _inner_roles(n, summand.diagram, roles)
-            for choice, sub in _path_term(summand, sub_roles, in_bubble, in_block or not skip):
-                blocks = (() if skip else own_tag[:1]) + choice.blocks
-                # a block reached from inside another block is a composition: Q or K through a
-                # softmax's query or key side, otherwise V (the values; with frozen attention
-                # patterns this is the only kind)
-                composes = (role is not None or in_block) and bool(blocks)
-                c = _Choice(acc.tags + own_tag + choice.tags, acc.blocks + blocks,
-                            acc.roles + ((role or "V",) if composes else ()) + choice.roles,
-                            acc.approximate or choice.approximate or in_bubble)
-                yield from _inline_then(diagram, coeff * sub.coeff, c, n, edges, sub.diagram, rest, renamed,
-                                        roles, in_bubble, in_block)
+        for k, plain in enumerate(op.inner.terms, 1):
+            skip = is_skip(plain, labels)
+            for summand, fixed_tags in _fixings(plain, over):
+                own_tag = _position_tags(op.inner, k, plain) + fixed_tags
+                sub_roles = _inner_roles(n, summand.diagram, roles)
+                for choice, sub in _path_term(summand, sub_roles, in_bubble, in_block or not skip, over):
+                    blocks = (() if skip else own_tag[:1]) + choice.blocks
+                    # a block reached from inside another block is a composition: Q or K through a
+                    # softmax's query or key side, otherwise V (the values; with frozen attention
+                    # patterns this is the only kind)
+                    composes = (role is not None or in_block) and bool(blocks)
+                    c = _Choice(acc.tags + own_tag + choice.tags, acc.blocks + blocks,
+                                acc.roles + ((role or "V",) if composes else ()) + choice.roles,
+                                acc.approximate or choice.approximate or in_bubble)
+                    yield from _inline_then(diagram, coeff * sub.coeff, c, n, edges, sub.diagram, rest, renamed,
+                                            roles, in_bubble, in_block, over)
     else:
         # a bubble or an untagged box: choices inside it, the node stays (one term inside)
         inner_bubble = in_bubble or isinstance(op, BubbleOp)
@@ -327,7 +353,7 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
                 yield acc2, done
                 return
             t, r = sub_iters[i]
-            for choice, sub in _path_term(t, r, inner_bubble, in_block):
+            for choice, sub in _path_term(t, r, inner_bubble, in_block, over):
                 c = _Choice(acc2.tags + choice.tags, acc2.blocks + choice.blocks, acc2.roles + choice.roles,
                             acc2.approximate or choice.approximate)
                 yield from per_term(i + 1, c, done + (Term(sub.coeff, sub.diagram, t.tags),))
@@ -339,14 +365,14 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
             else:
                 new_op = BoxOp(inner, op.ports, None)
             d2 = Diagram.build(diagram.nodes + (Node(new_op, edges),), diagram.dims, diagram.free_map)
-            yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block)
+            yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over)
 
 
 def _inline_then(diagram: Diagram, coeff, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
                  rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
-                 in_bubble: bool, in_block: bool) -> Iterator[tuple[_Choice, Term]]:
+                 in_bubble: bool, in_block: bool, over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
     d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)
-    yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block)
+    yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block, over)
 
 
 def total(terms: list[Term], free_dims: Mapping[str, sympy.Expr]) -> Expr:

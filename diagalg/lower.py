@@ -530,8 +530,6 @@ class _FileState:
 
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
         expr = _Scope(self, s.pos).lower_top(s.expr)
-        if s.over and s.kind == "paths":
-            raise _err("`paths ... over` is not supported yet (use `expand ... over`)", s.over[0].pos)
         if s.top is not None and s.kind == "paths":
             self._not_yet("paths ... top", s.pos)
         if s.top is not None and s.top < 1:

@@ -157,13 +157,39 @@ def test_expand_over_in_a_diag_file(cli, write_diag):
     ("expand y2[q, e] over q", 22, "over q: 'q' is a free label of the expression"),
     ("expand y2[q, e] over zz", 22, "over zz: no summed label 'zz' in this expression"),
     ("expand x[s, a] OV1[h, a, e] over a", 34, "over a: 'a' must have one concrete dimension (found d)"),
-    ("paths y2[q, e] over h", 21, "`paths ... over` is not supported yet"),
 ])
 def test_over_errors_are_positioned(cli, write_diag, stmt, col, message):
     f = write_diag("o.diag", HEADS + stmt + "\n")
     res = cli("check", f)
     assert res.returncode == 2
     assert f"o.diag:9:{col}: error: {message}" in res.stderr, res.stderr
+
+
+SOFTMAX_HEADS = """\
+dim heads = 12, seq, d, dh
+tensor x[s: seq, e: d]
+tensor WQ1[h: heads, a: d, f: dh]
+tensor WK1[h: heads, a: d, f: dh]
+tensor OV1[h: heads, a: d, e: d]
+tensor WQ2[h: heads, a: d, f: dh]
+tensor WK2[h: heads, a: d, f: dh]
+tensor OV2[h: heads, a: d, e: d]
+let y1[q, e] = skip1: x[q, e] + attn1: softmax[k](causal[q, k](keep[h, q, k](x[q, a] WQ1[h, a, f] WK1[h, b, f] x[k, b]))) x[k, a] OV1[h, a, e]
+let y2[q, e] = skip2: y1[q, e] + attn2: softmax[k](causal[q, k](keep[h, q, k](y1[q, a] WQ2[h, a, f] WK2[h, b, f] y1[k, b]))) y1[k, a] OV2[h, a, e]
+"""
+
+
+def test_paths_over_heads_choose_a_head_per_occurrence():
+    # softmax attention, Q/K/V sources chosen per head: 1 + 12 + 12 * 13^3 = 26,377 paths
+    prog = diagalg.parse(SOFTMAX_HEADS)
+    e = unfold(prog.expr("y2[q, e]"))
+    assert count_paths(e) == 10
+    assert count_paths(e, {"h": 12}) == 1 + 12 + 12 * 13 ** 3 == 26377
+    first = list(itertools.islice(paths(e, {"h": 12}), 40))
+    assert first[0].name == "direct" and first[0].order == 0
+    assert [p.term.tags for p in first[1:3]] == [("skip2", "attn1", "h=0"), ("skip2", "attn1", "h=1")]
+    assert all(not p.approximate for p in first[:13])
+    assert first[13].name == "attn2" and first[13].approximate
 
 
 def test_paths_top_is_a_positioned_not_supported_yet(cli, write_diag):
