@@ -266,6 +266,8 @@ class Checker:
             draw = sample_sizes(syms, self.program.env, decls.values(), rng, exact=exact)
             inst = draw_instance(decls, funcs, draw, rng, self.options.memory_cap,
                                  binding.arrays if binding else None)
+            if s.kind == "paths":
+                return self._top_paths(s, start, inst, over)
             res = top_terms(start, s.top, inst, over)
         except NumericError as e:
             return Result(s.source, s.kind, INCONCLUSIVE, f"inconclusive: {e}")
@@ -275,6 +277,22 @@ class Checker:
         lines = [f"‖·‖ {r.norm:.4g}  {_provenance(r.term.tags)}{_term_text(r.term)}" for r in res.terms]
         detail = (f"[top {len(res.terms)} of {count} terms by Frobenius norm on {on}, {how}; "
                   f"{res.evaluated} terms evaluated, {res.states} states]")
+        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
+
+    def _top_paths(self, s: ExpandStmt, start: Expr, inst, over) -> Result:
+        from .expand import count_paths
+        from .rank import top_paths
+
+        res = top_paths(start, s.top, inst, over)
+        count = count_paths(start, over)
+        on = "the bound weights" if self.program.binding else f"a random draw (seed {self.options.seed})"
+        how = "proven (every path evaluated)" if res.proven else \
+            f"NOT proven: the budget ran out after {res.evaluated} of {count} paths"
+        lines = []
+        for norm, p in res.paths:
+            kind = f"order {p.order}" + (", approximate" if p.approximate else "")
+            lines.append(f"‖·‖ {norm:.4g}  {p.name} ({kind}) {_provenance(p.term.tags)}{_term_text(p.term)}")
+        detail = f"[top {len(res.paths)} of {count} paths by Frobenius norm on {on}, {how}]"
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
 
     def check_rule(self, s: RuleStmt) -> Result:

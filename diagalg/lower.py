@@ -530,8 +530,6 @@ class _FileState:
 
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
         expr = _Scope(self, s.pos).lower_top(s.expr)
-        if s.top is not None and s.kind == "paths":
-            self._not_yet("paths ... top", s.pos)
         if s.top is not None and s.top < 1:
             raise _err(f"top {s.top}: the number of terms must be at least 1", s.pos)
         over = tuple((ref.name, self.over_size(expr, ref)) for ref in s.over)

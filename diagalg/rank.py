@@ -218,3 +218,40 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
         extra.sort(key=lambda x: -x[0])
         found += [Ranked(n, t) for n, t in extra[: k - len(found)]]
     return TopResult(found, proven, evaluated, states, time.perf_counter() - t0)
+
+
+@dataclass(frozen=True)
+class TopPaths:
+    paths: list[tuple[float, object]]  # (norm, diagalg.expand.Path), largest first
+    proven: bool                        # every path was evaluated
+    evaluated: int
+    seconds: float
+
+
+def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
+              max_paths: int = 100_000, max_seconds: float = 60.0) -> TopPaths:
+    """The ``k`` paths of ``paths expr [over ...]`` with the largest Frobenius norm on ``inst``.
+
+    Paths pass through nonlinear bubbles, where no product bound holds, so they are
+    streamed and each evaluated (bubbles shared by many paths are evaluated once);
+    the ranking is proven when every path was evaluated within the budget."""
+    from .expand import paths
+
+    labels = list(expr.labels)
+    t0 = time.perf_counter()
+    best: list[tuple[float, int, object]] = []  # a min-heap of the k largest
+    evaluated = 0
+    proven = True
+    for n, p in enumerate(paths(expr, over)):
+        if evaluated >= max_paths or time.perf_counter() - t0 > max_seconds:
+            proven = False
+            break
+        norm = float(np.linalg.norm(evaluate(Expr.of([p.term], expr.free_dims), inst, labels).array))
+        evaluated += 1
+        item = (norm, -n, p)
+        if len(best) < k:
+            heapq.heappush(best, item)
+        elif item > best[0]:
+            heapq.heapreplace(best, item)
+    ranked = [(norm, p) for norm, _, p in sorted(best, key=lambda x: (-x[0], -x[1]))]
+    return TopPaths(ranked, proven, evaluated, time.perf_counter() - t0)

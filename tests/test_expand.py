@@ -192,11 +192,28 @@ def test_paths_over_heads_choose_a_head_per_occurrence():
     assert first[13].name == "attn2" and first[13].approximate
 
 
-def test_paths_top_is_a_positioned_not_supported_yet(cli, write_diag):
-    f = write_diag("o.diag", "dim n\ntensor A[i: n, j: n]\npaths A[i, j] A[j, k] top 3\n")
-    res = cli("check", f)
-    assert res.returncode == 2
-    assert "not supported yet" in res.stderr
+def test_paths_top_k_ranks_by_evaluating_every_path():
+    import numpy as np
+
+    from diagalg.numeric.evaluate import evaluate
+    from diagalg.rank import top_paths
+
+    prog = diagalg.load(TWO_LAYER)
+    e = unfold(prog.expr("y2[q, e] WU[e, v]"))
+    inst = _instance(prog, e, 1)
+    res = top_paths(e, 4, inst)
+    assert res.proven and res.evaluated == 10
+    brute = sorted(float(np.linalg.norm(evaluate(Expr.of([p.term], e.free_dims), inst, ["q", "v"]).array))
+                   for p in paths(e))[::-1]
+    assert [round(n, 12) for n, _ in res.paths] == [round(n, 12) for n in brute[:4]]
+    cut = top_paths(e, 4, inst, max_paths=3)
+    assert not cut.proven and cut.evaluated == 3
+
+
+def test_paths_top_in_a_diag_file(cli):
+    res = cli("check", TWO_LAYER)
+    assert "paths y2[q, e] WU[e, v] top 3 [top 3 of 10 paths by Frobenius norm on a random draw (seed 0), " \
+           "proven (every path evaluated)]" in res.stdout
 
 
 def _instance(prog, e, seed):

@@ -81,15 +81,14 @@ def _operand(node: Node, inst: Instance, ctx: EvalContext) -> np.ndarray:
     if isinstance(op, BoxOp):
         return _eval_expr(op.inner, inst, ctx, op.ports)[0]
     if isinstance(op, BubbleOp):
-        x = _eval_expr(op.inner, inst, ctx, op.inner.labels)[0]
-        param = inst.scalar(op.param) if op.param is not None else None
-        func = None
-        if op.func is not None:
-            try:
-                func = inst.funcs[op.func.name]
-            except KeyError:
-                raise NumericError(f"no parameters for function {op.func.name}") from None
-        return apply_bubble(op, x, op.inner.labels, param, func, real_semantics=ctx.complex_step)
+        # the same bubble recurs across the terms of an expansion: evaluate it once per instance
+        cache = None if ctx.complex_step else inst._bucket("bubbles")
+        if cache is not None and op in cache:
+            return cache[op]
+        out = _bubble(op, inst, ctx)
+        if cache is not None:
+            cache[op] = out
+        return out
     if isinstance(op, IndexOp):
         n = inst.size(op.dim)
         if not 0 <= op.value < n:
@@ -101,3 +100,15 @@ def _operand(node: Node, inst: Instance, ctx: EvalContext) -> np.ndarray:
     if isinstance(op, DerivOp):
         return derivative(op, inst, ctx, lambda i, c: _eval_expr(op.inner, i, c, op.inner.labels)[0])
     raise TypeError(f"not a dense operation: {op!r}")
+
+
+def _bubble(op: BubbleOp, inst: Instance, ctx: EvalContext) -> np.ndarray:
+    x = _eval_expr(op.inner, inst, ctx, op.inner.labels)[0]
+    param = inst.scalar(op.param) if op.param is not None else None
+    func = None
+    if op.func is not None:
+        try:
+            func = inst.funcs[op.func.name]
+        except KeyError:
+            raise NumericError(f"no parameters for function {op.func.name}") from None
+    return apply_bubble(op, x, op.inner.labels, param, func, real_semantics=ctx.complex_step)
