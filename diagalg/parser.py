@@ -390,7 +390,9 @@ def _syntax_error(err: UnexpectedInput) -> SourceError:
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END":
-            return SourceError("unexpected end of file", err.line, err.column)
+            expected = sorted({_describe(t) for t in err.expected if not t.startswith("__")})
+            exp = f"; expected {', '.join(expected)}" if expected and len(expected) <= 8 else ""
+            return SourceError(f"unexpected end of file{exp}", err.line, err.column)
         what = "end of line" if tok.type == "_NL" else repr(str(tok))
         expected = sorted({_describe(t) for t in err.expected if not t.startswith("__")})
         hint = ""

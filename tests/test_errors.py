@@ -524,3 +524,9 @@ def test_many_seeded_mutations_raise_only_source_errors():
             else:
                 text.insert(pos, rng.choice(alphabet))
         _only_source_errors("".join(text))
+
+
+def test_calc_without_steps_at_end_of_file_says_what_is_expected():
+    err = expect_error("dim n\ntensor A[i: n, j: n]\ncalc A[i, j] A[j, i]\n")
+    assert (err.line, err.col) == (3, 21)
+    assert err.message == "unexpected end of file; expected '='"
