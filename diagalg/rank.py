@@ -3,9 +3,13 @@ best-first search with a proven upper bound, never by enumerating every term.
 
 A search state is a partly expanded term: a diagram whose unexpanded sums are
 still boxes. Its **bound** is an upper bound on the Frobenius norm of every term
-that can be completed from it:
+that can be completed from it, the smaller of
 
     |c| · Π ‖node‖_F · Π sqrt(|e|) over hyperedges and self-loops
+
+and, when the network is a forest, |c| · ‖root‖_F · Π ‖node‖_op, each node's
+operator norm taken from the legs joining its parent to its other legs
+(contracting outward from the root, ‖C·T‖_F ≤ ‖C‖_F ‖T‖_op), least over roots
 
 where a box counts as the largest bound of its own terms, and a label fixed by
 ``over`` slices the tensors on it. This holds because contracting two tensors
@@ -58,8 +62,28 @@ class _Ranker:
         self.over = dict(over)
         self._norms: dict[tuple, float] = {}
         self._maxbound: dict[int, tuple[float, Expr]] = {}
+        self._ops: dict[tuple, tuple[float, object]] = {}
 
     # ------------------------------------------------------------------ norms and bounds
+
+    def node_array(self, node: Node, fixed: Mapping[str, int], dims: Mapping[str, object]) -> tuple[np.ndarray, list[str]]:
+        """The node's array with labels on fixed edges sliced away, and its remaining axes'
+        edges (a repeated edge appears once: the diagonal)."""
+        op = node.op
+        pos = tuple((k, fixed[e]) for k, e in enumerate(node.edges) if e in fixed)
+        key = (id(op), pos, tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges))
+                                  for j in range(i)))
+        order = list(dict.fromkeys(node.edges))
+        if key not in self._norms:
+            edge_of = {e: f"p{k}" for k, e in enumerate(order)}
+            d = Diagram.build([Node(op, tuple(edge_of[e] for e in node.edges))], {edge_of[e]: dims[e] for e in order},
+                              {v: v for v in edge_of.values()})
+            arr = evaluate(Expr.single(d), self.inst, [edge_of[e] for e in order]).array
+            index = [slice(None)] * arr.ndim
+            for k, v in pos:
+                index[order.index(node.edges[k])] = v
+            self._norms[key] = (arr[tuple(index)], op)  # keep op alive: its id is the key
+        return self._norms[key][0], [e for e in order if e not in fixed]
 
     def node_norm(self, node: Node, fixed: Mapping[str, int], dims: Mapping[str, object]) -> float:
         op = node.op
@@ -67,33 +91,100 @@ class _Ranker:
             return 1.0
         if isinstance(op, BoxOp):
             return self.max_bound(op.inner)
-        pos = tuple((k, fixed[e]) for k, e in enumerate(node.edges) if e in fixed)
         if isinstance(op, CopyTensor):
             if not node.edges:
                 return float(self.inst.size(op.dim))  # a legless copy tensor is its dimension
-            return 1.0 if pos else math.sqrt(self.inst.size(op.dim))
-        key = (id(op), pos, tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges))
-                                  for j in range(i)))
-        if key not in self._norms:
-            edge_of: dict[str, str] = {}
-            names = []
-            for e in node.edges:  # repeated edges stay repeated (a diagonal)
-                if e not in edge_of:
-                    edge_of[e] = f"p{len(edge_of)}"
-                names.append(edge_of[e])
-            d = Diagram.build([Node(op, tuple(names))], {edge_of[e]: dims[e] for e in edge_of},
-                              {v: v for v in edge_of.values()})
-            arr = evaluate(Expr.single(d), self.inst, [edge_of[e] for e in edge_of]).array
-            index = [slice(None)] * arr.ndim
-            order = list(edge_of)
-            for k, v in pos:
-                index[order.index(node.edges[k])] = v
-            self._norms[key] = float(np.linalg.norm(arr[tuple(index)]))
-        return self._norms[key]
+            return 1.0 if any(e in fixed for e in node.edges) else math.sqrt(self.inst.size(op.dim))
+        arr, _ = self.node_array(node, fixed, dims)
+        return float(np.linalg.norm(arr))
+
+    def op_norm(self, node: Node, into: set[str], fixed: Mapping[str, int], dims: Mapping[str, object]) -> float:
+        """The operator norm of the node read as a map from its legs on ``into`` to its
+        other legs (at most its Frobenius norm)."""
+        op = node.op
+        if isinstance(op, BoxOp):
+            return self.max_bound(op.inner)
+        if isinstance(op, CopyTensor):
+            return 1.0  # a copy tensor as a matrix has one 1 per row and column
+        pos = tuple((k, fixed[e]) for k, e in enumerate(node.edges) if e in fixed)
+        key = (id(op), pos, tuple(e in into for e in node.edges),
+               tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges)) for j in range(i)))
+        if key not in self._ops:
+            self._ops[key] = (self._op_norm(node, into, fixed, dims), op)
+        return self._ops[key][0]
+
+    def _op_norm(self, node: Node, into: set[str], fixed: Mapping[str, int], dims: Mapping[str, object]) -> float:
+        arr, axes = self.node_array(node, fixed, dims)
+        first = [k for k, e in enumerate(axes) if e in into]
+        rest = [k for k in range(len(axes)) if k not in first]
+        if not first or not rest:
+            return float(np.linalg.norm(arr))
+        rows = int(np.prod([arr.shape[k] for k in first]))
+        m = np.transpose(arr, first + rest).reshape(rows, -1)
+        return float(np.linalg.norm(m, 2))
+
+    def tree_bound(self, d: Diagram, fixed: Mapping[str, int], unsliced: frozenset = frozenset()) -> float | None:
+        """A tighter bound when the network is a forest (no hyperedges, loops or cycles):
+        contracting outward from a root, each node multiplies the norm by at most its
+        operator norm from the legs joining its parent to its other legs. The least over
+        roots, per connected piece. None when the network is not a forest. Edges in
+        ``unsliced`` will be fixed to some value later: they are left out of the graph and
+        kept whole in the arrays (a slice's norms are at most the whole tensor's)."""
+        nodes = [i for i, n in enumerate(d.nodes) if not isinstance(n.op, IndexOp)]
+        free = set(d.free_map.values())
+        between: dict[tuple[int, int], set[str]] = {}
+        for e, ports in d.incidence.items():
+            if e in fixed or e in unsliced:
+                continue
+            owners = [i for i, _ in ports]
+            if len(owners) + (1 if e in free else 0) >= 3 or (len(owners) == 2 and owners[0] == owners[1]):
+                return None
+            if len(owners) == 2:
+                between.setdefault((min(owners), max(owners)), set()).add(e)
+        parent = {i: i for i in nodes}
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        adj: dict[int, list[tuple[int, set[str]]]] = {i: [] for i in nodes}
+        for (a, b), edges in between.items():
+            ra, rb = find(a), find(b)
+            if ra == rb:
+                return None  # a cycle
+            parent[ra] = rb
+            adj[a].append((b, edges))
+            adj[b].append((a, edges))
+        groups: dict[int, list[int]] = {}
+        for i in nodes:
+            groups.setdefault(find(i), []).append(i)
+        total = 1.0
+        for members in groups.values():
+            best = math.inf
+            for root in members:
+                b = self.node_norm(d.nodes[root], fixed, d.dims)
+                seen, stack = {root}, [root]
+                while stack and b < best:
+                    u = stack.pop()
+                    for v, edges in adj[u]:
+                        if v not in seen:
+                            seen.add(v)
+                            stack.append(v)
+                            b *= self.op_norm(d.nodes[v], edges, fixed, d.dims)
+                best = min(best, b)
+            total *= best
+        return total
 
     def bound(self, coeff, d: Diagram) -> float:
         fixed = {n.edges[0]: n.op.value for n in d.nodes if isinstance(n.op, IndexOp)}
-        out = abs(complex(self.inst.scalar(coeff)))
+        scale = abs(complex(self.inst.scalar(coeff)))
+        tree = self.tree_bound(d, fixed)
+        return scale * min(self._product_bound(d, fixed), tree if tree is not None else math.inf)
+
+    def _product_bound(self, d: Diagram, fixed: Mapping[str, int]) -> float:
+        out = 1.0
         dims = d.dims
         for n in d.nodes:
             out *= self.node_norm(n, fixed, dims)
@@ -125,7 +216,9 @@ class _Ranker:
                 if split:  # fixing a label cannot raise a norm: bound with the whole tensors
                     d = Diagram.build(d.nodes + tuple(Node(IndexOp(-1, d.dims[x]), (x,)) for x in split),
                                       d.dims, d.free_map)
-                best = max(best, self._bound_unsliced(t.coeff, d))
+                tree = self.tree_bound(t.diagram, {}, frozenset(split))
+                best = max(best, min(self._bound_unsliced(t.coeff, d),
+                                     abs(complex(self.inst.scalar(t.coeff))) * tree if tree is not None else math.inf))
             self._maxbound[key] = (best, e)
         return self._maxbound[key][0]
 

@@ -286,3 +286,25 @@ def test_top_in_a_diag_file(cli, write_diag):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[top 3 of 169 terms by Frobenius norm on a random draw (seed 0), proven;" in res.stdout
     assert sum(1 for l in res.stdout.splitlines() if l.startswith("    ‖·‖ ")) == 3
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_the_search_bound_is_never_below_a_completed_term(seed):
+    # soundness of `top K`: the bound of a state (here: every complete term, and the
+    # unexpanded model) is at least the norm of whatever it completes to
+    import numpy as np
+
+    from diagalg.numeric.evaluate import evaluate
+    from diagalg.rank import _Ranker
+
+    prog = diagalg.parse(HEADS)
+    e = unfold(prog.expr("y2[q, e]"))
+    inst = _instance(prog, e, seed)
+    r = _Ranker(inst, {"h": 12})
+    norms = []
+    for t in expand_terms(e, {"h": 12}):
+        norm = float(np.linalg.norm(evaluate(Expr.of([t], e.free_dims), inst, ["q", "e"]).array))
+        norms.append(norm)
+        assert r.bound(t.coeff, t.diagram) >= norm * (1 - 1e-9)
+    (top,) = e.terms
+    assert r.bound(top.coeff, top.diagram) >= max(norms) * (1 - 1e-9)
