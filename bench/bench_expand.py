@@ -58,17 +58,7 @@ def model(layers: int, heads: int = 12) -> tuple[diagalg.Program, Expr]:
     return prog, unfold(prog.expr(f"{prev}[q, e]"))
 
 
-SOFTMAX_2x12 = """dim heads = 12, seq = 16, d = 24, dh = 8
-tensor x[s: seq, e: d]
-tensor WQ1[h: heads, a: d, f: dh]
-tensor WK1[h: heads, a: d, f: dh]
-tensor OV1[h: heads, a: d, e: d]
-tensor WQ2[h: heads, a: d, f: dh]
-tensor WK2[h: heads, a: d, f: dh]
-tensor OV2[h: heads, a: d, e: d]
-let y1[q, e] = skip1: x[q, e] + attn1: softmax[k](causal[q, k](keep[h, q, k](x[q, a] WQ1[h, a, f] WK1[h, b, f] x[k, b]))) x[k, a] OV1[h, a, e]
-let y2[q, e] = skip2: y1[q, e] + attn2: softmax[k](causal[q, k](keep[h, q, k](y1[q, a] WQ2[h, a, f] WK2[h, b, f] y1[k, b]))) y1[k, a] OV2[h, a, e]
-"""
+SOFTMAX_2x12 = (Path(__file__).resolve().parents[1] / "examples" / "transformers" / "softmax_heads.diag").read_text()
 
 
 def bench_paths() -> None:
