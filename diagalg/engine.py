@@ -24,9 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-import sympy
-
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, inline_diagram, resolve_merges
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, replace_node
 from .rules import DEFAULT_RULES, SUM_RULES, get_rule
 from .rules.base import Edit, Site, apply_edits, disjoint_sites
 
@@ -140,13 +138,8 @@ def _inline_single_term_boxes(term: Term) -> Term:
                    and len(n.op.inner.terms) == 1), None)
         if at is None:
             return term if d is term.diagram else Term(coeff, d, term.tags)
-        box = d.nodes[at]
-        (inner,) = box.op.inner.terms
-        nodes, new_dims, merges = inline_diagram(d, dict(zip(box.op.ports, box.edges)), inner.diagram)
-        rest = tuple(n for k, n in enumerate(d.nodes) if k != at)
-        d = Diagram.build(rest + tuple(nodes), {**d.dims, **new_dims}, d.free_map)
-        if merges:
-            d = d.rename_edges(resolve_merges(merges))
+        (inner,) = d.nodes[at].op.inner.terms
+        d = replace_node(d, at, inner.diagram)
         coeff = coeff * inner.coeff
 
 

@@ -25,12 +25,12 @@ can be counted and streamed, never materialised.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Iterable, Iterator, Mapping
 
-import sympy
-
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, inline_diagram, resolve_merges
+from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, Node, Term, inline_diagram, replace_node,
+                    resolve_merges)
 
 __all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip"]
 
@@ -68,12 +68,24 @@ def _base(edge: str) -> str:
     return edge.split("~")[0]
 
 
-def _split_edges(d: Diagram, over: Mapping[str, int]) -> list[str]:
-    """The summed edges of ``d`` itself (not of its boxes) that ``over`` splits, by label name."""
+def _split_edges(d: Diagram, over: Mapping[str, int], among: Iterable[str] | None = None) -> list[str]:
+    """The summed edges of ``d`` itself (not of its boxes; only those in ``among`` if
+    given) that ``over`` splits, by label name."""
     if not over:
         return []
     free = set(d.free_map.values())
-    return sorted(e for e in d.dims if _base(e) in over and e not in free)
+    return sorted(e for e in (d.dims if among is None else among) if _base(e) in over and e not in free)
+
+
+def fix_values(d: Diagram, split: list[str], over: Mapping[str, int]) -> Iterator[tuple[Diagram, tuple[str, ...]]]:
+    """``d`` once per assignment of values to the edges ``split``, each fixed by a one-hot
+    vector, with the tags (``h=3``) naming the assignment."""
+    if not split:
+        yield d, ()
+        return
+    for values in itertools.product(*(range(over[_base(e)]) for e in split)):
+        nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
+        yield Diagram.build(nodes, d.dims, d.free_map), tuple(f"{_base(e)}={v}" for e, v in zip(split, values))
 
 
 def expand_terms(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[Term]:
@@ -88,39 +100,32 @@ def expand_terms(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[
 
 
 def _expand_term(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
-    split = _split_edges(t.diagram, over)
-    if split:
-        import itertools
-
-        from .model import IndexOp
-
-        for values in itertools.product(*(range(over[_base(e)]) for e in split)):
-            d = t.diagram
-            nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
-            fixed = Term(t.coeff, Diagram.build(nodes, d.dims, d.free_map), ())
-            tags = tuple(f"{_base(e)}={v}" for e, v in zip(split, values))
-            for sub in _expand_plain(fixed, over):
-                yield Term(sub.coeff, sub.diagram, tags + sub.tags)
-        return
-    yield from _expand_plain(t, over)
+    for fixed, tags in _fixings(t, over):
+        for sub in _expand_plain(fixed, over):
+            yield Term(sub.coeff, sub.diagram, tags + sub.tags)
 
 
 def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
-    d = t.diagram
-    kept: list[Node] = []
-    boxes: list[Node] = []
-    for n in d.nodes:
+    nodes = []
+    for n in t.diagram.nodes:
         op = n.op
-        if isinstance(op, BoxOp):
-            boxes.append(n)
-        elif isinstance(op, BubbleOp):
+        if isinstance(op, BubbleOp):
             # exact: the argument is expanded inside the bubble, which stays one node
             inner = Expr.of(list(expand_terms(op.inner)), op.inner.free_dims)
-            kept.append(Node(BubbleOp(op.kind, inner, op.axes, op.param, op.func), n.edges))
-        else:
-            kept.append(n)
-    base = Diagram.build(kept, d.dims, d.free_map)
-    yield from _choose(base, t.coeff, (), boxes, {}, lambda box: expand_terms(box.op.inner, over))
+            n = Node(BubbleOp(op.kind, inner, op.axes, op.param, op.func), n.edges)
+        nodes.append(n)
+    yield from _choose(t.diagram.with_nodes(nodes), t.coeff, (), over)
+
+
+def _choose(d: Diagram, coeff, tags: tuple[str, ...], over: Mapping[str, int]) -> Iterator[Term]:
+    """Each way of putting one term of every box's expansion in its place (depth first;
+    the terms put in hold no boxes, so the boxes are taken in their original order)."""
+    at = next((k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp)), None)
+    if at is None:
+        yield Term(coeff, d, tags)
+        return
+    for sub in expand_terms(d.nodes[at].op.inner, over):
+        yield from _choose(replace_node(d, at, sub.diagram), coeff * sub.coeff, tags + sub.tags, over)
 
 
 def inline_box(diagram: Diagram, ports: Mapping[str, str], inner: Diagram,
@@ -137,19 +142,6 @@ def inline_box(diagram: Diagram, ports: Mapping[str, str], inner: Diagram,
         ren = {k: m.get(v, v) for k, v in ren.items()}
         ren.update({k: v for k, v in m.items() if k not in ren})
     return d2, ren, new_dims
-
-
-def _choose(diagram: Diagram, coeff, tags: tuple[str, ...], boxes: list[Node], renamed: Mapping[str, str],
-            options) -> Iterator[Term]:
-    """Inline, for each box in turn, each of ``options(box)``'s terms (depth first)."""
-    if not boxes:
-        yield Term(coeff, diagram, tags)
-        return
-    box, rest = boxes[0], boxes[1:]
-    ports = {p: renamed.get(e, e) for p, e in zip(box.op.ports, box.edges)}
-    for sub in options(box):
-        d2, ren, _ = inline_box(diagram, ports, sub.diagram, renamed)
-        yield from _choose(d2, coeff * sub.coeff, tags + sub.tags, rest, ren, options)
 
 
 # --------------------------------------------------------------------------- paths
@@ -245,19 +237,8 @@ def paths(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[Path]:
 
 def _fixings(t: Term, over: Mapping[str, int]) -> Iterator[tuple[Term, tuple[str, ...]]]:
     """``t`` once per value of its own summed labels named in ``over`` (one-hot fixed)."""
-    split = _split_edges(t.diagram, over)
-    if not split:
-        yield t, ()
-        return
-    import itertools
-
-    from .model import IndexOp
-
-    d = t.diagram
-    for values in itertools.product(*(range(over[_base(e)]) for e in split)):
-        nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
-        yield (Term(t.coeff, Diagram.build(nodes, d.dims, d.free_map), t.tags),
-               tuple(f"{_base(e)}={v}" for e, v in zip(split, values)))
+    for d, tags in fix_values(t.diagram, _split_edges(t.diagram, over), over):
+        yield Term(t.coeff, d, t.tags), tags
 
 
 def _roles_here(d: Diagram, inherited: Mapping[str, str]) -> dict[str, str]:
@@ -373,8 +354,3 @@ def _inline_then(diagram: Diagram, coeff, acc: _Choice, box: Node, edges: tuple[
                  in_bubble: bool, in_block: bool, over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
     d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)
     yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block, over)
-
-
-def total(terms: list[Term], free_dims: Mapping[str, sympy.Expr]) -> Expr:
-    """The sum of ``terms`` as one expression (for the numeric check of an expansion)."""
-    return Expr.of(terms, free_dims)

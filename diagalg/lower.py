@@ -24,10 +24,9 @@ from typing import Callable, Iterable
 import sympy
 
 from . import ast as A
-from .dims import DimConstraint, DimEnv
+from .dims import DimConstraint
 from .errors import SourceError
 from .model import (
-    AXIS_BUBBLES,
     BoxOp,
     BubbleOp,
     CopyTensor,
@@ -539,7 +538,6 @@ class _FileState:
     def over_size(self, expr, ref: A.LabelRef) -> int:
         """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""
         from .engine import unfold
-        from .model import walk_nodes
 
         if ref.name in expr.labels:
             raise _err(f"over {ref.name}: '{ref.name}' is a free label of the expression; "

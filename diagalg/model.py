@@ -18,9 +18,9 @@ derivative nodes. This module knows nothing of the parser or the CLI.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import sympy
 
@@ -489,6 +489,22 @@ def inline_diagram(outer: Diagram, port_edges: Mapping[str, str], inner: Diagram
             new_dims[rename[e]] = d
     nodes = [Node(n.op, tuple(rename[e] for e in n.edges)) for n in inner.nodes]
     return nodes, new_dims, merges
+
+
+def replace_node(diagram: Diagram, index: int, inner: Diagram,
+                 ports: Mapping[str, str] | None = None) -> Diagram:
+    """``diagram`` with node ``index`` taken out and ``inner`` put in its place.
+
+    Inner's free label L is glued to ``ports[L]`` (by default the node's edge on its
+    port L: the node is a box, bubble or derivative whose ports are inner's labels);
+    inner's other edges get fresh names, and edges that inner joins are merged."""
+    node = diagram.nodes[index]
+    if ports is None:
+        ports = dict(zip(node.op.ports, node.edges))
+    nodes, new_dims, merges = inline_diagram(diagram, ports, inner)
+    rest = tuple(n for k, n in enumerate(diagram.nodes) if k != index)
+    d = Diagram.build(rest + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
+    return d.rename_edges(resolve_merges(merges)) if merges else d
 
 
 def resolve_merges(merges: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:

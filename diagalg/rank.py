@@ -33,8 +33,8 @@ from typing import Mapping
 
 import numpy as np
 
-from .expand import _base, _position_tags, inline_box
-from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term
+from .expand import _position_tags, _split_edges, fix_values
+from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, replace_node
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
 
@@ -201,9 +201,7 @@ class _Ranker:
         return out
 
     def split_edges(self, d: Diagram, among=None) -> list[str]:
-        free = set(d.free_map.values())
-        edges = d.dims if among is None else among
-        return sorted(e for e in edges if _base(e) in self.over and e not in free)
+        return _split_edges(d, self.over, among)
 
     def max_bound(self, e: Expr) -> float:
         """The largest bound over the terms of ``e`` (split labels counted unsliced)."""
@@ -239,26 +237,15 @@ class _Ranker:
     # ------------------------------------------------------------------ children of a state
 
     def fix(self, coeff, d: Diagram, tags: tuple[str, ...], new_edges) -> list[tuple[object, Diagram, tuple]]:
-        split = self.split_edges(d, new_edges)
-        if not split:
-            return [(coeff, d, tags)]
-        out = []
-        for values in itertools.product(*(range(self.over[_base(e)]) for e in split)):
-            nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[e]), (e,)) for e, v in zip(split, values))
-            out.append((coeff, Diagram.build(nodes, d.dims, d.free_map),
-                        tags + tuple(f"{_base(e)}={v}" for e, v in zip(split, values))))
-        return out
+        return [(coeff, d2, tags + fixed) for d2, fixed in fix_values(d, self.split_edges(d, new_edges), self.over)]
 
     def children(self, coeff, d: Diagram, tags: tuple[str, ...]):
         at = next(k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp))
-        box = d.nodes[at]
-        rest = tuple(n for k, n in enumerate(d.nodes) if k != at)
-        ports = dict(zip(box.op.ports, box.edges))
-        without = Diagram.build(rest, d.dims, d.free_map)
-        for k, t in enumerate(box.op.inner.terms, 1):
-            d2, _, new_dims = inline_box(without, ports, t.diagram, {})
-            own = _position_tags(box.op.inner, k, t)
-            yield from self.fix(coeff * t.coeff, d2, tags + own, new_dims)
+        inner = d.nodes[at].op.inner
+        for k, t in enumerate(inner.terms, 1):
+            d2 = replace_node(d, at, t.diagram)
+            new_edges = [e for e in d2.dims if e not in d.dims]
+            yield from self.fix(coeff * t.coeff, d2, tags + _position_tags(inner, k, t), new_edges)
 
 
 def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,

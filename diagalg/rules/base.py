@@ -9,8 +9,8 @@ O(diagram) per pass, not per site) or, for rules that split a term into a sum
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Protocol, Sequence
 
 import sympy
 

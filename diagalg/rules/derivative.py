@@ -58,6 +58,7 @@ from ..model import (
     fresh_name,
     inline_diagram,
     nested_exprs,
+    replace_node,
     resolve_merges,
     tensor_decls_in,
 )
@@ -447,17 +448,4 @@ class DerivativeRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> list:
         (i,) = site.nodes
-        node = diagram.nodes[i]
-        d_expr = _derivative_of(node.op)
-        rest = tuple(n for k, n in enumerate(diagram.nodes) if k != i)
-        ports = dict(zip(node.op.ports, node.edges))
-        out = []
-        for term in d_expr.terms:
-            nodes, new_dims, merges = inline_diagram(diagram, ports, term.diagram)
-            dims = dict(diagram.dims)
-            dims.update(new_dims)
-            d = Diagram.build(rest + tuple(nodes), dims, diagram.free_map)
-            if merges:
-                d = d.rename_edges(resolve_merges(merges))
-            out.append((term.coeff, d))
-        return out
+        return [(term.coeff, replace_node(diagram, i, term.diagram)) for term in _derivative_of(diagram.nodes[i].op).terms]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..model import BoxOp, Diagram, Node, inline_diagram, resolve_merges
+from ..model import BoxOp, Diagram, replace_node
 from .base import Site, register
 
 
@@ -25,16 +25,4 @@ class DistributeRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> list:
         (i,) = site.nodes
-        box = diagram.nodes[i]
-        rest = tuple(n for k, n in enumerate(diagram.nodes) if k != i)
-        ports = dict(zip(box.op.ports, box.edges))
-        out = []
-        for term in box.op.inner.terms:
-            nodes, new_dims, merges = inline_diagram(diagram, ports, term.diagram)
-            dims = dict(diagram.dims)
-            dims.update(new_dims)
-            d = Diagram.build(rest + tuple(nodes), dims, diagram.free_map)
-            if merges:
-                d = d.rename_edges(resolve_merges(merges))
-            out.append((term.coeff, d))
-        return out
+        return [(term.coeff, replace_node(diagram, i, term.diagram)) for term in diagram.nodes[i].op.inner.terms]

@@ -73,9 +73,7 @@ from ..model import (
     Expr,
     Node,
     Term,
-    all_edge_names,
-    inline_diagram,
-    resolve_merges,
+    replace_node,
     tensor_decls_in,
 )
 from .base import Edit, Site, register
@@ -223,13 +221,6 @@ class LogsumexpShiftRule:
         out: list[tuple[sympy.Expr, Diagram]] = [
             (sympy.Integer(1), diagram.with_nodes([Node(new_op, node.edges) if k == i else n
                                                    for k, n in enumerate(diagram.nodes)]))]
-        rest = tuple(n for k, n in enumerate(diagram.nodes) if k != i)
-        ports = dict(zip(op.ports, node.edges))
-        for t in dropped:
-            summand = _without_label(t.diagram, label)
-            nodes, new_dims, merges = inline_diagram(diagram, ports, summand, all_edge_names(diagram))
-            d = Diagram.build(rest + tuple(nodes), {**diagram.dims, **new_dims}, diagram.free_map)
-            if merges:
-                d = d.rename_edges(resolve_merges(merges))
-            out.append((t.coeff, d))
+        for t in dropped:  # the bubble's ports are its argument's labels: each summand goes in its place
+            out.append((t.coeff, replace_node(diagram, i, _without_label(t.diagram, label))))
         return out
