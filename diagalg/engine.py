@@ -26,6 +26,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, replace_node
 from .rules import DEFAULT_RULES, SUM_RULES, get_rule
+from .numeric.sizes import standin_sizes
 from .rules.base import Edit, Site, apply_edits, disjoint_sites
 
 MAX_STEPS = 200_000
@@ -197,6 +198,8 @@ class Engine:
         self.seed = seed
         self._verdicts: dict[object, float] = {}
         self.checks = 0
+        self._check_dims = {} if env is None else {
+            str(sym): size for sym, size in standin_sizes(env, SMALL_CONCRETE, 2).items()}
         # rules that do not shrink diagrams (user rules): terms already rewritten by each
         self._growing_seen: dict[str, set] = {r.name: set() for r in self.diagram_rules
                                               if not getattr(r, "shrinks", True)}
@@ -211,10 +214,11 @@ class Engine:
                 continue
             inner = self.simplify_nested(term.diagram)
             if inner is not term.diagram:
-                new = _inline_single_term_boxes(Term(term.coeff, inner, term.tags))
+                new = Term(term.coeff, inner, term.tags)
                 if self.record:
                     self.steps.append(Step("inside", 1, term, (new,)))
                 term = new
+            term = _inline_single_term_boxes(term)  # a one-term box is its contents, not a rewrite
             produced = self.rewrite_once(term)
             if produced is None:
                 out.append(term)
@@ -347,7 +351,7 @@ class Engine:
         if key in self._verdicts:
             return self._verdicts[key]
         self.checks += 1
-        result = compare(unfold(before), unfold(after), env, seed=self.seed, dims=_small_sizes(env))
+        result = compare(unfold(before), unfold(after), env, seed=self.seed, dims=self._check_dims)
         if result.status == "inconclusive":  # the small sizes broke a constraint: the usual ones
             result = compare(unfold(before), unfold(after), env, seed=self.seed)
         if result.status == "different":
@@ -357,27 +361,10 @@ class Engine:
         return err
 
 
+#: Rewrite checks give concrete dimensions above this size small stand-ins (in the same
+#: order): a rewrite holds at every size, and a site check must stay O(site) even when the
+#: model is GPT-2 sized.
 SMALL_CONCRETE = 12
-
-
-def _small_sizes(env) -> dict[str, int]:
-    """Sizes for checking one rewrite: concrete dimensions above SMALL_CONCRETE get small
-    distinct stand-ins in the same order (a rewrite holds at every size, and a site
-    check must stay O(site) even when the model is GPT-2 sized)."""
-    key = id(env)
-    cached = _SMALL_CACHE.get(key)
-    if cached is not None and cached[0] is env:
-        return cached[1]
-    kept = [v for v in env.concrete.values() if v <= SMALL_CONCRETE]
-    large = sorted({v for v in env.concrete.values() if v > SMALL_CONCRETE})
-    base = max(kept, default=1) + 1
-    by_value = {v: base + i for i, v in enumerate(large)}
-    out = {str(s): by_value[v] for s, v in env.concrete.items() if v in by_value and s not in env.derived}
-    _SMALL_CACHE[key] = (env, out)
-    return out
-
-
-_SMALL_CACHE: dict[int, tuple[object, dict[str, int]]] = {}
 
 
 def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,

@@ -51,17 +51,18 @@ class SizeDraw:
         return ", ".join(f"{name}={decl} checked as {used}" for name, (decl, used) in sorted(self.standins.items()))
 
 
-def standin_sizes(env: DimEnv) -> dict[sympy.Symbol, int]:
-    """Stand-in sizes for the concrete dimensions larger than :data:`MAX_KEPT_CONCRETE`.
+def standin_sizes(env: DimEnv, max_kept: int = MAX_KEPT_CONCRETE, min_standin: int = MIN_STANDIN
+                  ) -> dict[sympy.Symbol, int]:
+    """Stand-in sizes for the concrete dimensions larger than ``max_kept``.
 
     Deterministic (depends on ``env`` only): the distinct large values, in
     increasing order, get consecutive sizes starting above every kept concrete
     value (and at least :data:`MIN_STANDIN`), so the order of all concrete
     dimensions is preserved and distinct values stay distinct.
     """
-    kept = [v for v in env.concrete.values() if v <= MAX_KEPT_CONCRETE]
-    large = sorted({v for v in env.concrete.values() if v > MAX_KEPT_CONCRETE})
-    base = max(MIN_STANDIN, max(kept, default=0) + 1)
+    kept = [v for v in env.concrete.values() if v <= max_kept]
+    large = sorted({v for v in env.concrete.values() if v > max_kept})
+    base = max(min_standin, max(kept, default=0) + 1)
     by_value = {v: base + i for i, v in enumerate(large)}
     return {s: by_value[v] for s, v in env.concrete.items() if v in by_value}
 
