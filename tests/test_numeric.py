@@ -662,3 +662,27 @@ def test_random_diagrams_match_dense_einsum(case: tuple[Diagram, list[TensorDecl
     labels = tuple(sorted(d.labels, reverse=True))
     got = value(Expr.single(d), inst, labels)
     np.testing.assert_allclose(got, _dense_reference(d, inst, labels), rtol=1e-12, atol=1e-12)
+
+
+def test_a_bubble_shared_by_many_terms_is_evaluated_once_per_instance_and_never_stale():
+    # `paths ... top K` evaluates thousands of terms that share bubbles; the instance
+    # caches each bubble's value, and a changed array (with_array) must not see it
+    import diagalg
+    from diagalg.numeric.check import collect, draw_instance
+    from diagalg.numeric.evaluate import evaluate
+    from diagalg.numeric.sizes import sample_sizes
+
+    prog = diagalg.parse("dim n\ntensor S[q: n, k: n]\ntensor x[k: n]\n")
+    e = prog.expr("softmax[k](S[q, k]) x[k]")
+    rng = np.random.default_rng(0)
+    decls, funcs, syms = collect([e])
+    inst = draw_instance(decls, funcs, sample_sizes(syms, prog.env, decls.values(), rng), rng)
+    first = evaluate(e, inst, ["q"]).array
+    assert len(inst._bucket("bubbles")) == 1
+    assert np.array_equal(evaluate(e, inst, ["q"]).array, first)
+    s = inst.arrays["S"]
+    expected = (np.exp(s - s.max(1, keepdims=True)) / np.exp(s - s.max(1, keepdims=True)).sum(1, keepdims=True)) @ \
+        inst.arrays["x"]
+    assert np.allclose(first, expected)
+    other = inst.with_array("S", 2 * s)
+    assert not np.allclose(evaluate(e, other, ["q"]).array, first)

@@ -396,6 +396,7 @@ def test_shift_sites_keep_the_value():
     print("shift firings:", dict(fired))
     assert fired["compose"] >= 30 and fired["compose-with-0"] >= 5
     assert fired["identity"] >= 10 and fired["zero"] >= 5 and fired["batch"] >= 5
+    assert fired["orient"] >= 10  # shift(-o)[a, b] -> shift(o)[b, a] keeps the value too
 
 
 def test_symmetry_sites_keep_the_value():
