@@ -44,7 +44,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 import igraph
 import numpy as np
@@ -58,13 +58,14 @@ from .model import (
     DerivOp,
     Diagram,
     Expr,
+    IndexOp,
     Node,
     Op,
     ReshapeOp,
     ShiftOp,
-    IndexOp,
     Term,
     TensorOp,
+    permutation_sign,
 )
 
 __all__ = ["canonical_term", "canonical_key", "collect", "equal", "expr_key"]
@@ -112,24 +113,6 @@ def _is_zero(coeff: Any, subs: Mapping | None) -> bool:
         return sympy.cancel(e) == 0
     except (sympy.PolynomialError, TypeError, ValueError):  # pragma: no cover - exotic coefficients
         return False
-
-
-def _perm_sign(seq: Sequence[int]) -> int:
-    """The sign (+1/-1) of the permutation that sorts ``seq`` (distinct values)."""
-    order = sorted(range(len(seq)), key=seq.__getitem__)
-    seen = [False] * len(seq)
-    sign = 1
-    for i in range(len(seq)):
-        if seen[i]:
-            continue
-        j, length = i, 0
-        while not seen[j]:
-            seen[j] = True
-            j = order[j]
-            length += 1
-        if length % 2 == 0:
-            sign = -sign
-    return sign
 
 
 class _WeakMemo:
@@ -520,7 +503,7 @@ def _odd_automorphism(graph: igraph.Graph, colour: list[int], groups: list[list[
         sign = 1
         for grp in groups:
             images = [slot[gen[v]] for v in grp]
-            sign *= _perm_sign([k for _, k in images])
+            sign *= permutation_sign([k for _, k in images])
         if sign < 0:
             return True
     return False
@@ -551,7 +534,7 @@ def _compute_term(diagram: Diagram) -> tuple[DiagramKey, int]:
         if _odd_automorphism(graph, colour, enc.antisym):
             return key, 0
         for grp in enc.antisym:
-            sign *= _perm_sign([int(pos[v]) for v in grp])
+            sign *= permutation_sign([int(pos[v]) for v in grp])
     return key, sign
 
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Iterator
 
-from .model import CopyTensor, Diagram, Op, TensorOp
+from .model import CopyTensor, Diagram, Op, TensorOp, permutation_sign
 
 __all__ = ["Match", "Pattern", "find_matches"]
 
@@ -102,17 +102,6 @@ def _port_classes(op: Op, leg_symmetries: bool) -> tuple[tuple[int, ...], tuple[
         classes = tuple(ids.setdefault(name, len(ids)) for name in names)
         return classes, tuple(tuple(g) for g in anti)
     return tuple(range(n)), ()
-
-
-def _perm_sign(seq: list[int]) -> int:
-    sign = 1
-    seq = list(seq)
-    for i in range(len(seq)):
-        while seq[i] != i:
-            j = seq[i]
-            seq[i], seq[j] = seq[j], seq[i]
-            sign = -sign
-    return sign
 
 
 class Pattern:
@@ -302,7 +291,7 @@ def find_matches(pattern: Diagram | Pattern, target: Diagram, *, leg_symmetries:
             for k in range(npat):
                 for group in pat.anti[k]:
                     pos = {q: r for r, q in enumerate(group)}
-                    sign *= _perm_sign([pos[sigma[k][p]] for p in group])
+                    sign *= permutation_sign([pos[sigma[k][p]] for p in group])
             yield Match(nodes, tuple(sigma[k] for k in range(npat)), edges, sign)
             return
         k = order[i]

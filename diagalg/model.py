@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import sympy
 
@@ -444,6 +444,24 @@ class Expr:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def permutation_sign(seq: Sequence[int]) -> int:
+    """The sign (+1/-1) of the permutation that sorts ``seq`` (distinct values)."""
+    order = sorted(range(len(seq)), key=seq.__getitem__)
+    seen = [False] * len(seq)
+    sign = 1
+    for i in range(len(seq)):
+        if seen[i]:
+            continue
+        j, length = i, 0
+        while not seen[j]:
+            seen[j] = True
+            j = order[j]
+            length += 1
+        if length % 2 == 0:
+            sign = -sign
+    return sign
 
 
 def fresh_name(base: str, used: set[str]) -> str:

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy
 
-from ..model import FuncDecl, TensorDecl
+from ..model import FuncDecl, TensorDecl, permutation_sign
 from .decls import decl_shape, dim_value, int_subs, map_groups
 from .errors import SamplingError, check_memory
 from .sizes import SizeDraw, sample_sizes, standin_sizes
@@ -131,21 +131,10 @@ def symmetrize(arr: np.ndarray, axes: Sequence[int], antisymmetric: bool = False
         order = list(range(arr.ndim))
         for src, dst in zip(perm, range(len(axes))):
             order[axes[dst]] = axes[src]
-        sign = _parity(perm) if antisymmetric else 1
+        sign = permutation_sign(perm) if antisymmetric else 1
         total = total + sign * np.transpose(arr, order)
         count += 1
     return total / count
-
-
-def _parity(perm: Sequence[int]) -> int:
-    perm = list(perm)
-    sign = 1
-    for i in range(len(perm)):
-        while perm[i] != i:
-            j = perm[i]
-            perm[i], perm[j] = perm[j], perm[i]
-            sign = -sign
-    return sign
 
 
 # --------------------------------------------------------------------------- declared tensors
