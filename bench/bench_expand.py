@@ -74,6 +74,18 @@ def bench_paths() -> None:
           f"{t2 - t1:.2f} s")
     from diagalg.rank import top_paths
 
+    sample = list(itertools.islice(paths(e, {"h": 12}), 2000))
+    for shared in (False, True):
+        inst = instance(prog, e)
+        if shared:
+            inst.share_bubbles()
+        t0 = time.perf_counter()
+        for p in sample:
+            evaluate(Expr.of([p.term], e.free_dims), inst, ["q", "e"])
+        per = 1e3 * (time.perf_counter() - t0) / len(sample)
+        print(f"evaluating {len(sample)} of those paths, bubbles {'shared' if shared else 'not shared'}: "
+              f"{per:.2f} ms/path")
+
     res = top_paths(e, 10, instance(prog, e), {"h": 12})
     state = "proven" if res.proven else "not proven (budget)"
     print(f"top 10 of those paths (each evaluated, shared bubbles once): {res.seconds:.2f} s, {state}; "

@@ -318,6 +318,7 @@ def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
     from .expand import paths
 
     labels = list(expr.labels)
+    inst.share_bubbles()  # paths share their bubbles: each is evaluated once
     t0 = time.perf_counter()
     best: list[tuple[float, int, object]] = []  # a min-heap of the k largest
     evaluated = 0

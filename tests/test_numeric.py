@@ -677,6 +677,8 @@ def test_a_bubble_shared_by_many_terms_is_evaluated_once_per_instance_and_never_
     rng = np.random.default_rng(0)
     decls, funcs, syms = collect([e])
     inst = draw_instance(decls, funcs, sample_sizes(syms, prog.env, decls.values(), rng), rng)
+    assert inst.shared_bubbles is None  # opt-in: ordinary checks do not hash bubbles
+    inst.share_bubbles()
     first = evaluate(e, inst, ["q"]).array
     assert len(inst._bucket("bubbles")) == 1
     assert np.array_equal(evaluate(e, inst, ["q"]).array, first)

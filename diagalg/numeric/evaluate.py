@@ -81,8 +81,9 @@ def _operand(node: Node, inst: Instance, ctx: EvalContext) -> np.ndarray:
     if isinstance(op, BoxOp):
         return _eval_expr(op.inner, inst, ctx, op.ports)[0]
     if isinstance(op, BubbleOp):
-        # the same bubble recurs across the terms of an expansion: evaluate it once per instance
-        cache = None if ctx.complex_step else inst._bucket("bubbles")
+        # an instance that shares bubbles (Instance.share_bubbles: many terms of one expansion)
+        # evaluates each once; others skip the deep hash of the bubble
+        cache = None if ctx.complex_step else inst.shared_bubbles
         if cache is not None and op in cache:
             return cache[op]
         out = _bubble(op, inst, ctx)

@@ -86,6 +86,17 @@ class Instance:
         bucket[key] = arr
         return arr
 
+    def share_bubbles(self) -> "Instance":
+        """Evaluate each distinct bubble once on this instance (worth its hashing when many
+        expressions share bubbles, as the terms of a path expansion do). Returns self."""
+        self._bucket("bubbles")
+        return self
+
+    @property
+    def shared_bubbles(self) -> dict | None:
+        """The bubble values of an instance that shares them, else None."""
+        return self._cache.get("bubbles")
+
     def with_array(self, name: str, array: np.ndarray) -> "Instance":
         """A copy whose tensor ``name`` has ``array``; caches that do not depend on it are shared."""
         arrays = dict(self.arrays)
