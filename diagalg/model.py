@@ -482,10 +482,23 @@ def all_edge_names(diagram: Diagram) -> set[str]:
     return set(diagram.dims) | set(diagram.labels)
 
 
+def _tagged_name(edge: str, tag: str, used: set[str]) -> str:
+    base = f"{edge.split('~')[0] or 'e'}~{tag}"
+    cand, k = base, 0
+    while cand in used:
+        k += 1
+        cand = f"{base}.{k}"
+    used.add(cand)
+    return cand
+
+
 def inline_diagram(outer: Diagram, port_edges: Mapping[str, str], inner: Diagram,
-                   used: set[str] | None = None) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
+                   used: set[str] | None = None,
+                   tag: str | None = None) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
     """Place ``inner`` into ``outer``: inner's free label L is glued to outer edge
     ``port_edges[L]``; inner's other edges get fresh names not used in ``outer``.
+    With ``tag``, fresh names are ``base~tag`` (``base~tag.1``, ...): edits computed
+    separately against one diagram with different tags never invent the same name.
 
     Returns (nodes, new edge dims, edge merges) where merges are pairs of outer
     edges that ``inner`` joins (an inner edge carrying two free labels joins two
@@ -503,7 +516,7 @@ def inline_diagram(outer: Diagram, port_edges: Mapping[str, str], inner: Diagram
     new_dims: dict[str, sympy.Expr] = {}
     for e, d in inner.edge_dims:
         if e not in rename:
-            rename[e] = fresh_name(e, used)
+            rename[e] = fresh_name(e, used) if tag is None else _tagged_name(e, tag, used)
             new_dims[rename[e]] = d
     nodes = [Node(n.op, tuple(rename[e] for e in n.edges)) for n in inner.nodes]
     return nodes, new_dims, merges

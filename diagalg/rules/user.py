@@ -23,12 +23,12 @@ most once per distinct term (see :mod:`diagalg.engine`).
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping
+from typing import Iterable, Iterator
 
 import sympy
 
 from ..match import Match, Pattern, find_matches
-from ..model import Diagram, Node, resolve_merges
+from ..model import Diagram, inline_diagram, resolve_merges
 from ..program import Program, UserRule
 from .base import Edit, Rewrite, Rule, Site
 
@@ -108,7 +108,7 @@ class UserRuleRewriter:
         tag = min(at)
         if len(self.rhs) == 1:
             coeff, rhs = self.rhs[0]
-            nodes, new_dims, merges = _inline(diagram, glue, rhs, tag)
+            nodes, new_dims, merges = inline_diagram(diagram, glue, rhs, tag=f"u{tag}")
             return Edit(remove=at, add=tuple(nodes), new_edges=tuple(new_dims.items()),
                         merge=tuple(merges), drop_edges=dropped, factor=coeff * m.sign)
         removed = set(at)
@@ -117,7 +117,7 @@ class UserRuleRewriter:
         base_dims = {e: d for e, d in diagram.edge_dims if e not in gone}
         out: list[tuple[sympy.Expr, Diagram]] = []
         for coeff, rhs in self.rhs:
-            nodes, new_dims, merges = _inline(diagram, glue, rhs, tag)
+            nodes, new_dims, merges = inline_diagram(diagram, glue, rhs, tag=f"u{tag}")
             d = Diagram.build(rest + nodes, {**base_dims, **new_dims}, diagram.free_map)
             if merges:
                 d = d.rename_edges(resolve_merges(merges))
@@ -136,41 +136,6 @@ def _shrinks(lhs: Diagram, rhs: list[Diagram]) -> bool:
 
     size = inner(lhs)
     return all(inner(d) < size for d in rhs)
-
-
-def _inline(outer: Diagram, glue: Mapping[str, str], inner: Diagram,
-            tag: int) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
-    """Like :func:`diagalg.model.inline_diagram`, with fresh edge names that depend on
-    ``tag`` (the site's smallest node index): edits of node-disjoint sites computed
-    against one diagram then never invent the same name."""
-    rename: dict[str, str] = {}
-    merges: list[tuple[str, str]] = []
-    for label, e in inner.free:
-        target = glue[label]
-        if e in rename and rename[e] != target:
-            merges.append((target, rename[e]))
-        else:
-            rename[e] = target
-    mine: set[str] = set()
-
-    def taken(name: str) -> bool:
-        return name in mine or name in outer.dims or name in outer.free_map
-
-    new_dims: dict[str, sympy.Expr] = {}
-    for e, d in inner.edge_dims:
-        if e in rename:
-            continue
-        base = e.split("~")[0] or "e"
-        cand = f"{base}~u{tag}"
-        k = 0
-        while taken(cand):
-            k += 1
-            cand = f"{base}~u{tag}.{k}"
-        mine.add(cand)
-        rename[e] = cand
-        new_dims[cand] = d
-    nodes = [Node(n.op, tuple(rename[e] for e in n.edges)) for n in inner.nodes]
-    return nodes, new_dims, merges
 
 
 def user_rules(program: Program, names: Iterable[str] | None = None) -> dict[str, Rule]:
