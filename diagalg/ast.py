@@ -313,6 +313,19 @@ class CostStmt(Stmt):
 
 
 @dataclass(frozen=True)
+class DecomposeStmt(Stmt):
+    """``decompose KIND T[labels] = F1[...] F2[...] ...`` (``~`` for an approximation)."""
+
+    kind: str
+    kind_pos: Pos
+    target: str
+    target_pos: Pos
+    args: tuple[Arg, ...]
+    approx: bool
+    rhs: Node
+
+
+@dataclass(frozen=True)
 class DrawStmt(Stmt):
     expr: Node
     path: str

@@ -16,7 +16,7 @@ from .engine import StepLimit, UnsoundRewrite, simplify, unfold
 from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
-from .program import AssertStmt, CalcStmt, ExpandStmt, Program, RuleStmt, ShowStmt, Source
+from .program import AssertStmt, CalcStmt, CostStmt, DecomposeStmt, ExpandStmt, Program, RuleStmt, ShowStmt, Source
 from .rules import DEFAULT_RULES
 
 OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
@@ -89,6 +89,9 @@ class Checker:
         return tuple(dict.fromkeys(tuple(DEFAULT_RULES) + tuple(names)))
 
     def normal(self, expr: Expr, rules: Sequence[str]) -> Expr:
+        """``expr`` simplified for a proof: lets unfolded, and each exactly decomposed tensor
+        replaced by its factors (like a let, whatever rules are named)."""
+        rules = tuple(dict.fromkeys(tuple(rules) + tuple(self.program.auto_rules)))
         return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True, checked=self.options.checked,
                         env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
 
@@ -123,6 +126,10 @@ class Checker:
                     out.append(self.check_rule(stmt))
                 elif isinstance(stmt, ExpandStmt):
                     out.append(self.check_expand(stmt))
+                elif isinstance(stmt, DecomposeStmt):
+                    out.append(self.check_decompose(stmt))
+                elif isinstance(stmt, CostStmt):
+                    out.append(self.check_cost(stmt))
             except UnsoundRewrite as e:
                 out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
             except StepLimit as e:
@@ -305,6 +312,26 @@ class Checker:
                           f"rule refused: its sides are not equal: max error {_fmt(n.max_error)} (seed {n.seed})",
                           max_error=n.max_error, seed=n.seed)
         return Result(s.source, "rule", INCONCLUSIVE, f"inconclusive: {n.reason}")
+
+    def check_decompose(self, s: DecomposeStmt) -> Result:
+        """Compute the factors on random draws: an exact decomposition must reassemble the
+        target; an approximation reports its error and checks the guarantee of its kind."""
+        from .decompose_check import check_decomposition
+
+        c = check_decomposition(s, self.program, seed=self.options.seed, memory_cap=self.options.memory_cap,
+                                dims=self.options.dims)
+        return Result(s.source, "decompose", {"ok": OK, "fail": FAIL, "inconclusive": INCONCLUSIVE,
+                                              "internal": INTERNAL}[c.status], c.detail, output=c.lines,
+                      max_error=c.max_error, seed=self.options.seed)
+
+    def check_cost(self, s: CostStmt) -> Result:
+        """Contraction order, symbolic FLOPs and peak memory, compared with other orders,
+        with the figures checked against opt_einsum's own count at concrete sizes."""
+        from .cost import cost_report
+
+        rep = cost_report(s.expr, self.program.env, dims=self.options.dims)
+        status = OK if rep.agrees else INTERNAL
+        return Result(s.source, "cost", status, rep.detail, output=rep.lines)
 
     def check_calc(self, s: CalcStmt) -> list[Result]:
         out = []

@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 import sympy
 
 from . import ast as A
-from .dims import DimConstraint
+from .dims import DimConstraint, dim_text
 from .errors import SourceError
 from .model import (
     BoxOp,
@@ -50,6 +50,7 @@ from .program import (
     AssertStmt,
     CalcStep,
     CalcStmt,
+    DecomposeStmt,
     ExpandStmt,
     LetDef,
     Program,
@@ -556,6 +557,129 @@ class _FileState:
             raise _err(f"over {ref.name}: '{ref.name}' must have one concrete dimension (found "
                        f"{', '.join(sorted(str(d) for d in dims))})", ref.pos)
         return int(next(iter(dims)))
+
+    def stmt_DecomposeStmt(self, s: A.DecomposeStmt) -> None:
+        from .decompose import Decomposition, FactorUse, ShapeError, analyse, factor_decl
+        from .rules.user import UserRuleRewriter
+
+        env = self.program.env
+        target = self.program.tensors.get(s.target)
+        if target is None:
+            what = "a let" if s.target in self.program.lets else "not declared"
+            raise _err(f"decompose needs a declared tensor; '{s.target}' is {what}", s.target_pos)
+        if len(s.args) != len(target.legs):
+            raise _err(f"bind each of {s.target}'s {len(target.legs)} legs to a label", s.target_pos)
+        tlabels: list[str] = []
+        for a in s.args:
+            if a.leg is not None or a.dim is not None:
+                raise _err("bind the target's legs to plain labels, in declared order", a.pos)
+            if a.label in tlabels:
+                raise _err(f"label '{a.label}' is used twice on the target", a.pos)
+            tlabels.append(a.label)
+        items = s.rhs.factors if isinstance(s.rhs, A.Product) else (A.Factor("", s.rhs),)
+        uses: list[FactorUse] = []
+        use_pos: list[A.Pos] = []
+        label_pos: dict[str, A.Pos] = {}
+        annotations: dict[str, A.Node] = {}
+        for f in items:
+            e = f.expr
+            if f.op or not isinstance(e, A.Bind) or not e.args or e.target.wrappers not in ((), ("conj",)):
+                raise _err("a decomposition's right side is a product of new tensors bound to labels, "
+                           "like U[i, r] s[r] conj(V)[j, r]", getattr(e, "pos", s.rhs.pos))
+            if e.target.name in self.origins and e.target.name not in {u.name for u in uses}:
+                o = self.origins[e.target.name]
+                raise _err(f"'{e.target.name}' is already declared (as a {o.kind}, line {o.pos.line}); "
+                           "a decomposition introduces new tensors", e.pos)
+            for a in e.args:
+                if a.leg is not None:
+                    raise _err("bind a new factor's legs by position", a.pos)
+                label_pos.setdefault(a.label, a.pos)
+                if a.dim is not None:
+                    if a.label in tlabels:
+                        raise _err(f"'{a.label}' is a leg of {s.target}: its dimension is already known", a.pos)
+                    if a.label in annotations:
+                        raise _err(f"the dimension of '{a.label}' is already written", a.pos)
+                    annotations[a.label] = a.dim
+            uses.append(FactorUse(e.target.name, bool(e.target.wrappers), tuple(a.label for a in e.args)))
+            use_pos.append(e.pos)
+        exact = not s.approx
+        try:
+            shape = analyse(s.kind, exact, target, tlabels, uses)
+        except ShapeError as e:
+            pos = s.kind_pos
+            if e.factor is not None:
+                pos = use_pos[e.factor]
+            elif e.label is not None:
+                pos = label_pos.get(e.label, s.target_pos)
+            raise _err(str(e), pos) from None
+        rule_name = f"{s.kind}_{s.target}"
+        if exact:
+            earlier = [d for d in self.program.decompositions.values()
+                       if d.exact and d.target.name == s.target]  # type: ignore[attr-defined]
+            if earlier:
+                raise _err(f"'{s.target}' already has an exact decomposition ({earlier[0].kind}); "  # type: ignore[attr-defined]
+                           "proofs unfold it, so a second one could not be used", s.pos)
+        else:
+            k = 2
+            while rule_name in self.origins:
+                rule_name, k = f"{s.kind}_{s.target}_{k}", k + 1
+        dims: dict[str, sympy.Expr] = dict(zip(tlabels, target.dims))
+        bonds: list[tuple[str, sympy.Expr]] = []
+        for use in uses:
+            for label in use.labels:
+                if label in dims:
+                    continue
+                full = shape.full_rank.get(label)
+                note = annotations.get(label)
+                if note is None:
+                    if exact and full is not None and not full.has(sympy.Min):
+                        dims[label] = full
+                    else:
+                        hint = f" ({label}: R names it R = {full})" if exact and full is not None else \
+                            f" (the rank, e.g. {label}: q with `dim q` declared)"
+                        raise _err(f"write the dimension of the new bond '{label}' where it is first used{hint}",
+                                   label_pos[label])
+                elif isinstance(note, A.Name) and note.name not in env.symbols and note.name not in self.origins:
+                    if not exact or full is None:
+                        raise _err(f"the rank '{note.name}' must be a declared dimension or a number", note.pos)
+                    self.declare(note.name, note.pos, "dimension")
+                    dims[label] = env.declare(note.name, derived=full)
+                else:
+                    d = self.dim_expr(note)
+                    if exact and full is not None and not env.same_dim(d, full):
+                        raise _err(f"an exact {s.kind} gives '{label}' the dimension {dim_text(full)}; "
+                                   f"write {label}: NAME to name it", note.pos)
+                    if not exact and full is not None:
+                        env.constraints.append(DimConstraint(d, "<=", full))
+                    dims[label] = d
+                bonds.append((label, dims[label]))
+        for a, op, b in shape.needs:
+            env.constraints.append(DimConstraint(a, op, b))
+        dec = Decomposition(s.kind, exact, target, tuple(tlabels), tuple(uses), tuple(bonds), rule_name)
+        for role in shape.roles:
+            at = use_pos[next(i for i, u in enumerate(uses) if u.name == role.name)]
+            self.declare(role.name, at, "tensor")
+            self.program.tensors[role.name] = factor_decl(role, dims, target, dec)
+        lhs_node = A.Bind(s.target_pos, A.Target(s.target_pos, s.target), s.args)
+        lhs, rhs = _Scope(self, s.pos).lower_pair(lhs_node, s.rhs)
+        self.program.decompositions[rule_name] = dec
+        self.declare(rule_name, s.kind_pos, "rule")
+        if exact:
+            sides = [(rule_name, lhs, rhs)]
+            if target.is_complex:
+                flip = tuple(A.Factor("", A.Bind(f.expr.pos, A.Target(f.expr.target.pos, f.expr.target.name,
+                                                                     () if f.expr.target.wrappers else ("conj",)),
+                                                 f.expr.args)) for f in items)
+                conj_lhs = A.Bind(s.target_pos, A.Target(s.target_pos, s.target, ("conj",)), s.args)
+                clhs, crhs = _Scope(self, s.pos).lower_pair(conj_lhs, A.Product(s.rhs.pos, flip))
+                sides.append((rule_name + "_conj", clhs, crhs))
+            for name, a, b in sides:
+                rule = UserRule(name, a, b, self.source(s.pos))
+                UserRuleRewriter(rule)
+                self.program.rules[name] = rule
+                self.program.auto_rules.append(name)
+        if self.run_statements:
+            self.program.statements.append(DecomposeStmt(self.source(s.pos), dec, lhs, rhs))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
         _Scope(self, s.pos).lower_top(s.expr)

@@ -47,6 +47,8 @@ class TensorDecl:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     is_complex: bool = False
+    #: a diagalg.decompose.Decomposition when the tensor is a factor computed from another
+    origin: object | None = None
 
     def leg_dim(self, leg: str) -> sympy.Expr:
         return self.dims[self.legs.index(leg)]

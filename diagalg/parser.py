@@ -51,6 +51,9 @@ class _StatementNewlines:
                 prev = tok
                 yield tok
                 continue
+            if tok.type == "NAME" and tok.value == "decompose" and not stack \
+                    and (prev is None or prev.type == "_NL"):
+                tok = Token.new_borrow_pos("DECOMPOSE", tok.value, tok)
             if stack and tok.value in _STATEMENT_KEYWORDS and tok.type != "NAME" and prev is not None \
                     and tok.line > prev.line:
                 # a statement keyword on a new line inside brackets: the bracket was never closed
@@ -206,6 +209,15 @@ class _ToAst(Transformer_NonRecursive):
 
     def cost_stmt(self, c):
         return A.CostStmt(c[0].pos, c[0])
+
+    def decompose_stmt(self, c):
+        kw, kind, target = c[0], c[1], c[2]
+        op, rhs = c[-2], c[-1]
+        return A.DecomposeStmt(_pos(kw), str(kind), _pos(kind), str(target), _pos(target),
+                               self._args(c[3:-2]), op == "~", rhs)
+
+    def decomp_op(self, c):
+        return str(c[0])
 
     def draw_stmt(self, c):
         return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1])

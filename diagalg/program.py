@@ -87,7 +87,26 @@ class ExpandStmt:
     top: int | None = None  # list only the `top` largest terms (by Frobenius norm)
 
 
-RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt
+@dataclass(frozen=True)
+class DecomposeStmt:
+    """``decompose KIND T[...] = factors`` (or ``~``): checked by computing the factors
+    on random draws; ``lhs`` is the target bound to its labels, ``rhs`` the product."""
+
+    source: Source
+    decomposition: object  # diagalg.decompose.Decomposition
+    lhs: Expr
+    rhs: Expr
+
+
+@dataclass(frozen=True)
+class CostStmt:
+    """``cost E``: contraction order, FLOPs and peak memory of E."""
+
+    source: Source
+    expr: Expr
+
+
+RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DecomposeStmt | CostStmt
 
 
 @dataclass
@@ -100,6 +119,10 @@ class Program:
     funcs: dict[str, FuncDecl] = field(default_factory=dict)
     lets: dict[str, LetDef] = field(default_factory=dict)
     rules: dict[str, UserRule] = field(default_factory=dict)
+    #: rules every proof uses without `by`: the exact decompositions (target -> factors)
+    auto_rules: list[str] = field(default_factory=list)
+    #: stated decompositions by rule name (diagalg.decompose.Decomposition)
+    decompositions: dict[str, object] = field(default_factory=dict)
     statements: list[RunStmt] = field(default_factory=list)
     weights: list[tuple[str, Source]] = field(default_factory=list)
     #: arrays bound by `weights` statements (or --weights): a diagalg.weights.Binding

@@ -19,7 +19,7 @@ import sympy
 
 from ..dims import DimEnv
 from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
-from .errors import NumericError
+from .errors import NumericError, SamplingError
 from .evaluate import Evaluation, evaluate
 from .instance import Instance
 from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
@@ -79,6 +79,19 @@ def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, Fun
         decls.update(tensor_decls_in(e))
         funcs.update(funcs_in(e))
         syms |= dim_symbols_in(e)
+    # a factor of a stated decomposition is computed from its target: sample the target too
+    todo = [d for d in decls.values() if d.origin is not None]
+    while todo:
+        origin = todo.pop().origin
+        target = origin.target  # type: ignore[union-attr]
+        for _, dim in origin.bonds:  # type: ignore[union-attr]
+            syms |= sympy.sympify(dim).free_symbols
+        if target.name not in decls:
+            decls[target.name] = target
+            if target.origin is not None:
+                todo.append(target)
+        for dim in target.dims:
+            syms |= sympy.sympify(dim).free_symbols
     for f in funcs.values():
         syms |= sympy.sympify(f.in_dim).free_symbols | sympy.sympify(f.out_dim).free_symbols
     return decls, funcs, syms
@@ -96,9 +109,34 @@ def draw_instance(
     (a tensor in ``bound`` takes its bound array instead)."""
     bound = bound or {}
     arrays = {name: bound[name] if name in bound else sample_tensor(decls[name], draw.sizes, rng, memory_cap)
-              for name in sorted(decls)}
+              for name in sorted(decls) if decls[name].origin is None}
     params = {name: sample_func(funcs[name], draw.sizes, rng) for name in sorted(funcs)}
-    return Instance(dict(draw.sizes), arrays, params, memory_cap)
+    inst = Instance(dict(draw.sizes), arrays, params, memory_cap)
+    if len(arrays) < len(decls):
+        compute_factors([d for d in decls.values() if d.origin is not None], inst)
+    return inst
+
+
+def compute_factors(factors: Sequence[TensorDecl], inst: Instance) -> None:
+    """Fill ``inst.arrays`` with the factors of stated decompositions, each computed once
+    from its target's array (targets that are factors themselves first); the reports
+    are kept in ``inst.factor_reports`` under the decomposition's rule name."""
+    from .factorise import factorise
+
+    pending = {d.name: d for d in factors}
+    while pending:
+        progressed = False
+        for name, decl in sorted(pending.items()):
+            dec = decl.origin
+            if name in inst.arrays or dec.target.name not in inst.arrays:  # type: ignore[union-attr]
+                continue
+            arrays, report = factorise(dec, inst.arrays[dec.target.name], inst.sizes)  # type: ignore[arg-type]
+            inst.arrays.update(arrays)
+            inst.factor_reports[dec.rule] = report  # type: ignore[union-attr]
+            progressed = True
+        pending = {n: d for n, d in pending.items() if n not in inst.arrays}
+        if pending and not progressed:
+            raise SamplingError("cannot compute the factors of " + ", ".join(sorted(pending)))
 
 
 def judge(lhs: Evaluation, rhs: Evaluation) -> Verdict:

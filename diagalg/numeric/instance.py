@@ -30,6 +30,8 @@ class Instance:
     arrays: dict[str, np.ndarray]
     funcs: dict[str, FuncParams] = field(default_factory=dict)
     memory_cap: int = DEFAULT_MEMORY_CAP
+    #: decomposition rule name -> diagalg.numeric.factorise.FactorReport for stated decompositions
+    factor_reports: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _bucket(self, name: str) -> dict[Any, Any]:

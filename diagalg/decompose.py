@@ -1,0 +1,341 @@
+"""Decompositions stated once: ``decompose KIND T[labels] = F1[...] F2[...] ...``.
+
+This module knows the *structure* each kind implies (which factor is which, the
+dimension of every new bond, the properties of the factors) and nothing of the
+syntax: :mod:`diagalg.lower` hands it plain factor uses and turns its
+:class:`ShapeError` into positioned errors. The numbers are computed by
+:mod:`diagalg.numeric.factorise` from the sampled (or bound) target tensor.
+
+Kinds and the forms they accept (the target's labels split among the factors;
+``r``, ``k``, ``a``..., ``x``... are new bond labels):
+
+- ``svd``: ``U[rows, r] s[r] conj(V)[cols, r]`` (exact ``=``, or truncated ``~`` to
+  the bond's dimension); U and V are isometries, s the singular values.
+- ``qr``: ``Q[rows, r] R[r, cols]``, Q an isometry (exact).
+- ``polar``: ``U[rows, r] P[r, j]`` for one column leg j, U an isometry and P
+  Hermitian positive definite (exact; needs ``|j| <= |rows|``).
+- ``eigh``: ``Q[rows, k] w[k] conj(Q)[cols, k]`` of a symmetric (or Hermitian) matrix,
+  Q unitary (exact).
+- ``cp``: ``A[i, r] B[j, r] C[k, r] [lam[r]]``, one leg per factor (always ``~``).
+- ``tucker``: ``G[a, b, c] A[i, a] B[j, b] C[k, c]``; factors are isometries (HOSVD);
+  exact with full multilinear ranks, or truncated ``~``.
+- ``tt``: a chain ``A1[i, x] A2[x, j, y] ... AN[z, l]`` by successive SVDs; every core
+  but the last is a left-canonical isometry, the last is the orthogonality centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import sympy
+
+from .model import TensorDecl
+
+KINDS = ("svd", "qr", "polar", "eigh", "cp", "tucker", "tt")
+EXACT_ONLY = ("qr", "polar", "eigh")
+APPROX_ONLY = ("cp",)
+
+
+class ShapeError(ValueError):
+    """The factors do not have the form the kind needs. ``factor`` (an index into the
+    factor uses) or ``label`` says where, for the error position."""
+
+    def __init__(self, message: str, factor: int | None = None, label: str | None = None) -> None:
+        super().__init__(message)
+        self.factor = factor
+        self.label = label
+
+
+@dataclass(frozen=True)
+class FactorUse:
+    """One factor as written: ``conj(V)[j, r]`` is ``FactorUse("V", True, ("j", "r"))``."""
+
+    name: str
+    conj: bool
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """A stated decomposition: what the numeric side needs to compute the factors.
+
+    ``target_labels[i]`` is the label bound to the target's i-th declared leg;
+    ``uses`` are the factors as written; ``bonds`` each new label with its dimension;
+    ``rule`` names the rewrite ``T -> factors`` (exact kinds only).
+    """
+
+    kind: str
+    exact: bool
+    target: TensorDecl
+    target_labels: tuple[str, ...]
+    uses: tuple[FactorUse, ...]
+    bonds: tuple[tuple[str, sympy.Expr], ...]
+    rule: str
+
+    def bond_dim(self, label: str) -> sympy.Expr:
+        return dict(self.bonds)[label]
+
+    def target_dim(self, label: str) -> sympy.Expr:
+        return self.target.dims[self.target_labels.index(label)]
+
+    @property
+    def factor_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(u.name for u in self.uses))
+
+    def first_use(self, name: str) -> FactorUse:
+        return next(u for u in self.uses if u.name == name)
+
+
+@dataclass(frozen=True)
+class FactorRole:
+    """A new tensor's legs (labels at its first use) and its declared structure."""
+
+    name: str
+    legs: tuple[str, ...]
+    structure: str | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    real: bool = False  # singular values, eigenvalues and CP weights are real
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a kind implies: the roles of the factors, each bond's full rank (the
+    dimension an exact decomposition gives it) and extra dimension constraints."""
+
+    roles: tuple[FactorRole, ...]
+    full_rank: dict[str, sympy.Expr]
+    needs: tuple[tuple[sympy.Expr, str, sympy.Expr], ...] = ()
+
+
+def _prod(dims: Sequence[sympy.Expr]) -> sympy.Expr:
+    return sympy.Mul(*dims) if dims else sympy.Integer(1)
+
+
+def _min(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+    return sympy.Min(a, b)
+
+
+def analyse(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str],
+            uses: Sequence[FactorUse]) -> Shape:
+    """The structure ``kind`` implies for these factor uses, or :class:`ShapeError`."""
+    if kind not in KINDS:
+        raise ShapeError(f"unknown decomposition '{kind}' (known: {', '.join(KINDS)})")
+    if exact and kind in APPROX_ONLY:
+        raise ShapeError(f"a {kind} decomposition is an approximation: write `~` instead of `=`")
+    if not exact and kind in EXACT_ONLY:
+        raise ShapeError(f"a {kind} decomposition is exact: write `=` instead of `~`")
+    tl = tuple(target_labels)
+    dim_of = dict(zip(tl, target.dims))
+    seen: dict[str, FactorUse] = {}
+    for i, u in enumerate(uses):
+        if len(set(u.labels)) != len(u.labels):
+            raise ShapeError(f"'{u.name}' repeats a label", factor=i)
+        if u.name in seen and len(seen[u.name].labels) != len(u.labels):
+            raise ShapeError(f"'{u.name}' is used with {len(u.labels)} legs here and "
+                             f"{len(seen[u.name].labels)} before", factor=i)
+        seen.setdefault(u.name, u)
+    counts: dict[str, int] = {}
+    for u in uses:
+        for l in u.labels:
+            counts[l] = counts.get(l, 0) + 1
+    for l in tl:
+        if counts.get(l, 0) != 1:
+            raise ShapeError(f"the target's label '{l}' must be used by exactly one factor "
+                             f"(used {counts.get(l, 0)} times)", label=l)
+    analyser = {"svd": _svd, "qr": _two_factor, "polar": _two_factor, "eigh": _eigh, "cp": _cp,
+                "tucker": _tucker, "tt": _tt}[kind]
+    return analyser(kind, target, tl, dim_of, list(uses))
+
+
+def _bonds(uses: Sequence[FactorUse], tl: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for u in uses:
+        out.extend(l for l in u.labels if l not in tl and l not in out)
+    return out
+
+
+def _split(u: FactorUse, tl: Sequence[str]) -> tuple[list[str], list[str]]:
+    return [l for l in u.labels if l in tl], [l for l in u.labels if l not in tl]
+
+
+def _distinct(uses: Sequence[FactorUse], n: int, what: str) -> None:
+    names = [u.name for u in uses]
+    if len(uses) != n or len(set(names)) != n:
+        raise ShapeError(f"{what}")
+
+
+def _svd(kind, target, tl, dim_of, uses) -> Shape:
+    _distinct(uses, 3, "an svd has three factors: U[rows, r] s[r] conj(V)[cols, r]")
+    vec = [i for i, u in enumerate(uses) if len(u.labels) == 1]
+    if len(vec) != 1:
+        raise ShapeError("an svd has exactly one vector factor, the singular values s[r]")
+    s = uses[vec[0]]
+    (r,) = s.labels
+    if r in tl:
+        raise ShapeError("the singular values sit on the new bond, not on a leg of the target", factor=vec[0])
+    u_i, v_i = [i for i in range(3) if i != vec[0]]
+    U, V = uses[u_i], uses[v_i]
+    roles = []
+    for i, f in ((u_i, U), (v_i, V)):
+        legs, bonds = _split(f, tl)
+        if bonds != [r]:
+            raise ShapeError(f"'{f.name}' must have the bond '{r}' and legs of the target only", factor=i)
+        if not legs:
+            raise ShapeError(f"'{f.name}' needs at least one leg of the target", factor=i)
+    if U.conj:
+        raise ShapeError(f"write the left factor without conj: {U.name}[...]", factor=u_i)
+    if target.is_complex and not V.conj:
+        raise ShapeError(f"for a complex tensor the right factor is conjugated: conj({V.name})[...]", factor=v_i)
+    rows, cols = _split(U, tl)[0], _split(V, tl)[0]
+    full = _min(_prod([dim_of[l] for l in rows]), _prod([dim_of[l] for l in cols]))
+    roles = [FactorRole(U.name, U.labels, "isometry", (r,), tuple(rows)),
+             FactorRole(s.name, s.labels, real=True),
+             FactorRole(V.name, V.labels, "isometry", (r,), tuple(cols))]
+    return Shape(tuple(roles), {r: full})
+
+
+def _two_factor(kind, target, tl, dim_of, uses) -> Shape:
+    _distinct(uses, 2, f"a {kind} has two factors: " +
+              ("Q[rows, r] R[r, cols]" if kind == "qr" else "U[rows, r] P[r, j]"))
+    first, second = uses
+    rows, b1 = _split(first, tl)
+    cols, b2 = _split(second, tl)
+    if len(b1) != 1 or b1 != b2:
+        raise ShapeError(f"'{first.name}' and '{second.name}' must share one new bond label", factor=1)
+    if not rows or not cols:
+        raise ShapeError("each factor needs at least one leg of the target", factor=0 if not rows else 1)
+    if first.conj or second.conj:
+        raise ShapeError(f"write the factors of a {kind} without conj", factor=0 if first.conj else 1)
+    (r,) = b1
+    prow, pcol = _prod([dim_of[l] for l in rows]), _prod([dim_of[l] for l in cols])
+    if kind == "qr":
+        roles = (FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
+                 FactorRole(second.name, second.labels))
+        return Shape(roles, {r: _min(prow, pcol)})
+    if len(cols) != 1 or len(second.labels) != 2:
+        raise ShapeError("a polar decomposition's second factor is a matrix P[r, j] on one leg j of the target",
+                         factor=1)
+    roles = (FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
+             FactorRole(second.name, second.labels, "posdef", (cols[0],), (r,)))
+    return Shape(roles, {r: pcol}, needs=((pcol, "<=", prow),))
+
+
+def _eigh(kind, target, tl, dim_of, uses) -> Shape:
+    names = [u.name for u in uses]
+    if len(uses) != 3 or len(set(names)) != 2:
+        raise ShapeError("an eigendecomposition is Q[rows, k] w[k] conj(Q)[cols, k]")
+    vec = [i for i, u in enumerate(uses) if len(u.labels) == 1]
+    if len(vec) != 1:
+        raise ShapeError("an eigendecomposition has one vector factor, the eigenvalues w[k]")
+    w = uses[vec[0]]
+    (k,) = w.labels
+    q1, q2 = [uses[i] for i in range(3) if i != vec[0]]
+    if q1.name != q2.name:
+        raise ShapeError("the eigenvectors appear twice: Q[rows, k] w[k] conj(Q)[cols, k]")
+    rows, cols = _split(q1, tl)[0], _split(q2, tl)[0]
+    for i, f in enumerate(uses):
+        if f is not w and _split(f, tl)[1] != [k]:
+            raise ShapeError(f"'{f.name}' must have the bond '{k}' and legs of the target only", factor=i)
+    if q1.conj or (target.is_complex and not q2.conj):
+        raise ShapeError("write Q[rows, k] w[k] conj(Q)[cols, k]", factor=1)
+    if [l for l in q1.labels if l != k] and q1.labels.index(k) != q2.labels.index(k):
+        raise ShapeError(f"'{q1.name}' has its bond '{k}' in a different place in its two uses")
+    legs = list(target.legs)
+    row_legs = [legs[tl.index(l)] for l in rows]
+    col_legs = [legs[tl.index(l)] for l in cols]
+    sym = any(set(g) >= set(row_legs + col_legs) for g in target.symmetric) and len(rows) == len(cols) == 1
+    herm = target.hermitian and tuple(row_legs) == target.outputs and tuple(col_legs) == target.inputs
+    herm = herm or (target.hermitian and tuple(col_legs) == target.outputs and tuple(row_legs) == target.inputs)
+    if not (sym or herm):
+        raise ShapeError(f"'{target.name}' must be declared symmetric (or posdef/projector) over these legs "
+                         "for an eigendecomposition")
+    n = _prod([dim_of[l] for l in rows])
+    roles = (FactorRole(q1.name, q1.labels, "unitary" if len(rows) == 1 else "isometry", (k,), tuple(rows)),
+             FactorRole(w.name, w.labels, real=True))
+    return Shape(roles, {k: n})
+
+
+def _cp(kind, target, tl, dim_of, uses) -> Shape:
+    bonds = _bonds(uses, tl)
+    if len(bonds) != 1:
+        raise ShapeError("a cp decomposition joins its factors by one rank label: A[i, r] B[j, r] C[k, r]")
+    (r,) = bonds
+    roles = []
+    weights = 0
+    for i, u in enumerate(uses):
+        legs, b = _split(u, tl)
+        if b != [r] or len(legs) > 1 or u.conj:
+            raise ShapeError(f"'{u.name}' must be a factor matrix {u.name}[leg, {r}] (or the weights {u.name}[{r}])",
+                             factor=i)
+        if not legs:
+            weights += 1
+        roles.append(FactorRole(u.name, u.labels, real=not legs))
+    if weights > 1 or len(uses) - weights != len(tl) or len({u.name for u in uses}) != len(uses):
+        raise ShapeError("a cp decomposition has one factor matrix per leg and at most one weight vector")
+    return Shape(tuple(roles), {})  # a CP rank is chosen, never implied
+
+
+def _tucker(kind, target, tl, dim_of, uses) -> Shape:
+    cores = [i for i, u in enumerate(uses) if not _split(u, tl)[0]]
+    if len(cores) != 1:
+        raise ShapeError("a tucker decomposition has one core (a factor with no leg of the target)")
+    core = uses[cores[0]]
+    full: dict[str, sympy.Expr] = {}
+    roles = [FactorRole(core.name, core.labels)]
+    for i, u in enumerate(uses):
+        if i == cores[0]:
+            continue
+        legs, b = _split(u, tl)
+        if len(legs) != 1 or len(b) != 1 or b[0] not in core.labels or b[0] in full or u.conj:
+            raise ShapeError(f"'{u.name}' must be a factor matrix {u.name}[leg, bond] with its bond on the core",
+                             factor=i)
+        others = _prod([dim_of[l] for l in tl if l != legs[0]])
+        full[b[0]] = _min(dim_of[legs[0]], others)
+        roles.append(FactorRole(u.name, u.labels, "isometry", (b[0],), (legs[0],)))
+    if set(full) != set(core.labels) or len(full) != len(tl) or len({u.name for u in uses}) != len(uses):
+        raise ShapeError("a tucker decomposition has one factor matrix per leg, each joined to the core")
+    return Shape(tuple(roles), full)
+
+
+def _tt(kind, target, tl, dim_of, uses) -> Shape:
+    n = len(uses)
+    if n < 2 or len({u.name for u in uses}) != n:
+        raise ShapeError("a tensor train has at least two distinct cores, written in chain order")
+    bonds: list[str] = []
+    for k in range(n - 1):
+        shared = [l for l in uses[k].labels if l in uses[k + 1].labels]
+        if len(shared) != 1 or shared[0] in tl:
+            raise ShapeError(f"cores '{uses[k].name}' and '{uses[k + 1].name}' must share one new bond label",
+                             factor=k + 1)
+        bonds.append(shared[0])
+    roles = []
+    phys_so_far: list[str] = []
+    full: dict[str, sympy.Expr] = {}
+    for k, u in enumerate(uses):
+        legs, b = _split(u, tl)
+        expected = [x for x in (bonds[k - 1] if k else None, bonds[k] if k < n - 1 else None) if x]
+        if sorted(b) != sorted(expected) or u.conj:
+            raise ShapeError(f"core '{u.name}' must have its physical legs and the bonds to its neighbours only",
+                             factor=k)
+        if not legs:
+            raise ShapeError(f"core '{u.name}' needs at least one leg of the target", factor=k)
+        phys_so_far.extend(legs)
+        if k < n - 1:
+            left = _prod([dim_of[l] for l in phys_so_far])
+            right = _prod([dim_of[l] for l in tl if l not in phys_so_far])
+            full[bonds[k]] = _min(left, right)
+            ins = tuple(legs) + ((bonds[k - 1],) if k else ())
+            roles.append(FactorRole(u.name, u.labels, "isometry", (bonds[k],),
+                                    tuple(l for l in u.labels if l in ins)))
+        else:
+            roles.append(FactorRole(u.name, u.labels))
+    return Shape(tuple(roles), full)
+
+
+def factor_decl(role: FactorRole, dims: Mapping[str, sympy.Expr], target: TensorDecl,
+                origin: Decomposition) -> TensorDecl:
+    """The declaration of a new factor tensor (legs named after its labels)."""
+    return TensorDecl(role.name, role.legs, tuple(dims[l] for l in role.legs), (), (), role.structure,
+                      role.inputs, role.outputs, target.is_complex and not role.real, origin=origin)
