@@ -50,6 +50,7 @@ from .program import (
     AssertStmt,
     CalcStep,
     CalcStmt,
+    CostStmt,
     DecomposeStmt,
     ExpandStmt,
     LetDef,
@@ -682,8 +683,17 @@ class _FileState:
             self.program.statements.append(DecomposeStmt(self.source(s.pos), dec, lhs, rhs))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
-        _Scope(self, s.pos).lower_top(s.expr)
-        self._not_yet("cost", s.pos)
+        from .cost import CostError, network
+        from .engine import unfold
+
+        expr = _Scope(self, s.pos).lower_top(s.expr)
+        try:
+            for t in unfold(expr).terms:
+                network(t.diagram, self.program.env)
+        except CostError as e:
+            raise _err(str(e), s.pos) from None
+        if self.run_statements:
+            self.program.statements.append(CostStmt(self.source(s.pos), unfold(expr)))
 
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
         _Scope(self, s.pos).lower_top(s.expr)
