@@ -177,7 +177,8 @@ def network(diagram: Diagram, env: DimEnv, sizes: Mapping[sympy.Symbol, int] | N
         if i not in used:  # a free leg of a copy tensor alone: an all-ones operand
             names.append(f"1[{i.split('~')[0]}]")
             indices.append([i])
-    return Network(names, indices, output, dims, nested_flops, extra, nested, agrees, nested_largest)
+    return Network(names, indices, output, dims, nested_flops=nested_flops, extra_flops=extra, nested=nested,
+                   agrees=agrees, nested_largest=nested_largest)
 
 
 def _expr_size(e: Expr) -> sympy.Expr:

@@ -620,10 +620,9 @@ class _FileState:
             if earlier:
                 raise _err(f"'{s.target}' already has an exact decomposition ({earlier[0].kind}); "  # type: ignore[attr-defined]
                            "proofs unfold it, so a second one could not be used", s.pos)
-        else:
-            k = 2
-            while rule_name in self.origins:
-                rule_name, k = f"{s.kind}_{s.target}_{k}", k + 1
+        k = 2
+        while rule_name in self.origins:
+            rule_name, k = f"{s.kind}_{s.target}_{k}", k + 1
         dims: dict[str, sympy.Expr] = dict(zip(tlabels, target.dims))
         bonds: list[tuple[str, sympy.Expr]] = []
         for use in uses:
