@@ -581,6 +581,7 @@ class _FileState:
         uses: list[FactorUse] = []
         use_pos: list[A.Pos] = []
         label_pos: dict[str, A.Pos] = {}
+        label_last: dict[str, A.Pos] = {}
         annotations: dict[str, A.Node] = {}
         for f in items:
             e = f.expr
@@ -595,6 +596,7 @@ class _FileState:
                 if a.leg is not None:
                     raise _err("bind a new factor's legs by position", a.pos)
                 label_pos.setdefault(a.label, a.pos)
+                label_last[a.label] = a.pos
                 if a.dim is not None:
                     if a.label in tlabels:
                         raise _err(f"'{a.label}' is a leg of {s.target}: its dimension is already known", a.pos)
@@ -611,7 +613,7 @@ class _FileState:
             if e.factor is not None:
                 pos = use_pos[e.factor]
             elif e.label is not None:
-                pos = label_pos.get(e.label, s.target_pos)
+                pos = label_last.get(e.label, s.target_pos)
             raise _err(str(e), pos) from None
         rule_name = f"{s.kind}_{s.target}"
         if exact:
@@ -635,7 +637,7 @@ class _FileState:
                     if exact and full is not None and not full.has(sympy.Min):
                         dims[label] = full
                     else:
-                        hint = f" ({label}: R names it R = {full})" if exact and full is not None else \
+                        hint = f" ({label}: R names it R = {dim_text(full)})" if exact and full is not None else \
                             f" (the rank, e.g. {label}: q with `dim q` declared)"
                         raise _err(f"write the dimension of the new bond '{label}' where it is first used{hint}",
                                    label_pos[label])
