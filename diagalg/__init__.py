@@ -48,13 +48,21 @@ def simplify(expr: Expr, rules=None, program: Program | None = None, unfold: boo
 
 
 def equal(a: Expr, b: Expr, program: Program | None = None, rules=None) -> bool:
-    """True when ``a`` and ``b`` simplify (default rules, lets unfolded) to equal expressions."""
+    """True when ``a`` and ``b`` simplify (default rules, lets unfolded, and the
+    program's exact decompositions unfolded) to equal expressions."""
     from .canonical import equal as _equal
     from .engine import simplify as _simplify
+    from .rules import DEFAULT_RULES
 
     subs = program.env.concrete_subs() if program is not None else None
-    sa = _simplify(a, rules=rules, subs=subs, unfold_lets=True).result
-    sb = _simplify(b, rules=rules, subs=subs, unfold_lets=True).result
+    extra = None
+    if program is not None and program.auto_rules:
+        from .rules.user import user_rules
+
+        extra = user_rules(program, program.auto_rules)
+        rules = tuple(rules if rules is not None else DEFAULT_RULES) + tuple(program.auto_rules)
+    sa = _simplify(a, rules=rules, subs=subs, unfold_lets=True, extra_rules=extra).result
+    sb = _simplify(b, rules=rules, subs=subs, unfold_lets=True, extra_rules=extra).result
     return _equal(sa, sb, subs)
 
 

@@ -12,14 +12,23 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import diagalg
+
+# `make test` is reproducible: property tests draw the same examples on every run and
+# keep no example database (a failure found once is a regression test, not luck).
+# HYPOTHESIS_PROFILE=explore (e.g. a longer fuzz run) draws fresh random examples.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -210,3 +210,11 @@ def test_bond_dimensions_are_the_full_ranks():
     assert prog.env.derived[sym["D1"]] == sympy.Min(n, m * p * q)
     assert prog.env.derived[sym["D2"]] == sympy.Min(n * m, p * q)
     assert prog.env.derived[sym["D3"]] == sympy.Min(n * m * p, q)
+
+
+def test_the_python_api_unfolds_exact_decompositions():
+    prog = diagalg.parse("dim n, m\ntensor M[i: n, j: m]\n"
+                         "decompose svd M[i, j] = U[i, r: R] s[r] conj(V)[j, r]\n")
+    assert diagalg.equal(prog.expr("U[i, a] M[i, j] V[j, c]"), prog.expr("delta[a, c, e] s[e]"), prog)
+    assert not diagalg.equal(prog.expr("M[i, j]"), prog.expr("U[i, r] V[j, r]"),
+                             prog)
