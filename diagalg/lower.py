@@ -652,7 +652,8 @@ class _FileState:
                         raise _err(f"an exact {s.kind} gives '{label}' the dimension {dim_text(full)}; "
                                    f"write {label}: NAME to name it", note.pos)
                     if not exact and full is not None:
-                        env.constraints.append(DimConstraint(d, "<=", full))
+                        # a truncation drops something: strict, so checks draw sizes where it does
+                        env.constraints.append(DimConstraint(d, "<", full))
                     dims[label] = d
                 bonds.append((label, dims[label]))
         for a, op, b in shape.needs:

@@ -218,3 +218,16 @@ def test_the_python_api_unfolds_exact_decompositions():
     assert diagalg.equal(prog.expr("U[i, a] M[i, j] V[j, c]"), prog.expr("delta[a, c, e] s[e]"), prog)
     assert not diagalg.equal(prog.expr("M[i, j]"), prog.expr("U[i, r] V[j, r]"),
                              prog)
+
+
+def test_a_truncation_of_large_concrete_dims_is_checked_on_raised_stand_ins_that_truncate():
+    # stand-ins 8 and 9 cannot hold rank 8 < min(vocab, seq): they are raised (order
+    # kept) instead of falling back to a 50257 x 1024 matrix
+    text = ("dim seq = 1024, vocab = 50257\ntensor E[v: vocab, s: seq]\n"
+            "decompose svd E[v, s] ~ U[v, r: 8] s[r] conj(V)[s, r]\n"
+            "assert U[v, a] U[v, b] == delta[a, b]\n")
+    res = results(text)
+    assert [r.status for r in res] == ["ok", "ok"]
+    assert all(line.startswith("sizes seq=9, vocab=10:") for line in res[0].output), res[0].output
+    assert "discarded 0;" not in res[0].detail
+    assert "seq=1024 checked as" in res[1].detail

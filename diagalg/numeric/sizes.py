@@ -302,8 +302,11 @@ def sample_sizes(
     free = [free[i] for i in rng.permutation(len(free))]
     problem = _build_problem(free, fixed, derived, checks)
     while problem.start() is None:
-        # A constraint among concrete sizes fails: if stand-ins broke it, check those
-        # dimensions at their declared sizes instead.
+        # A constraint among concrete sizes fails: if stand-ins broke it, try larger
+        # stand-ins (order kept), and only then the declared sizes.
+        if _raise_standins(problem, fixed, env):
+            problem = _build_problem(free, fixed, derived, checks)
+            continue
         reverted = _revert_standins(problem, fixed, env, derived)
         if not reverted:
             text = problem.failures.most_common(1)[0][0]
@@ -334,6 +337,23 @@ def sample_sizes(
         f"cannot choose sizes for {names} (tried 2..{hi}) satisfying the constraint {text}"
         f"{_standin_note(fixed, standins)}"
     )
+
+
+def _raise_standins(problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimEnv) -> bool:
+    """Shift every stand-in size (a fixed size below its declared one) up by the least
+    offset, at most :data:`MAX_KEPT_CONCRETE`, that makes the concrete-only constraints
+    hold (a truncation rank 8 of a 50257 x 1024 matrix needs stand-ins above 8); True
+    when ``fixed`` was changed."""
+    stand = {s: v for s, v in fixed.items() if s in env.concrete and v < env.concrete[s]}
+    if not stand:
+        return False
+    for k in range(1, MAX_KEPT_CONCRETE + 1):
+        trial = dict(fixed)
+        trial.update({s: min(env.concrete[s], v + k) for s, v in stand.items()})
+        if _Problem(problem.free, trial, problem.derived_at, problem.checks_at).start() is not None:
+            fixed.update(trial)
+            return True
+    return False
 
 
 def _revert_standins(problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimEnv,
