@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
     k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
     k.set_defaults(func=cmd_scores)
+    from .tools_cli import add_tool_commands
+
+    add_tool_commands(sub, parse_dims)  # export, repl
     return p
 
 
