@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in a thread with a large stack, so deeply nested input is checked
     rather than crashing the interpreter (Python recursion uses the C stack)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["repl"]:
+        return _main(args)  # interactive: in the main thread, so Ctrl-C interrupts one statement
     result: list[int] = []
     old_limit = sys.getrecursionlimit()
     threading.stack_size(512 * 1024 * 1024)

@@ -3,8 +3,8 @@
 Statements typed at the prompt are checked with the machinery of ``diagalg
 check`` (:mod:`diagalg.lower` to read them, :class:`diagalg.checker.Checker` to
 run them), so their results read exactly as ``check`` prints them, with the
-session's input standing in for a file called ``<repl>`` (line numbers count
-every line typed so far). A static error is shown as ``<repl>:line:col: error:``
+session's accepted input standing in for a file called ``<repl>`` (line numbers
+count its lines; input with a static error is not kept). A static error is shown as ``<repl>:line:col: error:``
 with the line and a caret, and the session goes on without the faulty input.
 An expression typed alone is shown simplified (as ``show E``).
 
@@ -113,6 +113,8 @@ class Session:
             return self.statements(text)
         except SourceError as e:
             return e.render()
+        except EOFError:  # :quit
+            raise
         except Exception as e:  # noqa: BLE001 - a bug in diagalg: say so and keep the session
             return f"internal error: {type(e).__name__}: {e}"
 
@@ -337,8 +339,39 @@ def make_completer(session: Session):
     return DiagCompleter()
 
 
+def run_piped(session: Session, lines: Iterable[str], output: Callable[[str], None] = print) -> int:
+    """Input that is not a terminal (a pipe, a file): each whole input, as Enter would
+    submit it, is echoed after the prompt and evaluated; returns 0 at the end of the
+    input or at ``:quit``."""
+    buffer = ""
+    for line in lines:
+        output(("diag> " if not buffer else "  ... ") + line.rstrip("\n"))
+        buffer += line if line.endswith("\n") else line + "\n"
+        if input_complete(buffer[:-1]):
+            try:
+                result = session.execute(buffer)
+            except EOFError:
+                return 0
+            buffer = ""
+            if result:
+                output(result)
+    if buffer.strip():
+        result = session.execute(buffer)
+        if result:
+            output(result)
+    return 0
+
+
 def run_repl(file: str | None = None, seed: int = 0, output: Callable[[str], None] = print) -> int:
-    """The interactive loop on the terminal; returns the exit status (0)."""
+    """The interactive loop on the terminal (or :func:`run_piped` when standard input
+    is not a terminal); returns the exit status (0)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        session = Session(seed=seed)
+        if file:
+            output(session.execute(f":load {file}"))
+        return run_piped(session, sys.stdin, output)
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
     from prompt_toolkit.key_binding import KeyBindings

@@ -196,3 +196,27 @@ def test_draw_without_a_renderer_says_so(tmp_path):
 ])
 def test_when_enter_submits(text, complete):
     assert input_complete(text) is complete
+
+
+def test_piped_input_is_echoed_and_checked(tmp_path):
+    """`diagalg repl < script`: no terminal, the same results, the inputs echoed."""
+    import subprocess
+
+    script = ("dim n, r <= n\ntensor V[a: n, b: r] isometry(b -> a)\n"
+              "calc V[a, b] V[a, c] V[d, c]\n  = delta[b, c] V[d, c]   by isometry\n\n"
+              "V[a, b] == W\n:quit\nnever read\n")
+    run = subprocess.run([sys.executable, "-m", "diagalg.cli", "repl"], input=script, capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[:6] == [
+        "diag> dim n, r <= n",
+        "diag> tensor V[a: n, b: r] isometry(b -> a)",
+        "diag> calc V[a, b] V[a, c] V[d, c]",
+        "  ...   = delta[b, c] V[d, c]   by isometry",
+        "  ... ",
+        lines[5],
+    ]
+    assert lines[5].startswith("<repl>:4: ok    = delta[b, c] V[d, c] by isometry [step 1 by isometry; numeric")
+    assert lines[6:] == ["diag> V[a, b] == W", "<repl>:5:9: error: unexpected '=='; expected 'by', end of line",
+                         "    V[a, b] == W", "            ^", "diag> :quit"]
