@@ -345,7 +345,7 @@ def run_piped(session: Session, lines: Iterable[str], output: Callable[[str], No
     input or at ``:quit``."""
     buffer = ""
     for line in lines:
-        output(("diag> " if not buffer else "  ... ") + line.rstrip("\n"))
+        output((("diag> " if not buffer else "  ... ") + line.rstrip("\n")).rstrip())
         buffer += line if line.endswith("\n") else line + "\n"
         if input_complete(buffer[:-1]):
             try:

@@ -31,6 +31,7 @@ def assert_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = Non
     and confirmed numerically, as ``assert L == R by RULES`` in a .diag file; else
     raise AssertionError (the message shows both sides and the numeric error).
     Strings are parsed in ``program``'s declarations."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not ours
     _check(lhs, rhs, program, numeric=False, rules=tuple(rules), seed=seed)
 
 
@@ -39,11 +40,13 @@ def assert_numeric_equal(lhs: Expr | str, rhs: Expr | str, program: Program | No
     """Pass when the two sides agree on every random draw of ``diagalg check``'s numeric
     check (``assert numeric L == R``); else raise AssertionError with both sides and
     the numeric error (or why the check was inconclusive)."""
+    __tracebackhide__ = True
     _check(lhs, rhs, program, numeric=True, rules=(), seed=seed)
 
 
 def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric: bool,
            rules: tuple[str, ...], seed: int) -> None:
+    __tracebackhide__ = True
     from .checker import OK, Checker, Options
     from .program import AssertStmt, Source
 

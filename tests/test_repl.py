@@ -214,7 +214,7 @@ def test_piped_input_is_echoed_and_checked(tmp_path):
         "diag> tensor V[a: n, b: r] isometry(b -> a)",
         "diag> calc V[a, b] V[a, c] V[d, c]",
         "  ...   = delta[b, c] V[d, c]   by isometry",
-        "  ... ",
+        "  ...",
         lines[5],
     ]
     assert lines[5].startswith("<repl>:4: ok    = delta[b, c] V[d, c] by isometry [step 1 by isometry; numeric")
