@@ -207,8 +207,9 @@ class _Backend:
     def eye(self, n: str, k: int = 0) -> str:
         if self.lib == "np":
             return f"np.eye({n}, k={k})" if k else f"np.eye({n})"
-        return f"torch.eye({n}, dtype=torch.float64)" if not k else \
-            f"torch.diag(torch.ones({n} - {abs(k)}, dtype=torch.float64), {k})"
+        if not k:
+            return f"torch.eye({n}, dtype=torch.float64)"
+        return f"(torch.arange({n})[None, :] == torch.arange({n})[:, None] + ({k})).to(torch.float64)"
 
     def ones(self, n: str) -> str:
         return f"np.ones({n})" if self.lib == "np" else f"torch.ones({n}, dtype=torch.float64)"

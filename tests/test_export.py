@@ -44,6 +44,8 @@ let ident[i, k] = X[i, j] (X[j, k] + delta[j, k])
 let inverse[i, k] = inv(X)[i, j] X[j, k] + delta[i, k]
 let attn[q, e] = softmax[k](causal[q, k](Q[q, f] K[k, f] / sqrt(d))) Vv[k, e]
 let grad[p] = diff(x[i] X[i, j] x[j], x[p])
+let prev[q, e] = shift(1)[q, k] Q[k, e]          # the previous token's row
+let back2[q, k] = shift(-2)[q: seq, k]
 """
 
 
@@ -72,7 +74,8 @@ def paper():
     return diagalg.parse(PAPER, "paper.diag")
 
 
-@pytest.mark.parametrize("name", ["chain", "trace", "mps", "quad", "diag", "ident", "inverse", "attn", "grad"])
+@pytest.mark.parametrize("name", ["chain", "trace", "mps", "quad", "diag", "ident", "inverse", "attn", "grad",
+                                  "prev", "back2"])
 def test_exported_numpy_code_computes_what_diagalg_evaluates(paper, name):
     got, want = run_export(paper, name)
     assert got.shape == want.shape
@@ -158,6 +161,10 @@ def test_what_cannot_be_exported_is_refused_with_a_positioned_error(cli, tmp_pat
 
 def test_torch_export_agrees(paper):
     pytest.importorskip("torch", reason="torch is not installed (it is not a dependency of diagalg)")
-    for name in ("chain", "mps", "attn", "inverse", "ident"):
+    for name in ("chain", "mps", "attn", "inverse", "ident", "prev", "back2"):
         got, want = run_export(paper, name, "torch")
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12), name
+    shifts = diagalg.load(ROOT / "examples/shift_and_reshape.diag")
+    for name in shifts.lets:
+        got, want = run_export(shifts, name, "torch")
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), name
