@@ -133,9 +133,12 @@ class Session:
 
     def statements(self, text: str) -> str:
         text = text.rstrip("\n") + "\n"
-        bare = text.split()[0] not in STATEMENT_KEYWORDS
+        code = " ".join(line.split("#", 1)[0] for line in text.splitlines()).split()
+        if not code:
+            return ""  # only comments
+        bare = code[0] not in STATEMENT_KEYWORDS
         if bare:
-            text = "show " + " ".join(text.split()) + "\n"
+            text = "show " + " ".join(code) + "\n"
         try:
             program, offset = self.lower(text)
         except SourceError as e:

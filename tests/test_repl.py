@@ -160,6 +160,8 @@ def test_session_numbers_lines_across_inputs_and_forgets_bad_input(tmp_path):
     # an expression alone: the caret points into what was typed
     assert s.execute("A[i, j] B[j, k]").splitlines()[1:] == ["    A[i, j] B[j, k]", "            ^"]
     assert s.execute(":names") == "dims: n\ntensors: A"
+    assert s.execute("# a comment alone") == ""
+    assert s.execute("A[i, j] A[j, k]   # a product").startswith("<repl>:4: ok    show A[i, j] A[j, k] [numeric")
 
 
 def test_a_refused_rule_stays_refused(tmp_path):
