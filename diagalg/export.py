@@ -76,17 +76,23 @@ class Exported:
     sizes: dict[str, int] = field(default_factory=dict)
     #: dimensions no argument's shape gives: keyword arguments (python name -> dimension name)
     size_args: dict[str, str] = field(default_factory=dict)
+    #: the outcome of the numeric check of the code (export_program(check=True)), else ""
+    check: str = ""
+    #: dimensions the code sets from their declared value (no argument's shape gives them)
+    literal_dims: tuple[str, ...] = ()
 
 
 def export_program(program: Program, name: str, target: str = "numpy",
-                   sizes: dict[str, int] | None = None) -> Exported:
+                   sizes: dict[str, int] | None = None, check: bool = False) -> Exported:
     """Export the let (or tensor) ``name`` of ``program``. Raises :class:`SourceError`
     positioned at the let (or tensor declaration) when something cannot be exported,
     and :class:`KeyError` when ``name`` is neither a let nor a tensor.
 
     ``sizes`` (dimension name -> size) are the sizes the contraction paths are
     optimised for; by default concrete dimensions keep their value and symbolic
-    ones take 64 (a size where the order of contraction matters)."""
+    ones take 64 (a size where the order of contraction matters). With ``check`` the
+    code is run once on a random draw and compared with diagalg's evaluation; the
+    outcome (:func:`verify`) is in ``check`` and in a comment at the top of the code."""
     if target not in TARGETS:
         raise ValueError(f"unknown export target {target!r} (one of {', '.join(TARGETS)})")
     if name in program.lets:
@@ -108,7 +114,7 @@ def export_program(program: Program, name: str, target: str = "numpy",
         exporter = _Exporter(program, name, target, sizes)
         if work is not start:
             exporter.note = f"derivatives taken by diagalg's rules: {_one_line(expr_text(work))}"
-        return exporter.run(work, tuple(labels), title, _one_line(expr_text(start)))
+        exported = exporter.run(work, tuple(labels), title, _one_line(expr_text(start)))
     except ExportError as e:
         path, line, col = pos
         text = None
@@ -118,6 +124,58 @@ def export_program(program: Program, name: str, target: str = "numpy",
         except OSError:
             pass
         raise SourceError(f"cannot export {name} to {target}: {e}", line, col, path, text) from None
+    if check:
+        note = verify(exported, program, start, target)
+        lines = exported.code.split("\n")
+        head = next(k for k, line in enumerate(lines) if not line.startswith("#"))
+        exported.code = "\n".join(lines[:head] + [f"# {note}"] + lines[head:])
+        exported.check = note
+    return exported
+
+
+def verify(exported: Exported, program: Program, expr: Expr, target: str, seed: int = 0) -> str:
+    """Run the exported code on one random draw of the tensors it takes (diagalg's
+    sampler, ``seed``) and compare with diagalg's own evaluation of ``expr`` (the let,
+    unfolded, before any rewriting) by the equality criterion of ``diagalg check``.
+    Returns one line saying what was found; never raises."""
+    from .numeric import evaluate, sample_instance
+    from .numeric.check import EQUAL_RTOL, SCALE_FLOOR
+
+    try:
+        inst, draw = sample_instance([expr], program.env, seed)
+        fixed = sorted(set(draw.standins) & set(exported.literal_dims))
+        if fixed:
+            return (f"not checked: the code fixes {', '.join(fixed)} as declared, and the check would use "
+                    f"stand-in sizes ({draw.standin_text()})")
+        want = evaluate(expr, inst, exported.labels)
+        namespace: dict = {}
+        exec(compile(exported.code, f"<diagalg export {exported.entry}>", "exec"), namespace)
+        arrays = [inst.arrays[a] for a in exported.args]
+        if target == "einsum":
+            got = sum(coeff * oe.contract(eq, *[inst.arrays[n] for n in names], optimize=path)
+                      for coeff, eq, names, path in namespace[exported.entry])
+        else:
+            sizes = {k: inst.size(program.env.symbols[d]) for k, d in exported.size_args.items()}
+            if target == "torch":
+                try:
+                    import torch
+                except ImportError:
+                    return "not checked here: torch is not installed"
+                got = namespace[exported.entry](*[torch.from_numpy(a) for a in arrays], **sizes).numpy()
+            else:
+                got = namespace[exported.entry](*arrays, **sizes)
+        got = np.asarray(got)
+        if got.shape != want.array.shape:
+            return f"CHECK FAILED: shape {got.shape}, diagalg's is {want.array.shape}"
+        with np.errstate(all="ignore"):
+            err = float(np.nanmax(np.abs(got - want.array))) if got.size else 0.0
+        scale = max(SCALE_FLOOR, want.scale)
+        at = ", ".join(f"{k}={v}" for k, v in draw.by_name().items()) or "no dimensions"
+        if err <= EQUAL_RTOL * scale:
+            return f"checked against diagalg's evaluation at {at} (seed {seed}): max error {err:.1g}"
+        return f"CHECK FAILED against diagalg's evaluation at {at} (seed {seed}): max error {err:.3g}"
+    except Exception as e:  # noqa: BLE001 - the check is a report, not a gate
+        return f"not checked: {type(e).__name__}: {e}"
 
 
 def _without_derivatives(program: Program, expr: Expr) -> Expr:
@@ -301,6 +359,17 @@ class _Exporter:
             if name in used:
                 self.arg(used[name])
         if self.target == "einsum":
+            if any(isinstance(n.op, BoxOp) for t in expr.terms for n in t.diagram.nodes):
+                from itertools import islice
+
+                from .expand import expand_terms
+
+                # parenthesised sums distributed: one einsum per term (exact: the terms sum to E)
+                terms = list(islice(expand_terms(expr), _MAX_EINSUM_TERMS + 1))
+                if len(terms) > _MAX_EINSUM_TERMS:
+                    raise ExportError(f"more than {_MAX_EINSUM_TERMS} terms once sums are distributed "
+                                      "(use --to numpy)")
+                expr = Expr.of([Term(t.coeff, t.diagram) for t in terms], expr.free_dims)
             for term in expr.terms:
                 self.einsum_term(term, labels)
             return self.finish_einsum(expr, labels, title, text)
@@ -556,6 +625,7 @@ class _Exporter:
         # dimension, else from a concrete value, a derived formula, or a keyword argument
         setup: list[str] = []
         derived_lines: list[str] = []
+        literal: list[str] = []
         keyword_dims: list[str] = []
         resolved: set[sympy.Symbol] = set()
         pending = list(self.dim_names)
@@ -570,6 +640,7 @@ class _Exporter:
                 setup.append(f"{var} = {src[0]}.shape[{src[1]}]")
             elif sym in self.program.env.concrete:
                 setup.append(f"{var} = {self.program.env.concrete[sym]}")
+                literal.append(str(sym))
             elif sym in self.program.env.derived:
                 formula = self.program.env.derived[sym]
                 new = [s for s in sympy.sympify(formula).free_symbols if s not in self.dim_names]
@@ -604,10 +675,13 @@ class _Exporter:
         out.append(f"    return {result}")
         sizes = {str(s): v for s, v in self.path_sizes.items()}
         size_args = {v: str(s) for s, v in self.dim_names.items() if v in keyword_dims}
-        return Exported("\n".join(out) + "\n", self.entry, tuple(self.arg_names), labels, sizes, size_args)
+        return Exported("\n".join(out) + "\n", self.entry, tuple(self.arg_names), labels, sizes, size_args,
+                        literal_dims=tuple(literal))
 
 
 _ALPHABET = string.ascii_lowercase + string.ascii_uppercase
+#: the einsum form lists at most this many terms
+_MAX_EINSUM_TERMS = 256
 
 
 def _one_line(text: str, width: int = 200) -> str:

@@ -20,7 +20,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
     if unknown:
         raise DiagalgError(f"--sizes: {', '.join(unknown)} is not a dimension of {ns.file}")
     try:
-        exported = export_program(program, ns.name, ns.to, sizes)
+        exported = export_program(program, ns.name, ns.to, sizes, check=not ns.unchecked)
     except KeyError:
         lets = ", ".join(program.lets) or "none"
         raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name} (lets: {lets})") from None
@@ -31,6 +31,9 @@ def cmd_export(ns: argparse.Namespace) -> int:
             raise DiagalgError(f"{ns.output}: cannot write: {e.strerror}") from None
     else:
         sys.stdout.write(exported.code)
+    if exported.check.startswith("CHECK FAILED"):
+        print(f"diagalg: internal error: the exported code {exported.check[len('CHECK FAILED '):]}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -52,6 +55,8 @@ def add_tool_commands(sub, parse_dims) -> None:
     x.add_argument("--sizes", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes the contraction paths are optimised for (default: concrete "
                         "dimensions as declared, symbolic ones 64)")
+    x.add_argument("--unchecked", action="store_true",
+                   help="do not run the code once on random tensors against diagalg's evaluation")
     x.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of printing it")
     x.set_defaults(func=cmd_export)
     r = sub.add_parser("repl", help="interactive session: type statements, see results")

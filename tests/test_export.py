@@ -168,3 +168,22 @@ def test_torch_export_agrees(paper):
     for name in shifts.lets:
         got, want = run_export(shifts, name, "torch")
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), name
+
+
+def test_export_checks_its_own_code_and_says_so(paper):
+    exported = export_program(paper, "attn", check=True)
+    assert exported.check.startswith("checked against diagalg's evaluation at ")
+    assert f"# {exported.check}" in exported.code.splitlines()[:4]
+    # the same check catches code that computes something else
+    from diagalg.export import verify
+
+    exported.code = exported.code.replace("    return t", "    return 2 * t")
+    assert verify(exported, paper, unfold(paper["attn"]), "numpy").startswith("CHECK FAILED against diagalg's")
+
+
+def test_einsum_form_distributes_parenthesised_sums(paper):
+    exported = export_program(paper, "ident", "einsum", check=True)
+    namespace: dict = {}
+    exec(exported.code, namespace)
+    assert [eq for _, eq, _, _ in namespace["ident_TERMS"]] == ["ij,jk->ik", "ik->ik"]
+    assert exported.check.startswith("checked against")
