@@ -266,17 +266,17 @@ class _Backend:
         if self.lib == "np":
             return f"np.eye({n}, k={k})" if k else f"np.eye({n})"
         if not k:
-            return f"torch.eye({n}, dtype=torch.float64)"
-        return f"(torch.arange({n})[None, :] == torch.arange({n})[:, None] + ({k})).to(torch.float64)"
+            return f"torch.eye({n}, dtype=_dtype)"
+        return f"(torch.arange({n})[None, :] == torch.arange({n})[:, None] + ({k})).to(_dtype)"
 
     def ones(self, n: str) -> str:
-        return f"np.ones({n})" if self.lib == "np" else f"torch.ones({n}, dtype=torch.float64)"
+        return f"np.ones({n})" if self.lib == "np" else f"torch.ones({n}, dtype=_dtype)"
 
     def zeros(self, shape: str) -> str:
-        return f"np.zeros({shape})" if self.lib == "np" else f"torch.zeros({shape}, dtype=torch.float64)"
+        return f"np.zeros({shape})" if self.lib == "np" else f"torch.zeros({shape}, dtype=_dtype)"
 
     def scalar(self, value: str) -> str:
-        return f"np.asarray({value})" if self.lib == "np" else f"torch.tensor({value}, dtype=torch.float64)"
+        return f"np.asarray({value})" if self.lib == "np" else f"torch.tensor({value}, dtype=_dtype)"
 
     def onehot(self, n: str, v: int) -> str:
         return f"{self.eye(n)}[{v}]"
@@ -652,6 +652,11 @@ class _Exporter:
                 keyword_dims.append(var)
             resolved.add(sym)
         setup += derived_lines  # a derived dimension's formula after its parts
+        if self.backend.lib == "torch" and any("_dtype" in line for line in self.lines):
+            # constant arrays (eye, ones, shift) in the arguments' floating type
+            first = f"{args[0]}.dtype" if args else "torch.float64"
+            setup.insert(0, f"_dtype = {first} if {first}.is_floating_point or {first}.is_complex else torch.float64"
+                         if args else "_dtype = torch.float64")
         signature = ", ".join(args + (["*"] + [f"{k}: int" for k in keyword_dims] if keyword_dims else []))
         note = f"\n    ({self.note})" if self.note else ""
         doc = (f"    \"\"\"{title} = {text}{note}\n\n"

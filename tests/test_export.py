@@ -164,6 +164,14 @@ def test_torch_export_agrees(paper):
     for name in ("chain", "mps", "attn", "inverse", "ident", "prev", "back2"):
         got, want = run_export(paper, name, "torch")
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), name
+    # constant arrays (here the identity of `+ delta`) follow the arguments' float type
+    import torch
+
+    namespace: dict = {}
+    exec(export_program(paper, "ident", "torch").code, namespace)
+    X = torch.arange(9, dtype=torch.float32).reshape(3, 3)
+    out = namespace["ident"](X)
+    assert out.dtype == torch.float32 and torch.allclose(out, X @ X + X)
     shifts = diagalg.load(ROOT / "examples/shift_and_reshape.diag")
     for name in shifts.lets:
         got, want = run_export(shifts, name, "torch")
