@@ -219,12 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
     k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
     k.set_defaults(func=cmd_scores)
+    from .tools_cli import add_tool_commands
+
+    add_tool_commands(sub, parse_dims)  # export, repl
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI in a thread with a large stack, so deeply nested input is checked
     rather than crashing the interpreter (Python recursion uses the C stack)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["repl"]:
+        return _main(args)  # interactive: in the main thread, so Ctrl-C interrupts one statement
     result: list[int] = []
     old_limit = sys.getrecursionlimit()
     threading.stack_size(512 * 1024 * 1024)

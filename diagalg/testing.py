@@ -1,0 +1,107 @@
+"""Assertions for identities written in Python tests.
+
+::
+
+    from diagalg.testing import assert_equal, assert_numeric_equal
+
+    prog = diagalg.parse("dim n, r <= n\\ntensor V[a: n, b: r] isometry(b -> a)")
+    assert_equal("V[a, b] V[a, c]", "delta[b, c]", prog)
+
+Both run exactly what ``diagalg check`` runs for ``assert L == R`` (and ``assert
+numeric L == R``), so they pass and fail in the same cases. A failure raises
+:class:`AssertionError` whose message shows both sides as .diag text, what they
+simplify to (when the proof failed), and the numeric error with its seed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Sequence
+
+from .model import Expr
+from .printing import expr_text
+from .program import Program
+
+__all__ = ["assert_equal", "assert_numeric_equal"]
+
+
+def assert_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *,
+                 rules: Sequence[str] = (), seed: int = 0) -> None:
+    """Pass when ``lhs == rhs`` is proved symbolically (default rules plus ``rules``)
+    and confirmed numerically, as ``assert L == R by RULES`` in a .diag file; else
+    raise AssertionError (the message shows both sides and the numeric error).
+    Strings are parsed in ``program``'s declarations."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not ours
+    _check(lhs, rhs, program, numeric=False, rules=tuple(rules), seed=seed)
+
+
+def assert_numeric_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *,
+                         seed: int = 0) -> None:
+    """Pass when the two sides agree on every random draw of ``diagalg check``'s numeric
+    check (``assert numeric L == R``); else raise AssertionError with both sides and
+    the numeric error (or why the check was inconclusive)."""
+    __tracebackhide__ = True
+    _check(lhs, rhs, program, numeric=True, rules=(), seed=seed)
+
+
+def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric: bool,
+           rules: tuple[str, ...], seed: int) -> None:
+    __tracebackhide__ = True
+    from .checker import OK, Checker, Options
+    from .program import AssertStmt, Source
+
+    if program is None:
+        if isinstance(lhs, str) or isinstance(rhs, str):
+            raise TypeError("expressions given as text need the program that declares their tensors")
+        program = Program("<python>")
+    if isinstance(lhs, str) or isinstance(rhs, str):
+        left, right = parse_pair(program, lhs if isinstance(lhs, str) else expr_text(lhs),
+                                 rhs if isinstance(rhs, str) else expr_text(rhs))
+    else:
+        left, right = lhs, rhs
+    if set(left.labels) != set(right.labels):
+        raise AssertionError(f"the sides have different free labels: {', '.join(left.labels) or 'none'} "
+                             f"and {', '.join(right.labels) or 'none'}\n  left:  {expr_text(left)}\n"
+                             f"  right: {expr_text(right)}")
+    caller = inspect.stack()[2]
+    op = "assert numeric" if numeric else "assert"
+    by = f" by {', '.join(rules)}" if rules else ""
+    text = f"{op} {expr_text(left)} == {expr_text(right)}{by}"
+    source = Source(caller.filename, caller.lineno, 1, text)
+    stmt = AssertStmt(source, left, right, "==", numeric, rules)
+    result = Checker(program, Options(seed=seed)).run_statement(stmt)[0]
+    if result.status == OK:
+        return
+    lines = [f"{result.status}: {result.detail}",
+             f"  left:  {expr_text(left)}",
+             f"  right: {expr_text(right)}"]
+    lines += [f"  {line}" for line in result.output]
+    if result.max_error is not None:
+        lines.append(f"  numeric error: max {result.max_error:.3g} (seed {result.seed})")
+    raise AssertionError("\n".join(lines))
+
+
+def parse_pair(program: Program, lhs: str, rhs: str) -> tuple[Expr, Expr]:
+    """Both sides of ``lhs == rhs`` in ``program``'s declarations, lowered together as in
+    an assertion (a label free on both sides is one label with one dimension). Raises
+    :class:`diagalg.SourceError` positioned in the text ``lhs == rhs``."""
+    from .errors import SourceError
+    from .lower import _FileState, _Loader, _Scope
+    from .parser import parse_text
+
+    lhs, rhs = " ".join(lhs.split()), " ".join(rhs.split())
+    text = f"{lhs} == {rhs}"
+    prefix = len("assert ")
+    try:
+        module = parse_text(f"assert {text}\n", "<python>")
+        stmt = module.stmts[0]
+        if len(module.stmts) != 1 or getattr(stmt, "op", None) != "==" or getattr(stmt, "numeric", True):
+            raise SourceError("expected two expressions", 1, prefix + 1)
+        state = _FileState(_Loader(), program, module, None, run_statements=False)
+        saved = set(getattr(program, "_tags", set()))
+        try:
+            return _Scope(state, stmt.pos).lower_pair(stmt.lhs, stmt.rhs)
+        finally:
+            program._tags = saved  # type: ignore[attr-defined]
+    except SourceError as e:
+        raise SourceError(e.message, 1, max(e.col - prefix, 1), "<python>", text) from None
