@@ -562,8 +562,16 @@ class _FileState:
         self._not_yet("cost", s.pos)
 
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
-        _Scope(self, s.pos).lower_top(s.expr)
-        self._not_yet("draw", s.pos)
+        from .program import DrawStmt
+        from .render import EXTENSIONS
+
+        expr = _Scope(self, s.pos).lower_top(s.expr)
+        if Path(s.path).suffix.lower() not in EXTENSIONS:
+            raise _err(f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
+                       f"(use {', '.join(sorted(EXTENSIONS))})", s.pos)
+        base = Path(os.getcwd()) if self.path is None else self.path.parent
+        if self.run_statements:
+            self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(base / s.path)))
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         from .weights import Binding, WeightsError, bind, load_arrays

@@ -87,7 +87,18 @@ class ExpandStmt:
     top: int | None = None  # list only the `top` largest terms (by Frobenius norm)
 
 
-RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt
+@dataclass(frozen=True)
+class DrawStmt:
+    """``draw E to "f.svg"``: ``path`` is the file named (relative to the .diag file's
+    directory), ``target`` the resolved path that running the statement writes."""
+
+    source: Source
+    expr: Expr
+    path: str
+    target: str
+
+
+RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DrawStmt
 
 
 @dataclass
