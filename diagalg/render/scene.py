@@ -61,6 +61,7 @@ class Shape:
     parent: int | None = None
     depth: int = 0
     title_y: float | None = None  # a bubble's title baseline, relative to its centre
+    title_x: float = 0.0  # and the title's centre, relative to the shape's centre
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -99,7 +100,8 @@ class Picture:
         """A copy moved by (dx, dy); shape parents are renumbered by ``parent_offset`` and
         top-level shapes get ``parent``."""
         shapes = [Shape(s.kind, s.x + dx, s.y + dy, s.w, s.h, s.name, s.sup, s.sub, s.apex,
-                        parent if s.parent is None else s.parent + parent_offset, s.depth, s.title_y)
+                        parent if s.parent is None else s.parent + parent_offset, s.depth, s.title_y,
+                        s.title_x)
                   for s in self.shapes]
         lines = [Line([(x + dx, y + dy) for x, y in l.points], l.label) for l in self.lines]
         texts = [Text(t.x + dx, t.y + dy, t.text, t.anchor, t.role) for t in self.texts]
@@ -149,6 +151,7 @@ class _Vertex:
     apex_ports: tuple[str, ...] = ()  # a triangle's small legs (its tip points at them)
     inner_at: tuple[float, float] = (0.0, 0.0)  # top-left of the nested picture, relative to the centre
     port_at: dict[str, tuple[float, float]] = field(default_factory=dict)  # fixed leg ends, relative
+    port_side: dict[str, str] = field(default_factory=dict)  # the side each fixed leg end faces
 
 
 def _tensor_vertex(op: TensorOp) -> _Vertex:
@@ -201,11 +204,15 @@ def _nested_vertex(op: BoxOp | BubbleOp | DerivOp, depth: int) -> _Vertex:
     v.inner_at = (-pw / 2, -ph / 2 + shift)
     if kind == "bubble":  # the title sits just above the contents
         shape.title_y = -ph / 2 + shift - 3.0
+        # left of centre, so a leg leaving through the top does not cross it
+        tw = text_width(title) + text_width(sub, True)
+        shape.title_x = min(0.0, -pw / 2 + tw / 2 + 10.0) if pw > 2 * tw + 40 else 0.0
     for label, ends in inner.ports.items():
         side = ends[0][2]
         mx = float(np.mean([p[0] for p in ends])) + v.inner_at[0]
         my = float(np.mean([p[1] for p in ends])) + v.inner_at[1]
         v.port_at[label] = _to_ellipse(shape, mx, my, side) if kind == "bubble" else _to_rect(shape, mx, my, side)
+        v.port_side[label] = side
     return v
 
 
@@ -320,6 +327,7 @@ class _TermLayout:
         self.conns: list[tuple[int, str | None, int, str | None, str]] = []
         self.node_vertex: dict[int, int] = {}
         self._fixed_end: dict[int, tuple[float, float]] = {}
+        self._fixed_side: dict[int, str] = {}  # free legs that leave a bubble keep its side
         self._build_graph()
 
     def _add(self, v: _Vertex) -> int:
@@ -441,6 +449,7 @@ class _TermLayout:
                     fixed = verts[other].port_at.get(port) if port is not None else None
                     if fixed is not None:  # a bubble's leg: it leaves the bubble at a fixed point
                         self._fixed_end[me] = (pos[other, 0] + fixed[0], pos[other, 1] + fixed[1])
+                        self._fixed_side[me] = verts[other].port_side[port]
         sides: dict[int, str] = {}
         for k, v in enumerate(verts):
             if v.kind != "terminal":
@@ -449,7 +458,7 @@ class _TermLayout:
             if a is None or verts[a].kind == "terminal":
                 sides[k] = "top" if a is None or verts[a].label > v.label else "bottom"
                 continue
-            sides[k] = self._side(pos, k, a, solid, (x0, y0, x1, y1))
+            sides[k] = self._fixed_side.get(k) or self._side(pos, k, a, solid, (x0, y0, x1, y1))
         spot: dict[int, float] = {}
         for side in ("left", "right", "top", "bottom"):
             axis = 1 if side in ("left", "right") else 0
@@ -524,7 +533,8 @@ class _TermLayout:
             if v.shape is None:
                 continue
             s = Shape(v.shape.kind, float(pos[k, 0]), float(pos[k, 1]), v.shape.w, v.shape.h, v.shape.name,
-                      v.shape.sup, v.shape.sub, v.shape.apex, None, self.depth, v.shape.title_y)
+                      v.shape.sup, v.shape.sub, v.shape.apex, None, self.depth, v.shape.title_y,
+                      v.shape.title_x)
             extra = v.h - v.shape.h  # room for self-loops: the shape sits at the bottom
             s.y += extra / 2
             shape_of[k] = len(pic.shapes)

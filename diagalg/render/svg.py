@@ -58,7 +58,7 @@ def _shape(s: Shape, i: int) -> str:
         body = (f"<ellipse cx=\"{_f(s.x)}\" cy=\"{_f(s.y)}\" rx=\"{_f(s.w / 2)}\" ry=\"{_f(s.h / 2)}\" "
                 f"fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"1.3\"/>")
     if s.kind == "bubble":
-        text = _label(s, s.x, s.y + (s.title_y if s.title_y is not None else -s.h * 0.3), 12)
+        text = _label(s, s.x + s.title_x, s.y + (s.title_y if s.title_y is not None else -s.h * 0.3), 12)
     elif s.kind == "loop":
         text = _label(s, s.x, s.y + 4, 10)
     elif s.kind == "selfloop":

@@ -66,7 +66,7 @@ def _shape(s: Shape) -> list[str]:
                    rf"y radius={s.h / 2 * SCALE:.2f}pt];")
     if s.name and s.kind != "selfloop":
         if s.kind == "bubble":
-            at = _p(s.x, s.y + (s.title_y if s.title_y is not None else -s.h * 0.3) - 4)
+            at = _p(s.x + s.title_x, s.y + (s.title_y if s.title_y is not None else -s.h * 0.3) - 4)
         elif s.kind == "triangle":
             dx = {"left": s.w * 0.12, "right": -s.w * 0.12}.get(s.apex, 0.0)
             dy = {"down": -s.h * 0.12, "up": s.h * 0.15}.get(s.apex, 0.0)
