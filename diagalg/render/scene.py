@@ -207,13 +207,54 @@ def _nested_vertex(op: BoxOp | BubbleOp | DerivOp, depth: int) -> _Vertex:
         # left of centre, so a leg leaving through the top does not cross it
         tw = text_width(title) + text_width(sub, True)
         shape.title_x = min(0.0, -pw / 2 + tw / 2 + 10.0) if pw > 2 * tw + 40 else 0.0
-    for label, ends in inner.ports.items():
+    _set_ports(v)
+    return v
+
+
+def _set_ports(v: _Vertex) -> None:
+    """Where each leg of a nested picture leaves its container (relative to its centre)."""
+    assert v.inner is not None and v.shape is not None
+    v.port_at, v.port_side = {}, {}
+    for label, ends in v.inner.ports.items():
         side = ends[0][2]
         mx = float(np.mean([p[0] for p in ends])) + v.inner_at[0]
         my = float(np.mean([p[1] for p in ends])) + v.inner_at[1]
-        v.port_at[label] = _to_ellipse(shape, mx, my, side) if kind == "bubble" else _to_rect(shape, mx, my, side)
+        v.port_at[label] = _to_ellipse(v.shape, mx, my, side) if v.shape.kind == "bubble" else \
+            _to_rect(v.shape, mx, my, side)
         v.port_side[label] = side
-    return v
+
+
+_MIRROR_SIDE = {"x": {"left": "right", "right": "left"}, "y": {"top": "bottom", "bottom": "top"}}
+_MIRROR_APEX = {"x": {"left": "right", "right": "left"}, "y": {"up": "down", "down": "up"}}
+
+
+def reflect(f: Framed, axis: str) -> Framed:
+    """The framed picture mirrored left-right (``axis="x"``) or top-bottom (``"y"``);
+    texts stay readable (only their positions move)."""
+    k = 0 if axis == "x" else 1
+    size = f.pic.width if axis == "x" else f.pic.height
+
+    def m(p):
+        q = list(p)
+        q[k] = size - q[k]
+        return tuple(q)
+
+    shapes = []
+    for s in f.pic.shapes:
+        x, y = m((s.x, s.y))
+        shapes.append(Shape(s.kind, x, y, s.w, s.h, s.name, s.sup, s.sub, _MIRROR_APEX[axis].get(s.apex, s.apex),
+                            s.parent, s.depth,
+                            # mirrored top-bottom, a bubble's contents sit high: its title goes below them
+                            s.title_y if axis == "x" or s.title_y is None else -s.title_y + 10.0,
+                            s.title_x))
+    lines = [Line([m(p) for p in l.points], l.label) for l in f.pic.lines]
+    flip_anchor = {"start": "end", "end": "start"} if axis == "x" else {}
+    texts = [Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role) for t in f.pic.texts]
+    ports = {label: [(*m((x, y)), _MIRROR_SIDE[axis].get(side, side)) for x, y, side in ends]
+             for label, ends in f.ports.items()}
+    x0, y0, x1, y1 = f.rect
+    rect = (size - x1, y0, size - x0, y1) if axis == "x" else (x0, size - y1, x1, size - y0)
+    return Framed(Picture(f.pic.width, f.pic.height, shapes, lines, texts), rect, ports, f.single)
 
 
 def _node_vertex(op, depth: int) -> _Vertex:
@@ -428,7 +469,37 @@ class _TermLayout:
             for i, k in enumerate(comp):
                 pos[k] = (x[i, 0] - lo + cursor, x[i, 1] - ymid)
             cursor += hi - lo + 40.0
+        self._orient_nested(pos)
         return self._frame(pos)
+
+    def _orient_nested(self, pos: np.ndarray) -> None:
+        """Mirror a bubble's contents when that brings its legs nearer to what they connect to."""
+        for k, v in enumerate(self.verts):
+            if v.inner is None or not v.inner.ports:
+                continue
+            ends = []
+            for a, pa, b, pb, _ in self.conns:
+                if a == k and pa in v.port_at and b != k:
+                    ends.append((pa, pos[b]))
+                if b == k and pb in v.port_at and a != k:
+                    ends.append((pb, pos[a]))
+            if not ends:
+                continue
+
+            def cost(vert: _Vertex) -> float:
+                return sum(float(np.hypot(*(pos[k] + np.array(vert.port_at[p]) - q))) for p, q in ends)
+
+            best, best_cost = (v.inner, dict(v.port_at), dict(v.port_side)), cost(v) - 1e-6
+            for axes in (("x",), ("y",), ("x", "y")):
+                f = v.inner
+                for axis in axes:
+                    f = reflect(f, axis)
+                trial = _Vertex(v.kind, v.w, v.h, v.shape, inner=f, inner_at=v.inner_at)
+                _set_ports(trial)
+                c = cost(trial)
+                if c < best_cost - 1.0:
+                    best, best_cost = (f, trial.port_at, trial.port_side), c
+            v.inner, v.port_at, v.port_side = best
 
     def _frame(self, pos: np.ndarray) -> Framed:
         verts = self.verts
