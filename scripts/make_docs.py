@@ -9,7 +9,8 @@ The tutorial walks through the example files in the paper's order: each
 file's opening comment (the paper's words), every `let` drawn, and its first
 `calc` derivations with every step drawn. The README's pictures are made here
 too: readme-*.svg from the same drawing code, and, when Chromium is
-installed, readme-report.png (a screenshot of `diagalg check --html`).
+installed, readme-report.png (a screenshot of `diagalg check --html`) and
+readme-notebook.png (a derivation as Jupyter displays it).
 Nothing in the tutorial is written by hand, so it stays true to examples/:
 tests/test_tutorial.py regenerates it and compares.
 """
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import diagalg  # noqa: E402
+from diagalg.engine import unfold  # noqa: E402
 from diagalg.program import CalcStmt  # noqa: E402
 from diagalg.render import render  # noqa: E402
 
@@ -39,7 +41,7 @@ ORDER = ["contractions", "trace_cyclicity", "tensor_product", "symmetric", "copy
 CALCS_PER_FILE = 2
 LETS_PER_FILE = 6
 
-#: the README's drawings: (file name, example, expression or let name)
+#: the README's drawings: (file name, example, expression or let name), definitions unfolded
 README_PICTURES = [
     ("readme-svd.svg", "svd", "conj(U)[i, a] M[i, j] V[j, c]"),
     ("readme-attention.svg", "transformers/softmax_heads", "A1"),
@@ -119,32 +121,43 @@ class Writer:
         for name, example, what in README_PICTURES:
             program = diagalg.load(ROOT / "examples" / f"{example}.diag")
             expr = program[what] if what.isidentifier() else program.expr(what)
-            self.picture(name, expr)
+            self.picture(name, unfold(expr))
 
 
-def report_screenshot(out: Path) -> str:
-    """readme-report.png: Chromium's screenshot of `check --html` on a short example."""
+def _screenshot(exe: str, page: Path, png: Path, size: str, tmp: str) -> None:
+    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--hide-scrollbars", f"--user-data-dir={tmp}/profile", f"--screenshot={png}",
+                    f"--window-size={size}", page.as_uri()], capture_output=True, check=True, timeout=120)
+
+
+def screenshots(out: Path) -> str:
+    """readme-report.png (Chromium's screenshot of `check --html` on a short example) and
+    readme-notebook.png (a derivation as a notebook displays it, `_repr_html_`)."""
     exe = shutil.which("chromium")
     if exe is None:
-        return "readme-report.png not made: Chromium is not installed (apt-get install chromium)"
+        return "readme-report.png, readme-notebook.png not made: Chromium is not installed (apt-get install chromium)"
+    example = (ROOT / "docs" / "report-example.diag").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "isometry.diag"
-        src.write_text((ROOT / "docs" / "report-example.diag").read_text(encoding="utf-8"))
+        src.write_text(example)
         page = Path(tmp) / "report.html"
         subprocess.run([sys.executable, "-m", "diagalg.cli", "check", "--html", str(page), src.name],
                        cwd=tmp, capture_output=True, check=False)
-        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--hide-scrollbars", f"--user-data-dir={tmp}/profile",
-                        f"--screenshot={out / 'pictures' / 'readme-report.png'}", "--window-size=1000,760",
-                        page.as_uri()], capture_output=True, check=True, timeout=120)
-    return "wrote readme-report.png"
+        _screenshot(exe, page, out / "pictures" / "readme-report.png", "1000,760", tmp)
+        program = diagalg.parse(example)
+        d = diagalg.simplify(program.expr("V[a, b] V[a, c] A[c, d] V[f, d] V[f, e]"), program=program)
+        nb = Path(tmp) / "notebook.html"
+        nb.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{d._repr_html_()}"
+                      "</body></html>", encoding="utf-8")
+        _screenshot(exe, nb, out / "pictures" / "readme-notebook.png", "900,200", tmp)
+    return "wrote readme-report.png, readme-notebook.png"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "docs", help="directory for tutorial.md and pictures/")
-    ap.add_argument("--no-screenshot", action="store_true", help="skip readme-report.png")
+    ap.add_argument("--no-screenshot", action="store_true", help="skip the two PNG screenshots")
     ns = ap.parse_args(argv)
     w = Writer(ns.out)
     w.md += ["# Tutorial: the paper's examples, drawn", "",
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     w.readme_pictures()
     print(f"wrote {ns.out / 'tutorial.md'} and {len(list(w.pictures.glob('*.svg')))} pictures")
     if not ns.no_screenshot:
-        print(report_screenshot(ns.out))
+        print(screenshots(ns.out))
     return 0
 
 

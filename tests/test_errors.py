@@ -294,8 +294,7 @@ def test_error_inside_an_imported_file_is_reported_in_that_file(tmp_path):
 
 @pytest.mark.parametrize(
     "stmt",
-    ["cost A[i, j] B[j, k]",
-     'draw A[i, j] B[j, k] to "out.svg"'],
+    ["cost A[i, j] B[j, k]"],
 )
 def test_not_supported_yet_statements_are_static_errors(stmt):
     err = expect_error(H + "tensor C[i: n, j: n]\n" + stmt + "\n")
@@ -306,9 +305,8 @@ def test_not_supported_yet_statements_are_static_errors(stmt):
 
 @pytest.mark.parametrize(
     "stmt",
-    ["cost A[i, j] x[j]",
-     'draw A[i, j] x[j] to "out.svg"'],
-    ids=["cost", "draw"],
+    ["cost A[i, j] x[j]"],
+    ids=["cost"],
 )
 def test_not_supported_yet_through_the_cli(write_diag, cli, stmt):
     f = write_diag("todo.diag", H + "assert x[i] == x[i]\n" + stmt + "\n")

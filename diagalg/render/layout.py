@@ -47,7 +47,6 @@ def _classical_mds(d: np.ndarray) -> np.ndarray:
 
 def _is_path_like(d: np.ndarray) -> bool:
     """True when the distances are those of points on a line (d[0,k] differences add up)."""
-    n = len(d)
     far = int(np.argmax(d[0]))
     a = d[far]
     return bool(np.all(np.abs(np.abs(a[:, None] - a[None, :]) - d) < 1e-6 * max(1.0, float(d.max()))))

@@ -18,7 +18,7 @@ def converter() -> str | None:
     if shutil.which("rsvg-convert"):
         return "rsvg-convert"
     try:
-        import cairosvg  # noqa: F401
+        import cairosvg  # noqa: F401  (only whether it is installed)
     except ImportError:
         return None
     return "cairosvg"

@@ -21,7 +21,6 @@ import numpy as np
 import sympy
 
 from ..model import (
-    FUNC_OUT_PORT,
     BoxOp,
     BubbleOp,
     CopyTensor,
@@ -625,7 +624,6 @@ class _TermLayout:
 
     def _apex(self, k: int, pos: np.ndarray) -> str:
         v = self.verts[k]
-        node = self.d.nodes[v.node]  # type: ignore[index]
         small, big = [], []
         for u, pu, w, pw, _ in self.conns:
             for me, port, other in ((u, pu, w), (w, pw, u)):
@@ -637,7 +635,6 @@ class _TermLayout:
             dx, dy = -np.mean(big, axis=0)
         else:
             dx, dy = 1.0, 0.0
-        del node
         if abs(dx) >= abs(dy):
             return "right" if dx >= 0 else "left"
         return "down" if dy > 0 else "up"
@@ -688,7 +685,7 @@ class _TermLayout:
                     s = pic.shapes[shape_of[u]]
                     n = loops_drawn.get(u, 0)
                     loops_drawn[u] = n + 1
-                    r = 9.0 + 0
+                    r = 9.0
                     cy = s.y - s.h / 2 - r - 24.0 * n + 2
                     pic.shapes.append(Shape("selfloop", s.x, cy, 2 * r, 2 * r, label, parent=s.parent,
                                             depth=self.depth))

@@ -78,7 +78,7 @@ def svg_document(pic: Picture, title: str = "") -> str:
            f"viewBox=\"0 0 {_f(pic.width)} {_f(pic.height)}\" class=\"diagalg-diagram\">"]
     if title:
         out.append(f"<title>{escape(title)}</title>")
-    out.append(f"<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
+    out.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
     order = sorted(range(len(pic.shapes)), key=lambda i: (pic.shapes[i].kind not in CONTAINERS,
                                                           pic.shapes[i].depth, i))
     containers = [i for i in order if pic.shapes[i].kind in CONTAINERS]

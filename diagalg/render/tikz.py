@@ -19,7 +19,6 @@ COLORS = {
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
                 "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
-_UNICODE = {"−": "-", "⁻¹": "-1", "∂": r"\partial ", "†": r"\dagger "}
 
 
 def tex_escape(text: str) -> str:
