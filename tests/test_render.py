@@ -293,3 +293,19 @@ def test_notebook_display_of_expressions_diagrams_and_derivations(prog):
     assert html.count('<figure class="step') == 2 and "by isometry" in html
     assert d._repr_latex_().endswith(r"&& \text{by isometry}\end{aligned}$")
     assert d._repr_svg_().startswith("<svg")
+
+
+def test_a_sum_inside_a_bubble_still_reads_left_to_right(prog):
+    # C sits on the bubble's right, its leg i leaves the sum on the left: the legs would be
+    # shorter mirrored, but read right to left "A − 2 B" would become "B − 2 A"
+    pic = picture(prog.expr("C[k, i] exp(A[i, j] - 2 * B[i, j])"))
+    (coeff,) = [t for t in pic.texts if t.role == "coeff"]
+    inside = sorted((s for s in pic.shapes if s.parent is not None), key=lambda s: s.x)
+    assert [s.name for s in inside] == ["A", "B"]
+    assert inside[0].x < coeff.x < inside[1].x and coeff.text == "− 2"
+    # a single term is mirrored freely: its legs then leave towards what they connect to
+    pic = picture(prog.expr("C[k, i] exp(A[i, j] B[j, l])"))
+    (c,) = [s for s in pic.shapes if s.name == "C"]
+    (a,) = [s for s in pic.shapes if s.name == "A"]
+    (bubble,) = [s for s in pic.shapes if s.kind == "bubble"]
+    assert (a.x - bubble.x) * (c.x - bubble.x) > 0  # A, which C's leg reaches, is on C's side

@@ -489,7 +489,9 @@ class _TermLayout:
                 return sum(float(np.hypot(*(pos[k] + np.array(vert.port_at[p]) - q))) for p, q in ends)
 
             best, best_cost = (v.inner, dict(v.port_at), dict(v.port_side)), cost(v) - 1e-6
-            for axes in (("x",), ("y",), ("x", "y")):
+            # a row of terms read right to left would change its meaning: sums only flip top-bottom
+            ordered = any(t.role == "coeff" for t in v.inner.pic.texts)
+            for axes in ((("y",),) if ordered else (("x",), ("y",), ("x", "y"))):
                 f = v.inner
                 for axis in axes:
                     f = reflect(f, axis)
