@@ -16,6 +16,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from strategies import cases
 
 import diagalg
 from diagalg.errors import DiagalgError
@@ -309,3 +311,17 @@ def test_a_sum_inside_a_bubble_still_reads_left_to_right(prog):
     (a,) = [s for s in pic.shapes if s.name == "A"]
     (bubble,) = [s for s in pic.shapes if s.kind == "bubble"]
     assert (a.x - bubble.x) * (c.x - bubble.x) > 0  # A, which C's leg reaches, is on C's side
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases())
+def test_every_random_expression_draws_without_overlaps(case):
+    """Chains, rings, trees, copy tensors with self-loops and closed loops, structured pairs
+    under conj and inv, nested sums with coefficients: all drawn, nothing overlapping."""
+    expr = case.expr()
+    pic = picture(expr)
+    assert overlaps(pic) == [], case.text
+    root = ET.fromstring(render(expr, None, "svg"))
+    drawn = [g for g in root.iter("{http://www.w3.org/2000/svg}g")]
+    assert len(drawn) == len(pic.shapes)
+    assert render(expr, None, "tikz").count("% shape ") == len(pic.shapes)

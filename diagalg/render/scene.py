@@ -705,7 +705,10 @@ class _TermLayout:
                 q = self._anchor(pic, shape_of, pos, v, pv, pu_xy, off)
                 pic.lines.append(Line([p, q], label))
                 if label:
-                    mx, my = (p[0] + q[0]) / 2 + perp[0] * 8, (p[1] + q[1]) / 2 + perp[1] * 8 + 3
+                    # parallel legs: each label on its own outer side
+                    side = -1.0 if rank - (len(members) - 1) / 2 < 0 else 1.0
+                    mx = (p[0] + q[0]) / 2 + perp[0] * 8 * side
+                    my = (p[1] + q[1]) / 2 + perp[1] * 8 * side + 3
                     pic.texts.append(Text(mx, my, label, "middle", "leg"))
 
 
