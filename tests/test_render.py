@@ -103,6 +103,17 @@ def test_a_ring_is_round_and_has_no_free_legs(prog):
     assert len(pic.lines) == 4
 
 
+def test_a_matrix_product_state_is_a_flat_train_with_its_physical_legs_down(prog):
+    pic = picture(prog.expr(NETWORKS["mps"]))
+    sites = sorted(pic.shapes, key=lambda s: s.x)
+    assert [s.name for s in sites] == ["A1", "A2", "A2", "A3"]
+    assert len({s.y for s in sites}) == 1
+    legs = sorted((t for t in pic.texts if t.role == "free"), key=lambda t: t.x)
+    assert [t.text for t in legs] == ["s1", "s2", "s3", "s4"]
+    assert all(t.y > sites[0].y + sites[0].h for t in legs)
+    assert all(abs(t.x - s.x) < 1 for t, s in zip(legs, sites))  # each leg straight below its site
+
+
 def test_the_norm_of_a_matrix_product_state_is_a_ladder(prog):
     pic = picture(prog.expr(NETWORKS["mps norm"]))
     rows: dict[float, list[str]] = {}

@@ -427,7 +427,50 @@ class _TermLayout:
         v = self.verts[k]
         return 6.0 if v.kind == "terminal" else max(v.w, v.h) / 2
 
+    def _train(self, comp: list[int]) -> list[int] | None:
+        """The tensors of a matrix product state in chain order, when ``comp`` is one: a
+        path of three or more tensors, each with exactly one free leg. None otherwise."""
+        solid = [k for k in comp if self.verts[k].kind != "terminal"]
+        if len(solid) < 3 or any(self.verts[k].kind != "node" for k in solid):
+            return None
+        nbrs: dict[int, set[int]] = {k: set() for k in solid}
+        free: dict[int, list[str]] = {k: [] for k in solid}
+        for u, _, v, _, _ in self.conns:
+            if u == v:
+                return None
+            for a, b in ((u, v), (v, u)):
+                if a in nbrs:
+                    if self.verts[b].kind == "terminal":
+                        free[a].append(self.verts[b].label)
+                    else:
+                        nbrs[a].add(b)
+        if any(len(free[k]) != 1 or len(nbrs[k]) > 2 for k in solid):
+            return None
+        ends = sorted((k for k in solid if len(nbrs[k]) == 1), key=lambda k: free[k][0])
+        if len(ends) != 2:
+            return None  # a ring, not a chain
+        order, prev = [ends[0]], None
+        while len(order) < len(solid):
+            nxt = [k for k in nbrs[order[-1]] if k != prev]
+            prev = order[-1]
+            order.append(nxt[0])
+        return order
+
     def _place_component(self, comp: list[int]) -> np.ndarray:
+        train = self._train(comp)
+        if train is not None:  # the paper's picture: the chain flat, every physical leg down
+            index = {k: i for i, k in enumerate(comp)}
+            x = np.zeros((len(comp), 2))
+            at = 0.0
+            for n, k in enumerate(train):
+                if n:
+                    at += self.verts[train[n - 1]].w / 2 + self.verts[k].w / 2 + 40.0
+                x[index[k]] = (at, 0.0)
+            for u, _, v, _, _ in self.conns:
+                for a, b in ((u, v), (v, u)):
+                    if a in index and self.verts[a].kind == "terminal" and b in index:
+                        x[index[a]] = (x[index[b], 0], self.verts[b].h / 2 + 40.0)
+            return x
         index = {k: i for i, k in enumerate(comp)}
         edges = []
         for u, _, v, _, _ in self.conns:
