@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-peer clean
+.PHONY: demo test test-tikz docs bench bench-peer clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -20,6 +20,15 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# TikZ output compiled by LaTeX (`make test` only checks its structure). Installs
+# Debian's texlive packages when pdflatex is missing and apt-get is usable.
+test-tikz: $(STAMP)
+	$(BIN)/python scripts/test_tikz.py
+
+# docs/tutorial.md and docs/pictures/ from examples/ (tests/test_tutorial.py keeps them true)
+docs: $(STAMP)
+	$(BIN)/python scripts/make_docs.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -16,7 +16,8 @@ from .engine import StepLimit, UnsoundRewrite, simplify, unfold
 from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
-from .program import AssertStmt, CalcStmt, CostStmt, DecomposeStmt, ExpandStmt, Program, RuleStmt, ShowStmt, Source
+from .program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, ExpandStmt, Program, RuleStmt,
+                      ShowStmt, Source)
 from .rules import DEFAULT_RULES
 
 OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
@@ -130,6 +131,8 @@ class Checker:
                     out.append(self.check_decompose(stmt))
                 elif isinstance(stmt, CostStmt):
                     out.append(self.check_cost(stmt))
+                elif isinstance(stmt, DrawStmt):
+                    out.append(self.run_draw(stmt))
             except UnsoundRewrite as e:
                 out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
             except StepLimit as e:
@@ -301,6 +304,17 @@ class Checker:
             lines.append(f"‖·‖ {norm:.4g}  {p.name} ({kind}) {_provenance(p.term.tags)}{_term_text(p.term)}")
         detail = f"[top {len(res.paths)} of {count} paths by Frobenius norm on {on}, {how}]"
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
+
+    def run_draw(self, s: DrawStmt) -> Result:
+        """``draw E to "f.svg"``: write the drawing (format by extension)."""
+        from .errors import DiagalgError
+        from .render import write
+
+        try:
+            write(s.expr, self.program, s.target)
+        except (DiagalgError, OSError) as e:
+            return Result(s.source, "draw", FAIL, f"not drawn: {e}")
+        return Result(s.source, "draw", OK, f"[wrote {s.path}]")
 
     def check_rule(self, s: RuleStmt) -> Result:
         n = self.numeric(unfold(s.rule.lhs), unfold(s.rule.rhs))

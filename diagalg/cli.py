@@ -98,17 +98,27 @@ def cmd_check(ns: argparse.Namespace) -> int:
                 print(e.render(), file=sys.stderr)
         return 2
     results = []
+    report = []  # (checker, [(statement, its results)]) per file, for --html
     for program in programs:
-        for r in Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
-                                          dims=dict(ns.dims or {}))).run():
-            results.append(r)
-            if ns.json:
-                print(json.dumps(r.as_json()))
-            else:
-                print(r.line())
-                for line in r.output:
-                    print("    " + line)
-            sys.stdout.flush()
+        checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
+                                           dims=dict(ns.dims or {})))
+        report.append((checker, []))
+        for stmt in program.statements:
+            mine = checker.run_statement(stmt)
+            report[-1][1].append((stmt, mine))
+            for r in mine:
+                results.append(r)
+                if ns.json:
+                    print(json.dumps(r.as_json()))
+                else:
+                    print(r.line())
+                    for line in r.output:
+                        print("    " + line)
+                sys.stdout.flush()
+    if ns.html:
+        from .render.commands import write_report
+
+        write_report(ns.html, report, ns.seed)
     if not ns.json:
         counts = {s: sum(1 for r in results if r.status == s) for s in ("ok", "FAIL", "INCONCLUSIVE", "ERROR")}
         summary = f"{counts['ok']} ok, {counts['FAIL']} failed"
@@ -202,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
     c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
+    c.add_argument("--html", metavar="FILE", help="also write an HTML report: every statement, each step drawn")
     c.set_defaults(func=cmd_check)
     s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
     s.add_argument("file", nargs="?", help=".diag file")
@@ -214,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="seed of the rewrite checks")
     s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     s.set_defaults(func=cmd_simplify)
+    from .render.commands import add_draw_parser
+
+    add_draw_parser(sub)
     k = sub.add_parser("scores", help="Q/K/V composition scores between the attention heads of a weights file")
     k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d])")
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")

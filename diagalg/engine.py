@@ -82,6 +82,22 @@ class Derivation:
             out.append((self.result, None))
         return out
 
+    # Jupyter display (diagalg.render.notebook): the traced steps, drawn
+    def _repr_html_(self) -> str:
+        from .render.notebook import derivation_html
+
+        return derivation_html(self)
+
+    def _repr_svg_(self) -> str:
+        from .render.notebook import derivation_svg
+
+        return derivation_svg(self)
+
+    def _repr_latex_(self) -> str:
+        from .render.notebook import derivation_latex
+
+        return derivation_latex(self)
+
 
 class StepLimit(Exception):
     pass

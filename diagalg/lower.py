@@ -65,7 +65,6 @@ BUILTIN_RULES = ("delta", "isometry", "inverse", "cyclic", "gauge", "shift", "di
                  "collect", "symmetry", "reshape", "derivative")
 PROPERTY_NAMES = ("symmetric", "antisymmetric", "isometry", "unitary", "invertible",
                   "projector", "posdef", "complex")
-NOT_YET = {"expand": "expand", "paths": "paths", "cost": "cost", "draw": "draw", "weights": "weights"}
 _ONE = sympy.Integer(1)
 
 
@@ -526,9 +525,6 @@ class _FileState:
         if self.run_statements:
             self.program.statements.append(CalcStmt(self.source(s.pos), exprs[0], steps))
 
-    def _not_yet(self, what: str, pos: A.Pos) -> None:
-        raise _err(f"`{what}` is not supported yet", pos)
-
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
         expr = _Scope(self, s.pos).lower_top(s.expr)
         if s.top is not None and s.top < 1:
@@ -698,8 +694,16 @@ class _FileState:
             self.program.statements.append(CostStmt(self.source(s.pos), unfold(expr)))
 
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
-        _Scope(self, s.pos).lower_top(s.expr)
-        self._not_yet("draw", s.pos)
+        from .program import DrawStmt
+        from .render import EXTENSIONS
+
+        expr = _Scope(self, s.pos).lower_top(s.expr)
+        if Path(s.path).suffix.lower() not in EXTENSIONS:
+            raise _err(f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
+                       f"(use {', '.join(sorted(EXTENSIONS))})", s.pos)
+        base = Path(os.getcwd()) if self.path is None else self.path.parent
+        if self.run_statements:
+            self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(base / s.path)))
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         from .weights import Binding, WeightsError, bind, load_arrays

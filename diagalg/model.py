@@ -376,6 +376,16 @@ class Diagram:
     def is_scalar_only(self) -> bool:
         return not self.nodes and not self.free and not self.edge_dims
 
+    # Jupyter display: as the one-term expression it is
+    def _repr_svg_(self) -> str:
+        return Expr.single(self)._repr_svg_()
+
+    def _repr_html_(self) -> str:
+        return Expr.single(self)._repr_html_()
+
+    def _repr_latex_(self) -> str:
+        return Expr.single(self)._repr_latex_()
+
 
 EMPTY_DIAGRAM = Diagram((), (), ())
 
@@ -443,6 +453,22 @@ class Expr:
         for t in self.terms:
             out.extend(fn(t))
         return Expr.of(out, self.free_dims)
+
+    # Jupyter display (diagalg.render.notebook): the drawing, and index notation
+    def _repr_svg_(self) -> str:
+        from .render.notebook import expr_svg
+
+        return expr_svg(self)
+
+    def _repr_html_(self) -> str:
+        from .render.notebook import expr_html
+
+        return expr_html(self)
+
+    def _repr_latex_(self) -> str:
+        from .render.notebook import expr_latex
+
+        return expr_latex(self)
 
 
 # --------------------------------------------------------------------------- helpers

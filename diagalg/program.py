@@ -106,7 +106,18 @@ class CostStmt:
     expr: Expr
 
 
-RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DecomposeStmt | CostStmt
+@dataclass(frozen=True)
+class DrawStmt:
+    """``draw E to "f.svg"``: ``path`` is the file named (relative to the .diag file's
+    directory), ``target`` the resolved path that running the statement writes."""
+
+    source: Source
+    expr: Expr
+    path: str
+    target: str
+
+
+RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DecomposeStmt | CostStmt | DrawStmt
 
 
 @dataclass

@@ -289,34 +289,6 @@ def test_error_inside_an_imported_file_is_reported_in_that_file(tmp_path):
     assert err.render().splitlines()[1].strip() == "tensor A[i: n, j: q]"
 
 
-# =========================================================================== statements not supported yet
-
-
-@pytest.mark.parametrize(
-    "stmt",
-    ['draw A[i, j] B[j, k] to "out.svg"'],
-)
-def test_not_supported_yet_statements_are_static_errors(stmt):
-    err = expect_error(H + "tensor C[i: n, j: n]\n" + stmt + "\n")
-    assert err.line == 6
-    assert "not supported yet" in err.message
-    assert stmt.split()[0] in err.message
-
-
-@pytest.mark.parametrize(
-    "stmt",
-    ['draw A[i, j] x[j] to "out.svg"'],
-    ids=["draw"],
-)
-def test_not_supported_yet_through_the_cli(write_diag, cli, stmt):
-    f = write_diag("todo.diag", H + "assert x[i] == x[i]\n" + stmt + "\n")
-    r = cli("check", f)
-    assert r.returncode == 2
-    assert r.stderr.startswith(f"{f}:6:") and "not supported yet" in r.stderr
-    assert r.stdout == ""  # nothing ran, not even the assertion before it
-    assert "Traceback" not in r.stderr + r.stdout
-
-
 # =========================================================================== files
 
 
