@@ -117,3 +117,23 @@ def expect_error(text: str, **kw) -> diagalg.SourceError:
 @pytest.fixture
 def source_error():
     return expect_error
+
+
+def python_calls(fn, *args, **kwargs):
+    """(result, number of Python function calls made while running ``fn``): a
+    deterministic measure of work, so "near-linear" is tested by counting instead of
+    timing (timings depend on the machine and its load)."""
+    calls = 0
+
+    def profile(frame, event, arg):
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    old = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        sys.setprofile(old)
+    return result, calls
