@@ -181,18 +181,9 @@ def cmd_simplify(ns: argparse.Namespace) -> int:
         d = simplify(start, rules=rules, subs=subs, checked=not ns.unchecked, env=program.env, seed=ns.seed)
         print(f"{name} = {expr_text(d.result)}")
         if ns.trace:
-            states = d.states()
-            texts = [expr_text(e) for e, _ in states]
-            width = min(max(len(t) for t in texts), 70)
-            print(f"    {texts[0]}")
-            for text, (_, step) in zip(texts[1:], states[1:]):
-                if step is None:
-                    why = "by collect"
-                else:
-                    sites = f", {step.sites} sites" if step.sites > 1 else ""
-                    check = "" if step.check_error is None else f" [check {step.check_error:.1g}]"
-                    why = f"by {step.rule}{sites}{check}"
-                print(f"  = {text:<{width}}  {why}")
+            from .printing import derivation_lines
+
+            print("\n".join(derivation_lines(d)))
         sys.stdout.flush()
     return 0
 

@@ -257,3 +257,21 @@ def expr_text(expr: Expr) -> str:
     """``expr`` as .diag text; parsing it back (with the same declarations) gives an equal expression."""
     taken = set(expr.labels)
     return _TermPrinter(taken).expr(expr, {l: l for l in expr.labels})
+
+
+def derivation_lines(derivation) -> list[str]:
+    """A derivation (``engine.Derivation``) as `diagalg simplify --trace` prints it: the
+    start, then ``= expr  by rule[, N sites][ [check err]]`` per step."""
+    states = derivation.states()
+    texts = [expr_text(e) for e, _ in states]
+    width = min(max(len(t) for t in texts), 70)
+    out = [f"    {texts[0]}"]
+    for text, (_, step) in zip(texts[1:], states[1:]):
+        if step is None:
+            why = "by collect"
+        else:
+            sites = f", {step.sites} sites" if step.sites > 1 else ""
+            check = "" if step.check_error is None else f" [check {step.check_error:.1g}]"
+            why = f"by {step.rule}{sites}{check}"
+        out.append(f"  = {text:<{width}}  {why}")
+    return out

@@ -255,25 +255,14 @@ class Session:
         from .checker import Checker, Options
         from .engine import simplify
         from .engine import unfold as unfold_lets
-        from .printing import expr_text
+        from .printing import derivation_lines
 
         checker = Checker(self.program, Options(seed=self.seed))
         start = unfold_lets(expr) if unfold else expr
         d = simplify(start, rules=checker.rules_for(rules or None), subs=checker.subs, checked=True,
                      env=self.program.env, seed=self.seed, extra_rules=checker.user_rules)
-        states = d.states()
-        texts = [expr_text(e) for e, _ in states]
-        width = min(max(len(t) for t in texts), 70)
-        out = [f"    {texts[0]}"]
-        for text, (_, step) in zip(texts[1:], states[1:]):
-            if step is None:
-                why = "by collect"
-            else:
-                sites = f", {step.sites} sites" if step.sites > 1 else ""
-                check = "" if step.check_error is None else f" [check {step.check_error:.1g}]"
-                why = f"by {step.rule}{sites}{check}"
-            out.append(f"  = {text:<{width}}  {why}")
-        if len(states) == 1:
+        out = derivation_lines(d)
+        if len(out) == 1:
             out.append("    (no rule applies)")
         return out
 

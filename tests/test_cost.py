@@ -5,7 +5,6 @@ the matmul-visualisation paper makes come out as it says."""
 from __future__ import annotations
 
 import opt_einsum
-import pytest
 import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
