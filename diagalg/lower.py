@@ -195,9 +195,12 @@ class _Loader:
         except UnicodeDecodeError as e:
             raw = path.read_bytes()
             line = raw[: e.start].count(b"\n") + 1
-            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            raise SourceError("file is not UTF-8 text", line, col, display, None) from None
-        return self.load_text(text, display, path, program, run_statements)
+            line_start = raw.rfind(b"\n", 0, e.start) + 1
+            col = len(raw[line_start:e.start].decode("utf-8", errors="replace")) + 1
+            shown = raw.decode("utf-8", errors="replace")  # the line is shown with U+FFFD for bad bytes
+            raise SourceError("file is not UTF-8 text", line, col, display, shown) from None
+        # a byte-order mark (written by some editors) is not part of the text
+        return self.load_text(text.removeprefix("\ufeff"), display, path, program, run_statements)
 
     def load_text(self, text: str, display: str, path: Path | None, program: Program | None = None,
                   run_statements: bool = True) -> Program:

@@ -54,7 +54,7 @@ TOKENS = [
     "tensor", "tensor Q[i: n]", "func", "assert", "assert numeric", "show", "calc", "expand", "top",
     "symmetric", "antisymmetric", "isometry(b -> a)", "invertible", "unitary", "posdef", "complex",
     "by", "using", "over", "\n", "\n\n", "  ", "\t", "#", "\\\n", "0", "1", "-1", "2.5", "1e308",
-    "99999999999999999999999", "1/0", "n", "i", "j", "A", "X", "é", "\u00a0", "\ufeff", "\u200b",
+    "99999999999999999999999", "1e999999999", "1e-999999", "1/0", "n", "i", "j", "A", "X", "é", "\u00a0", "\ufeff", "\u200b",
     "\u202e", "😀", "\x00", "\r", "\r\n", "'", '"', "$", "@", "{", "}", ";", "...", "__import__('os')",
 ]
 
