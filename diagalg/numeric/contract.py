@@ -7,7 +7,8 @@ neighbouring operand where that is exact, and only otherwise become small dense
 0/1 arrays (see :func:`_absorb_shift` and :func:`_absorb_reshape`).
 Contraction uses opt_einsum's interleaved integer format (no 52-letter limit)
 with an optimised path; the largest intermediate is checked against the
-memory cap before anything is contracted.
+memory cap before anything is contracted, and a contraction that exceeds it is
+sliced into pieces that fit (:mod:`diagalg.numeric.slicing`) or refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sympy
 
 from ..model import CopyTensor, Diagram, Node, ReshapeOp, ShiftOp
 from .errors import check_memory
+from .slicing import contract_sliced, plan_slices
 
 #: opt_einsum strategy: 'auto' picks optimal paths for few operands and greedy ones for many.
 PATH_STRATEGY = "auto"
@@ -317,7 +319,13 @@ def _contract(operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], 
     dtype = np.result_type(*(arr.dtype for arr, _ in operands))
     spec = tuple((arr.shape, tuple(ids)) for arr, ids in operands)
     path, largest = _path(spec, tuple(out_ids))
-    check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries)")
+    if largest * dtype.itemsize > memory_cap:
+        # too big in one piece: a sum of slices that each fit, or refused
+        plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize, PATH_STRATEGY)
+        if plan is None:
+            check_memory(largest * dtype.itemsize, memory_cap,
+                         f"the largest intermediate ({largest} entries; no slicing fits in time)")
+        return contract_sliced(operands, out_ids, plan)
     args: list = []
     for arr, ids in operands:
         args += [arr, ids]
