@@ -321,10 +321,14 @@ def _contract(operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], 
     path, largest = _path(spec, tuple(out_ids))
     if largest * dtype.itemsize > memory_cap:
         # too big in one piece: a sum of slices that each fit, or refused
-        plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize, PATH_STRATEGY)
+        size = {i: n for shape, ids in spec for i, n in zip(ids, shape)}
+        out_entries = math.prod(size[i] for i in out_ids)
+        plan = None
+        if out_entries * dtype.itemsize <= memory_cap:  # the output itself cannot be sliced
+            plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize, PATH_STRATEGY)
         if plan is None:
-            check_memory(largest * dtype.itemsize, memory_cap,
-                         f"the largest intermediate ({largest} entries; no slicing fits in time)")
+            why = "" if out_entries * dtype.itemsize > memory_cap else "; slicing it would take too long"
+            check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries{why})")
         return contract_sliced(operands, out_ids, plan)
     args: list = []
     for arr, ids in operands:

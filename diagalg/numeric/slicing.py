@@ -4,7 +4,8 @@ cap is done as a sum of smaller ones instead of being refused.
 Fixing a summed index ``e`` to each of its values splits a contraction into
 ``size(e)`` contractions of the same network without ``e``; their sum is the
 whole. :func:`plan_slices` picks such indices greedily (each round the one whose
-removal makes the largest intermediate smallest, ties broken by total work)
+removal costs the least total work among those that shrink the largest
+intermediate)
 until one slice fits under the cap, and gives up (returns None) when no summed
 index is left, or when the total work of all slices would exceed
 :data:`MAX_SLICED_FLOPS` (the time bound). Output indices are never sliced: an
@@ -83,8 +84,11 @@ def plan_slices(spec: Spec, out: Sequence[int], cap_entries: int, strategy: str 
             trial = sliced + [i]
             p, lg, c = _path_info(_without(spec, set(trial)), out, strategy)
             total = c * math.prod(size[j] for j in trial)
-            if best is None or (lg, total) < (best[2], best[3]):
-                best = (i, p, lg, total)
+            # prefer the least total work among the choices that shrink the largest
+            # intermediate; if none does, the one that grows it least
+            score = (lg >= largest, total if lg < largest else lg, total)
+            if best is None or score < best[4]:
+                best = (i, p, lg, total, score)
         sliced.append(best[0])
         path, largest, cost = best[1], best[2], best[3] / math.prod(size[j] for j in sliced)
         if cost * math.prod(size[j] for j in sliced) > max_flops:
