@@ -330,10 +330,18 @@ def _contract(operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], 
             why = "" if out_entries * dtype.itemsize > memory_cap else "; slicing it would take too long"
             check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries{why})")
         return contract_sliced(operands, out_ids, plan)
-    args: list = []
-    for arr, ids in operands:
-        args += [arr, ids]
-    return oe.contract(*args, list(out_ids), optimize=path)
+    return _expression(spec, tuple(out_ids))(*(arr for arr, _ in operands))
+
+
+@lru_cache(maxsize=1024)
+def _expression(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], out: tuple[int, ...]):
+    """A reusable opt_einsum contraction for these operand shapes and indices, on the
+    path of :func:`_path`: a check contracts the same network on every draw, and a
+    prepared expression skips opt_einsum's parsing and path validation each time."""
+    path, _ = _path(spec, out)
+    sym = {i: oe.get_symbol(k) for k, i in enumerate(sorted({i for _, ids in spec for i in ids} | set(out)))}
+    eq = ",".join("".join(sym[i] for i in ids) for _, ids in spec) + "->" + "".join(sym[i] for i in out)
+    return oe.contract_expression(eq, *(shape for shape, _ in spec), optimize=path)
 
 
 def _embed(result: np.ndarray, out_ids: list[int], slot_ids: list[list[int]], csize: dict[int, int],
