@@ -42,7 +42,7 @@ LIMIT_S = int(os.environ.get("DIAGALG_FUZZ_LIMIT_S", "30"))
 #: Seed texts: every example and the small corpus files (the big generated ones are
 #: exercised by test_corpus.py; mutating them would only be slow).
 SEEDS = sorted(
-    p.read_text(encoding="utf-8")
+    p.read_bytes().decode("utf-8", errors="replace")
     for p in list((ROOT / "examples").rglob("*.diag")) + list(CORPUS.glob("*.diag"))
     if p.stat().st_size < 4000
 )
