@@ -416,7 +416,41 @@ def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | 
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |")
     out += ["", "diagalg growth exponent (least squares of log time on log N; 1 = linear):", ""]
     out += [f"- {t}: {g:.2f}" for t, g in growth]
+    out += ["", "## Goals", ""] + [f"- {line}" for line in goal_summary(rows)]
+    out += ["", "## Reading the table", "", *NOTES]
     path.write_text("\n".join(out) + "\n")
+
+
+def goal_summary(rows: list[Row]) -> list[str]:
+    """One line per outcome: goals met, not met (each row named), and open."""
+    with_goal = [r for r in rows if r.goal != "-"]
+    met = [r for r in with_goal if r.met == "yes"]
+    missed = [r for r in with_goal if r.met == "NO"]
+    opened = [r for r in with_goal if r.met == "open"]
+    lines = [f"{len(met)} of {len(with_goal)} rows with a goal meet it."]
+    lines += [f"not met: {r.case}, N={r.n}: {r.ratio} against {r.peer} (goal {r.goal})" for r in missed]
+    lines += [f"open (peer stopped at the limit first): {r.case}, N={r.n}" for r in opened]
+    return lines
+
+
+NOTES = [
+    "- *equal* rows time `diagalg.equal` (simplification of both sides, then canonical keys) against "
+    "tensorgrad's `==` (its isomorphism test). For the MPS case tensorgrad simplifies both sides first "
+    "(`full_simplify`) and answers False: it does not cancel `X X^-1`.",
+    "- sympy matrix expressions can state the ring and power identities but decide them by structure: "
+    "they answer False for the rotated ring, which is equal (trace cyclicity is not applied), and their "
+    "False for tr(A^N) vs tr(A^{N/2})^2 comes from the same structural comparison. Their times are shown, "
+    "with no goal.",
+    "- *simplify* rows: tensorgrad's `full_simplify` and sympy's `MatMul(...).doit()` against "
+    "`diagalg.simplify`; both peers remove the identities too.",
+    "- *numeric* rows are per contraction: diagalg's whole check (one size draw, two tensor draws, both "
+    "sides: sampling the random tensors and judging included) divided by its 4 contractions, against one "
+    "hand-written `opt_einsum.contract` call on the same network (path search included, as such a call "
+    "does). `eval only` is diagalg evaluating both sides on one drawn instance, per contraction. BLAS is "
+    "single-threaded in this benchmark.",
+    "- A `skipped` peer row follows a size at which the peer hit the limit; its ratio is a lower bound "
+    "that assumes the peer is not faster on the larger case.",
+]
 
 
 if __name__ == "__main__":
