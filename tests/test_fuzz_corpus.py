@@ -4,7 +4,8 @@ traceback or an internal error (exit 3).
 
 The corpus: empty and comment-only files, Windows line ends, a byte-order mark,
 brackets nested past the limit and just inside it, concrete dimensions far beyond
-memory (checked on stand-ins), a 5,000-digit literal and a huge exponent, an
+memory (checked on stand-ins), a 5,000-digit literal, a huge exponent in a
+literal and in a power, a dimension of 8,000 digits and one of 1e308 n, an
 overflowing coefficient, a 20-leg tensor whose numeric check would need 700 TiB,
 unicode in names and comments, zero-width and right-to-left characters, a NUL
 byte, Python code where a number or a name goes, import cycles (two files and a
@@ -35,6 +36,9 @@ EXPECTED = {
     "huge_literal.diag": (2, "huge_literal.diag:2:9: error: number too long"),
     "huge_exponent.diag": (2, "huge_exponent.diag:4:8: error: number too long"),
     "huge_coefficient.diag": (4, "INCONCLUSIVE"),
+    "huge_power.diag": (2, "huge_power.diag:4:8: error: exponent too large (at most 10000)"),
+    "huge_dim_product.diag": (2, "huge_dim_product.diag:3:28: error: number too long (more than 4000 digits)"),
+    "huge_derived_dim.diag": (4, "needs about 2^1030 B, which exceeds the memory cap"),
     "memory_hog.diag": (4, "exceeds the memory cap"),
     "unicode_identifier.diag": (2, "unicode_identifier.diag:3:8: error: unexpected character 'Ä'"),
     "unicode_comment.diag": (0, "1 ok, 0 failed"),
