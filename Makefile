@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-tikz docs bench bench-peer clean
+.PHONY: demo test test-tikz docs bench bench-all bench-peer fuzz clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -30,21 +30,36 @@ test-tikz: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python scripts/make_docs.py
 
+# `make bench`: one table, diagalg against its peers measured in the same run (written
+# to bench/RESULTS.md too). The peers live in their own venv, never in diagalg's: tensorgrad
+# pulls torch and pins networkx 3.2.1. If the bench venv cannot be built, the table says so
+# and the tensorgrad rows read "not installed".
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	-@$(MAKE) --no-print-directory $(BENCH_VENV)/.installed
+	$(BIN)/python bench/run.py --write bench/RESULTS.md
 
-# Optional: the peer measured by bench/bench_simplify.py, in its own venv (never a
-# dependency of diagalg). torch comes from its CPU-only index (about 1 GB installed).
+# Every benchmark in bench/ (the table, then the detailed ones).
+bench-all: $(STAMP)
+	-@$(MAKE) --no-print-directory $(BENCH_VENV)/.installed
+	$(BIN)/python bench/run.py --all
+
+# The bench venv: torch 2.13.0 (CPU) from the default index / find-links, then tensorgrad
+# 0.3.0 (symbolic only; its numeric evaluation does not work with current torch).
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed:
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+	$(BENCH_VENV)/bin/python -m pip install --quiet 'torch==2.13.0'
 	$(BENCH_VENV)/bin/python -m pip install --quiet 'tensorgrad==0.3.0'
 	@touch $@
 
 bench-peer: $(BENCH_VENV)/.installed $(STAMP)
 	$(BIN)/python bench/bench_simplify.py
+
+# A longer fuzz run of the front end than the one inside `make test`, on fresh random
+# examples (make test draws the same ones every run).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=explore DIAGALG_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz_frontend.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info

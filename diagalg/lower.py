@@ -45,7 +45,7 @@ from .model import (
     resolve_merges,
     tensor_op,
 )
-from .parser import parse_text
+from .parser import MAX_NUMBER_DIGITS, parse_text
 from .program import (
     AssertStmt,
     CalcStep,
@@ -196,9 +196,12 @@ class _Loader:
         except UnicodeDecodeError as e:
             raw = path.read_bytes()
             line = raw[: e.start].count(b"\n") + 1
-            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            raise SourceError("file is not UTF-8 text", line, col, display, None) from None
-        return self.load_text(text, display, path, program, run_statements)
+            line_start = raw.rfind(b"\n", 0, e.start) + 1
+            col = len(raw[line_start:e.start].decode("utf-8", errors="replace")) + 1
+            shown = raw.decode("utf-8", errors="replace")  # the line is shown with U+FFFD for bad bytes
+            raise SourceError("file is not UTF-8 text", line, col, display, shown) from None
+        # a byte-order mark (written by some editors) is not part of the text
+        return self.load_text(text.removeprefix("\ufeff"), display, path, program, run_statements)
 
     def load_text(self, text: str, display: str, path: Path | None, program: Program | None = None,
                   run_statements: bool = True) -> Program:
@@ -731,6 +734,33 @@ class _FileState:
 # =========================================================================== stage A + B
 
 
+#: Largest exponent of a scalar power (``n ** k``): sizes and coefficients are
+#: computed exactly, and 7 ** 100000000 would take minutes.
+MAX_EXPONENT = 10_000
+#: Most bits of a number's numerator or denominator, about MAX_NUMBER_DIGITS digits.
+_MAX_BITS = int(MAX_NUMBER_DIGITS * 3.33)
+
+
+def _bounded(value: sympy.Expr, pos: A.Pos) -> sympy.Expr:
+    """``value``, unless a number in it has more than MAX_NUMBER_DIGITS digits."""
+    for num in value.atoms(sympy.Rational):
+        if max(int(num.p).bit_length(), int(num.q).bit_length()) > _MAX_BITS:
+            raise _err(f"number too long (more than {MAX_NUMBER_DIGITS} digits)", pos)
+    return value
+
+
+def _power(base: sympy.Expr, exponent: sympy.Expr, pos: A.Pos) -> sympy.Expr:
+    """``base ** exponent``, refusing (before computing it) an exponent above
+    MAX_EXPONENT or a result with more than MAX_NUMBER_DIGITS digits."""
+    if exponent.is_Number and abs(exponent) > MAX_EXPONENT:
+        raise _err(f"exponent too large (at most {MAX_EXPONENT})", pos)
+    if exponent.is_Integer and base.is_Rational:
+        bits = max(int(base.p).bit_length(), int(base.q).bit_length()) * abs(int(exponent))
+        if bits > _MAX_BITS:
+            raise _err(f"number too long (more than {MAX_NUMBER_DIGITS} digits)", pos)
+    return _bounded(base ** exponent, pos)
+
+
 def _number(text: str, pos: A.Pos) -> sympy.Expr:
     try:
         value = sympy.Rational(text)
@@ -853,7 +883,7 @@ class _Scope:
             e = self.try_scalar(node.exponent)
             if e is None:
                 raise _err("an exponent must be a scalar", node.exponent.pos)
-            return b ** e
+            return _power(b, e, node.pos)
         if isinstance(node, A.Call):
             vals = [self.try_scalar(a) if not isinstance(a, (A.Bind,)) else None for a in node.args]
             if node.fn in ("sqrt", "min"):
@@ -866,7 +896,7 @@ class _Scope:
             if node.fn == "pow" and vals[0] is not None:
                 if vals[1] is None:
                     raise _err("pow's exponent must be a scalar", node.args[1].pos)
-                return vals[0] ** vals[1]
+                return _power(vals[0], vals[1], node.pos)
             return None
         if isinstance(node, A.Product):
             value = _ONE
@@ -874,7 +904,7 @@ class _Scope:
                 v = self.try_scalar(f.expr)
                 if v is None:
                     return None
-                value = value / v if f.op == "/" else value * v
+                value = _bounded(value / v if f.op == "/" else value * v, f.expr.pos)
             return value
         if isinstance(node, A.Sum):
             total = sympy.Integer(0)
@@ -882,7 +912,7 @@ class _Scope:
                 v = self.try_scalar(s.expr)
                 if v is None:
                     return None
-                total += s.sign * v
+                total = _bounded(total + s.sign * v, s.expr.pos)
             return total
         return None
 

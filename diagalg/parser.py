@@ -8,6 +8,7 @@ reports unclosed and mismatched brackets and enforces a nesting limit.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +20,9 @@ from . import ast as A
 from .errors import SourceError
 
 MAX_NESTING = 200
+#: A number literal may have at most this many digits, counting its exponent's
+#: magnitude (``1e5000`` has 5001): larger ones would take minutes to convert.
+MAX_NUMBER_DIGITS = 4000
 
 # A newline right after one of these continues the statement.
 _CONTINUING = {"PLUS", "MINUS", "MULOP", "POW", "EQUAL", "EQOP", "_ARROW", "COMMA", "COLON", "CMP"}
@@ -59,6 +63,8 @@ class _StatementNewlines:
                 # a statement keyword on a new line inside brackets: the bracket was never closed
                 opener = stack[-1]
                 raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
+            if tok.type == "NUMBER":
+                _check_number(tok)
             if tok.type in _OPEN:
                 stack.append(tok)
                 if len(stack) > MAX_NESTING:
@@ -78,6 +84,17 @@ class _StatementNewlines:
             raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
         if prev is not None and prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "\n", prev)
+
+
+def _check_number(tok: Token) -> None:
+    """Refuse a number literal that has more than :data:`MAX_NUMBER_DIGITS` digits
+    written out (``1e-5000`` counts 5001): converting it would take minutes."""
+    mantissa, _, exponent = tok.value.lower().partition("e")
+    digits = sum(c.isdigit() for c in mantissa)
+    size = math.inf if len(exponent) > 8 else digits + abs(int(exponent or 0))
+    if size > MAX_NUMBER_DIGITS:
+        raise SourceError(f"number too long (more than {MAX_NUMBER_DIGITS} digits written out)",
+                          tok.line, tok.column)
 
 
 @lru_cache(maxsize=1)

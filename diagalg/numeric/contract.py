@@ -7,7 +7,8 @@ neighbouring operand where that is exact, and only otherwise become small dense
 0/1 arrays (see :func:`_absorb_shift` and :func:`_absorb_reshape`).
 Contraction uses opt_einsum's interleaved integer format (no 52-letter limit)
 with an optimised path; the largest intermediate is checked against the
-memory cap before anything is contracted.
+memory cap before anything is contracted, and a contraction that exceeds it is
+sliced into pieces that fit (:mod:`diagalg.numeric.slicing`) or refused.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sympy
 
 from ..model import CopyTensor, Diagram, Node, ReshapeOp, ShiftOp
 from .errors import check_memory
+from .slicing import contract_sliced, plan_slices
 
 #: opt_einsum strategy: 'auto' picks optimal paths for few operands and greedy ones for many.
 PATH_STRATEGY = "auto"
@@ -317,11 +319,29 @@ def _contract(operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], 
     dtype = np.result_type(*(arr.dtype for arr, _ in operands))
     spec = tuple((arr.shape, tuple(ids)) for arr, ids in operands)
     path, largest = _path(spec, tuple(out_ids))
-    check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries)")
-    args: list = []
-    for arr, ids in operands:
-        args += [arr, ids]
-    return oe.contract(*args, list(out_ids), optimize=path)
+    if largest * dtype.itemsize > memory_cap:
+        # too big in one piece: a sum of slices that each fit, or refused
+        size = {i: n for shape, ids in spec for i, n in zip(ids, shape)}
+        out_entries = math.prod(size[i] for i in out_ids)
+        plan = None
+        if out_entries * dtype.itemsize <= memory_cap:  # the output itself cannot be sliced
+            plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize, PATH_STRATEGY)
+        if plan is None:
+            why = "" if out_entries * dtype.itemsize > memory_cap else "; slicing it would take too long"
+            check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries{why})")
+        return contract_sliced(operands, out_ids, plan)
+    return _expression(spec, tuple(out_ids))(*(arr for arr, _ in operands))
+
+
+@lru_cache(maxsize=1024)
+def _expression(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], out: tuple[int, ...]):
+    """A reusable opt_einsum contraction for these operand shapes and indices, on the
+    path of :func:`_path`: a check contracts the same network on every draw, and a
+    prepared expression skips opt_einsum's parsing and path validation each time."""
+    path, _ = _path(spec, out)
+    sym = {i: oe.get_symbol(k) for k, i in enumerate(sorted({i for _, ids in spec for i in ids} | set(out)))}
+    eq = ",".join("".join(sym[i] for i in ids) for _, ids in spec) + "->" + "".join(sym[i] for i in out)
+    return oe.contract_expression(eq, *(shape for shape, _ in spec), optimize=path)
 
 
 def _embed(result: np.ndarray, out_ids: list[int], slot_ids: list[list[int]], csize: dict[int, int],

@@ -16,7 +16,10 @@ class MemoryCapError(NumericError):
 
 
 def format_bytes(n: int | float) -> str:
-    """``n`` bytes as short text in binary units: ``1 GiB``, ``1.5 MiB``, ``312 B``."""
+    """``n`` bytes as short text in binary units: ``1 GiB``, ``1.5 MiB``, ``312 B``;
+    ``about 2^1030 B`` for a count too large for a float (a huge declared dimension)."""
+    if isinstance(n, int) and n.bit_length() > 1000:
+        return f"about 2^{n.bit_length() - 1} B"
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
