@@ -5,7 +5,6 @@ Run: .venv/bin/python bench/bench_pipeline.py
 
 from __future__ import annotations
 
-import random
 import sys
 import time
 from pathlib import Path
@@ -13,6 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import diagalg  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cases  # noqa: E402  (shared case builders)
 
 
 def power_trace(name: str, k: int, offset: int = 0) -> str:
@@ -28,18 +30,7 @@ def ring(names: list[str], rotate: int, prefix: str) -> str:
 
 def cubic_wiring(n: int, seed: int) -> str:
     """n copies of Y (symmetric, 3 legs) wired as a random 3-regular multigraph."""
-    rng = random.Random(seed)
-    while True:
-        stubs = [v for v in range(n) for _ in range(3)]
-        rng.shuffle(stubs)
-        pairs = list(zip(stubs[::2], stubs[1::2]))
-        if all(a != b for a, b in pairs):
-            break
-    legs: dict[int, list[str]] = {v: [] for v in range(n)}
-    for e, (a, b) in enumerate(pairs):
-        legs[a].append(f"e{e}")
-        legs[b].append(f"e{e}")
-    return " ".join(f"Y[{', '.join(legs[v])}]" for v in range(n))
+    return " ".join(f"Y[{', '.join(legs)}]" for legs in cases.cubic_wiring(n, seed))
 
 
 def timed(label: str, prog, lhs: str, rhs: str) -> None:

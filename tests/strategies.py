@@ -32,7 +32,6 @@ import random
 from dataclasses import dataclass, field
 
 import hypothesis.strategies as st
-import sympy
 
 import diagalg
 from diagalg.model import Diagram, Expr, Term
@@ -691,3 +690,19 @@ def _all_factors(net: Net):
         else:
             for _, sub in f.summands:
                 yield from _all_factors(sub)
+
+
+def shuffled(d: Diagram, seed: int) -> Diagram:
+    """``d`` with every edge renamed (fresh names) and its nodes in another order: an
+    isomorphic copy, for canonical-form invariance tests."""
+    from diagalg.model import Node
+
+    rng = random.Random(seed)
+    names = [e for e, _ in d.edge_dims]
+    new = [f"z{t}~s" for t in range(len(names))]
+    rng.shuffle(new)
+    ren = dict(zip(names, new))
+    nodes = list(d.nodes)
+    rng.shuffle(nodes)
+    return Diagram.build([Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
+                         {ren[e]: dm for e, dm in d.edge_dims}, {label: ren[e] for label, e in d.free})

@@ -29,6 +29,8 @@ from diagalg.model import (
     tensor_op,
 )
 
+from strategies import shuffled
+
 n = dim_symbol("n")
 m = dim_symbol("m")
 
@@ -531,22 +533,10 @@ def diagrams(draw, max_nodes: int = 5, max_edges: int = 5, vocab=tuple(_VOCAB), 
     return Diagram.build(nodes, {e: n for e in edges}, free)
 
 
-def _shuffled(d: Diagram, seed: int) -> Diagram:
-    rng = random.Random(seed)
-    names = [e for e, _ in d.edge_dims]
-    new = [f"z{t}" for t in range(len(names))]
-    rng.shuffle(new)
-    ren = dict(zip(names, new))
-    nodes = list(d.nodes)
-    rng.shuffle(nodes)
-    return Diagram.build([Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
-                         {ren[e]: dm for e, dm in d.edge_dims}, {l: ren[e] for l, e in d.free})
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(diagrams(), st.integers(0, 10**6))
 def test_relabel_and_reorder_keep_key(d, seed):
-    d2 = _shuffled(d, seed)
+    d2 = shuffled(d, seed)
     k1, s1 = canonical_term(d)
     k2, s2 = canonical_term(d2)
     assert k1 == k2
@@ -581,7 +571,7 @@ def test_swapping_antisymmetric_legs_flips_sign(d, seed):
     dims = dict(d.dims)
     dims.update({"fp": n, "fq": n})
     a = Diagram.build(list(d.nodes) + [extra], dims, free)
-    b = _shuffled(Diagram.build(list(d.nodes) + [flipped], dims, free), seed)
+    b = shuffled(Diagram.build(list(d.nodes) + [flipped], dims, free), seed)
     ka, sa = canonical_term(a)
     kb, sb = canonical_term(b)
     assert ka == kb

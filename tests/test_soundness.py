@@ -29,7 +29,7 @@ import random
 import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import PROG, SUBS, cases
+from strategies import PROG, SUBS, cases, shuffled
 from test_bubble_rules import PROG as BUBBLE_PROG
 from test_bubble_rules import RULES as BUBBLE_RULES
 from test_bubble_rules import bubble_cases
@@ -41,19 +41,6 @@ from diagalg.model import CopyTensor, Diagram, Expr, Node, TensorOp, Term, tenso
 from diagalg.rules import DEFAULT_RULES
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def shuffled(d: Diagram, seed: int) -> Diagram:
-    """``d`` with every edge renamed (fresh names) and its nodes in another order."""
-    rng = random.Random(seed)
-    names = [e for e, _ in d.edge_dims]
-    new = [f"z{t}~s" for t in range(len(names))]
-    rng.shuffle(new)
-    ren = dict(zip(names, new))
-    nodes = list(d.nodes)
-    rng.shuffle(nodes)
-    return Diagram.build([Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
-                         {ren[e]: dm for e, dm in d.edge_dims}, {label: ren[e] for label, e in d.free})
 
 
 def _check_invariance(expr: Expr, seed: int) -> None:
