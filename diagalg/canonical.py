@@ -225,6 +225,12 @@ class _OpInfo:
     port_colours: list[str] = field(default_factory=list)
     antisym: list[list[int]] = field(default_factory=list)  # shared groups: port indices, port order
     nested: "_NestedInfo | None" = None
+    #: every port is interchangeable (a copy tensor, a fully symmetric tensor, a vector):
+    #: its edges can join the node vertex directly, without port vertices
+    uniform: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.uniform = len(set(self.port_colours)) <= 1 and not self.antisym and self.nested is None
 
 
 @dataclass
@@ -429,6 +435,13 @@ class _Encoder:
             if term is not None:
                 src.append(term)
                 dst.append(nv)
+            if info.uniform and len(set(node.edges)) == len(node.edges):
+                # interchangeable ports on distinct edges: the edges join the node itself
+                # (half the vertices for copy tensors and symmetric tensors; bliss is faster)
+                for e in node.edges:
+                    src.append(nv)
+                    dst.append(edge_v[e])
+                continue
             first_port = nv + 1
             for pc, e in zip(info.port_colours, node.edges):
                 pv = len(colours)

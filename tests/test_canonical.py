@@ -723,3 +723,19 @@ def test_numeric_soundness_of_keys_and_signs():
         else:
             by_key[k] = val * s
     assert zeros > 10 and checked > 100
+
+
+def test_fully_symmetric_tensors_and_copy_tensors_without_port_vertices():
+    # interchangeable legs on distinct edges join the node vertex directly; a repeated
+    # edge (a trace) keeps its port vertices: both encodings must still decide correctly
+    import diagalg
+
+    prog = diagalg.parse("dim n\ntensor Y[a: n, b: n, c: n] symmetric\ntensor Z[a: n, b: n, c: n]\n"
+                         "tensor x[a: n]\n")
+    eq = lambda a, b: diagalg.equal(prog.expr(a), prog.expr(b), prog)  # noqa: E731
+    assert eq("Y[i, j, k] Y[i, j, l] x[k] x[l]", "Y[p, k, q] x[k] x[l] Y[l, q, p]")
+    assert eq("Y[i, i, j] x[j]", "x[j] Y[j, i, i]")
+    assert not eq("Y[i, i, j] x[j]", "Y[i, j, k] delta[i, j, k]")
+    assert eq("Z[i, j, k] delta[i, j, k]", "delta[k, i, j] Z[i, j, k]")
+    assert not eq("Z[i, j, k] x[i] delta[j, k]", "Z[i, j, k] x[j] delta[i, k]")
+    assert not eq("Y[i, j, k] Y[i, j, l] x[k] x[l]", "Y[i, i, k] Y[j, j, l] x[k] x[l]")
