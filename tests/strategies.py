@@ -706,3 +706,35 @@ def shuffled(d: Diagram, seed: int) -> Diagram:
     rng.shuffle(nodes)
     return Diagram.build([Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
                          {ren[e]: dm for e, dm in d.edge_dims}, {label: ren[e] for label, e in d.free})
+
+
+def nx_graph(d: Diagram):
+    """An encoding of ``d`` independent of diagalg.canonical, for cross-checks with
+    networkx isomorphism: node, port, edge and label vertices; a tensor node coloured by
+    (name, conj, inv parity), its ports by leg, legs of one symmetric or antisymmetric
+    group alike, all ports of a copy tensor alike; edges by dimension."""
+    import networkx as nx
+
+    from diagalg.model import CopyTensor
+
+    g = nx.Graph()
+    for e, dm in d.edge_dims:
+        g.add_node(("E", e), c=("edge", str(dm)))
+    for label, e in d.free:
+        g.add_node(("L", label), c=("label", label))
+        g.add_edge(("L", label), ("E", e))
+    for t, nd in enumerate(d.nodes):
+        op = nd.op
+        if isinstance(op, CopyTensor):
+            colour, cls = ("copy", str(op.dim)), {p: "*" for p in op.ports}
+        else:
+            colour, cls = (op.decl.name, op.conj, op.inv % 2), {p: p for p in op.ports}
+            for grp in op.decl.symmetric + op.decl.antisymmetric:
+                for leg in grp:
+                    cls[leg] = grp[0]
+        g.add_node(("N", t), c=("node", colour))
+        for p, e in nd.port_edges():
+            g.add_node(("P", t, p), c=("port", colour, cls[p]))
+            g.add_edge(("N", t), ("P", t, p))
+            g.add_edge(("P", t, p), ("E", e))
+    return g

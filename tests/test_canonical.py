@@ -29,7 +29,7 @@ from diagalg.model import (
     tensor_op,
 )
 
-from strategies import shuffled
+from strategies import nx_graph, shuffled
 
 n = dim_symbol("n")
 m = dim_symbol("m")
@@ -578,37 +578,11 @@ def test_swapping_antisymmetric_legs_flips_sign(d, seed):
     assert sa == -sb
 
 
-def _nx_graph(d: Diagram) -> nx.Graph:
-    """An independent encoding for the cross-check (tensor nodes, typed ports, edges, labels)."""
-    g = nx.Graph()
-    for e, dm in d.edge_dims:
-        g.add_node(("E", e), c=("edge", str(dm)))
-    for label, e in d.free:
-        g.add_node(("L", label), c=("label", label))
-        g.add_edge(("L", label), ("E", e))
-    for t, nd in enumerate(d.nodes):
-        op = nd.op
-        if isinstance(op, CopyTensor):
-            name, cls = f"copy{op.dim}", {p: "*" for p in op.ports}
-        else:
-            name = op.decl.name
-            cls = {p: p for p in op.ports}
-            for grp in op.decl.symmetric + op.decl.antisymmetric:
-                for leg in grp:
-                    cls[leg] = grp[0]
-        g.add_node(("N", t), c=("node", name))
-        for p, e in nd.port_edges():
-            g.add_node(("P", t, p), c=("port", name, cls[p]))
-            g.add_edge(("N", t), ("P", t, p))
-            g.add_edge(("P", t, p), ("E", e))
-    return g
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x)),
        diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x)))
 def test_key_equality_matches_networkx_isomorphism(d1, d2):
-    iso = nx.is_isomorphic(_nx_graph(d1), _nx_graph(d2), node_match=lambda a, b: a["c"] == b["c"])
+    iso = nx.is_isomorphic(nx_graph(d1), nx_graph(d2), node_match=lambda a, b: a["c"] == b["c"])
     assert (canonical_key(d1) == canonical_key(d2)) == iso
 
 
@@ -626,7 +600,7 @@ def test_networkx_cross_check_many_pairs():
         free = {"i": rng.choice(edges)} if rng.random() < 0.5 else {}
         samples.append(Diagram.build(nodes, {e: n for e in edges}, free))
     keys = [canonical_key(d) for d in samples]
-    graphs = [_nx_graph(d) for d in samples]
+    graphs = [nx_graph(d) for d in samples]
     positives = 0
     for i in range(len(samples)):
         for j in range(i + 1, len(samples)):

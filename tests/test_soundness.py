@@ -29,7 +29,7 @@ import random
 import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import PROG, SUBS, cases, shuffled
+from strategies import PROG, SUBS, cases, nx_graph, shuffled
 from test_bubble_rules import PROG as BUBBLE_PROG
 from test_bubble_rules import RULES as BUBBLE_RULES
 from test_bubble_rules import bubble_cases
@@ -147,33 +147,6 @@ def _changed(d: Diagram, kind: str, rng: random.Random) -> Diagram:
         same_dim = [e for e, dm in d.edge_dims if dm == d.dims[free[label]]]
         free[label] = rng.choice(same_dim)
     return Diagram.build(nodes, dict(d.edge_dims), free)
-
-
-def nx_graph(d: Diagram) -> nx.Graph:
-    """An encoding independent of diagalg.canonical: node, port, edge and label
-    vertices; a tensor node is coloured by (name, conj, inv parity), its ports by
-    their leg name (all ports of a copy tensor alike), edges by dimension."""
-    g = nx.Graph()
-    for e, dm in d.edge_dims:
-        g.add_node(("E", e), c=("edge", str(dm)))
-    for label, e in d.free:
-        g.add_node(("L", label), c=("label", label))
-        g.add_edge(("L", label), ("E", e))
-    for t, nd in enumerate(d.nodes):
-        op = nd.op
-        if isinstance(op, CopyTensor):
-            colour, port_colour = ("copy", str(op.dim)), {}
-        else:
-            colour, port_colour = (op.decl.name, op.conj, op.inv % 2), None
-        g.add_node(("N", t), c=colour)
-        for k, (p, e) in enumerate(nd.port_edges()):
-            pc = ("port", colour, "*") if port_colour is not None else ("port", colour, p)
-            g.add_node(("P", t, k), c=pc)
-            g.add_edge(("N", t), ("P", t, k))
-            g.add_edge(("P", t, k), ("E", e))
-    return g
-
-
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
