@@ -73,18 +73,9 @@ class Decomposition:
     bonds: tuple[tuple[str, sympy.Expr], ...]
     rule: str
 
-    def bond_dim(self, label: str) -> sympy.Expr:
-        return dict(self.bonds)[label]
-
-    def target_dim(self, label: str) -> sympy.Expr:
-        return self.target.dims[self.target_labels.index(label)]
-
     @property
     def factor_names(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(u.name for u in self.uses))
-
-    def first_use(self, name: str) -> FactorUse:
-        return next(u for u in self.uses if u.name == name)
 
 
 @dataclass(frozen=True)
@@ -177,7 +168,6 @@ def _svd(kind, target, tl, dim_of, uses) -> Shape:
         raise ShapeError("the singular values sit on the new bond, not on a leg of the target", factor=vec[0])
     u_i, v_i = [i for i in range(3) if i != vec[0]]
     U, V = uses[u_i], uses[v_i]
-    roles = []
     for i, f in ((u_i, U), (v_i, V)):
         legs, bonds = _split(f, tl)
         if bonds != [r]:

@@ -117,7 +117,7 @@ def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
                 gap = abs(err2 - disc[0]) / scale
                 ok = gap <= GUARANTEE_RTOL
             elif dec.kind == "tucker":
-                gap = max(0.0, max(disc) - err2, err2 - sum(disc)) / scale
+                gap = max(0.0, report.lower_bound - err2, err2 - sum(disc)) / scale
                 ok = gap <= GUARANTEE_RTOL
             elif dec.kind == "tt":
                 gap = max(0.0, err2 - sum(disc)) / scale
