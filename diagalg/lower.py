@@ -626,35 +626,10 @@ class _FileState:
             rule_name, k = f"{s.kind}_{s.target}_{k}", k + 1
         dims: dict[str, sympy.Expr] = dict(zip(tlabels, target.dims))
         bonds: list[tuple[str, sympy.Expr]] = []
-        for use in uses:
-            for label in use.labels:
-                if label in dims:
-                    continue
-                full = shape.full_rank.get(label)
-                note = annotations.get(label)
-                if note is None:
-                    if exact and full is not None and not full.has(sympy.Min):
-                        dims[label] = full
-                    else:
-                        hint = f" ({label}: R names it R = {dim_text(full)})" if exact and full is not None else \
-                            f" (the rank, e.g. {label}: q with `dim q` declared)"
-                        raise _err(f"write the dimension of the new bond '{label}' where it is first used{hint}",
-                                   label_pos[label])
-                elif isinstance(note, A.Name) and note.name not in env.symbols and note.name not in self.origins:
-                    if not exact or full is None:
-                        raise _err(f"the rank '{note.name}' must be a declared dimension or a number", note.pos)
-                    self.declare(note.name, note.pos, "dimension")
-                    dims[label] = env.declare(note.name, derived=full)
-                else:
-                    d = self.dim_expr(note)
-                    if exact and full is not None and not env.same_dim(d, full):
-                        raise _err(f"an exact {s.kind} gives '{label}' the dimension {dim_text(full)}; "
-                                   f"write {label}: NAME to name it", note.pos)
-                    if not exact and full is not None:
-                        # a truncation drops something: strict, so checks draw sizes where it does
-                        env.constraints.append(DimConstraint(d, "<", full))
-                    dims[label] = d
-                bonds.append((label, dims[label]))
+        for label in dict.fromkeys(l for use in uses for l in use.labels if l not in dims):
+            dims[label] = self.bond_dim(s.kind, exact, label, shape.full_rank.get(label),
+                                        annotations.get(label), label_pos[label])
+            bonds.append((label, dims[label]))
         for a, op, b in shape.needs:
             env.constraints.append(DimConstraint(a, op, b))
         dec = Decomposition(s.kind, exact, target, tuple(tlabels), tuple(uses), tuple(bonds), rule_name)
@@ -682,6 +657,33 @@ class _FileState:
                 self.program.auto_rules.append(name)
         if self.run_statements:
             self.program.statements.append(DecomposeStmt(self.source(s.pos), dec, lhs, rhs))
+
+    def bond_dim(self, kind: str, exact: bool, label: str, full: sympy.Expr | None,
+                 note: A.Node | None, pos: A.Pos) -> sympy.Expr:
+        """The dimension of a new bond of a decomposition: written as ``label: NOTE`` (a new
+        name is declared as the full rank of an exact decomposition; a declared dimension
+        or number is the rank of a truncation, strictly below the full rank), or the full
+        rank itself where it is a plain dimension."""
+        env = self.program.env
+        if note is None:
+            if exact and full is not None and not full.has(sympy.Min):
+                return full
+            hint = f" ({label}: R names it R = {dim_text(full)})" if exact and full is not None else \
+                f" (the rank, e.g. {label}: q with `dim q` declared)"
+            raise _err(f"write the dimension of the new bond '{label}' where it is first used{hint}", pos)
+        if isinstance(note, A.Name) and note.name not in env.symbols and note.name not in self.origins:
+            if not exact or full is None:
+                raise _err(f"the rank '{note.name}' must be a declared dimension or a number", note.pos)
+            self.declare(note.name, note.pos, "dimension")
+            return env.declare(note.name, derived=full)
+        d = self.dim_expr(note)
+        if exact and full is not None and not env.same_dim(d, full):
+            raise _err(f"an exact {kind} gives '{label}' the dimension {dim_text(full)}; "
+                       f"write {label}: NAME to name it", note.pos)
+        if not exact and full is not None:
+            # a truncation drops something: strict, so checks draw sizes where it does
+            env.constraints.append(DimConstraint(d, "<", full))
+        return d
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
         from .cost import CostError, network
