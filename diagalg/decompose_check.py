@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
-import sympy
 
-from .numeric.check import collect, draw_instance
+from .numeric.check import collect, draw_instance, fixed_inputs
 from .numeric.errors import NumericError
 from .numeric.evaluate import evaluate
 from .numeric.sample import DEFAULT_MEMORY_CAP
@@ -70,13 +69,7 @@ def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
     labels = s.lhs.labels
     decls, funcs, syms = collect([s.lhs, s.rhs])
     rng = np.random.default_rng(seed)
-    exact_sizes: dict[sympy.Symbol, int] = {env.symbols[n]: int(v) for n, v in (dims or {}).items()
-                                            if n in env.symbols}
-    bound = {}
-    binding = program.binding
-    if binding:
-        exact_sizes.update(binding.sizes)  # type: ignore[attr-defined]
-        bound = {n: a for n, a in binding.arrays.items() if n in decls}  # type: ignore[attr-defined]
+    exact_sizes, bound = fixed_inputs(env, decls, program.binding, dims)
     worst_rel = 0.0
     worst_guarantee = 0.0
     lines: list[str] = []

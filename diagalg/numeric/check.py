@@ -196,16 +196,9 @@ def compare(
     standins: dict[str, tuple[int, int]] = {}
     avoid: list[dict[sympy.Symbol, int]] = []
     different = False
-    exact: dict[sympy.Symbol, int] = {}
-    for name, size in (dims or {}).items():
-        if name in env.symbols:
-            exact[env.symbols[name]] = int(size)
-    bound_arrays = {}
-    if binding:
-        exact.update(binding.sizes)
-        bound_arrays = {n: a for n, a in binding.arrays.items() if n in decls}
-        if bound_arrays and all(s in exact for s in syms):
-            size_draws = 1  # every size is fixed: another size draw would be the same
+    exact, bound_arrays = fixed_inputs(env, decls, binding, dims)
+    if bound_arrays and all(s in exact for s in syms):
+        size_draws = 1  # every size is fixed: another size draw would be the same
     for _ in range(max(1, size_draws)):
         try:
             draw = sample_sizes(syms, env, decls.values(), rng, avoid, exact)
@@ -260,6 +253,18 @@ def compare(
         approximate=approximate,
         sizes=worst[1] if worst else {},
     )
+
+
+def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding=None,
+                 dims: Mapping[str, int] | None = None) -> tuple[dict[sympy.Symbol, int], dict[str, np.ndarray]]:
+    """What every draw keeps fixed: sizes (``--dims`` and the binding's real sizes) and the
+    bound arrays of the tensors in ``decls``."""
+    exact = {env.symbols[name]: int(size) for name, size in (dims or {}).items() if name in env.symbols}
+    bound: dict[str, np.ndarray] = {}
+    if binding:
+        exact.update(binding.sizes)
+        bound = {n: a for n, a in binding.arrays.items() if n in decls}
+    return exact, bound
 
 
 def _equal_tol(v: Verdict) -> float:
