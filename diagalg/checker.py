@@ -29,6 +29,7 @@ class Options:
     memory_cap: int = 2**30
     checked: bool = True  # verify every rewrite numerically on its site
     dims: dict[str, int] = field(default_factory=dict)  # --dims: sizes used for these dimensions
+    path: str = "auto"  # --path: how numeric checks decide (auto: exact where the statement allows)
 
 
 @dataclass
@@ -42,6 +43,12 @@ class Result:
     output: list[str] = field(default_factory=list)
     max_error: float | None = None
     seed: int | None = None
+    #: the error figure the line prints (max|L − R| / S, see docs/language.md), None when none is printed
+    error: float | None = None
+    #: how the numeric check was decided: "exact", "float", or None when none ran
+    path: str | None = None
+    #: a symbolic ``ok`` whose numeric confirmation was inconclusive (counted apart in the summary)
+    unconfirmed: bool = False
 
     def line(self, width: int = 60) -> str:
         text = self.source.text
@@ -53,7 +60,8 @@ class Result:
         return {
             "file": self.source.path, "line": self.source.line, "kind": self.kind, "status": self.status,
             "statement": self.source.text, "detail": self.detail.strip(), "output": self.output,
-            "max_error": self.max_error, "seed": self.seed,
+            "max_error": self.max_error, "error": self.error, "path": self.path, "seed": self.seed,
+            "unconfirmed": self.unconfirmed,
         }
 
 
@@ -61,10 +69,30 @@ def _fmt(x: float) -> str:
     return f"{x:.1g}" if x < 1e-3 else f"{x:.3g}"
 
 
+def _checked(n: NumericResult) -> str:
+    """How an equal numeric result was established: ``exact`` or ``numeric 3e-16``."""
+    return "exact" if n.path == "exact" else f"numeric {_fmt(n.rel_error)}"
+
+
+def _difference(n: NumericResult) -> str:
+    """A counterexample's figure: the relative error, or ``exact`` with the sizes it was found at."""
+    if n.path == "exact":
+        at = ", ".join(f"{k}={v}" for k, v in sorted(n.sizes.items()))
+        return f"exact difference{' at ' + at if at else ''}"
+    return f"max error {_fmt(n.rel_error)}"
+
+
+def _figures(n: NumericResult) -> dict:
+    """The Result fields every numeric line carries (one definition of its figure)."""
+    return {"max_error": n.max_error, "seed": n.seed, "path": n.path,
+            "error": None if n.path == "exact" and n.status == "different" else n.rel_error}
+
+
 def _standins(n: NumericResult) -> str:
     if not n.standins:
         return ""
-    parts = [f"{name}={a} checked as {b}" for name, (a, b) in sorted(n.standins.items())]
+    parts = [f"{name}={sizes[0]} checked as {' and '.join(map(str, sizes[1:]))}"
+             for name, sizes in sorted(n.standins.items())]
     return "; " + ", ".join(parts)
 
 
@@ -79,10 +107,11 @@ class Checker:
         self.refused: dict[str, int] = {}
 
     # ------------------------------------------------------------------ helpers
-    def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True) -> NumericResult:
+    def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True, also: Sequence[Expr] = ()) -> NumericResult:
         return compare(lhs, rhs, self.program.env, seed=self.options.seed,
                        memory_cap=self.options.memory_cap, expect_equal=expect_equal,
-                       binding=self.program.binding, dims=self.options.dims)
+                       binding=self.program.binding, dims=self.options.dims, path=self.options.path,
+                       also=also)
 
     def rules_for(self, names: Sequence[str] | None) -> tuple[str, ...]:
         if names is None:
@@ -151,46 +180,43 @@ class Checker:
         if s.numeric:
             n = self.numeric(unfold(s.lhs), unfold(s.rhs))
             if n.status == "equal":
-                return Result(s.source, "assert", OK, f"[numeric {_fmt(n.rel_error)}{_standins(n)}]",
-                              max_error=n.max_error, seed=n.seed)
+                return Result(s.source, "assert", OK, f"[{_checked(n)}{_standins(n)}]", **_figures(n))
             return self.numeric_failure(s.source, n)
         rules = self.rules_for(s.rules)
         lhs, rhs = self.normal(s.lhs, rules), self.normal(s.rhs, rules)
         proved = canonical_equal(lhs, rhs, self.subs)
-        n = self.numeric(unfold(s.lhs), unfold(s.rhs))
+        n = self.numeric(unfold(s.lhs), unfold(s.rhs), also=(lhs, rhs))
         if proved:
             if n.status == "different":
                 return Result(s.source, "assert", INTERNAL,
                               f"internal error: proved symbolically (rules {', '.join(rules)}) but numerically "
-                              f"different: max error {_fmt(n.max_error)} (seed {n.seed})",
-                              max_error=n.max_error, seed=n.seed)
+                              f"different: {_difference(n)} (seed {n.seed})", **_figures(n))
             if n.status == "inconclusive":
-                return Result(s.source, "assert", OK, f"[symbolic; numeric inconclusive: {n.reason}]")
-            return Result(s.source, "assert", OK, f"[symbolic; numeric {_fmt(n.rel_error)}{_standins(n)}]",
-                          max_error=n.max_error, seed=n.seed)
+                return Result(s.source, "assert", OK, f"[symbolic; numeric inconclusive: {n.reason}]",
+                              seed=n.seed, unconfirmed=True)
+            return Result(s.source, "assert", OK, f"[symbolic; {_checked(n)}{_standins(n)}]", **_figures(n))
         if n.status == "equal":
             return Result(s.source, "assert", FAIL,
                           "not proved symbolically; numerically equal: name a rule, or use `assert numeric`",
-                          max_error=n.max_error, seed=n.seed,
+                          **_figures(n),
                           output=[f"left simplifies to:  {expr_text(lhs)}", f"right simplifies to: {expr_text(rhs)}"])
         return self.numeric_failure(s.source, n)
 
     def numeric_failure(self, source: Source, n: NumericResult) -> Result:
         if n.status == "different":
             return Result(source, "assert", FAIL,
-                          f"not equal: max error {_fmt(n.max_error)} (seed {n.seed}){_standins(n)}",
-                          max_error=n.max_error, seed=n.seed)
+                          f"not equal: {_difference(n)} (seed {n.seed}){_standins(n)}", **_figures(n))
         return Result(source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
 
     def check_not_equal(self, s: AssertStmt) -> Result:
         n = self.numeric(unfold(s.lhs), unfold(s.rhs), expect_equal=False)
         if n.status == "different":
-            return Result(s.source, "assert", OK, f"[numeric: differ by {_fmt(n.max_error)}{_standins(n)}]",
-                          max_error=n.max_error, seed=n.seed)
+            differ = "exact: differ" if n.path == "exact" else f"numeric: differ by {_fmt(n.rel_error)}"
+            return Result(s.source, "assert", OK, f"[{differ}{_standins(n)}]", **_figures(n))
         if n.status == "equal":
-            return Result(s.source, "assert", FAIL,
-                          f"numerically equal on every draw (max error {_fmt(n.max_error)}, seed {n.seed})",
-                          max_error=n.max_error, seed=n.seed)
+            how = "exactly equal on every draw (" if n.path == "exact" else \
+                f"numerically equal on every draw (max error {_fmt(n.rel_error)}, "
+            return Result(s.source, "assert", FAIL, f"{how}seed {n.seed})", **_figures(n))
         return Result(s.source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
 
     def check_show(self, s: ShowStmt) -> Result:
@@ -202,10 +228,10 @@ class Checker:
         text = expr_text(result)
         if n.status == "different":
             return Result(s.source, "show", INTERNAL,
-                          f"internal error: simplification changed the value (max error {_fmt(n.max_error)}, "
-                          f"seed {n.seed})", output=[text])
-        detail = f"[numeric {_fmt(n.rel_error)}]" if n.status == "equal" else f"[numeric inconclusive: {n.reason}]"
-        return Result(s.source, "show", OK, detail, output=[text])
+                          f"internal error: simplification changed the value ({_difference(n)}, "
+                          f"seed {n.seed})", output=[text], **_figures(n))
+        detail = f"[{_checked(n)}]" if n.status == "equal" else f"[numeric inconclusive: {n.reason}]"
+        return Result(s.source, "show", OK, detail, output=[text], unconfirmed=n.status != "equal", **_figures(n))
 
     def check_expand(self, s: ExpandStmt) -> Result:
         """``expand``: every term (labelled by the summands it chose), and a numeric check
@@ -247,11 +273,11 @@ class Checker:
                           output=lines)
         n = self.numeric(start, Expr.of([_plain(t) for t in terms], start.free_dims))
         if n.status == "different":
-            return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E (max error "
-                          f"{_fmt(n.max_error)}, seed {n.seed})", output=lines)
-        detail = f"[{what}, exact; numeric {_fmt(n.rel_error)}]" if n.status == "equal" \
+            return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E ("
+                          f"{_difference(n)}, seed {n.seed})", output=lines, **_figures(n))
+        detail = f"[{what}, exact; {_checked(n)}]" if n.status == "equal" \
             else f"[{what}; numeric inconclusive: {n.reason}]"
-        return Result(s.source, s.kind, OK, detail, output=lines, max_error=n.max_error, seed=n.seed)
+        return Result(s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", **_figures(n))
 
     def check_top(self, s: ExpandStmt, start: Expr) -> Result:
         """``expand E [over h] top K``: the K largest terms by Frobenius norm on the bound
@@ -319,12 +345,11 @@ class Checker:
     def check_rule(self, s: RuleStmt) -> Result:
         n = self.numeric(unfold(s.rule.lhs), unfold(s.rule.rhs))
         if n.status == "equal":
-            return Result(s.source, "rule", OK, f"[numeric {_fmt(n.rel_error)}]", max_error=n.max_error, seed=n.seed)
+            return Result(s.source, "rule", OK, f"[{_checked(n)}]", **_figures(n))
         if n.status == "different":
             self.refused[s.rule.name] = s.source.line
             return Result(s.source, "rule", FAIL,
-                          f"rule refused: its sides are not equal: max error {_fmt(n.max_error)} (seed {n.seed})",
-                          max_error=n.max_error, seed=n.seed)
+                          f"rule refused: its sides are not equal: {_difference(n)} (seed {n.seed})", **_figures(n))
         return Result(s.source, "rule", INCONCLUSIVE, f"inconclusive: {n.reason}")
 
     def check_decompose(self, s: DecomposeStmt) -> Result:
@@ -357,16 +382,14 @@ class Checker:
             n = self.numeric(unfold(prev), unfold(step.expr))
             if n.status == "different":
                 res = Result(step.source, "calc", FAIL,
-                             f"step {k}: numerically false: max error {_fmt(n.max_error)} (seed {n.seed})",
-                             max_error=n.max_error, seed=n.seed)
+                             f"step {k}: numerically false: {_difference(n)} (seed {n.seed})", **_figures(n))
             elif not reached:
                 hint = self.reachable_hint(prev, step.expr, step.rules)
                 res = Result(step.source, "calc", FAIL, f"step {k}: not reachable with {{{named}}}{hint}")
             elif n.status == "inconclusive":
                 res = Result(step.source, "calc", INCONCLUSIVE, f"step {k}: inconclusive: {n.reason}")
             else:
-                res = Result(step.source, "calc", OK, f"[step {k} by {named}; numeric {_fmt(n.rel_error)}]",
-                             max_error=n.max_error, seed=n.seed)
+                res = Result(step.source, "calc", OK, f"[step {k} by {named}; {_checked(n)}]", **_figures(n))
             out.append(res)
             prev = step.expr
         return out

@@ -101,7 +101,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
     report = []  # (checker, [(statement, its results)]) per file, for --html
     for program in programs:
         checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
-                                           dims=dict(ns.dims or {})))
+                                           dims=dict(ns.dims or {}), path=ns.path))
         report.append((checker, []))
         for stmt in program.statements:
             mine = checker.run_statement(stmt)
@@ -121,7 +121,11 @@ def cmd_check(ns: argparse.Namespace) -> int:
         write_report(ns.html, report, ns.seed)
     if not ns.json:
         counts = {s: sum(1 for r in results if r.status == s) for s in ("ok", "FAIL", "INCONCLUSIVE", "ERROR")}
-        summary = f"{counts['ok']} ok, {counts['FAIL']} failed"
+        unconfirmed = sum(1 for r in results if r.status == "ok" and r.unconfirmed)
+        summary = f"{counts['ok'] - unconfirmed} ok"
+        if unconfirmed:
+            summary += f", {unconfirmed} ok unconfirmed"
+        summary += f", {counts['FAIL']} failed"
         if counts["INCONCLUSIVE"]:
             summary += f", {counts['INCONCLUSIVE']} inconclusive"
         if counts["ERROR"]:
@@ -204,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
     c.add_argument("--html", metavar="FILE", help="also write an HTML report: every statement, each step drawn")
+    c.add_argument("--path", choices=("auto", "exact", "float"), default="auto",
+                   help="how numeric checks decide: exactly over prime fields where the statement is polynomial "
+                        "(auto, the default), always exactly (exact), or in floating point (float)")
     c.set_defaults(func=cmd_check)
     s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
     s.add_argument("file", nargs="?", help=".diag file")

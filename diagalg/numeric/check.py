@@ -11,7 +11,7 @@ loosens the tolerances (1e-5·S equal; 1e-4·S different for ``!=``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,6 +22,7 @@ from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor
 from .errors import NumericError, SamplingError
 from .evaluate import Evaluation, evaluate
 from .instance import Instance
+from .needs import SizeNeeds, size_needs
 from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
 
 EQUAL_RTOL = 1e-9
@@ -41,11 +42,13 @@ class NumericResult:
     ``max|L − R|`` over the conclusive draws; ``rel_error``: the largest
     ``max|L − R| / S`` over them. ``seed``: the seed used; ``draws``: instances
     evaluated; ``standins``: concrete dimensions checked at a smaller size, name
-    -> (declared, used); ``reason``: why the result is inconclusive (memory cap,
+    -> (declared, then the stand-in of each draw); ``reason``: why the result is inconclusive (memory cap,
     NaN, sampling failure, a difference too small to refute ``!=``).
     ``approximate``: a derivative was taken by finite differences.
     ``sizes``: the dimension sizes of the draw with the largest relative error
-    (the counterexample when different).
+    (the counterexample when different). ``path``: "exact" when the prime-field
+    evaluation decided it (:mod:`.exact`; the error figures are then 0, or 1 for a
+    difference), "float" otherwise.
     """
 
     status: str
@@ -53,10 +56,15 @@ class NumericResult:
     rel_error: float
     seed: int
     draws: int
-    standins: dict[str, tuple[int, int]] = field(default_factory=dict)
+    standins: dict[str, tuple[int, ...]] = field(default_factory=dict)
     reason: str = ""
     approximate: bool = False
     sizes: dict[str, int] = field(default_factory=dict)
+    path: str = "float"
+
+
+#: The ways a check can be decided: "auto" (exact where the statement allows it), or one forced.
+PATHS = ("auto", "exact", "float")
 
 
 @dataclass(frozen=True)
@@ -168,6 +176,8 @@ def compare(
     expect_equal: bool = True,
     binding=None,
     dims: Mapping[str, int] | None = None,
+    path: str = "auto",
+    also: Sequence[Expr] = (),
 ) -> NumericResult:
     """Evaluate both sides (same free labels, aligned by name) on
     ``size_draws × tensor_draws`` random instances.
@@ -180,6 +190,16 @@ def compare(
     sampling failure or a memory-cap refusal is inconclusive and named in
     ``reason``. Raises ValueError when the sides' free labels differ.
 
+    Sizes come from the statement (:mod:`.needs`): every draw lies above each
+    ``shift`` offset and ``onehot`` value, the last draw is larger than every
+    structural constant (an antisymmetric group's leg count, a split factor), and a
+    concrete dimension the statement counts as a number (a closed loop, a
+    coefficient; also in ``also``, e.g. the simplified sides of a proof) is used at
+    its real size instead of a stand-in. With ``path`` "auto" a statement that is
+    polynomial in the entries (:func:`.exact.exact_obstacle`) is decided exactly
+    over prime fields and the float draws are not run; "exact" insists (an
+    obstacle makes the result inconclusive), "float" never uses it.
+
     ``binding`` (a :class:`diagalg.weights.Binding`): its tensors take their bound
     arrays and its dimensions their real sizes in every draw (the other tensors
     are still random). ``dims`` sets the size used for named dimensions (the
@@ -187,26 +207,111 @@ def compare(
     """
     if set(lhs.labels) != set(rhs.labels):
         raise ValueError(f"the sides have different free labels: {sorted(lhs.labels)} and {sorted(rhs.labels)}")
-    labels = lhs.labels
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r} (one of {', '.join(PATHS)})")
     decls, funcs, syms = collect([lhs, rhs])
     rng = np.random.default_rng(seed)
-
-    verdicts: list[tuple[Verdict, dict[str, int]]] = []
-    reasons: list[str] = []
-    standins: dict[str, tuple[int, int]] = {}
-    avoid: list[dict[sympy.Symbol, int]] = []
-    different = False
     exact, bound_arrays = fixed_inputs(env, decls, binding, dims)
+    needs = size_needs([lhs, rhs, *also], decls)
+    numbers = {s: env.concrete[s] for s in needs.numbers if s in env.concrete and s not in exact}
+    exact.update(numbers)  # a dimension counted as a number is checked at its real size
     if bound_arrays and all(s in exact for s in syms):
         size_draws = 1  # every size is fixed: another size draw would be the same
-    for _ in range(max(1, size_draws)):
+    def locals_for_rerun() -> dict:
+        return dict(seed=seed, size_draws=size_draws, tensor_draws=tensor_draws, memory_cap=memory_cap,
+                    expect_equal=expect_equal, binding=binding, dims=dims, path=path, also=also)
+
+    draws: list[SizeDraw] = []
+    reasons: list[str] = []
+    for k in range(max(1, size_draws)):
+        floors = needs.large_draw() if k == size_draws - 1 and k > 0 else needs.every_draw()
         try:
-            draw = sample_sizes(syms, env, decls.values(), rng, avoid, exact)
+            draws.append(sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact, floors,
+                                      draw=k))
         except NumericError as err:
             reasons.append(str(err))
             break
-        avoid.append(draw.sizes)
-        standins.update(draw.standins)
+
+    try:  # TEMPORARY-UNTIL-EXACT
+        from .exact import compare_exact, exact_obstacle
+    except ImportError:
+        path = "float"
+    if path != "float":
+
+        obstacle = exact_obstacle([lhs, rhs], binding if bound_arrays else None)
+        if obstacle is None and draws:
+            result = compare_exact(lhs, rhs, draws, seed=seed, tensor_draws=tensor_draws,
+                                   memory_cap=memory_cap, expect_equal=expect_equal)
+            if result is not None:
+                result = replace(result, standins=_standins_of(draws))
+                return _confirmed(_with_notes(result, needs, numbers, env), lhs, rhs, env, locals_for_rerun())
+            obstacle = "a coefficient or denominator has no value in the prime fields at these sizes"
+        if path == "exact":
+            return NumericResult("inconclusive", 0.0, 0.0, seed, 0, reason=f"not decidable exactly: "
+                                 f"{obstacle or '; '.join(reasons)}", path="exact")
+    result = _compare_float(lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws,
+                            memory_cap, expect_equal, bound_arrays, needs)
+    return _confirmed(_with_notes(result, needs, numbers, env), lhs, rhs, env, locals_for_rerun())
+
+
+def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict) -> NumericResult:
+    """A difference seen with stand-in sizes, checked again at the declared sizes.
+
+    A stand-in changes every value that counts its dimension; :mod:`.needs` finds
+    the counting it can see in the statement, and this catches the rest (a trace of
+    ``U U†`` that a proof turns into a loop): a counterexample stands only if it
+    stands at the sizes the user declared. Where those do not fit the memory cap
+    the result is inconclusive, never a difference that may be the stand-in's."""
+    if result.status != "different" or not result.standins:
+        return result
+    declared = dict(kwargs.pop("dims") or {})
+    declared.update({name: sizes[0] for name, sizes in result.standins.items()})
+    again = compare(lhs, rhs, env, dims=declared, **kwargs)
+    if again.status == "inconclusive":
+        used = ", ".join(f"{n}={'/'.join(map(str, v[1:]))}" for n, v in sorted(result.standins.items()))
+        return replace(again, reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
+                                     f"declared sizes: {again.reason}")
+    return again
+
+
+def _standins_of(draws: Sequence[SizeDraw]) -> dict[str, tuple[int, ...]]:
+    """Concrete dimension name -> (declared size, the stand-in of each draw that used one)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for draw in draws:
+        for name, (declared, used) in draw.standins.items():
+            seen = out.get(name, (declared,))
+            out[name] = seen + ((used,) if used not in seen[1:] else ())
+    return out
+
+
+def _with_notes(result: NumericResult, needs: SizeNeeds, numbers: Mapping[sympy.Symbol, int],
+                env: DimEnv) -> NumericResult:
+    """The result with the reasons for its sizes added where a refusal needs them: which
+    constant forced a size past the memory cap, which dimension was used at its real
+    size because the statement counts it."""
+    if result.status != "inconclusive" or not result.reason:
+        return result
+    notes = []
+    sizes = {env.symbols[name]: v for name, v in result.sizes.items() if name in env.symbols}
+    forced = needs.reason_for(sizes) if sizes else ""
+    if forced:
+        notes.append(forced)
+    for s in sorted(numbers, key=str):
+        notes.append(f"{s}={numbers[s]} used at its real size: the statement counts it ({needs.numbers[s]})")
+    if not notes:
+        return result
+    return replace(result, reason=f"{result.reason} ({'; '.join(notes)})")
+
+
+def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: list[str],
+                   decls: Mapping[str, TensorDecl], funcs: Mapping[str, FuncDecl], rng: np.random.Generator,
+                   seed: int, tensor_draws: int, memory_cap: int, expect_equal: bool,
+                   bound_arrays: Mapping[str, np.ndarray], needs: SizeNeeds) -> NumericResult:
+    """The floating-point comparison of :func:`compare` on the chosen size draws."""
+    labels = lhs.labels
+    verdicts: list[tuple[Verdict, dict[str, int]]] = []
+    different = False
+    for draw in draws:
         for _ in range(max(1, tensor_draws)):
             try:
                 inst = draw_instance(decls, funcs, draw, rng, memory_cap, bound_arrays)
@@ -242,16 +347,17 @@ def compare(
                 f"the difference (relative {rel_error:.1e}) is above the equality tolerance "
                 f"but too small to refute equality"
             )
+    problem_sizes = next((s for v, s in verdicts if v.problem), {})
     return NumericResult(
         status=status,
         max_error=max_error,
         rel_error=rel_error,
         seed=seed,
         draws=len(verdicts),
-        standins=standins,
+        standins=_standins_of(draws),
         reason="; ".join(dict.fromkeys(reasons)) if status == "inconclusive" else "",
         approximate=approximate,
-        sizes=worst[1] if worst else {},
+        sizes=worst[1] if worst and status != "inconclusive" else (problem_sizes or (worst[1] if worst else {})),
     )
 
 

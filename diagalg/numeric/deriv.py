@@ -47,7 +47,9 @@ def derivative(op: DerivOp, inst: Instance, ctx: EvalContext, inner: InnerEval) 
     perturbation replaces the tensor's array in the whole instance, so every
     occurrence (inside boxes, bubbles, ``inv``, ``conj``) sees it."""
     decl = op.wrt.decl
-    x0 = inst.arrays[decl.name]
+    # an array even for a tensor with no legs: numpy draws a 0-leg sample as a numpy scalar,
+    # whose ``.flat`` writes into a temporary copy (a perturbation that would vanish silently)
+    x0 = np.asarray(inst.arrays[decl.name])
     base = inner(inst, EvalContext(complex_step=ctx.complex_step))
     out_shape = base.shape + x0.shape
     itemsize = 16 if (np.iscomplexobj(x0) or np.iscomplexobj(base)) else 8
@@ -93,7 +95,7 @@ def _complex_step(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int,
     name = op.wrt.decl.name
     result = np.empty(shape + (x0.size,))
     for k in range(x0.size):
-        x = x0.astype(complex)
+        x = np.array(x0, dtype=complex)
         x.flat[k] += 1j * COMPLEX_STEP
         f = inner(inst.with_array(name, x), EvalContext(complex_step=True))
         result[..., k] = np.imag(f) / COMPLEX_STEP
@@ -117,7 +119,7 @@ def _stencil(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...]
         h = CENTRAL_STEP * max(1.0, abs(x0.flat[k]))
         values = []
         for step in (2, 1, -1, -2):
-            x = x0.astype(np.result_type(x0, direction), copy=True)
+            x = np.array(x0, dtype=np.result_type(x0, direction))
             x.flat[k] += step * h * direction
             sub = EvalContext()
             values.append(inner(inst.with_array(name, x), sub))

@@ -51,18 +51,21 @@ class SizeDraw:
         return ", ".join(f"{name}={decl} checked as {used}" for name, (decl, used) in sorted(self.standins.items()))
 
 
-def standin_sizes(env: DimEnv, max_kept: int = MAX_KEPT_CONCRETE, min_standin: int = MIN_STANDIN
-                  ) -> dict[sympy.Symbol, int]:
+def standin_sizes(env: DimEnv, max_kept: int = MAX_KEPT_CONCRETE, min_standin: int = MIN_STANDIN,
+                  draw: int = 0) -> dict[sympy.Symbol, int]:
     """Stand-in sizes for the concrete dimensions larger than ``max_kept``.
 
-    Deterministic (depends on ``env`` only): the distinct large values, in
-    increasing order, get consecutive sizes starting above every kept concrete
-    value (and at least :data:`MIN_STANDIN`), so the order of all concrete
-    dimensions is preserved and distinct values stay distinct.
+    Deterministic (depends on ``env`` and ``draw`` only): the distinct large
+    values, in increasing order, get consecutive sizes starting above every kept
+    concrete value (and at least :data:`MIN_STANDIN`), so the order of all
+    concrete dimensions is preserved and distinct values stay distinct. Size draw
+    ``k`` starts ``k * (count + 1)`` higher: two draws never share a stand-in, so a
+    claim that holds only at one stand-in (``delta[i: big, i] == 8`` checked as 8)
+    fails at the other.
     """
     kept = [v for v in env.concrete.values() if v <= max_kept]
     large = sorted({v for v in env.concrete.values() if v > max_kept})
-    base = max(min_standin, max(kept, default=0) + 1)
+    base = max(min_standin, max(kept, default=0) + 1) + draw * (len(large) + 1)
     by_value = {v: base + i for i, v in enumerate(large)}
     return {s: by_value[v] for s, v in env.concrete.items() if v in by_value}
 
@@ -191,7 +194,10 @@ class _Problem:
         avoid: Sequence[Mapping[sympy.Symbol, int]],
         rng: np.random.Generator,
         budget: int,
+        at_least: Mapping[sympy.Symbol, int] | None = None,
     ) -> dict[sympy.Symbol, int] | None:
+        """Sizes for the free symbols in ``lo..hi``; a symbol with a floor in ``at_least``
+        is drawn from the same width of range starting at its floor instead."""
         vals = self.start()
         if vals is None:
             return None
@@ -206,7 +212,9 @@ class _Problem:
             if i == len(self.free):
                 return not matches_avoided()
             s = self.free[i]
-            values = list(rng.permutation(np.arange(lo, hi + 1)))
+            floor = (at_least or {}).get(s, lo)
+            s_lo = max(lo, floor)
+            values = list(rng.permutation(np.arange(s_lo, max(hi, s_lo + hi - lo) + 1)))
             if distinct:
                 values = [v for v in values if not used[v]]
             else:
@@ -264,6 +272,8 @@ def sample_sizes(
     rng: np.random.Generator,
     avoid: Sequence[Mapping[sympy.Symbol, int]] = (),
     exact: Mapping[sympy.Symbol, int] | None = None,
+    at_least: Mapping[sympy.Symbol, int] | None = None,
+    draw: int = 0,
 ) -> SizeDraw:
     """Draw a size for every dimension symbol in ``symbols`` and in ``decls``.
 
@@ -275,7 +285,14 @@ def sample_sizes(
     distinct and distinct from the concrete sizes when possible, and differ from
     every draw in ``avoid`` when possible. Concrete sizes above 64 use
     :func:`standin_sizes` (reported in ``standins``); derived sizes are computed.
-    Raises :class:`SamplingError` naming the constraint that cannot be met.
+
+    ``at_least`` gives floors that the statement's structure asks for
+    (:mod:`.needs`: above a shift offset, reaching an antisymmetric group's leg
+    count): a symbolic size with a floor is drawn from a range of the usual width
+    starting at it, and a stand-in below its floor is raised to it (never above the
+    declared size). ``draw`` numbers the size draw (its stand-ins differ from every
+    other draw's, see :func:`standin_sizes`). Raises :class:`SamplingError` naming
+    the constraint that cannot be met.
     """
     decls = list(decls)
     needed = set(symbols)
@@ -287,9 +304,11 @@ def sample_sizes(
     syms, checks = _closure(needed, env, env_checks + implied)
     checks += [c for c in implied if c not in checks]  # those over concrete sizes only
 
-    standins = standin_sizes(env)
+    floors = {s: int(v) for s, v in (at_least or {}).items()}
+    standins = standin_sizes(env, draw=draw)
     fixed = {
-        s: standins.get(s, v) for s, v in env.concrete.items() if s in syms and s not in env.derived
+        s: max(standins[s], min(v, floors.get(s, 0))) if s in standins else v
+        for s, v in env.concrete.items() if s in syms and s not in env.derived
     }
     # sizes fixed by the caller: bound weights (their real sizes) or --dims overrides
     fixed.update({s: int(v) for s, v in (exact or {}).items() if s in syms and s not in env.derived})
@@ -315,11 +334,13 @@ def sample_sizes(
             )
         problem = _build_problem(free, fixed, derived, checks)
 
-    for lo, hi in (SYMBOLIC_RANGE,) + WIDER_RANGES:
+    top = max((floors[s] for s in free if s in floors), default=0)
+    for lo, hi in (SYMBOLIC_RANGE,) + tuple((a, max(b, top + b)) for a, b in WIDER_RANGES):
         room = sum(1 for v in range(lo, hi + 1) if v not in fixed.values())
         for distinct in (True, False) if len(free) <= room else (False,):
             for avoiding in (True, False) if avoid and free else (False,):
-                found = problem.search(lo, hi, distinct, list(avoid) if avoiding else [], rng, NODE_BUDGET)
+                found = problem.search(lo, hi, distinct, list(avoid) if avoiding else [], rng, NODE_BUDGET,
+                                       floors)
                 if found is not None:
                     used = {
                         str(s): (env.concrete[s], v)
@@ -332,7 +353,7 @@ def sample_sizes(
     else:
         text = "(none)"
     names = ", ".join(str(s) for s in sorted(free, key=str))
-    hi = WIDER_RANGES[-1][1]
+    hi = max(WIDER_RANGES[-1][1], top + WIDER_RANGES[-1][1])
     raise SamplingError(
         f"cannot choose sizes for {names} (tried 2..{hi}) satisfying the constraint {text}"
         f"{_standin_note(fixed, standins)}"

@@ -1,0 +1,195 @@
+"""What a statement's structure asks of the sizes it is checked at.
+
+Random instances only see a claim at sizes where the claim can be false. A
+``shift(8)`` on a dimension drawn as 5 is the zero matrix, so every statement
+about it is "true"; a totally antisymmetric tensor with more legs than its
+dimension is identically zero; ``onehot(6)`` does not exist at size 4. And a
+stand-in for a large concrete dimension changes a statement's value wherever
+that value counts the dimension as a number (a closed loop ``delta[i, i]``, a
+dimension in a coefficient), while the number the user compares it with (``==
+100``) does not change with it.
+
+:func:`size_needs` reads these constants from the expressions of one statement
+(recursively, inside bubbles, boxes and derivatives) and the declarations they
+use; :mod:`.check` turns them into size floors for every draw, a larger draw,
+and real sizes for dimensions used as numbers. Only dimensions that are a single
+symbol get floors: a shift on a product dimension ``n * m`` is left to the
+ordinary draw (stated in docs/language.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import sympy
+
+from ..model import BubbleOp, CopyTensor, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorDecl, nested_exprs
+
+#: How far the large draw goes above the largest structural constant of a dimension.
+LARGE_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class SizeNeeds:
+    """Size requirements of one statement, per dimension symbol.
+
+    ``floors``: every draw must reach the size (value, reason), e.g. above a shift
+    offset; ``reach``: at least one draw must reach it, e.g. an antisymmetric
+    group's leg count; ``numbers``: dimensions the statement's value depends on as
+    a number (reason), which must not be replaced by a stand-in.
+    """
+
+    floors: dict[sympy.Symbol, tuple[int, str]] = field(default_factory=dict)
+    reach: dict[sympy.Symbol, tuple[int, str]] = field(default_factory=dict)
+    numbers: dict[sympy.Symbol, str] = field(default_factory=dict)
+
+    def every_draw(self) -> dict[sympy.Symbol, int]:
+        """The floor each draw keeps."""
+        return {s: v for s, (v, _) in self.floors.items()}
+
+    def large_draw(self) -> dict[sympy.Symbol, int]:
+        """Floors of the draw that is clearly larger than every constant: each dimension
+        with a structural constant at least :data:`LARGE_MARGIN` above the largest."""
+        out: dict[sympy.Symbol, int] = {}
+        for table in (self.floors, self.reach):
+            for s, (v, _) in table.items():
+                out[s] = max(out.get(s, 0), v + LARGE_MARGIN)
+        return out
+
+    def reason_for(self, sizes: Mapping[sympy.Symbol, int]) -> str:
+        """Which constants forced the sizes of ``sizes`` above the ordinary range, as text
+        (empty when none did): the note a memory-cap refusal carries."""
+        parts = []
+        for s in sorted(sizes, key=str):
+            why = [text for table in (self.floors, self.reach) if s in table
+                   for v, text in [table[s]] if sizes[s] >= v > 7]
+            if why:
+                parts.append(f"{s}={sizes[s]} forced by {why[0]}")
+        return "; ".join(parts)
+
+
+def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl]) -> SizeNeeds:
+    """The structural constants of the expressions of one statement (see the module
+    docstring). ``decls``: the tensors the statement uses (their antisymmetric groups)."""
+    needs = SizeNeeds()
+    exprs = list(exprs)
+    for decl in decls.values():
+        for legs in _antisymmetric_components(decl):
+            dim = sympy.sympify(decl.leg_dim(legs[0]))
+            if dim.is_Symbol:
+                _raise(needs.reach, dim, len(legs),
+                       f"the antisymmetric legs ({', '.join(legs)}) of {decl.name}")
+    constant_sides = 0
+    for expr in exprs:
+        if any(not t.diagram.nodes and not t.diagram.edge_dims and t.coeff != 0 for t in expr.terms):
+            constant_sides += 1
+        _scan(expr, needs)
+    if constant_sides:
+        # a number compared with a value that may count a dimension (U[a, b] conj(U)[a, b] == 100):
+        # every concrete dimension of the statement counts as a number
+        for expr in exprs:
+            for s in _edge_symbols(expr):
+                needs.numbers.setdefault(s, "a number on one side")
+    return needs
+
+
+def _raise(table: dict[sympy.Symbol, tuple[int, str]], sym: sympy.Symbol, value: int, reason: str) -> None:
+    if value > table.get(sym, (0, ""))[0]:
+        table[sym] = (value, reason)
+
+
+def _antisymmetric_components(decl: TensorDecl) -> list[tuple[str, ...]]:
+    """Overlapping antisymmetric groups joined (they generate the antisymmetric group of
+    their union), in declared leg order."""
+    comps: list[set[str]] = []
+    for group in decl.antisymmetric:
+        g = set(group)
+        touching = [c for c in comps if c & g]
+        for c in touching:
+            g |= c
+            comps.remove(c)
+        comps.append(g)
+    return [tuple(leg for leg in decl.legs if leg in c) for c in comps]
+
+
+def _scan(expr: Expr, needs: SizeNeeds) -> None:
+    for term in expr.terms:
+        for s in sympy.sympify(term.coeff).free_symbols:
+            needs.numbers.setdefault(s, f"a coefficient ({term.coeff})")
+        diagram = term.diagram
+        for node in diagram.nodes:
+            op = node.op
+            if isinstance(op, ShiftOp):
+                dim = sympy.sympify(op.dim)
+                if dim.is_Symbol and op.offset:
+                    _raise(needs.floors, dim, abs(op.offset) + 1, f"shift({op.offset})")
+            elif isinstance(op, IndexOp):
+                dim = sympy.sympify(op.dim)
+                if dim.is_Symbol:
+                    _raise(needs.floors, dim, op.value + 1, f"onehot({op.value})")
+            elif isinstance(op, ReshapeOp):
+                consts = [int(d) for d in map(sympy.sympify, op.part_dims) if d.is_Integer]
+                for d in map(sympy.sympify, op.part_dims):
+                    if d.is_Symbol and consts:
+                        _raise(needs.reach, d, max(consts), f"the split factor {max(consts)}")
+            elif isinstance(op, BubbleOp) and op.param is not None:
+                for s in sympy.sympify(op.param).free_symbols:
+                    needs.numbers.setdefault(s, f"the parameter of {op.kind}")
+            for inner in nested_exprs(op):
+                _scan(inner, needs)
+        for dim, why in _counted_dims(diagram):
+            for s in sympy.sympify(dim).free_symbols:
+                needs.numbers.setdefault(s, why)
+
+
+def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
+    """Dimensions a diagram counts as a number: the edges of each group of edges joined
+    through copy tensors that no operand with entries of its own touches and that
+    carries no free label (a closed loop is its dimension; a traced shift or reshape
+    counts the indices too)."""
+    parent = {e: e for e, _ in diagram.edge_dims}
+
+    def find(e: str) -> str:
+        while parent[e] != e:
+            parent[e] = parent[parent[e]]
+            e = parent[e]
+        return e
+
+    valued: set[str] = set()
+    structural: set[str] = set()
+    for node in diagram.nodes:
+        if isinstance(node.op, CopyTensor):
+            for e in node.edges[1:]:
+                parent[find(e)] = find(node.edges[0])
+    for node in diagram.nodes:
+        if isinstance(node.op, CopyTensor):
+            continue
+        target = structural if isinstance(node.op, (ShiftOp, ReshapeOp)) else valued
+        target.update(node.edges)
+    free = {find(e) for _, e in diagram.free}
+    has_value = {find(e) for e in valued}
+    out = []
+    for node in diagram.nodes:
+        if isinstance(node.op, CopyTensor) and node.op.arity == 0:
+            out.append((node.op.dim, f"a closed loop of {node.op.dim}"))
+    seen: set[str] = set()
+    for e, dim in diagram.edge_dims:
+        root = find(e)
+        if root in free or root in has_value or root in seen:
+            continue
+        seen.add(root)
+        what = "a traced shift or reshape" if e in structural else "a closed loop"
+        out.append((dim, f"{what} of {dim}"))
+    return out
+
+
+def _edge_symbols(expr: Expr) -> set[sympy.Symbol]:
+    syms: set[sympy.Symbol] = set()
+    for term in expr.terms:
+        for _, d in term.diagram.edge_dims:
+            syms |= sympy.sympify(d).free_symbols
+        for node in term.diagram.nodes:
+            for inner in nested_exprs(node.op):
+                syms |= _edge_symbols(inner)
+    return syms
