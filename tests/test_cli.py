@@ -46,11 +46,15 @@ def trace_dir(tmp_path_factory):
     return d
 
 
-@pytest.fixture(scope="module")
-def trace_run(trace_dir):
+@pytest.fixture(scope="module", params=["auto", "float"])
+def trace_run(trace_dir, request):
+    """The trace file checked as by default (polynomial statements decided exactly over prime
+    fields) and with ``--path float`` (every statement in floating point)."""
     from conftest import _run
 
-    return _run("check", "trace.diag", cwd=trace_dir)
+    run = _run("check", "--path", request.param, "trace.diag", cwd=trace_dir)
+    run.exact = request.param == "auto"
+    return run
 
 
 def line_for(stdout: str, lineno: int, path: str = "trace.diag") -> str:
@@ -64,9 +68,10 @@ def line_for(stdout: str, lineno: int, path: str = "trace.diag") -> str:
 
 def test_ok_line_format(trace_run):
     line = line_for(trace_run.stdout, 8)
+    how = "exact" if trace_run.exact else f"numeric {NUM}"
     assert re.fullmatch(
         rf"trace\.diag:8: ok    assert A\[i, j\] B\[j, k\] C\[k, i\] == C\[k, i\] A\[i, j\] .*"
-        rf"\[symbolic; numeric {NUM}\]",
+        rf"\[symbolic; {how}\]",
         line,
     ), line
 
@@ -74,6 +79,9 @@ def test_ok_line_format(trace_run):
 def test_fail_line_not_equal_with_max_error_and_seed(trace_run):
     line = line_for(trace_run.stdout, 9)
     assert line.startswith("trace.diag:9: FAIL  assert A[i, j] B[j, k] C[k, i] == ")
+    if trace_run.exact:  # a difference in a prime field, at the sizes it was found at
+        assert re.search(r"not equal: exact difference at n=\d+ \(seed 0\)$", line), line
+        return
     assert re.search(rf"not equal: max error {NUM} \(seed 0\)$", line), line
     error = float(re.search(rf"max error ({NUM})", line).group(1))
     assert error > 1e-3  # a real counterexample, not rounding
@@ -88,27 +96,30 @@ def test_fail_line_not_proved_symbolically_but_numerically_equal(trace_run):
 def test_not_equal_assertion_ok(trace_run):
     line = line_for(trace_run.stdout, 11)
     assert line.startswith("trace.diag:11: ok    assert A[i, j] B[j, k] != A[i, j] B[k, j]")
-    assert re.search(rf"\[numeric: differ by {NUM}\]$", line), line
+    how = "exact: differ" if trace_run.exact else f"numeric: differ by {NUM}"
+    assert re.search(rf"\[{how}\]$", line), line
 
 
 def test_assert_numeric_ok(trace_run):
     line = line_for(trace_run.stdout, 12)
+    how = "exact" if trace_run.exact else f"numeric {NUM}"
     assert re.fullmatch(
-        rf"trace\.diag:12: ok    assert numeric A\[i, j\] B\[j, k\] == A\[i, l\] B\[l, k\] \[numeric {NUM}\]", line
+        rf"trace\.diag:12: ok    assert numeric A\[i, j\] B\[j, k\] == A\[i, l\] B\[l, k\] \[{how}\]", line
     ), line
 
 
 def test_not_equal_assertion_fails_when_the_sides_are_equal(trace_run):
     line = line_for(trace_run.stdout, 13)
     assert line.startswith("trace.diag:13: FAIL  assert A[i, j] B[j, k] != A[i, l] B[l, k]")
-    assert "numerically equal" in line
+    assert ("exactly equal on every draw" if trace_run.exact else "numerically equal") in line
 
 
 def test_user_rules_are_checked_when_defined(trace_run):
     assert line_for(trace_run.stdout, 14).startswith("trace.diag:14: ok    rule slide: ")
     wrong = line_for(trace_run.stdout, 15)
     assert wrong.startswith("trace.diag:15: FAIL  rule wrong: ")
-    assert re.search(rf"max error {NUM} \(seed 0\)", wrong), wrong
+    how = r"exact difference at n=\d+" if trace_run.exact else f"max error {NUM}"
+    assert re.search(rf"{how} \(seed 0\)", wrong), wrong
 
 
 def test_show_prints_the_simplified_expression(trace_run):
@@ -145,7 +156,7 @@ def test_long_statements_are_shortened_with_an_ellipsis(write_diag, cli, tmp_pat
 def test_seed_changes_the_printed_seed(trace_dir, cli):
     r = cli("check", "--seed", "7", "trace.diag", cwd=trace_dir)
     assert r.returncode == 1
-    assert re.search(r"not equal: max error \S+ \(seed 7\)$", line_for(r.stdout, 9))
+    assert re.search(r"not equal: (max error \S+|exact difference at n=\d+) \(seed 7\)$", line_for(r.stdout, 9))
     assert r.stdout.splitlines()[-1].startswith("checked 1 file (seed 7): ")
 
 
@@ -162,6 +173,9 @@ def test_json_lines(trace_dir, cli, trace_run):
     assert by_line[8]["statement"] == "assert A[i, j] B[j, k] C[k, i] == C[k, i] A[i, j] B[j, k]"
     assert by_line[9]["status"] == "FAIL" and by_line[9]["seed"] == 0
     assert by_line[9]["max_error"] > 1e-3
+    assert by_line[8]["path"] == by_line[9]["path"] == "exact" and by_line[8]["error"] == 0
+    assert by_line[9]["error"] is None  # an exact difference prints no figure
+    assert by_line[10]["path"] == "float"  # exp: decided in floating point
     assert "not proved symbolically" in by_line[10]["detail"]
     assert [rec["status"] for rec in records] == [
         "ok", "FAIL", "FAIL", "ok", "ok", "FAIL", "ok", "FAIL", "ok"
@@ -293,7 +307,7 @@ def test_calc_prints_one_line_per_step_at_the_steps_own_line(write_diag, cli, tm
     assert step1.startswith("calc.diag:7: ok    = delta[i, k] B[k, l]")
     assert step2.startswith("calc.diag:10: ok    = B[i, l]")
     assert step3.startswith("calc.diag:11: FAIL  = 2 * B[i, l]")
-    assert "max error" in step3
+    assert "numerically false: exact difference at n=" in step3
     assert r.returncode == 1
 
 
@@ -400,3 +414,22 @@ def test_the_installed_diagalg_script(trace_dir):
     r = subprocess.run([str(script), "check", "trace.diag"], cwd=trace_dir, capture_output=True, text=True)
     assert r.returncode == 1
     assert line_for(r.stdout, 8).startswith("trace.diag:8: ok    assert")
+
+
+def test_json_error_is_the_figure_the_line_prints(write_diag, cli, tmp_path):
+    """One definition of the error figure: max|L − R| / S, printed on the line and given as
+    ``error`` in --json (``max_error`` is the absolute max|L − R|)."""
+    write_diag("fig.diag", """\
+        dim n
+        tensor A[i: n, j: n]
+        assert numeric exp(A[i, j]) == exp(A[i, j])
+        assert exp(A[i, j]) != exp(A[j, i])
+        assert numeric exp(A[i, j]) == 1.5 * exp(A[i, j])
+        """)
+    text = cli("check", "fig.diag", cwd=tmp_path).stdout.splitlines()
+    records = [json.loads(l) for l in cli("check", "--json", "fig.diag", cwd=tmp_path).stdout.splitlines()]
+    for line, rec in zip(text, records):
+        assert rec["path"] == "float"
+        shown = float(re.search(rf"(?:numeric|differ by|max error) ({NUM})", line).group(1))
+        assert shown == pytest.approx(rec["error"], rel=0.06, abs=1e-15), (line, rec)
+    assert records[2]["error"] == pytest.approx(1 / 3)  # |1 - 1.5| / 1.5 of the larger term

@@ -144,10 +144,10 @@ def _scan(expr: Expr, needs: SizeNeeds) -> None:
 
 
 def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
-    """Dimensions a diagram counts as a number: the edges of each group of edges joined
-    through copy tensors that no operand with entries of its own touches and that
-    carries no free label (a closed loop is its dimension; a traced shift or reshape
-    counts the indices too)."""
+    """Dimensions a diagram counts as a number: each closed network of copy tensors,
+    shifts and reshapes, joined to no operand with entries of its own and carrying no
+    free label (a closed loop is its dimension, a traced ``shift(1)`` is n − 1; a
+    chain of reshapes or shifts between two tensors is not counted)."""
     parent = {e: e for e, _ in diagram.edge_dims}
 
     def find(e: str) -> str:
@@ -156,31 +156,21 @@ def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
             e = parent[e]
         return e
 
-    valued: set[str] = set()
-    structural: set[str] = set()
+    structural = (CopyTensor, ShiftOp, ReshapeOp)
     for node in diagram.nodes:
-        if isinstance(node.op, CopyTensor):
+        if isinstance(node.op, structural):
             for e in node.edges[1:]:
                 parent[find(e)] = find(node.edges[0])
-    for node in diagram.nodes:
-        if isinstance(node.op, CopyTensor):
-            continue
-        target = structural if isinstance(node.op, (ShiftOp, ReshapeOp)) else valued
-        target.update(node.edges)
-    free = {find(e) for _, e in diagram.free}
-    has_value = {find(e) for e in valued}
-    out = []
-    for node in diagram.nodes:
-        if isinstance(node.op, CopyTensor) and node.op.arity == 0:
-            out.append((node.op.dim, f"a closed loop of {node.op.dim}"))
+    touched = {find(e) for _, e in diagram.free}
+    touched |= {find(e) for node in diagram.nodes if not isinstance(node.op, structural) for e in node.edges}
+    out = [(node.op.dim, f"a closed loop of {node.op.dim}") for node in diagram.nodes
+           if isinstance(node.op, CopyTensor) and node.op.arity == 0]
     seen: set[str] = set()
     for e, dim in diagram.edge_dims:
         root = find(e)
-        if root in free or root in has_value or root in seen:
-            continue
-        seen.add(root)
-        what = "a traced shift or reshape" if e in structural else "a closed loop"
-        out.append((dim, f"{what} of {dim}"))
+        if root not in touched and root not in seen:
+            seen.add(root)
+            out.append((dim, f"a closed network of copy tensors, shifts or reshapes on {dim}"))
     return out
 
 
