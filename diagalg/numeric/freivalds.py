@@ -24,7 +24,7 @@ from typing import Mapping
 
 import sympy
 
-from ..model import Diagram, Expr, Node, TensorDecl, Term, tensor_op
+from ..model import DerivOp, Diagram, Expr, Node, TensorDecl, Term, tensor_op
 
 #: A check projects its sides when one size draw's output would take more than this
 #: share of the memory cap (complex entries, one array per side).
@@ -36,16 +36,42 @@ def probe_decl(label: str, dim: sympy.Expr) -> TensorDecl:
     return TensorDecl(f"probe.{label}", (label,), (dim,))
 
 
-def project(expr: Expr) -> Expr:
-    """``expr`` contracted with one probe vector per free label: a scalar expression."""
-    probes = {label: probe_decl(label, dim) for label, dim in expr.free}
+def project(expr: Expr, names: Mapping[str, str] | None = None) -> Expr:
+    """``expr`` contracted with one probe vector per free label: a scalar expression.
+
+    ``names`` maps a free label to the label whose probe it takes (the probes of a
+    derivative's inner labels are the caller's). A derivative node whose inner
+    labels are free legs of its term, each its own, is projected inside: its
+    derivative is taken of the projected inner expression, so ``diff(E, X)`` costs
+    one scalar evaluation per entry of X and its array is never built (exact:
+    the probes do not depend on X, so ``Σ ∂E_l/∂X u_l = ∂(Σ E_l u_l)/∂X``).
+    """
+    names = dict(names or {})
     terms = []
     for term in expr.terms:
         d = term.diagram
-        nodes = list(d.nodes)
-        dims = dict(d.dims)
+        inc = d.incidence
+        labels_on = d.edge_labels
+        nodes: list[Node] = []
+        consumed: set[str] = set()
+        for node in d.nodes:
+            op = node.op
+            if isinstance(op, DerivOp):
+                inner_edges = node.edges[: len(op.inner.labels)]
+                own = all(len(labels_on[e]) == 1 and len(inc[e]) == 1 for e in inner_edges)
+                if own and len(set(inner_edges)) == len(inner_edges):
+                    mapping = {label: names.get(labels_on[e][0], labels_on[e][0])
+                               for label, e in zip(op.inner.labels, inner_edges)}
+                    nodes.append(Node(DerivOp(project(op.inner, mapping), op.wrt),
+                                      node.edges[len(op.inner.labels):]))
+                    consumed |= set(inner_edges)
+                    continue
+            nodes.append(node)
         for label, edge in d.free:
-            nodes.append(Node(tensor_op(probes[label]), (edge,)))
+            if edge not in consumed:
+                name = names.get(label, label)
+                nodes.append(Node(tensor_op(probe_decl(name, d.dims[edge])), (edge,)))
+        dims = {e: dim for e, dim in d.edge_dims if e not in consumed}
         terms.append(Term(term.coeff, Diagram.build(nodes, dims, {})))
     return Expr.of(terms, {})
 
