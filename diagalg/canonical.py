@@ -13,9 +13,10 @@ colours carry ``d``, so inner and outer vertices cannot be confused):
   conj, parity of inv; copy/shift/reshape parameters; box/bubble/derivative
   parameters);
 * a *port vertex* per port, joined to its node vertex and to its edge vertex,
-  coloured by (operation identity, port class). Ports in one declared symmetry
-  class share a class (so swapping them is an automorphism); all ports of a
-  copy tensor share one class;
+  coloured by (operation identity, port class). Ports in one component of the
+  declared leg symmetries (:meth:`~diagalg.model.TensorOp.port_classes`:
+  overlapping groups joined, symmetric or antisymmetric) share a class (so
+  swapping them is an automorphism); all ports of a copy tensor share one class;
 * an *edge vertex* per edge, coloured by its dimension;
 * a *label vertex* per free label, coloured by the label name, joined to its
   edge vertex (free label names matter, contracted edge names do not).
@@ -44,7 +45,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Mapping
 
 import igraph
 import numpy as np
@@ -245,66 +246,6 @@ def _tensor_ident(op: TensorOp) -> tuple:
     return ("T", op.decl.name, bool(op.conj), op.inv % 2)
 
 
-def _tensor_port_classes(op: TensorOp, share_antisym: bool) -> tuple[list[str], list[list[int]]]:
-    """Class name per port of a tensor occurrence, and its sign-carrying groups.
-
-    Mirrors ``TensorDecl.symmetry_classes`` with two guards so equality stays
-    sound: a group that mixes input and output legs of a multi-leg map does not
-    carry over to ``inv`` (only a matrix's transpose symmetry does), and a real
-    Hermitian (projector/posdef) tensor is leg-symmetric only when it is a
-    matrix (for multi-leg maps Hermitian is a block swap, not a full symmetry).
-    Antisymmetric groups are shared only when ``share_antisym`` (depth 0) and
-    disjoint from every other group; otherwise their legs stay distinct.
-    """
-    decl = op.decl
-    ports = op.ports
-    ins, outs = set(decl.inputs), set(decl.outputs)
-    matrix = len(decl.inputs) == 1 and len(decl.outputs) == 1
-    odd = op.inv % 2 == 1
-
-    def survives(group: Iterable[str]) -> bool:
-        g = set(group)
-        return not odd or g <= ins or g <= outs or (matrix and g == ins | outs)
-
-    sym_groups = [tuple(g) for g in decl.symmetric if len(g) > 1 and survives(g)]
-    if decl.hermitian and not decl.is_complex and matrix:
-        sym_groups.append(tuple(decl.outputs + decl.inputs))
-    # union the symmetric groups; a class is named by its first leg in declared order
-    cls = {leg: leg for leg in decl.legs}
-    order = {leg: i for i, leg in enumerate(decl.legs)}
-
-    def find(x: str) -> str:
-        while cls[x] != x:
-            x = cls[x]
-        return x
-
-    for g in sym_groups:
-        roots = sorted({find(leg) for leg in g}, key=order.__getitem__)
-        for r in roots[1:]:
-            cls[r] = roots[0]
-    names = {leg: "s:" + find(leg) for leg in decl.legs}
-
-    anti_groups: list[list[int]] = []
-    if share_antisym:
-        used: set[str] = set()
-        in_sym = {leg for g in sym_groups for leg in g}
-        candidates = [tuple(g) for g in decl.antisymmetric if len(g) > 1 and survives(g)]
-        counts: dict[str, int] = {}
-        for g in candidates:
-            for leg in set(g):
-                counts[leg] = counts.get(leg, 0) + 1
-        for g in candidates:
-            legs = set(g)
-            if len(legs) != len(g) or legs & in_sym or any(counts[leg] > 1 for leg in legs) or legs & used:
-                continue
-            used |= legs
-            rep = min(legs, key=order.__getitem__)
-            for leg in legs:
-                names[leg] = "a:" + rep
-            anti_groups.append([i for i, p in enumerate(ports) if p in legs])
-    return [names[p] for p in ports], anti_groups
-
-
 def _nested_info(op: BoxOp | BubbleOp | DerivOp, depth: int) -> tuple[tuple, _NestedInfo]:
     """Identity and port roles of an operation holding a nested expression."""
     ports = op.ports
@@ -343,11 +284,11 @@ def _op_info(op: Op, depth: int) -> _OpInfo:
     """Colours (and sign-carrying groups at depth 0) of one operation."""
     if isinstance(op, TensorOp):
         ident: tuple = _tensor_ident(op)
-        classes, anti = _tensor_port_classes(op, share_antisym=depth == 0)
+        classes, anti = op.port_classes(share_antisym=depth == 0)
         return _OpInfo(
             repr((depth, "node", ident)),
             [repr((depth, "port", ident, c)) for c in classes],
-            anti,
+            [list(g) for g in anti],
         )
     if isinstance(op, CopyTensor):
         ident = ("copy", _dim_str(op.dim))

@@ -235,7 +235,8 @@ def _eigh(kind, target, tl, dim_of, uses) -> Shape:
     legs = list(target.legs)
     row_legs = [legs[tl.index(l)] for l in rows]
     col_legs = [legs[tl.index(l)] for l in cols]
-    sym = any(set(g) >= set(row_legs + col_legs) for g in target.symmetric) and len(rows) == len(cols) == 1
+    sym = any(sign == 1 and set(g) >= set(row_legs + col_legs) for g, sign in target.leg_symmetry) \
+        and len(rows) == len(cols) == 1
     herm = target.hermitian and tuple(row_legs) == target.outputs and tuple(col_legs) == target.inputs
     herm = herm or (target.hermitian and tuple(col_legs) == target.outputs and tuple(row_legs) == target.inputs)
     if not (sym or herm):

@@ -72,6 +72,35 @@ def _err(msg: str, pos: A.Pos) -> SourceError:
     return SourceError(msg, pos.line, pos.col)
 
 
+def _check_leg_symmetry(decl: TensorDecl, group_pos: list[tuple[tuple[str, ...], A.Pos]],
+                        subs: dict[sympy.Symbol, sympy.Expr]) -> None:
+    """Refuse, at the offending symmetric/antisymmetric property, leg symmetries
+    that force the tensor to be zero (a component mixing symmetric and
+    antisymmetric groups, more antisymmetric legs than their concrete dimension,
+    an antisymmetric Hermitian matrix) or that the sampler cannot honour with
+    the declared map structure (all but a symmetric invertible, posdef or
+    projector matrix): no tensor is ever sampled without its declared meaning."""
+    for legs, sign in decl.leg_symmetry:
+        inside = [(g, pos) for g, pos in group_pos if set(g) <= set(legs)]
+        at = inside[-1][1]
+        if sign == 0:
+            raise _err(f"a leg cannot be both symmetric and antisymmetric: mixing them on legs "
+                       f"{', '.join(legs)} forces '{decl.name}' to be zero", at)
+        size = decl.leg_dim(legs[0]).subs(subs)
+        if sign < 0 and size.is_Integer and len(legs) > int(size):
+            raise _err(f"'{decl.name}' is antisymmetric in {len(legs)} legs of dimension {size}, "
+                       "so it is identically zero", at)
+    kind = decl.structure
+    if kind is None or not group_pos or (decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")):
+        return
+    at = group_pos[0][1]
+    if decl.hermitian and len(decl.legs) == 2 and any(sign < 0 for _, sign in decl.leg_symmetry):
+        why = ("is zero (its trace, which is its rank, is 0)" if kind == "projector"
+               else "is impossible (its diagonal must be positive)")
+        raise _err(f"an antisymmetric {kind} matrix {why}", at)
+    raise _err(f"'{kind}' combined with these leg symmetries is not supported", at)
+
+
 # =========================================================================== IR (stage A)
 
 
@@ -372,6 +401,7 @@ class _FileState:
         outputs: tuple[str, ...] = ()
         is_complex = False
         seen: set[str] = set()
+        group_pos: list[tuple[tuple[str, ...], A.Pos]] = []
 
         def leg_names(refs: Iterable[A.LabelRef]) -> tuple[str, ...]:
             out = []
@@ -407,6 +437,7 @@ class _FileState:
                     if not env.same_dim(dims[legs.index(l)], d0):
                         raise _err(f"'{p.name}' legs must have one dimension ('{group[0]}' and '{l}' differ)", p.pos)
                 (symmetric if p.name == "symmetric" else antisym).append(group)
+                group_pos.append((group, p.pos))
             else:
                 if structure is not None:
                     raise _err(f"'{p.name}' cannot be combined with '{structure}'", p.pos)
@@ -439,20 +470,16 @@ class _FileState:
         if structure in ("projector", "posdef") and len(inputs) == 1:
             if not env.same_dim(dims[legs.index(inputs[0])], dims[legs.index(outputs[0])]):
                 raise _err(f"'{structure}' legs must have one dimension", s.pos)
-        if symmetric and antisym:
-            overlap = set(l for g in symmetric for l in g) & set(l for g in antisym for l in g)
-            if overlap:
-                raise _err("a leg cannot be both symmetric and antisymmetric", s.pos)
-        if structure in ("isometry", "unitary", "invertible") and (symmetric or antisym):
-            raise _err(f"'{structure}' cannot be combined with leg symmetries", s.pos)
         if structure == "isometry":
             subs = env.concrete_subs()
             din, dout = prod_dim(inputs).subs(subs), prod_dim(outputs).subs(subs)
             if din.is_number and dout.is_number and din > dout:
                 raise _err("an isometry maps to a space at least as large as its input "
                            f"({din} > {dout})", s.pos)
-        return TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
+        decl = TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
                           inputs, outputs, is_complex)
+        _check_leg_symmetry(decl, group_pos, env.concrete_subs())
+        return decl
 
     def stmt_FuncStmt(self, s: A.FuncStmt) -> None:
         self.declare(s.name, s.name_pos, "function")

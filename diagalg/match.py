@@ -95,12 +95,10 @@ def _port_classes(op: Op, leg_symmetries: bool) -> tuple[tuple[int, ...], tuple[
     if isinstance(op, CopyTensor):
         return (0,) * n, ()
     if leg_symmetries and isinstance(op, TensorOp):
-        from .canonical import _tensor_port_classes
-
-        names, anti = _tensor_port_classes(op, share_antisym=True)
+        names, anti = op.port_classes(share_antisym=True)
         ids: dict[str, int] = {}
         classes = tuple(ids.setdefault(name, len(ids)) for name in names)
-        return classes, tuple(tuple(g) for g in anti)
+        return classes, anti
     return tuple(range(n)), ()
 
 

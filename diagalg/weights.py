@@ -124,19 +124,15 @@ def _bind_shape(decl: TensorDecl, shape: tuple[int, ...], sizes: dict[sympy.Symb
 def property_violation(decl: TensorDecl, arr: np.ndarray) -> str:
     """Why ``arr`` does not have ``decl``'s declared properties ("" when it does)."""
     from .numeric.decls import map_groups
+    from .numeric.symmetric import symmetry_defect
 
     scale = max(1.0, float(np.abs(arr).max()) if arr.size else 1.0)
     legs = list(decl.legs)
-    for group in decl.symmetric:
-        idx = [legs.index(l) for l in group]
-        for a, b in zip(idx, idx[1:]):
-            if np.abs(arr - np.swapaxes(arr, a, b)).max() > PROPERTY_TOL * scale:
-                return f"is not symmetric in legs {', '.join(group)} as declared"
-    for group in decl.antisymmetric:
-        idx = [legs.index(l) for l in group]
-        for a, b in zip(idx, idx[1:]):
-            if np.abs(arr + np.swapaxes(arr, a, b)).max() > PROPERTY_TOL * scale:
-                return f"is not antisymmetric in legs {', '.join(group)} as declared"
+    for group, sign in decl.leg_symmetry:  # overlapping groups checked as the component they form
+        axes = tuple(legs.index(l) for l in group)
+        if symmetry_defect(arr, [(axes, sign)]) > PROPERTY_TOL * scale:
+            what = {1: "symmetric", -1: "antisymmetric", 0: "zero (its leg symmetries force it)"}[sign]
+            return f"is not {what} in legs {', '.join(group)} as declared"
     if decl.structure is None:
         return ""
     inputs, outputs = map_groups(decl)

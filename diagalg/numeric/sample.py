@@ -2,9 +2,14 @@
 
 Entries are Gaussian with variance 1/m (m the largest leg size), so long chains
 of contractions stay of order one. Declared properties hold by construction
-(exactly, up to rounding): symmetries by averaging over leg permutations, map
-structures (isometry, unitary, invertible, posdef, projector) from QR
-factorisations of Gaussian matrices. A structured tensor is a matrix whose rows
+(exactly, up to rounding): leg symmetries by
+:func:`~.symmetric.symmetric_from_free` over the components of
+``TensorDecl.leg_symmetry`` (one Gaussian of variance 1/m per orbit of index
+tuples, written signed to the whole orbit, so every nonzero entry has the same
+variance 1/m as an entry of an unsymmetric tensor and chains keep their scale;
+averaging over permutations would shrink the off-diagonal entries of a k-leg
+group by k!), map structures (isometry, unitary, invertible, posdef,
+projector) from QR factorisations of Gaussian matrices. A structured tensor is a matrix whose rows
 are its output legs and whose columns are its input legs, each group flattened
 row-major in the declared group order.
 
@@ -25,6 +30,7 @@ from ..model import FuncDecl, TensorDecl, permutation_sign
 from .decls import decl_shape, dim_value, int_subs, map_groups
 from .errors import SamplingError, check_memory
 from .sizes import SizeDraw, sample_sizes, standin_sizes
+from .symmetric import symmetric_from_free
 
 DEFAULT_MEMORY_CAP = 2**30
 #: Singular values of sampled invertible maps lie in this range (condition <= 4).
@@ -123,7 +129,9 @@ def sample_projector(n: int, rng: np.random.Generator, complex_: bool = False,
 def symmetrize(arr: np.ndarray, axes: Sequence[int], antisymmetric: bool = False) -> np.ndarray:
     """The average of ``arr`` over every permutation of ``axes`` (signed by the
     permutation's parity when ``antisymmetric``): the projection onto tensors
-    symmetric (antisymmetric) in those axes."""
+    symmetric (antisymmetric) in those axes. k! passes for k axes: a tool for
+    projecting given arrays, not how tensors are sampled (see
+    :func:`~.symmetric.symmetric_from_free`)."""
     axes = list(axes)
     total = np.zeros_like(arr)
     count = 0
@@ -153,15 +161,21 @@ def sample_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.r
     check_memory(math.prod(shape) * itemsize, memory_cap, f"tensor {decl.name} {list(shape)}")
     if decl.structure is not None:
         return _sample_structured(decl, shape, rng)
-    arr = gaussian(shape, rng, decl.is_complex, variance=1.0 / max(shape, default=1))
-    for group in decl.symmetric:
-        arr = symmetrize(arr, [decl.legs.index(leg) for leg in group])
-    for group in decl.antisymmetric:
-        arr = symmetrize(arr, [decl.legs.index(leg) for leg in group], antisymmetric=True)
-    return arr
+    variance = 1.0 / max(shape, default=1)
+    if not decl.leg_symmetry:
+        return gaussian(shape, rng, decl.is_complex, variance=variance)
+    classes = [(tuple(decl.legs.index(leg) for leg in legs), sign) for legs, sign in decl.leg_symmetry]
+    return symmetric_from_free(lambda k: gaussian((k,), rng, decl.is_complex, variance=variance),
+                               shape, classes, np.complex128 if decl.is_complex else np.float64)
 
 
 def _sample_structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A structured tensor. Leg symmetries are supported only on a matrix (one
+    input and one output leg) symmetric in its two legs and invertible, posdef or
+    projector: a real Hermitian matrix is symmetric anyway, a complex Hermitian
+    and symmetric one is real (sampled real, stored complex), and a symmetric
+    invertible matrix is ``Q diag(±s) Qᵀ``. Anything else raises
+    :class:`SamplingError` (the declaration is refused before sampling)."""
     inputs, outputs = map_groups(decl)
     size = dict(zip(decl.legs, shape))
     n_in = math.prod(size[leg] for leg in inputs)
@@ -169,35 +183,27 @@ def _sample_structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.
     kind = decl.structure
     if kind != "isometry" and n_in != n_out:
         raise SamplingError(f"{decl.name}: a {kind} map needs equal input and output sizes, not {n_in} and {n_out}")
-    extra = [g for g in decl.symmetric if not _symmetry_implied(decl, g, inputs, outputs)]
-    symmetric_invertible = (
-        kind == "invertible" and not decl.antisymmetric and len(extra) == 1
-        and len(decl.legs) == 2 and set(extra[0]) == set(decl.legs)
-    )
-    if (extra or decl.antisymmetric) and not symmetric_invertible:
-        raise SamplingError(f"{decl.name}: sampling a {kind} tensor with extra leg symmetries is not supported")
+    symmetric_matrix = decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")
+    if decl.leg_symmetry and not symmetric_matrix:
+        raise SamplingError(f"{decl.name}: sampling a {kind} tensor with leg symmetries is not supported")
     cplx = decl.is_complex
     if kind == "isometry":
         mat = sample_isometry(n_out, n_in, rng, cplx)
     elif kind == "unitary":
         mat = sample_unitary(n_out, rng, cplx)
     elif kind == "invertible":
-        mat = sample_invertible(n_out, rng, cplx, symmetric=symmetric_invertible)
+        mat = sample_invertible(n_out, rng, cplx, symmetric=symmetric_matrix)
     elif kind == "posdef":
-        mat = sample_posdef(n_out, rng, cplx)
+        mat = sample_posdef(n_out, rng, cplx and not symmetric_matrix)
     elif kind == "projector":
-        mat = sample_projector(n_out, rng, cplx)
+        mat = sample_projector(n_out, rng, cplx and not symmetric_matrix)
     else:
         raise SamplingError(f"{decl.name}: unknown structure {kind!r}")
+    if cplx:
+        mat = mat.astype(np.complex128)
     grouped = mat.reshape(tuple(size[leg] for leg in outputs + inputs))
     order = outputs + inputs
     return np.ascontiguousarray(np.transpose(grouped, [order.index(leg) for leg in decl.legs]))
-
-
-def _symmetry_implied(decl: TensorDecl, group: Sequence[str], inputs: Sequence[str],
-                      outputs: Sequence[str]) -> bool:
-    """A real Hermitian matrix is already symmetric in its two legs."""
-    return decl.hermitian and not decl.is_complex and len(decl.legs) == 2 and set(group) == set(decl.legs)
 
 
 # --------------------------------------------------------------------------- user functions
