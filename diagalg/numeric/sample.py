@@ -60,12 +60,13 @@ __all__ = [
 def gaussian(shape: Sequence[int], rng: np.random.Generator, complex_: bool = False,
              variance: float = 1.0) -> np.ndarray:
     """Independent Gaussian entries of the given variance (float64, or complex128 with
-    real and imaginary parts each of variance ``variance / 2``)."""
+    real and imaginary parts each of variance ``variance / 2``). Always an array, also
+    for shape ``()`` (numpy draws a numpy scalar there, which is immutable)."""
     shape = tuple(int(n) for n in shape)
     if complex_:
         scale = math.sqrt(variance / 2)
-        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale
-    return rng.standard_normal(shape) * math.sqrt(variance)
+        return np.asarray((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale)
+    return np.asarray(rng.standard_normal(shape) * math.sqrt(variance))
 
 
 def _haar_q(n_rows: int, n_cols: int, rng: np.random.Generator, complex_: bool) -> np.ndarray:
