@@ -280,3 +280,18 @@ def test_compare_reports_its_path() -> None:
     e = program.expr("A[i, j] A[j, k]")
     assert compare(e, e, program.env).path == "exact"
     assert compare(e, e, program.env, path="float").path == "float"
+
+
+def test_a_size_forced_past_the_memory_cap_names_its_constant() -> None:
+    """An 8-leg antisymmetric tensor needs n >= 8 in one draw: 8^8 entries, 128 MiB. Under a
+    100 MiB cap the check is refused and says which constant forced the size."""
+    text = """
+dim n
+tensor E[a: n, b: n, c: n, d: n, e: n, f: n, g: n, h: n] antisymmetric(a, b, c, d, e, f, g, h)
+assert numeric E[a, b, c, d, e, f, g, h] == -E[b, a, c, d, e, f, g, h]
+"""
+    (capped,) = results(text, memory_cap=100 * 2**20)
+    assert capped.status == "INCONCLUSIVE"
+    assert "n=8 forced by the antisymmetric legs (a, b, c, d, e, f, g, h) of E" in capped.detail
+    (fits,) = results(text)
+    assert fits.status == OK

@@ -64,6 +64,10 @@ class NumericResult:
     path: str = "float"
 
 
+#: The draw above every structural constant keeps each input tensor within this share of the
+#: memory cap (an 8-leg antisymmetric tensor at n = 10 is 800 MB); else it just reaches them.
+LARGE_DRAW_SHARE = 8
+
 #: The ways a check can be decided: "auto" (exact where the statement allows it), or one forced.
 PATHS = ("auto", "exact", "float")
 
@@ -225,10 +229,15 @@ def compare(
     draws: list[SizeDraw] = []
     reasons: list[str] = []
     for k in range(max(1, size_draws)):
-        floors = needs.large_draw() if k == size_draws - 1 and k > 0 else needs.every_draw()
+        large = k == size_draws - 1 and k > 0
         try:
-            draws.append(sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact, floors,
-                                      draw=k))
+            draw = sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact,
+                                needs.large_draw() if large else needs.every_draw(), draw=k)
+            if large and not _inputs_fit(decls, draw, memory_cap // LARGE_DRAW_SHARE):
+                # clearly above every constant is too large: the draw that just reaches them
+                draw = sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact,
+                                    needs.large_draw(margin=0), draw=k)
+            draws.append(draw)
         except NumericError as err:
             reasons.append(str(err))
             break
@@ -276,6 +285,19 @@ def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs:
         return replace(again, reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
                                      f"declared sizes: {again.reason}")
     return again
+
+
+def _inputs_fit(decls: Mapping[str, TensorDecl], draw: SizeDraw, memory_cap: int) -> bool:
+    """True when every sampled tensor of ``decls`` fits the memory cap at ``draw``."""
+    subs = {s: sympy.Integer(v) for s, v in draw.sizes.items()}
+    for decl in decls.values():
+        entries = 1
+        for dim in decl.dims:
+            value = sympy.sympify(dim).xreplace(subs)
+            entries *= int(value) if value.is_Integer else 1
+        if entries * (16 if decl.is_complex else 8) > memory_cap:
+            return False
+    return True
 
 
 def _standins_of(draws: Sequence[SizeDraw]) -> dict[str, tuple[int, ...]]:

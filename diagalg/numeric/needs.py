@@ -48,13 +48,14 @@ class SizeNeeds:
         """The floor each draw keeps."""
         return {s: v for s, (v, _) in self.floors.items()}
 
-    def large_draw(self) -> dict[sympy.Symbol, int]:
+    def large_draw(self, margin: int = LARGE_MARGIN) -> dict[sympy.Symbol, int]:
         """Floors of the draw that is clearly larger than every constant: each dimension
-        with a structural constant at least :data:`LARGE_MARGIN` above the largest."""
+        with a structural constant at least ``margin`` above the largest (with margin
+        0, a draw that just reaches every constant)."""
         out: dict[sympy.Symbol, int] = {}
         for table in (self.floors, self.reach):
             for s, (v, _) in table.items():
-                out[s] = max(out.get(s, 0), v + LARGE_MARGIN)
+                out[s] = max(out.get(s, 0), v + margin)
         return out
 
     def reason_for(self, sizes: Mapping[sympy.Symbol, int]) -> str:

@@ -197,7 +197,8 @@ class _Problem:
         at_least: Mapping[sympy.Symbol, int] | None = None,
     ) -> dict[sympy.Symbol, int] | None:
         """Sizes for the free symbols in ``lo..hi``; a symbol with a floor in ``at_least``
-        is drawn from the same width of range starting at its floor instead."""
+        above ``lo`` tries the same width of range upwards from its floor, smallest first
+        (the floor is what the statement needs; more only costs memory)."""
         vals = self.start()
         if vals is None:
             return None
@@ -213,8 +214,10 @@ class _Problem:
                 return not matches_avoided()
             s = self.free[i]
             floor = (at_least or {}).get(s, lo)
-            s_lo = max(lo, floor)
-            values = list(rng.permutation(np.arange(s_lo, max(hi, s_lo + hi - lo) + 1)))
+            if floor > lo:  # a size the statement needs: the smallest that meets it first (memory)
+                values = list(range(floor, floor + hi - lo + 1))
+            else:
+                values = list(rng.permutation(np.arange(lo, hi + 1)))
             if distinct:
                 values = [v for v in values if not used[v]]
             else:
