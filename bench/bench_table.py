@@ -145,15 +145,20 @@ def _mpsnorm_network(n: int, D: int, d: int, rng) -> list[list]:
     return [lhs, rhs]
 
 
+#: (case, N) -> seconds per contraction of the float check, for the exact rows' ratio
+FLOAT_TIMES: dict[tuple[str, int], float] = {}
+
+
 def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
-    """Seconds per contraction of diagalg's numeric check (1 size draw x 2 tensor draws x
-    2 sides; sampling the tensors and judging included), and in the answer the time
-    per contraction of evaluating both sides on one drawn instance."""
+    """Seconds per contraction of diagalg's float numeric check (1 size draw x 2 tensor
+    draws x 2 sides; sampling the tensors and judging included), and in the answer the
+    time per contraction of evaluating both sides on one drawn instance."""
     decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))
     prog = diagalg.parse(decls)
     a, b = prog.expr(lhs), prog.expr(rhs)
     dt, res = _timed(lambda: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
-                                     dims=NUMERIC_DIMS[case]), repeats=5)
+                                     dims=NUMERIC_DIMS[case], path="float"), repeats=5)
+    FLOAT_TIMES[(case, n)] = dt / (2 * res.draws)
     # the same contractions on one drawn instance, without sampling or judging
     env = prog.env
     decls_, funcs, syms = collect([a, b])
@@ -162,6 +167,22 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
     inst = draw_instance(decls_, funcs, draw, rng)
     ev, _ = _timed(lambda: (evaluate(a, inst, []), evaluate(b, inst, [])), repeats=5)
     return dt / (2 * res.draws), f"{res.status}; eval only {fmt_s(ev / 2)}"
+
+
+def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
+    """Seconds per contraction of the exact check of the same statement (over two prime
+    fields: 1 size draw x 2 primes x 2 tensor draws x 2 sides, exact sampling included),
+    and in the answer its ratio to the float check's time per contraction (measured
+    by the float row of the same N)."""
+    decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))
+    prog = diagalg.parse(decls)
+    a, b = prog.expr(lhs), prog.expr(rhs)
+    dt, res = _timed(lambda: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
+                                     dims=NUMERIC_DIMS[case], path="exact"), repeats=5)
+    per = dt / (2 * max(res.draws, 1))
+    float_per = FLOAT_TIMES.get((case, n))
+    ratio = f"; {per / float_per:.2f}x float" if float_per else ""
+    return per, f"{res.status} ({res.path}){ratio}"
 
 
 def opt_einsum_numeric(case: str, n: int) -> dict:
@@ -255,10 +276,15 @@ CASES = [
          ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10]),
     Case("numeric check / contraction: MPS norm, D=24", "mpsnorm", "numeric", [10, 50, 100],
          ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10]),
+    # the exact (prime-field) check of the same statements: goal within 3x of the float check
+    Case("exact check / contraction: ring, n=128", "ring", "numeric_exact", [10, 50, 200],
+         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10]),
+    Case("exact check / contraction: MPS norm, D=24", "mpsnorm", "numeric_exact", [10, 50, 100],
+         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10]),
 ]
 
 DIAGALG = {"equality": diagalg_equal, "simplify": diagalg_simplify, "deriv": diagalg_deriv,
-           "canon": diagalg_canon, "numeric": diagalg_numeric}
+           "canon": diagalg_canon, "numeric": diagalg_numeric, "numeric_exact": diagalg_numeric_exact}
 
 
 def fmt_s(s: float) -> str:
@@ -448,6 +474,10 @@ NOTES = [
     "hand-written `opt_einsum.contract` call on the same network (path search included, as such a call "
     "does). `eval only` is diagalg evaluating both sides on one drawn instance, per contraction. BLAS is "
     "single-threaded in this benchmark.",
+    "- *exact check* rows decide the same statements over two prime fields (`--path exact`: residues mod "
+    "p < 2^21 on float64 BLAS with chunked sums, exact sampling of the invertible maps included), per "
+    "contraction; `Nx float` is the ratio to the float check of the row above with the same N. Their goal "
+    "(at most 6x the bare contraction) is the float goal times the 3x allowed for exactness.",
     "- A `skipped` peer row follows a size at which the peer hit the limit; its ratio is a lower bound "
     "that assumes the peer is not faster on the larger case.",
 ]

@@ -45,11 +45,14 @@ def test_a_torus_too_big_for_the_cap_is_sliced_not_refused(slice_calls) -> None:
     # each T is 6^4 entries (10 KiB) and fits under 64 KiB; the contraction's
     # intermediates (6^6 entries and more) do not
     lhs, rhs = PROG.expr(torus(3, "x")), PROG.expr(torus(3, "y"))
-    res = compare(lhs, rhs, PROG.env, memory_cap=2**16)
+    res = compare(lhs, rhs, PROG.env, memory_cap=2**16, path="float")
     assert res.status == "equal", res.reason
     assert slice_calls and all(p.slices > 1 and p.largest * 8 <= 2**16 for p in slice_calls)
     # and a false claim is still refuted through sliced contractions
     wrong = PROG.expr(torus(3, "y") + " v[w] v[w]")
+    assert compare(lhs, wrong, PROG.env, memory_cap=2**16, path="float").status == "different"
+    # the exact path slices its own contractions the same way
+    assert compare(lhs, rhs, PROG.env, memory_cap=2**16).status == "equal"
     assert compare(lhs, wrong, PROG.env, memory_cap=2**16).status == "different"
 
 
@@ -88,8 +91,18 @@ def test_slicing_beyond_the_time_bound_is_refused(monkeypatch) -> None:
     assert "slicing it would take too long" in res.reason and "exceeds the memory cap of 64 KiB (--memory)" in res.reason
 
 
-def test_an_output_bigger_than_the_cap_is_refused() -> None:
-    # the output (6^4 entries) cannot be sliced away
+def test_an_output_bigger_than_the_cap_is_compared_through_random_vectors() -> None:
+    # the output (6^4 entries) cannot be sliced away, and it need not be held: both sides are
+    # contracted with the same random vector on each free leg first (Freivalds)
     e = PROG.expr("v[a] v[b] v[c] v[d]")
-    res = compare(e, PROG.expr("v[d] v[c] v[b] v[a]"), PROG.env, memory_cap=2**12)
-    assert res.status == "inconclusive" and "exceeds the memory cap of 4 KiB" in res.reason
+    for path in ("auto", "float"):
+        res = compare(e, PROG.expr("v[d] v[c] v[b] v[a]"), PROG.env, memory_cap=2**12, path=path)
+        assert res.status == "equal", res.reason
+        wrong = compare(e, PROG.expr("v[d] v[c] v[b] v[a] + v[a] v[b] v[c] v[d]"), PROG.env,
+                        memory_cap=2**12, path=path)
+        assert wrong.status == "different"
+    # what cannot be held is still refused: an evaluation that must build the output itself
+    from diagalg.numeric import evaluate_once
+
+    with pytest.raises(MemoryCapError, match="exceeds the memory cap of 4 KiB"):
+        evaluate_once(e, PROG.env, memory_cap=2**12)

@@ -12,18 +12,20 @@ loosens the tolerances (1e-5·S equal; 1e-4·S different for ``!=``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import sympy
 
 from ..dims import DimEnv
-from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
+from ..model import Expr, FuncDecl, TensorDecl
+from .decls import collect
 from .errors import NumericError, SamplingError
 from .evaluate import Evaluation, evaluate
-from .instance import Instance
 from .freivalds import project, too_large
+from .instance import Instance
 from .needs import SizeNeeds, size_needs
+from .result import NumericResult
 from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
 
 EQUAL_RTOL = 1e-9
@@ -31,38 +33,6 @@ EQUAL_RTOL_APPROX = 1e-5
 DIFFERENT_RTOL = 1e-6
 DIFFERENT_RTOL_APPROX = 1e-4
 SCALE_FLOOR = 1e-3
-
-STATUSES = ("equal", "different", "inconclusive")
-
-
-@dataclass(frozen=True)
-class NumericResult:
-    """The outcome of :func:`compare`.
-
-    ``status``: "equal", "different" or "inconclusive". ``max_error``: the largest
-    ``max|L − R|`` over the conclusive draws; ``rel_error``: the largest
-    ``max|L − R| / S`` over them. ``seed``: the seed used; ``draws``: instances
-    evaluated; ``standins``: concrete dimensions checked at a smaller size, name
-    -> (declared, then the stand-in of each draw); ``reason``: why the result is inconclusive (memory cap,
-    NaN, sampling failure, a difference too small to refute ``!=``).
-    ``approximate``: a derivative was taken by finite differences.
-    ``sizes``: the dimension sizes of the draw with the largest relative error
-    (the counterexample when different). ``path``: "exact" when the prime-field
-    evaluation decided it (:mod:`.exact`; the error figures are then 0, or 1 for a
-    difference), "float" otherwise.
-    """
-
-    status: str
-    max_error: float
-    rel_error: float
-    seed: int
-    draws: int
-    standins: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    reason: str = ""
-    approximate: bool = False
-    sizes: dict[str, int] = field(default_factory=dict)
-    path: str = "float"
-
 
 #: The draw above every structural constant keeps each input tensor within this share of the
 #: memory cap (an 8-leg antisymmetric tensor at n = 10 is 800 MB); else it just reaches them.
@@ -81,33 +51,6 @@ class Verdict:
     scale: float
     approximate: bool
     problem: str = ""
-
-
-def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, FuncDecl], set[sympy.Symbol]]:
-    """Tensor declarations, user functions and dimension symbols used by ``exprs``."""
-    decls: dict[str, TensorDecl] = {}
-    funcs: dict[str, FuncDecl] = {}
-    syms: set[sympy.Symbol] = set()
-    for e in exprs:
-        decls.update(tensor_decls_in(e))
-        funcs.update(funcs_in(e))
-        syms |= dim_symbols_in(e)
-    # a factor of a stated decomposition is computed from its target: sample the target too
-    todo = [d for d in decls.values() if d.origin is not None]
-    while todo:
-        origin = todo.pop().origin
-        target = origin.target  # type: ignore[union-attr]
-        for _, dim in origin.bonds:  # type: ignore[union-attr]
-            syms |= sympy.sympify(dim).free_symbols
-        if target.name not in decls:
-            decls[target.name] = target
-            if target.origin is not None:
-                todo.append(target)
-        for dim in target.dims:
-            syms |= sympy.sympify(dim).free_symbols
-    for f in funcs.values():
-        syms |= sympy.sympify(f.in_dim).free_symbols | sympy.sympify(f.out_dim).free_symbols
-    return decls, funcs, syms
 
 
 def draw_instance(
@@ -245,10 +188,6 @@ def compare(
     if draws and any(too_large(lhs, d.sizes, memory_cap) for d in draws):
         lhs, rhs = project(lhs), project(rhs)  # Freivalds: compare contractions with random vectors
         decls, funcs, _ = collect([lhs, rhs])
-    try:  # TEMPORARY-UNTIL-EXACT
-        from .exact import compare_exact, exact_obstacle
-    except ImportError:
-        path = "float"
     if path != "float":
 
         obstacle = exact_obstacle([lhs, rhs], binding if bound_arrays else None)

@@ -9,6 +9,13 @@ Contraction uses opt_einsum's interleaved integer format (no 52-letter limit)
 with an optimised path; the largest intermediate is checked against the
 memory cap before anything is contracted, and a contraction that exceeds it is
 sliced into pieces that fit (:mod:`diagalg.numeric.slicing`) or refused.
+
+The arithmetic is pluggable: everything above (copy tensors, shift, reshape,
+dense fallbacks, diagonals of the output) only moves, pads or copies entries,
+and the two operations that compute (the contraction of the dense operands and
+the scaling by an integer factor) go through a :class:`Backend`. The default
+:data:`FLOAT` backend is float64/complex128 arithmetic with opt_einsum; the
+exact oracle (:mod:`diagalg.numeric.modp`) passes one that works modulo a prime.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import opt_einsum as oe
@@ -28,6 +35,38 @@ from .slicing import contract_sliced, plan_slices
 
 #: opt_einsum strategy: 'auto' picks optimal paths for few operands and greedy ones for many.
 PATH_STRATEGY = "auto"
+
+
+class Backend(Protocol):
+    """The arithmetic of a contraction.
+
+    ``contract(operands, out_ids, memory_cap)``: the contraction of dense operands
+    (arrays with integer index ids, no id repeated within one operand) into the
+    axes ``out_ids``, raising :class:`MemoryCapError` when it cannot be done within
+    ``memory_cap`` bytes. ``scale(coeff, arr)``: ``coeff * arr`` for a Python
+    integer ``coeff`` (a loop count, a product of sizes).
+    """
+
+    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
+                 memory_cap: int) -> np.ndarray: ...
+
+    def scale(self, coeff: int, arr: np.ndarray) -> np.ndarray: ...
+
+
+class FloatBackend:
+    """Floating-point arithmetic: opt_einsum along the cached path (sliced past the memory
+    cap), and :func:`scale_array`."""
+
+    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
+                 memory_cap: int) -> np.ndarray:
+        return _contract(operands, out_ids, memory_cap)
+
+    def scale(self, coeff: int, arr: np.ndarray) -> np.ndarray:
+        return scale_array(coeff, arr)
+
+
+#: The backend of the float oracle (the default of :func:`contract_diagram`).
+FLOAT = FloatBackend()
 
 
 @dataclass
@@ -79,12 +118,15 @@ def contract_diagram(
     operand: Callable[[Node], np.ndarray],
     size: Callable[[sympy.Expr], int],
     memory_cap: int,
+    backend: Backend = FLOAT,
 ) -> np.ndarray:
     """The value of ``diagram`` as an array with axes ``labels`` (its free labels, in
     that order). ``operand(node)`` gives the array of a dense node (tensor, box,
     bubble, derivative) with axes in the node's port order; ``size`` gives the size
     of a dimension. Raises :class:`MemoryCapError` before contracting when an
     intermediate, the output or a fallback dense array would exceed ``memory_cap``.
+    ``backend`` does the arithmetic (see the module docstring); the structural
+    steps are the same for every backend.
     """
     if sorted(labels) != sorted(diagram.labels):
         raise ValueError(f"labels {list(labels)} are not the diagram's free labels {list(diagram.labels)}")
@@ -112,7 +154,7 @@ def contract_diagram(
     for p in st.pending:
         st.dense.append(_Dense(_dense_structural(p, st.edge_size, memory_cap), p.edges))
     st.pending = []
-    return np.asarray(scale_array(factor, _einsum(st, labels, memory_cap)))
+    return np.asarray(backend.scale(factor, _einsum(st, labels, memory_cap, backend)))
 
 
 def scale_array(coeff: float | complex, arr: np.ndarray) -> np.ndarray:
@@ -260,7 +302,7 @@ def _dense_structural(p: _Pending, edge_size: dict[str, int], memory_cap: int) -
 # --------------------------------------------------------------------------- the contraction
 
 
-def _einsum(st: _State, labels: Sequence[str], memory_cap: int) -> np.ndarray:
+def _einsum(st: _State, labels: Sequence[str], memory_cap: int, backend: Backend) -> np.ndarray:
     parent = {e: e for e in st.edge_size}
 
     def find(e: str) -> str:
@@ -297,12 +339,19 @@ def _einsum(st: _State, labels: Sequence[str], memory_cap: int) -> np.ndarray:
     factor = math.prod(n for c, n in csize.items() if c not in used and c not in out_ids)
 
     if operands:
-        result = _contract(operands, out_ids, memory_cap)
+        result = backend.contract(operands, out_ids, memory_cap)
     else:
         result = np.array(1.0)
     result = _embed(result, out_ids, slot_ids, csize, memory_cap)
     shape = tuple(math.prod(csize[c] for c in ids) for ids in slot_ids)
-    return scale_array(factor, result.reshape(shape))
+    return backend.scale(factor, result.reshape(shape))
+
+
+def contraction_path(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...],
+                     out: tuple[int, ...]) -> tuple[list, int]:
+    """The (cached) opt_einsum path of the float contraction of operands with these
+    shapes and index ids into ``out``, and its largest intermediate in entries."""
+    return _path(spec, out)
 
 
 @lru_cache(maxsize=4096)

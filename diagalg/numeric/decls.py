@@ -1,12 +1,13 @@
-"""Reading tensor declarations numerically: map leg groups and concrete shapes."""
+"""Reading tensor declarations numerically: map leg groups, concrete shapes, and which
+declarations and dimensions a statement uses."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import sympy
 
-from ..model import TensorDecl
+from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
 from .errors import SamplingError
 
 
@@ -61,3 +62,30 @@ def dim_value(dim: sympy.Expr, subs: Mapping[sympy.Symbol, sympy.Expr]) -> int:
 def decl_shape(decl: TensorDecl, subs: Mapping[sympy.Symbol, sympy.Expr]) -> tuple[int, ...]:
     """The concrete shape of ``decl`` (declared leg order)."""
     return tuple(dim_value(d, subs) for d in decl.dims)
+
+
+def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, FuncDecl], set[sympy.Symbol]]:
+    """Tensor declarations, user functions and dimension symbols used by ``exprs``."""
+    decls: dict[str, TensorDecl] = {}
+    funcs: dict[str, FuncDecl] = {}
+    syms: set[sympy.Symbol] = set()
+    for e in exprs:
+        decls.update(tensor_decls_in(e))
+        funcs.update(funcs_in(e))
+        syms |= dim_symbols_in(e)
+    # a factor of a stated decomposition is computed from its target: sample the target too
+    todo = [d for d in decls.values() if d.origin is not None]
+    while todo:
+        origin = todo.pop().origin
+        target = origin.target  # type: ignore[union-attr]
+        for _, dim in origin.bonds:  # type: ignore[union-attr]
+            syms |= sympy.sympify(dim).free_symbols
+        if target.name not in decls:
+            decls[target.name] = target
+            if target.origin is not None:
+                todo.append(target)
+        for dim in target.dims:
+            syms |= sympy.sympify(dim).free_symbols
+    for f in funcs.values():
+        syms |= sympy.sympify(f.in_dim).free_symbols | sympy.sympify(f.out_dim).free_symbols
+    return decls, funcs, syms
