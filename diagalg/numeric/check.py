@@ -22,6 +22,7 @@ from ..model import Expr, FuncDecl, TensorDecl
 from .decls import collect
 from .errors import NumericError, SamplingError
 from .evaluate import Evaluation, evaluate
+from .exact import compare_exact, exact_obstacle
 from .freivalds import project, too_large
 from .instance import Instance
 from .needs import SizeNeeds, size_needs
