@@ -275,7 +275,8 @@ class Checker:
         if n.status == "different":
             return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E ("
                           f"{_difference(n)}, seed {n.seed})", output=lines, **_figures(n))
-        detail = f"[{what}, exact; {_checked(n)}]" if n.status == "equal" \
+        checked = "sum checked exactly" if n.path == "exact" else _checked(n)
+        detail = f"[{what}, exact; {checked}]" if n.status == "equal" \
             else f"[{what}; numeric inconclusive: {n.reason}]"
         return Result(s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", **_figures(n))
 

@@ -117,7 +117,7 @@ def test_check_prints_terms_and_paths(cli):
     assert "expand y2[q, e] WU[e, v] [4 terms, exact; numeric" in out
     assert "[10 paths, 8 approximate: paths through a bubble do not sum to E]" in out
     assert "    QKV-composition (order 4, approximate) [attn2 · attn1 · attn1 · attn1]" in out
-    assert "paths z2[q, e] WU[e, v] [4 paths, exact; numeric" in out
+    assert "paths z2[q, e] WU[e, v] [4 paths, exact; sum checked exactly]" in out
 
 
 HEADS = """\
@@ -152,7 +152,7 @@ def test_expand_over_in_a_diag_file(cli, write_diag):
     res = cli("check", f)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "expand y2[q, e] over h [169 terms; numeric check skipped: more than 200 terms]" in res.stdout \
-        or "[169 terms, exact; numeric" in res.stdout
+        or "[169 terms, exact; sum checked exactly]" in res.stdout
     assert "[attn2 · h=11 · attn1 · h=10]" in res.stdout
 
 

@@ -63,7 +63,7 @@ def test_a_session_as_a_person_types_it(tmp_path):
     (tmp_path / "other.diag").write_text(OTHER)
     child = spawn(tmp_path, "first.diag")
     # the file given on the command line was checked like `diagalg check` does
-    assert "first.diag:5: ok    assert V[a, b] V[a, c] == delta[b, c] [symbolic; numeric" in screen(child)
+    assert "first.diag:5: ok    assert V[a, b] V[a, c] == delta[b, c] [symbolic; exact]" in screen(child)
 
     # a declaration, then Tab completes the declared name
     typed(child, "tensor Weight[i: n, j: n]")
@@ -71,7 +71,7 @@ def test_a_session_as_a_person_types_it(tmp_path):
     child.send("assert Wei\t")
     child.send("[i, j] Weight[j, k] == Weight[i, l] Weight[l, k]\r")
     child.expect(r"<repl>:\d+: ok    assert Weight\[i, j\] Weight\[j, k\] == Weight\[i, l\] Weight\[l, … "
-                 r"\[symbolic; numeric")
+                 r"\[symbolic; exact\]")
     child.expect("diag>")
 
     # a mistake is shown like `check` shows it, and the session goes on
@@ -85,7 +85,7 @@ def test_a_session_as_a_person_types_it(tmp_path):
     typed(child, "calc V[a, b] V[a, c] R[c, d]")
     typed(child, "  = delta[b, c] R[c, d]   by isometry")
     typed(child, "")
-    child.expect(r"<repl>:\d+: ok    = delta\[b, c\] R\[c, d\] by isometry \[step 1 by isometry; numeric")
+    child.expect(r"<repl>:\d+: ok    = delta\[b, c\] R\[c, d\] by isometry \[step 1 by isometry; exact\]")
     child.expect("diag>")
 
     # an expression alone is shown simplified; with :trace its derivation follows
@@ -99,7 +99,7 @@ def test_a_session_as_a_person_types_it(tmp_path):
 
     # :load checks another file and brings in its declarations
     typed(child, ":load other.diag")
-    child.expect(r"other.diag:3: ok    assert B\[i, j\] B\[j, k\] != B\[i, j\] B\[k, j\] \[numeric: differ by")
+    child.expect(r"other.diag:3: ok    assert B\[i, j\] B\[j, k\] != B\[i, j\] B\[k, j\] \[exact: differ\]")
     child.expect("diag>")
     typed(child, "assert B[i, j] delta[j, k] == B[i, k]")
     child.expect(r"ok    assert B\[i, j\] delta\[j, k\] == B\[i, k\]")
@@ -156,12 +156,12 @@ def test_session_numbers_lines_across_inputs_and_forgets_bad_input(tmp_path):
         "                      ^",
     ]
     # the bad line was not kept: the next input is line 3 again
-    assert s.execute("assert A[i, j] != A[j, i]").startswith("<repl>:3: ok    assert A[i, j] != A[j, i] [numeric")
+    assert s.execute("assert A[i, j] != A[j, i]").startswith("<repl>:3: ok    assert A[i, j] != A[j, i] [exact: differ]")
     # an expression alone: the caret points into what was typed
     assert s.execute("A[i, j] B[j, k]").splitlines()[1:] == ["    A[i, j] B[j, k]", "            ^"]
     assert s.execute(":names") == "dims: n\ntensors: A"
     assert s.execute("# a comment alone") == ""
-    assert s.execute("A[i, j] A[j, k]   # a product").startswith("<repl>:4: ok    show A[i, j] A[j, k] [numeric")
+    assert s.execute("A[i, j] A[j, k]   # a product").startswith("<repl>:4: ok    show A[i, j] A[j, k] [exact]")
 
 
 def test_a_refused_rule_stays_refused(tmp_path):
@@ -219,6 +219,6 @@ def test_piped_input_is_echoed_and_checked(tmp_path):
         "  ...",
         lines[5],
     ]
-    assert lines[5].startswith("<repl>:4: ok    = delta[b, c] V[d, c] by isometry [step 1 by isometry; numeric")
+    assert lines[5].startswith("<repl>:4: ok    = delta[b, c] V[d, c] by isometry [step 1 by isometry; exact]")
     assert lines[6:] == ["diag> V[a, b] == W", "<repl>:5:9: error: unexpected '=='; expected 'by', end of line",
                          "    V[a, b] == W", "            ^", "diag> :quit"]

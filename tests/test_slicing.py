@@ -13,6 +13,7 @@ import diagalg
 from diagalg.numeric import contract as contract_mod
 from diagalg.numeric import slicing
 from diagalg.numeric.check import compare
+from diagalg.numeric.errors import MemoryCapError
 
 
 def torus(k: int, prefix: str) -> str:

@@ -166,9 +166,8 @@ def compare(
     exact.update(numbers)  # a dimension counted as a number is checked at its real size
     if bound_arrays and all(s in exact for s in syms):
         size_draws = 1  # every size is fixed: another size draw would be the same
-    def locals_for_rerun() -> dict:
-        return dict(seed=seed, size_draws=size_draws, tensor_draws=tensor_draws, memory_cap=memory_cap,
-                    expect_equal=expect_equal, binding=binding, dims=dims, path=path, also=also)
+    rerun = dict(seed=seed, size_draws=size_draws, tensor_draws=tensor_draws, memory_cap=memory_cap,
+                 expect_equal=expect_equal, binding=binding, dims=dims, path=path, also=also)
 
     draws: list[SizeDraw] = []
     reasons: list[str] = []
@@ -189,37 +188,43 @@ def compare(
     if draws and any(too_large(lhs, d.sizes, memory_cap) for d in draws):
         lhs, rhs = project(lhs), project(rhs)  # Freivalds: compare contractions with random vectors
         decls, funcs, _ = collect([lhs, rhs])
+    result = None
     if path != "float":
-
         obstacle = exact_obstacle([lhs, rhs], binding if bound_arrays else None)
         if obstacle is None and draws:
             result = compare_exact(lhs, rhs, draws, seed=seed, tensor_draws=tensor_draws,
                                    memory_cap=memory_cap, expect_equal=expect_equal)
-            if result is not None:
-                result = replace(result, standins=_standins_of(draws))
-                return _confirmed(_with_notes(result, needs, numbers, env), lhs, rhs, env, locals_for_rerun())
-            obstacle = "a coefficient or denominator has no value in the prime fields at these sizes"
-        if path == "exact":
+            if result is None:
+                obstacle = "a coefficient or denominator has no value in the prime fields at these sizes"
+        if result is None and path == "exact":
             return NumericResult("inconclusive", 0.0, 0.0, seed, 0, reason=f"not decidable exactly: "
                                  f"{obstacle or '; '.join(reasons)}", path="exact")
-    result = _compare_float(lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws,
-                            memory_cap, expect_equal, bound_arrays, needs)
-    return _confirmed(_with_notes(result, needs, numbers, env), lhs, rhs, env, locals_for_rerun())
+    if result is None:
+        result = _compare_float(lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws,
+                                memory_cap, expect_equal, bound_arrays)
+    result = _with_notes(replace(result, standins=_standins_of(draws)), needs, numbers, env)
+    return _confirmed(result, lhs, rhs, env, rerun, counts_numbers=bool(needs.numbers))
 
 
-def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict) -> NumericResult:
+def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict,
+               counts_numbers: bool) -> NumericResult:
     """A difference seen with stand-in sizes, checked again at the declared sizes.
 
     A stand-in changes every value that counts its dimension; :mod:`.needs` finds
     the counting it can see in the statement, and this catches the rest (a trace of
     ``U U†`` that a proof turns into a loop): a counterexample stands only if it
-    stands at the sizes the user declared. Where those do not fit the memory cap
-    the result is inconclusive, never a difference that may be the stand-in's."""
+    stands at the sizes the user declared. Where those do not fit the memory cap,
+    the stand-in's difference stands when the statement counts no dimension as a
+    number (``counts_numbers`` False: its dimensions are only index ranges, as in
+    ``A B != B A`` at n = 10^13); otherwise the result is inconclusive."""
     if result.status != "different" or not result.standins:
         return result
+    kwargs = dict(kwargs)
     declared = dict(kwargs.pop("dims") or {})
     declared.update({name: sizes[0] for name, sizes in result.standins.items()})
     again = compare(lhs, rhs, env, dims=declared, **kwargs)
+    if again.status == "inconclusive" and not counts_numbers:
+        return result
     if again.status == "inconclusive":
         used = ", ".join(f"{n}={'/'.join(map(str, v[1:]))}" for n, v in sorted(result.standins.items()))
         return replace(again, reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
@@ -272,7 +277,7 @@ def _with_notes(result: NumericResult, needs: SizeNeeds, numbers: Mapping[sympy.
 def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: list[str],
                    decls: Mapping[str, TensorDecl], funcs: Mapping[str, FuncDecl], rng: np.random.Generator,
                    seed: int, tensor_draws: int, memory_cap: int, expect_equal: bool,
-                   bound_arrays: Mapping[str, np.ndarray], needs: SizeNeeds) -> NumericResult:
+                   bound_arrays: Mapping[str, np.ndarray]) -> NumericResult:
     """The floating-point comparison of :func:`compare` on the chosen size draws."""
     labels = lhs.labels
     verdicts: list[tuple[Verdict, dict[str, int]]] = []
@@ -320,7 +325,6 @@ def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: lis
         rel_error=rel_error,
         seed=seed,
         draws=len(verdicts),
-        standins=_standins_of(draws),
         reason="; ".join(dict.fromkeys(reasons)) if status == "inconclusive" else "",
         approximate=approximate,
         sizes=worst[1] if worst and status != "inconclusive" else (problem_sizes or (worst[1] if worst else {})),
