@@ -76,8 +76,10 @@ def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric
              f"  left:  {expr_text(left)}",
              f"  right: {expr_text(right)}"]
     lines += [f"  {line}" for line in result.output]
-    if result.max_error is not None:
-        lines.append(f"  numeric error: max {result.max_error:.3g} (seed {result.seed})")
+    if result.path == "exact":
+        lines.append(f"  decided exactly over prime fields (seed {result.seed})")
+    elif result.error is not None:
+        lines.append(f"  numeric error: {result.error:.3g} relative (seed {result.seed})")
     raise AssertionError("\n".join(lines))
 
 

@@ -121,19 +121,21 @@ def test_python_identities_with_assert_equal():
     with pytest.raises(AssertionError) as info:
         assert_equal("V[a, b] V[c, b]", "delta[a, c]", prog)
     assert str(info.value).splitlines() == [
-        "FAIL: not equal: max error 0.672 (seed 0)",
+        "FAIL: not equal: exact difference at n=5, r=3 (seed 0)",
         "  left:  V[a, b] V[c, b]",
         "  right: delta[a: n, c]",
-        "  numeric error: max 0.672 (seed 0)",
+        "  decided exactly over prime fields (seed 0)",
     ]
     with pytest.raises(AssertionError) as info:  # true, but no rule proves it
         assert_equal("exp(A[i, j] + B[i, j])", "keep[i, j](exp(A[i, j]) exp(B[i, j]))", prog)
     message = str(info.value)
     assert "not proved symbolically; numerically equal" in message
     assert "left simplifies to:  exp(A[i, j] + B[i, j])" in message
-    assert "numeric error: max" in message
-    with pytest.raises(AssertionError, match="not equal: max error"):
+    assert "numeric error: " in message and "relative (seed 0)" in message
+    with pytest.raises(AssertionError, match="not equal: exact difference at n="):
         assert_numeric_equal("A[i, j]", "A[j, i]", prog)
+    with pytest.raises(AssertionError, match="not equal: max error"):
+        assert_numeric_equal("exp(A[i, j])", "exp(A[j, i])", prog)
 
 
 def test_assert_equal_in_a_users_test_file(pytester):
@@ -151,5 +153,5 @@ def test_assert_equal_in_a_users_test_file(pytester):
         """)
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*AssertionError: FAIL: not equal: max error*",
+    result.stdout.fnmatch_lines(["*AssertionError: FAIL: not equal: exact difference at n=*",
                                  "*left:  A[[]i, j] B[[]j, k]*", "*right: A[[]i, j] B[[]k, j]*"])
