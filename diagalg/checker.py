@@ -472,6 +472,22 @@ def _nonlinear_note(t) -> str:
     return "   (nonlinear: a sum inside a bubble)" if sum_in_bubble(t.diagram, False) else ""
 
 
+def summary_text(results: Sequence[Result]) -> str:
+    """``3 ok, 1 ok unconfirmed, 1 failed, 2 inconclusive, 1 internal errors`` (the parts that
+    are not zero, ok and failed always): the summary line of ``check`` and of its report."""
+    counts = {s: sum(1 for r in results if r.status == s) for s in (OK, FAIL, INCONCLUSIVE, INTERNAL)}
+    unconfirmed = sum(1 for r in results if r.status == OK and r.unconfirmed)
+    text = f"{counts[OK] - unconfirmed} ok"
+    if unconfirmed:
+        text += f", {unconfirmed} ok unconfirmed"
+    text += f", {counts[FAIL]} failed"
+    if counts[INCONCLUSIVE]:
+        text += f", {counts[INCONCLUSIVE]} inconclusive"
+    if counts[INTERNAL]:
+        text += f", {counts[INTERNAL]} internal errors"
+    return text
+
+
 def exit_status(results: Sequence[Result]) -> int:
     """3 if any internal error, else 1 if any failure, else 4 if inconclusive, else 0."""
     statuses = {r.status for r in results}

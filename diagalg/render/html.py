@@ -1,12 +1,7 @@
-"""HTML pages: a single drawing, and the derivation report of ``diagalg check --html``.
-
-The report lists every statement of every file with its result line (as
-``check`` prints it). Assertions and rules show both sides drawn; ``calc``
-blocks show the start and each step as a figure with its drawing, the rules it
-used and its numeric error; ``show`` statements show their traced derivation
-(each rewrite with its rule, its number of sites and its check error);
-``draw`` statements show their picture. The page is one self-contained file:
-inline SVG and CSS, no scripts, no external resources.
+"""HTML pieces: figures of drawings, a page of them, the figures of a traced
+derivation, and the style sheet the report (:mod:`diagalg.report`) and notebooks
+share. Every page is one self-contained file: inline SVG and CSS, no scripts, no
+external resources. Nothing here runs the engine.
 """
 
 from __future__ import annotations
@@ -15,6 +10,8 @@ from html import escape
 from typing import Iterable, Sequence
 
 from ..model import Expr
+from .scene import picture
+from .svg import svg_document
 
 CSS = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #111; background: #fff; }
@@ -40,10 +37,8 @@ MAX_STEPS = 40
 
 
 def _svg(expr: Expr) -> str:
-    from . import render
-
     try:
-        return render(expr, None, "svg")
+        return svg_document(picture(expr), _text(expr))
     except Exception as e:  # noqa: BLE001 - one undrawable expression must not lose the report
         return f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"
 
@@ -67,26 +62,6 @@ def page(title: str, figures: Sequence[tuple[str, str]]) -> str:
             f"<style>{CSS}</style></head><body><div class=\"figures\">{body}</div></body></html>\n")
 
 
-def _result_line(r) -> str:
-    return (f"<div class=\"result\">{escape(r.source.path)}:{r.source.line}: <span class=\"status\">"
-            f"{escape(r.status)}</span> {escape(r.source.text)} {escape(r.detail)}</div>"
-            + "".join(f"<div class=\"output\">{escape(line)}</div>" for line in r.output))
-
-
-def _calc_figures(stmt, results) -> list[str]:
-    figs = [figure(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
-    for k, step in enumerate(stmt.steps, start=1):
-        r = results[k - 1] if k - 1 < len(results) else None
-        rules = ", ".join(step.rules) if step.rules is not None else "default rules"
-        err = "" if r is None or r.max_error is None else f" · numeric {r.max_error:.1g}"
-        cls = "step" if r is not None and r.status == "ok" else "step failed"
-        status = "" if r is None else f" · {r.status}"
-        cap = (f"step {k}: <span class=\"rule\">by {escape(rules)}</span><span class=\"err\">{escape(err)}"
-               f"{escape(status)}</span>\n{escape(_text(step.expr))}")
-        figs.append(figure(step.expr, cap, cls))
-    return figs
-
-
 def trace_figures(start: Expr, derivation) -> list[str]:
     """Figures of a traced derivation: the start, then each rewrite with its rule, its
     number of sites and its check error (at most :data:`MAX_STEPS` of them)."""
@@ -106,64 +81,3 @@ def trace_figures(start: Expr, derivation) -> list[str]:
                f"{escape(_text(expr))}")
         figs.append(figure(expr, cap, "step"))
     return figs
-
-
-def _statement_figures(checker, stmt, results) -> list[str]:
-    from ..program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, ShowStmt
-
-    if isinstance(stmt, CalcStmt):
-        return _calc_figures(stmt, results)
-    if isinstance(stmt, AssertStmt):
-        return [figure(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
-                figure(stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")]
-    if isinstance(stmt, RuleStmt):
-        return [figure(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
-                figure(stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")]
-    if isinstance(stmt, DrawStmt):
-        return [figure(stmt.expr, escape(f"draw to {stmt.path}"), "draw")]
-    if isinstance(stmt, ShowStmt):
-        from ..engine import simplify, unfold
-
-        start = unfold(stmt.expr) if stmt.unfold else stmt.expr
-        d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,
-                     env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
-        return trace_figures(start, d)
-    return []
-
-
-def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: int,
-           title: str = "diagalg check") -> str:
-    """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file."""
-    sections: list[str] = []
-    counts: dict[str, int] = {}
-    nfiles = 0
-    for checker, pairs in files:
-        nfiles += 1
-        program = checker.program
-        sections.append(f"<h2>{escape(str(program.path))}</h2>")
-        for stmt, results in pairs:
-            for r in results:
-                counts[r.status] = counts.get(r.status, 0) + 1
-            status = "ok"
-            for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
-                if any(r.status == s for r in results):
-                    status = s
-                    break
-            try:
-                figs = _statement_figures(checker, stmt, results)
-            except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
-                figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
-            kind = type(stmt).__name__.removesuffix("Stmt").lower()
-            sections.append(
-                f"<section class=\"stmt {status}\" data-kind=\"{kind}\" data-line=\"{stmt.source.line}\">"
-                + "".join(_result_line(r) for r in results)
-                + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
-    summary = f"{counts.get('ok', 0)} ok, {counts.get('FAIL', 0)} failed"
-    if counts.get("INCONCLUSIVE"):
-        summary += f", {counts['INCONCLUSIVE']} inconclusive"
-    if counts.get("ERROR"):
-        summary += f", {counts['ERROR']} internal errors"
-    head = (f"<h1>{escape(title)}</h1><p class=\"summary\">checked {nfiles} file{'s' if nfiles != 1 else ''} "
-            f"(seed {seed}): {escape(summary)}</p>")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n")

@@ -1,4 +1,4 @@
-"""The `diagalg draw` command and the report writer behind `diagalg check --html`."""
+"""The `diagalg draw` subcommand: a let, a tensor or an expression as SVG, TikZ, PNG or HTML."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     in FILE's declarations. Without ``-o`` the SVG (or ``--format tikz``) goes to stdout."""
     from ..engine import unfold
     from ..lower import load_program, parse_expression
-    from . import EXTENSIONS, render, write
+    from ..render import EXTENSIONS, render, write
 
     program = load_program(ns.file)
     if ns.expr is not None:
@@ -52,13 +52,3 @@ def add_draw_parser(sub) -> None:
     d.add_argument("--format", choices=("svg", "tikz"), help="format on stdout (default svg)")
     d.add_argument("--unfold", action="store_true", help="unfold let definitions first")
     d.set_defaults(func=cmd_draw)
-
-
-def write_report(path: str, files, seed: int) -> None:
-    """Write the HTML report of ``check --html`` (see :func:`diagalg.render.html.report`)."""
-    from .html import report
-
-    try:
-        Path(path).write_text(report(files, seed), encoding="utf-8")
-    except OSError as e:
-        raise DiagalgError(f"--html {path}: {e.strerror or e}") from None

@@ -1,0 +1,7 @@
+"""``python -m diagalg.cli``: the same as the ``diagalg`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

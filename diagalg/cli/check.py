@@ -1,0 +1,111 @@
+"""`diagalg check`: parse and check every file first (any static error: exit 2, nothing
+runs), then run every statement, print its result lines, and write the HTML report
+(``--html``). Exit status: 3 internal error, 1 failure, 4 inconclusive, 0 all ok."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import DiagalgError, SourceError
+from .args import files_of, parse_dims, parse_size
+
+
+def add_check_parser(sub) -> None:
+    """Register the ``check`` subcommand."""
+    c = sub.add_parser("check", help="check the assertions of .diag files")
+    c.add_argument("paths", nargs="+", help=".diag files or directories (searched for *.diag)")
+    c.add_argument("--json", action="store_true", help="print results as JSON lines")
+    c.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+    c.add_argument("--memory", type=parse_size, default=2**30,
+                   help="memory cap of one numeric check (default 1G)")
+    c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
+    c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
+    c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
+                   help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
+    c.add_argument("--html", metavar="FILE", help="also write an HTML report: every statement, each step drawn")
+    c.add_argument("--path", choices=("auto", "exact", "float"), default="auto",
+                   help="how numeric checks decide: exactly over prime fields where the statement is polynomial "
+                        "(auto, the default), always exactly (exact), or in floating point (float)")
+    c.set_defaults(func=cmd_check)
+
+
+def cmd_check(ns: argparse.Namespace) -> int:
+    from ..checker import Checker, Options, exit_status, summary_text
+    from ..lower import load_program
+
+    files = files_of(ns.paths)
+    if not files:
+        raise DiagalgError("no .diag files found in " + ", ".join(ns.paths))
+    programs = []
+    errors: list[SourceError] = []
+    for f in files:
+        try:
+            programs.append(load_program(f))
+        except SourceError as e:
+            errors.append(e)
+    if not errors and getattr(ns, "weights", None):
+        from ..weights import Binding, WeightsError, bind, load_arrays
+
+        try:
+            arrays = load_arrays(ns.weights)
+            for program in programs:
+                mine = {k: v for k, v in arrays.items() if k in program.tensors}
+                if not mine:
+                    raise WeightsError(f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "
+                                       f"tensor declared in {program.path}")
+                program.binding = bind(mine, program.tensors, program.env, ns.weights,
+                                       program.binding or Binding())
+        except WeightsError as e:
+            raise DiagalgError(str(e)) from None
+    if ns.dims:
+        for program in programs:
+            unknown = sorted(set(ns.dims) - set(program.env.symbols))
+            if unknown:
+                raise DiagalgError(f"--dims: {', '.join(unknown)} is not a dimension of {program.path}")
+    if errors:
+        for e in errors:
+            if ns.json:
+                print(json.dumps({"file": e.path, "line": e.line, "col": e.col, "status": "error",
+                                  "message": e.message}))
+            else:
+                print(e.render(), file=sys.stderr)
+        return 2
+    results = []
+    report = []  # (checker, [(statement, its results)]) per file, for --html
+    for program in programs:
+        checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
+                                           dims=dict(ns.dims or {}), path=ns.path))
+        report.append((checker, []))
+        for stmt in program.statements:
+            mine = checker.run_statement(stmt)
+            report[-1][1].append((stmt, mine))
+            for r in mine:
+                results.append(r)
+                if ns.json:
+                    print(json.dumps(r.as_json()))
+                else:
+                    print(r.line())
+                    for line in r.output:
+                        print("    " + line)
+                sys.stdout.flush()
+    if ns.html:
+        write_report(ns.html, report, ns.seed)
+    if not ns.json:
+        print(f"checked {len(programs)} file{'s' if len(programs) != 1 else ''} (seed {ns.seed}): "
+              f"{summary_text(results)}")
+    return exit_status(results)
+
+
+
+
+def write_report(path: str, files, seed: int) -> None:
+    """Write the HTML report of ``check --html`` (see :func:`diagalg.report.report`)."""
+    from ..report import report
+
+    try:
+        Path(path).write_text(report(files, seed), encoding="utf-8")
+    except OSError as e:
+        raise DiagalgError(f"--html {path}: {e.strerror or e}") from None

@@ -1,0 +1,140 @@
+"""The `simplify`, `scores`, `export` and `repl` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import DiagalgError
+from .args import parse_dims
+
+
+def cmd_simplify(ns: argparse.Namespace) -> int:
+    from ..engine import simplify, unfold
+    from ..lower import load_program, parse_expression
+    from ..printing import expr_text
+    from ..rules import DEFAULT_RULES, implemented_rules
+
+    if ns.expr is not None:
+        if ns.decl is None and ns.file is not None:
+            ns.decl = ns.file
+        program = load_program(ns.decl) if ns.decl else __import__("diagalg").parse("")
+        targets = [(ns.expr, parse_expression(program, ns.expr))]
+    else:
+        if ns.file is None:
+            raise DiagalgError("simplify needs a FILE, or -e EXPR (with --decl FILE for its declarations)")
+        program = load_program(ns.file)
+        names = ns.names or list(program.lets)
+        missing = [n for n in names if n not in program.lets]
+        if missing:
+            raise DiagalgError(f"{ns.file}: no let named {', '.join(missing)} (lets: {', '.join(program.lets) or 'none'})")
+        targets = [(n, program.lets[n].expr) for n in names]
+        if not ns.names:
+            from ..program import ShowStmt
+
+            targets += [(s.source.text, s.expr) for s in program.statements if isinstance(s, ShowStmt)]
+    rules = tuple(r.strip() for r in ns.rules.split(",")) if ns.rules else DEFAULT_RULES
+    unknown = [r for r in rules if r not in implemented_rules()]
+    if unknown:
+        raise DiagalgError(f"unknown rule {unknown[0]!r} (known: {', '.join(implemented_rules())})")
+    subs = program.env.concrete_subs()
+    for name, expr in targets:
+        start = unfold(expr) if ns.unfold else expr
+        d = simplify(start, rules=rules, subs=subs, checked=not ns.unchecked, env=program.env, seed=ns.seed)
+        print(f"{name} = {expr_text(d.result)}")
+        if ns.trace:
+            from ..printing import derivation_lines
+
+            print("\n".join(derivation_lines(d)))
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_scores(ns: argparse.Namespace) -> int:
+    from ..scores import composition_scores, format_table, layers_from_arrays, random_baseline
+    from ..weights import WeightsError, load_arrays
+
+    try:
+        layers = layers_from_arrays(load_arrays(ns.weights))
+    except (WeightsError, ValueError) as e:
+        raise DiagalgError(f"{ns.weights}: {e}" if not str(e).startswith(ns.weights) else str(e)) from None
+    if len(layers) < 2:
+        raise DiagalgError(f"{ns.weights}: composition needs at least two layers, found {len(layers)}")
+    scores = composition_scores(layers)
+    first = layers[0]
+    baseline = random_baseline(first.d_model, first.d_head, first.n_heads, seed=ns.seed, samples=ns.samples)
+    print(format_table(scores, baseline))
+    return 0
+
+
+def cmd_export(ns: argparse.Namespace) -> int:
+    """Print (or write with -o) a Python function computing a let or tensor of FILE."""
+    from ..export import export_program
+    from ..lower import load_program
+
+    program = load_program(ns.file)
+    sizes = dict(ns.sizes or {})
+    unknown = sorted(set(sizes) - set(program.env.symbols))
+    if unknown:
+        raise DiagalgError(f"--sizes: {', '.join(unknown)} is not a dimension of {ns.file}")
+    try:
+        exported = export_program(program, ns.name, ns.to, sizes, check=not ns.unchecked)
+    except KeyError:
+        lets = ", ".join(program.lets) or "none"
+        raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name} (lets: {lets})") from None
+    if ns.output:
+        try:
+            Path(ns.output).write_text(exported.code, encoding="utf-8")
+        except OSError as e:
+            raise DiagalgError(f"{ns.output}: cannot write: {e.strerror}") from None
+    else:
+        sys.stdout.write(exported.code)
+    if exported.check.startswith("CHECK FAILED"):
+        print(f"diagalg: internal error: the exported code {exported.check[len('CHECK FAILED '):]}", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_repl(ns: argparse.Namespace) -> int:
+    """The interactive session (see :mod:`diagalg.repl`)."""
+    from ..repl import run_repl
+
+    return run_repl(ns.file, seed=ns.seed)
+
+
+def add_tool_commands(sub) -> None:
+    """Register `simplify`, `scores`, `export` and `repl` on the CLI's subparsers."""
+    s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
+    s.add_argument("file", nargs="?", help=".diag file")
+    s.add_argument("names", nargs="*", help="lets to simplify (default: every let and show)")
+    s.add_argument("-e", "--expr", help="simplify this expression instead")
+    s.add_argument("--decl", help="file whose declarations -e uses")
+    s.add_argument("--rules", help="comma-separated rules (default: the default rules)")
+    s.add_argument("--unfold", action="store_true", help="unfold let definitions first")
+    s.add_argument("--trace", action="store_true", help="print the derivation step by step")
+    s.add_argument("--seed", type=int, default=0, help="seed of the rewrite checks")
+    s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
+    s.set_defaults(func=cmd_simplify)
+    k = sub.add_parser("scores", help="Q/K/V composition scores between the attention heads of a weights file")
+    k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d])")
+    k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
+    k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
+    k.set_defaults(func=cmd_scores)
+    x = sub.add_parser("export", help="print a Python function computing a let (numpy, torch or einsum)")
+    x.add_argument("file", help=".diag file")
+    x.add_argument("name", help="the let (or tensor) to export")
+    x.add_argument("--to", choices=("numpy", "torch", "einsum"), default="numpy",
+                   help="numpy (default): opt_einsum on numpy arrays; torch: on torch tensors; "
+                        "einsum: the equations, operands and paths as data")
+    x.add_argument("--sizes", type=parse_dims, metavar="NAME=SIZE,...",
+                   help="sizes the contraction paths are optimised for (default: concrete "
+                        "dimensions as declared, symbolic ones 64)")
+    x.add_argument("--unchecked", action="store_true",
+                   help="do not run the code once on random tensors against diagalg's evaluation")
+    x.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of printing it")
+    x.set_defaults(func=cmd_export)
+    r = sub.add_parser("repl", help="interactive session: type statements, see results")
+    r.add_argument("file", nargs="?", help=".diag file to load first")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
+    r.set_defaults(func=cmd_repl)

@@ -1,0 +1,102 @@
+"""The derivation report of ``diagalg check --html``.
+
+It lists every statement of every file with its result line (as ``check`` prints
+it). Assertions and rules show both sides drawn; ``calc`` blocks show the start
+and each step as a figure with its drawing, the rules it used and how it was
+checked; ``show`` statements show their traced derivation (each rewrite with its
+rule, its number of sites and its check error); ``draw`` statements show their
+picture. It sits above the renderer because a ``show`` is traced again here, by
+the engine, to draw its steps.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Iterable, Sequence
+
+from .checker import summary_text
+from .engine import simplify, unfold
+from .program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, ShowStmt
+from .printing import expr_text as _text
+from .render.html import CSS, figure, trace_figures
+
+
+def _result_line(r) -> str:
+    return (f"<div class=\"result\">{escape(r.source.path)}:{r.source.line}: <span class=\"status\">"
+            f"{escape(r.status)}</span> {escape(r.source.text)} {escape(r.detail)}</div>"
+            + "".join(f"<div class=\"output\">{escape(line)}</div>" for line in r.output))
+
+
+def _how_checked(r) -> str:
+    """`` · exact`` or `` · numeric 3e-16`` for a step's result (empty when none ran)."""
+    if r is None or r.path is None:
+        return ""
+    if r.path == "exact":
+        return " · exact"
+    return "" if r.error is None else f" · numeric {r.error:.1g}"
+
+
+def _calc_figures(stmt, results) -> list[str]:
+    figs = [figure(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
+    for k, step in enumerate(stmt.steps, start=1):
+        r = results[k - 1] if k - 1 < len(results) else None
+        rules = ", ".join(step.rules) if step.rules is not None else "default rules"
+        err = _how_checked(r)
+        cls = "step" if r is not None and r.status == "ok" else "step failed"
+        status = "" if r is None else f" · {r.status}"
+        cap = (f"step {k}: <span class=\"rule\">by {escape(rules)}</span><span class=\"err\">{escape(err)}"
+               f"{escape(status)}</span>\n{escape(_text(step.expr))}")
+        figs.append(figure(step.expr, cap, cls))
+    return figs
+
+
+def _statement_figures(checker, stmt, results) -> list[str]:
+    if isinstance(stmt, CalcStmt):
+        return _calc_figures(stmt, results)
+    if isinstance(stmt, AssertStmt):
+        return [figure(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
+                figure(stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")]
+    if isinstance(stmt, RuleStmt):
+        return [figure(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
+                figure(stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")]
+    if isinstance(stmt, DrawStmt):
+        return [figure(stmt.expr, escape(f"draw to {stmt.path}"), "draw")]
+    if isinstance(stmt, ShowStmt):
+        start = unfold(stmt.expr) if stmt.unfold else stmt.expr
+        d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,
+                     env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
+        return trace_figures(start, d)
+    return []
+
+
+def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: int,
+           title: str = "diagalg check") -> str:
+    """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file."""
+    sections: list[str] = []
+    every: list = []
+    nfiles = 0
+    for checker, pairs in files:
+        nfiles += 1
+        program = checker.program
+        sections.append(f"<h2>{escape(str(program.path))}</h2>")
+        for stmt, results in pairs:
+            every.extend(results)
+            status = "ok"
+            for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
+                if any(r.status == s for r in results):
+                    status = s
+                    break
+            try:
+                figs = _statement_figures(checker, stmt, results)
+            except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
+                figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
+            kind = type(stmt).__name__.removesuffix("Stmt").lower()
+            sections.append(
+                f"<section class=\"stmt {status}\" data-kind=\"{kind}\" data-line=\"{stmt.source.line}\">"
+                + "".join(_result_line(r) for r in results)
+                + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
+    summary = summary_text(every)
+    head = (f"<h1>{escape(title)}</h1><p class=\"summary\">checked {nfiles} file{'s' if nfiles != 1 else ''} "
+            f"(seed {seed}): {escape(summary)}</p>")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n")
