@@ -118,11 +118,13 @@ class Checker:
             return DEFAULT_RULES
         return tuple(dict.fromkeys(tuple(DEFAULT_RULES) + tuple(names)))
 
-    def normal(self, expr: Expr, rules: Sequence[str]) -> Expr:
-        """``expr`` simplified for a proof: lets unfolded, and each exactly decomposed tensor
-        replaced by its factors (like a let, whatever rules are named)."""
+    def normal(self, unfolded: Expr, rules: Sequence[str]) -> Expr:
+        """An expression whose lets are unfolded (:func:`unfold`: each statement unfolds its
+        sides once, for the proof and the numeric check alike), simplified for a proof,
+        each exactly decomposed tensor replaced by its factors (like a let, whatever rules
+        are named)."""
         rules = tuple(dict.fromkeys(tuple(rules) + tuple(self.program.auto_rules)))
-        return simplify(expr, rules=rules, subs=self.subs, unfold_lets=True, checked=self.options.checked,
+        return simplify(unfolded, rules=rules, subs=self.subs, checked=self.options.checked,
                         env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
 
     # ------------------------------------------------------------------ statements
@@ -144,48 +146,37 @@ class Checker:
             r = refused[0]
             return [Result(stmt.source, "statement", FAIL,
                            f"uses rule '{r}', which was refused at line {self.refused[r]} (it is numerically false)")]
-        if True:
-            try:
-                if isinstance(stmt, AssertStmt):
-                    out.append(self.check_assert(stmt))
-                elif isinstance(stmt, ShowStmt):
-                    out.append(self.check_show(stmt))
-                elif isinstance(stmt, CalcStmt):
-                    out.extend(self.check_calc(stmt))
-                elif isinstance(stmt, RuleStmt):
-                    out.append(self.check_rule(stmt))
-                elif isinstance(stmt, ExpandStmt):
-                    out.append(self.check_expand(stmt))
-                elif isinstance(stmt, DecomposeStmt):
-                    out.append(self.check_decompose(stmt))
-                elif isinstance(stmt, CostStmt):
-                    out.append(self.check_cost(stmt))
-                elif isinstance(stmt, DrawStmt):
-                    out.append(self.run_draw(stmt))
-            except UnsoundRewrite as e:
-                out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
-            except StepLimit as e:
-                out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
-            except RecursionError:
-                out.append(Result(stmt.source, "statement", INCONCLUSIVE,
-                                  "inconclusive: expression nested too deeply to check"))
-            except Exception as e:  # noqa: BLE001 - reported as a bug in diagalg, run continues
-                out.append(Result(stmt.source, "statement", INTERNAL,
-                                  f"internal error: {type(e).__name__}: {e}"))
+        handler = _HANDLERS.get(type(stmt))
+        if handler is None:  # declarations: nothing runs
+            return out
+        try:
+            produced = getattr(self, handler)(stmt)
+            out.extend(produced if isinstance(produced, list) else [produced])
+        except UnsoundRewrite as e:
+            out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {e}"))
+        except StepLimit as e:
+            out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
+        except RecursionError:
+            out.append(Result(stmt.source, "statement", INCONCLUSIVE,
+                              "inconclusive: expression nested too deeply to check"))
+        except Exception as e:  # noqa: BLE001 - reported as a bug in diagalg, run continues
+            out.append(Result(stmt.source, "statement", INTERNAL,
+                              f"internal error: {type(e).__name__}: {e}"))
         return out
 
     def check_assert(self, s: AssertStmt) -> Result:
         if s.op == "!=":
             return self.check_not_equal(s)
+        lhs_u, rhs_u = unfold(s.lhs), unfold(s.rhs)
         if s.numeric:
-            n = self.numeric(unfold(s.lhs), unfold(s.rhs))
+            n = self.numeric(lhs_u, rhs_u)
             if n.status == "equal":
                 return Result(s.source, "assert", OK, f"[{_checked(n)}{_standins(n)}]", **_figures(n))
             return self.numeric_failure(s.source, n)
         rules = self.rules_for(s.rules)
-        lhs, rhs = self.normal(s.lhs, rules), self.normal(s.rhs, rules)
+        lhs, rhs = self.normal(lhs_u, rules), self.normal(rhs_u, rules)
         proved = canonical_equal(lhs, rhs, self.subs)
-        n = self.numeric(unfold(s.lhs), unfold(s.rhs), also=(lhs, rhs))
+        n = self.numeric(lhs_u, rhs_u, also=(lhs, rhs))
         if proved:
             if n.status == "different":
                 return Result(s.source, "assert", INTERNAL,
@@ -286,7 +277,7 @@ class Checker:
         import numpy as np
 
         from .expand import count_terms
-        from .numeric.check import collect, draw_instance
+        from .numeric.check import collect, draw_instance, fixed_inputs
         from .numeric.errors import NumericError
         from .numeric.sizes import sample_sizes
         from .rank import top_terms
@@ -295,14 +286,10 @@ class Checker:
         rng = np.random.default_rng(self.options.seed)
         decls, funcs, syms = collect([start])
         binding = self.program.binding
-        exact = dict(binding.sizes) if binding else {}
-        for name, size in self.options.dims.items():
-            if name in self.program.env.symbols:
-                exact[self.program.env.symbols[name]] = size
         try:
+            exact, bound = fixed_inputs(self.program.env, decls, binding, self.options.dims)
             draw = sample_sizes(syms, self.program.env, decls.values(), rng, exact=exact)
-            inst = draw_instance(decls, funcs, draw, rng, self.options.memory_cap,
-                                 binding.arrays if binding else None)
+            inst = draw_instance(decls, funcs, draw, rng, self.options.memory_cap, bound)
             if s.kind == "paths":
                 return self._top_paths(s, start, inst, over)
             res = top_terms(start, s.top, inst, over)
@@ -375,24 +362,25 @@ class Checker:
 
     def check_calc(self, s: CalcStmt) -> list[Result]:
         out = []
-        prev = s.expr
+        prev = unfold(s.expr)
         for k, step in enumerate(s.steps, start=1):
             rules = self.calc_rules(step.rules)
             named = ", ".join(step.rules) if step.rules is not None else "default rules"
-            reached = self.reaches(prev, step.expr, rules)
-            n = self.numeric(unfold(prev), unfold(step.expr))
+            here = unfold(step.expr)
+            reached = self.reaches(prev, here, rules)
+            n = self.numeric(prev, here)
             if n.status == "different":
                 res = Result(step.source, "calc", FAIL,
                              f"step {k}: numerically false: {_difference(n)} (seed {n.seed})", **_figures(n))
             elif not reached:
-                hint = self.reachable_hint(prev, step.expr, step.rules)
+                hint = self.reachable_hint(prev, here, step.rules)
                 res = Result(step.source, "calc", FAIL, f"step {k}: not reachable with {{{named}}}{hint}")
             elif n.status == "inconclusive":
                 res = Result(step.source, "calc", INCONCLUSIVE, f"step {k}: inconclusive: {n.reason}")
             else:
                 res = Result(step.source, "calc", OK, f"[step {k} by {named}; {_checked(n)}]", **_figures(n))
             out.append(res)
-            prev = step.expr
+            prev = here
         return out
 
 
@@ -406,6 +394,7 @@ class Checker:
         return tuple(dict.fromkeys(tuple(names) + ("delta", "collect")))
 
     def reaches(self, prev: Expr, step: Expr, rules: Sequence[str]) -> bool:
+        """True when ``rules`` turn ``prev`` into ``step`` (both with lets unfolded)."""
         return canonical_equal(self.normal(prev, rules), self.normal(step, rules), self.subs)
 
     def reachable_hint(self, prev: Expr, step: Expr, names: Sequence[str] | None) -> str:
@@ -422,6 +411,19 @@ class Checker:
             return "; reachable with the default rules"
         return ""
 
+
+#: Which method of :class:`Checker` runs each statement that runs (declarations are not
+#: statements here); a new statement kind is one entry and one method.
+_HANDLERS = {
+    AssertStmt: "check_assert",
+    ShowStmt: "check_show",
+    CalcStmt: "check_calc",
+    RuleStmt: "check_rule",
+    ExpandStmt: "check_expand",
+    DecomposeStmt: "check_decompose",
+    CostStmt: "check_cost",
+    DrawStmt: "run_draw",
+}
 
 #: expansions print (and check) at most this many terms
 PRINT_LIMIT = 200

@@ -433,3 +433,20 @@ def test_json_error_is_the_figure_the_line_prints(write_diag, cli, tmp_path):
         shown = float(re.search(rf"(?:numeric|differ by|max error) ({NUM})", line).group(1))
         assert shown == pytest.approx(rec["error"], rel=0.06, abs=1e-15), (line, rec)
     assert records[2]["error"] == pytest.approx(1 / 3)  # |1 - 1.5| / 1.5 of the larger term
+
+
+def test_dims_that_contradict_bound_weights_are_refused(write_diag, cli, tmp_path):
+    """--dims seq=16 with weights whose arrays make seq 5: neither may silently win."""
+    import numpy as np
+
+    np.savez(tmp_path / "w.npz", W=np.ones((5, 3)))
+    write_diag("w.diag", """\
+        dim seq, d
+        tensor W[s: seq, e: d]
+        weights "w.npz"
+        assert numeric W[s, e] == W[s, e]
+        """)
+    r = cli("check", "--dims", "seq=16", "w.diag", cwd=tmp_path)
+    assert r.returncode == 2 and r.stdout == ""
+    assert "--dims seq=16 contradicts the bound weights, whose arrays make seq 5" in r.stderr
+    assert cli("check", "--dims", "seq=5", "w.diag", cwd=tmp_path).returncode == 0

@@ -61,10 +61,15 @@ def cmd_check(ns: argparse.Namespace) -> int:
         except WeightsError as e:
             raise DiagalgError(str(e)) from None
     if ns.dims:
+        from ..numeric.check import dims_conflict
+
         for program in programs:
             unknown = sorted(set(ns.dims) - set(program.env.symbols))
             if unknown:
                 raise DiagalgError(f"--dims: {', '.join(unknown)} is not a dimension of {program.path}")
+            clash = dims_conflict(program.env, program.binding, ns.dims)
+            if clash:
+                raise DiagalgError(f"{program.path}: {clash}")
     if errors:
         for e in errors:
             if ns.json:

@@ -334,13 +334,28 @@ def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: lis
 def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding=None,
                  dims: Mapping[str, int] | None = None) -> tuple[dict[sympy.Symbol, int], dict[str, np.ndarray]]:
     """What every draw keeps fixed: sizes (``--dims`` and the binding's real sizes) and the
-    bound arrays of the tensors in ``decls``."""
+    bound arrays of the tensors in ``decls``. A ``--dims`` size that differs from the size a
+    bound array fixes is a :class:`SamplingError` naming both: neither may silently win (the
+    CLI refuses the combination before anything runs, see :func:`dims_conflict`)."""
     exact = {env.symbols[name]: int(size) for name, size in (dims or {}).items() if name in env.symbols}
     bound: dict[str, np.ndarray] = {}
     if binding:
+        clash = dims_conflict(env, binding, dims)
+        if clash:
+            raise SamplingError(clash)
         exact.update(binding.sizes)
         bound = {n: a for n, a in binding.arrays.items() if n in decls}
     return exact, bound
+
+
+def dims_conflict(env: DimEnv, binding, dims: Mapping[str, int] | None) -> str:
+    """Why ``dims`` (``--dims``) contradicts the sizes the bound weights fix, or ``""``."""
+    for name, size in sorted((dims or {}).items()):
+        sym = env.symbols.get(name)
+        if binding and sym in binding.sizes and binding.sizes[sym] != int(size):
+            return (f"--dims {name}={size} contradicts the bound weights, whose arrays make {name} "
+                    f"{binding.sizes[sym]}")
+    return ""
 
 
 def _equal_tol(v: Verdict) -> float:
