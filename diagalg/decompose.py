@@ -2,8 +2,9 @@
 
 This module knows the *structure* each kind implies (which factor is which, the
 dimension of every new bond, the properties of the factors) and nothing of the
-syntax: :mod:`diagalg.lower` hands it plain factor uses and turns its
-:class:`ShapeError` into positioned errors. The numbers are computed by
+syntax: :mod:`diagalg.lower` hands :func:`plan` plain factor uses and turns its
+:class:`ShapeError` into positioned errors; :func:`plan` decides the new bonds'
+dimensions, the factor tensors and the rewrite rules an exact decomposition adds. The numbers are computed by
 :mod:`diagalg.numeric.factorise` from the sampled (or bound) target tensor.
 
 Kinds and the forms they accept (the target's labels split among the factors;
@@ -26,10 +27,11 @@ Kinds and the forms they accept (the target's labels split among the factors;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Container, Iterable, Mapping, Sequence
 
 import sympy
 
+from .dims import DimConstraint, DimEnv, dim_text
 from .model import TensorDecl
 
 KINDS = ("svd", "qr", "polar", "eigh", "cp", "tucker", "tt")
@@ -38,13 +40,19 @@ APPROX_ONLY = ("cp",)
 
 
 class ShapeError(ValueError):
-    """The factors do not have the form the kind needs. ``factor`` (an index into the
-    factor uses) or ``label`` says where, for the error position."""
+    """The statement does not have the form the kind needs. Where, for the error
+    position: ``factor`` (an index into the factor uses), ``label`` (its last use),
+    ``bond`` (a new bond label, at its first use), ``note`` (the label whose written
+    dimension is wrong) or ``whole`` (the statement); else the kind."""
 
-    def __init__(self, message: str, factor: int | None = None, label: str | None = None) -> None:
+    def __init__(self, message: str, factor: int | None = None, label: str | None = None, *,
+                 bond: str | None = None, note: str | None = None, whole: bool = False) -> None:
         super().__init__(message)
         self.factor = factor
         self.label = label
+        self.bond = bond
+        self.note = note
+        self.whole = whole
 
 
 @dataclass(frozen=True)
@@ -330,3 +338,83 @@ def factor_decl(role: FactorRole, dims: Mapping[str, sympy.Expr], target: Tensor
     """The declaration of a new factor tensor (legs named after its labels)."""
     return TensorDecl(role.name, role.legs, tuple(dims[l] for l in role.legs), (), (), role.structure,
                       role.inputs, role.outputs, target.is_complex and not role.real, origin=origin)
+
+
+#: What a new bond's dimension is written as, if it is: a dimension, or a name that
+#: is declared nowhere yet (which an exact decomposition declares as the full rank).
+Written = sympy.Expr | str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a ``decompose`` statement adds to its program: the decomposition, the new
+    factor tensors (one per role, in role order), the rank names it declares (bond
+    label -> new dimension name) and the rewrite rules ``T -> factors`` that proofs
+    unfold (exact kinds only; a complex target also gets ``conj(T) -> conj(factors)``,
+    whose rule name is the second)."""
+
+    decomposition: Decomposition
+    factors: tuple[TensorDecl, ...]
+    new_dims: tuple[tuple[str, str], ...]
+    rules: tuple[str, ...]
+
+
+def plan(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str],
+         uses: Sequence[FactorUse], written: Callable[[str], Written], env: DimEnv,
+         decompositions: Iterable[Decomposition], taken: Container[str]) -> Plan:
+    """Check a decomposition statement and decide what it declares, or raise
+    :class:`ShapeError`. ``written(label)`` is the dimension written for a new bond
+    (asked once per bond, in order of first use, so a rank name declared for one bond
+    is a dimension for the next); ``decompositions`` are the program's earlier ones,
+    ``taken`` the names already declared. Rank names, and the dimension constraints
+    the kind and any truncation need, are added to ``env``."""
+    shape = analyse(kind, exact, target, target_labels, uses)
+    if exact:
+        earlier = [d for d in decompositions if d.exact and d.target.name == target.name]
+        if earlier:
+            raise ShapeError(f"'{target.name}' already has an exact decomposition ({earlier[0].kind}); "
+                             "proofs unfold it, so a second one could not be used", whole=True)
+    rule_name, k = f"{kind}_{target.name}", 2
+    while rule_name in taken:
+        rule_name, k = f"{kind}_{target.name}_{k}", k + 1
+    dims: dict[str, sympy.Expr] = dict(zip(target_labels, target.dims))
+    bonds: list[tuple[str, sympy.Expr]] = []
+    new_dims: list[tuple[str, str]] = []
+    for label in dict.fromkeys(l for use in uses for l in use.labels if l not in dims):
+        note = written(label)
+        dims[label] = _bond_dim(kind, exact, label, shape.full_rank.get(label), note, env)
+        if isinstance(note, str):
+            new_dims.append((label, note))
+        bonds.append((label, dims[label]))
+    for a, op, b in shape.needs:
+        env.constraints.append(DimConstraint(a, op, b))
+    dec = Decomposition(kind, exact, target, tuple(target_labels), tuple(uses), tuple(bonds), rule_name)
+    factors = tuple(factor_decl(role, dims, target, dec) for role in shape.roles)
+    rules = ((rule_name, rule_name + "_conj") if target.is_complex else (rule_name,)) if exact else ()
+    return Plan(dec, factors, tuple(new_dims), rules)
+
+
+def _bond_dim(kind: str, exact: bool, label: str, full: sympy.Expr | None, note: Written,
+              env: DimEnv) -> sympy.Expr:
+    """The dimension of a new bond: written as ``label: NOTE`` (a new name is declared
+    as the full rank of an exact decomposition; a declared dimension or number is the
+    rank of a truncation, strictly below the full rank), or the full rank itself
+    where it is a plain dimension."""
+    if note is None:
+        if exact and full is not None and not full.has(sympy.Min):
+            return full
+        hint = f" ({label}: R names it R = {dim_text(full)})" if exact and full is not None else \
+            f" (the rank, e.g. {label}: q with `dim q` declared)"
+        raise ShapeError(f"write the dimension of the new bond '{label}' where it is first used{hint}",
+                         bond=label)
+    if isinstance(note, str):
+        if not exact or full is None:
+            raise ShapeError(f"the rank '{note}' must be a declared dimension or a number", note=label)
+        return env.declare(note, derived=full)
+    if exact and full is not None and not env.same_dim(note, full):
+        raise ShapeError(f"an exact {kind} gives '{label}' the dimension {dim_text(full)}; "
+                         f"write {label}: NAME to name it", note=label)
+    if not exact and full is not None:
+        # a truncation drops something: strict, so checks draw sizes where it does
+        env.constraints.append(DimConstraint(note, "<", full))
+    return note

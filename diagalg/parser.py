@@ -4,6 +4,10 @@ The grammar is ``grammar/diag.lark`` (installed as ``diagalg/grammar/diag.lark``
 Parsing is LALR(1) with ``strict=True``. A postlexer decides which newlines end a
 statement: none inside brackets, none after a trailing binary operator; it also
 reports unclosed and mismatched brackets and enforces a nesting limit.
+
+Besides whole files (:func:`parse_text`), :func:`parse_fragment` parses an
+expression, an equation or a REPL input by its own start rule, so that errors in
+such text are positioned in the text as written.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Literal
 
 from lark import Lark, Token, Transformer_NonRecursive, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -82,7 +86,11 @@ class _StatementNewlines:
         if stack:
             opener = stack[-1]
             raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
-        if prev is not None and prev.type != "_NL":
+        if prev is None:
+            # empty input still ends a line: a fragment then reports "unexpected end of
+            # line" at 1:1 (a whole file accepts it as empty)
+            yield Token("_NL", "\n", 0, 1, 1, 1, 1, 1)
+        elif prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "\n", prev)
 
 
@@ -97,8 +105,13 @@ def _check_number(tok: Token) -> None:
                           tok.line, tok.column)
 
 
+#: The grammar's start rules: a whole file, and the fragments of :func:`parse_fragment`.
+FRAGMENTS = ("expr_input", "equation_input", "show_input")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    # one parser for every start rule: the LALR tables are built once, on first use
     return Lark(
         grammar_path().read_text(),
         parser="lalr",
@@ -107,6 +120,7 @@ def _lark() -> Lark:
         postlex=_StatementNewlines(),
         propagate_positions=True,
         maybe_placeholders=True,
+        start=["start", *FRAGMENTS],
     )
 
 
@@ -127,12 +141,19 @@ class _ToAst(Transformer_NonRecursive):
     def __default__(self, data, children, meta):  # pragma: no cover - grammar and AST kept in step
         raise NotImplementedError(f"no AST conversion for grammar rule {data!r}")
 
-    def _p(self, meta) -> A.Pos:
-        return A.Pos(getattr(meta, "line", 0), getattr(meta, "column", 0))
-
     # ------------------------------------------------------------------ statements
     def start(self, children):
         return [c for c in children if c is not None]
+
+    def expr_input(self, c):
+        return c[0]
+
+    def equation_input(self, c):
+        lhs, op, rhs = c
+        return lhs, str(op), rhs
+
+    def show_input(self, c):
+        return self.show_stmt(c)
 
     def dim_plain(self, c):
         return A.DimItem(_pos(c[0]), str(c[0]))
@@ -451,9 +472,26 @@ def _KEYWORD_TYPES() -> frozenset[str]:
 
 def parse_text(text: str, path: str = "<input>") -> A.Module:
     """Parse a whole .diag file. Raises :class:`SourceError` (located) on bad input."""
+    return A.Module(path, text, _parse(text, "start", path))
+
+
+Fragment = Literal["expr_input", "equation_input", "show_input"]
+
+
+def parse_fragment(text: str, start: Fragment, path: str = "<input>"):
+    """Parse ``text`` by one of the fragment start rules: ``expr_input`` gives an
+    expression node, ``equation_input`` a tuple ``(lhs, op, rhs)`` and ``show_input``
+    an :class:`~diagalg.ast.ShowStmt` (``[unfold] E [by RULES]``). Positions are in
+    ``text`` itself (line 1, column 1 is its first character); a bad input raises
+    :class:`SourceError` located in ``path`` and ``text``."""
+    if start not in FRAGMENTS:
+        raise ValueError(f"unknown fragment {start!r} (one of {', '.join(FRAGMENTS)})")
+    return _parse(text, start, path)
+
+
+def _parse(text: str, start: str, path: str):
     try:
-        tree = _lark().parse(text)
-        stmts = _ToAst().transform(tree)
+        return _ToAst().transform(_lark().parse(text, start=start))
     except SourceError as e:
         raise e.located(path, text) from None
     except UnexpectedInput as e:
@@ -462,4 +500,3 @@ def parse_text(text: str, path: str = "<input>") -> A.Module:
         if isinstance(e.orig_exc, SourceError):
             raise e.orig_exc.located(path, text) from None
         raise
-    return A.Module(path, text, stmts)

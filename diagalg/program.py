@@ -7,9 +7,12 @@ API. Statements hold model expressions (no syntax).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
+from pathlib import Path
 
+from .ast import Pos
 from .dims import DimEnv
-from .model import Expr, FuncDecl, TensorDecl
+from .model import Diagram, Expr, FuncDecl, Node, TensorDecl, tensor_op
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,16 @@ class Source:
     line: int
     col: int
     text: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a name was declared: the file (as shown), the position, and what it is
+    (``"dimension"``, ``"tensor"``, ``"function"``, ``"let"`` or ``"rule"``)."""
+
+    path: str
+    pos: Pos
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -138,19 +151,44 @@ class Program:
     weights: list[tuple[str, Source]] = field(default_factory=list)
     #: arrays bound by `weights` statements (or --weights): a diagalg.weights.Binding
     binding: object | None = None
+    #: where every declared name (dimension, tensor, function, let, rule) was declared:
+    #: one namespace across the file and its imports
+    origins: dict[str, Origin] = field(default_factory=dict)
+    #: summand tags used so far: a tag names one summand in the whole file
+    tags: set[str] = field(default_factory=set)
+    #: imported files (resolved paths), each read once however often it is imported
+    imported: set[Path] = field(default_factory=set)
 
     def __getitem__(self, name: str) -> Expr:
-        """The expression a name stands for: a let's definition, or a tensor on its own legs."""
-        from .lower import expression_of_name
-
-        return expression_of_name(self, name)
+        """The expression a name stands for: a let's definition, or a tensor on its own legs.
+        Raises KeyError for any other name."""
+        if name in self.lets:
+            return self.lets[name].expr
+        decl = self.tensors[name]
+        node = Node(tensor_op(decl), decl.legs)
+        return Expr.single(Diagram.build([node], dict(zip(decl.legs, decl.dims)), {leg: leg for leg in decl.legs}))
 
     def expr(self, text: str) -> Expr:
-        """Parse ``text`` as an expression in this program's declarations."""
-        from .lower import parse_expression
+        """Parse ``text`` as an expression in this program's declarations.
 
-        return parse_expression(self, text)
+        The model does not know the parser: the front end registers itself
+        (:func:`register_front_end`, done when :mod:`diagalg.lower` is imported, as
+        ``diagalg.parse`` and ``diagalg.load`` do), so the data flows text → front end
+        → model and the model imports nothing above it."""
+        if _FRONT_END is None:
+            raise RuntimeError("no front end is registered: import diagalg.lower (diagalg.parse and diagalg.load do)")
+        return _FRONT_END(self, text)
 
     @property
     def assertions(self) -> list[AssertStmt]:
         return [s for s in self.statements if isinstance(s, AssertStmt)]
+
+
+#: The function that parses expression text in a program's declarations (see Program.expr).
+_FRONT_END: Callable[[Program, str], Expr] | None = None
+
+
+def register_front_end(parse: Callable[[Program, str], Expr]) -> None:
+    """Make ``parse(program, text)`` the parser behind :meth:`Program.expr`."""
+    global _FRONT_END
+    _FRONT_END = parse

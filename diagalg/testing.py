@@ -55,6 +55,8 @@ def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric
             raise TypeError("expressions given as text need the program that declares their tensors")
         program = Program("<python>")
     if isinstance(lhs, str) or isinstance(rhs, str):
+        from .lower import parse_pair
+
         left, right = parse_pair(program, lhs if isinstance(lhs, str) else expr_text(lhs),
                                  rhs if isinstance(rhs, str) else expr_text(rhs))
     else:
@@ -81,29 +83,3 @@ def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric
     elif result.error is not None:
         lines.append(f"  numeric error: {result.error:.3g} relative (seed {result.seed})")
     raise AssertionError("\n".join(lines))
-
-
-def parse_pair(program: Program, lhs: str, rhs: str) -> tuple[Expr, Expr]:
-    """Both sides of ``lhs == rhs`` in ``program``'s declarations, lowered together as in
-    an assertion (a label free on both sides is one label with one dimension). Raises
-    :class:`diagalg.SourceError` positioned in the text ``lhs == rhs``."""
-    from .errors import SourceError
-    from .lower import _FileState, _Loader, _Scope
-    from .parser import parse_text
-
-    lhs, rhs = " ".join(lhs.split()), " ".join(rhs.split())
-    text = f"{lhs} == {rhs}"
-    prefix = len("assert ")
-    try:
-        module = parse_text(f"assert {text}\n", "<python>")
-        stmt = module.stmts[0]
-        if len(module.stmts) != 1 or getattr(stmt, "op", None) != "==" or getattr(stmt, "numeric", True):
-            raise SourceError("expected two expressions", 1, prefix + 1)
-        state = _FileState(_Loader(), program, module, None, run_statements=False)
-        saved = set(getattr(program, "_tags", set()))
-        try:
-            return _Scope(state, stmt.pos).lower_pair(stmt.lhs, stmt.rhs)
-        finally:
-            program._tags = saved  # type: ignore[attr-defined]
-    except SourceError as e:
-        raise SourceError(e.message, 1, max(e.col - prefix, 1), "<python>", text) from None

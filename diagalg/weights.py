@@ -24,7 +24,7 @@ import sympy
 from .dims import DimEnv
 from .model import TensorDecl
 
-__all__ = ["Binding", "WeightsError", "load_arrays", "bind"]
+__all__ = ["Binding", "WeightsError", "load_arrays", "bind", "bind_file"]
 
 PROPERTY_TOL = 1e-6
 
@@ -105,6 +105,14 @@ def bind(arrays: Mapping[str, np.ndarray], tensors: Mapping[str, TensorDecl], en
         if problem:
             raise WeightsError(f"{source}: array '{name}' {problem}")
     return out
+
+
+def bind_file(path: str | Path, shown: str, tensors: Mapping[str, TensorDecl], env: DimEnv,
+              into: Binding | None = None) -> Binding:
+    """Read the ``.npz``/``.npy`` file at ``path`` and bind its arrays to ``tensors``
+    (adding to ``into``), as a ``weights`` statement does: messages name the file as
+    ``shown`` (as the statement wrote it). Raises :class:`WeightsError`."""
+    return bind(load_arrays(path, shown), tensors, env, shown, into)
 
 
 def _bind_shape(decl: TensorDecl, shape: tuple[int, ...], sizes: dict[sympy.Symbol, int],

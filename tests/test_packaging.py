@@ -49,7 +49,7 @@ def test_the_wheel_declares_the_console_script(wheel):
 def test_the_wheel_contains_the_package(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    for module in ["diagalg/__init__.py", "diagalg/parser.py", "diagalg/lower.py", "diagalg/cli/__init__.py",
+    for module in ["diagalg/__init__.py", "diagalg/parser.py", "diagalg/lower/__init__.py", "diagalg/cli/__init__.py",
                    "diagalg/checker.py", "diagalg/numeric/__init__.py", "diagalg/rules/__init__.py"]:
         assert module in names
 

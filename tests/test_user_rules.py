@@ -279,6 +279,18 @@ def test_left_side_must_be_one_product():
     UserRuleRewriter(prog.rules["loop"])  # fine: every edge has a tensor
 
 
+@pytest.mark.parametrize("name", ["softmax_shift", "logsumexp_shift", "layernorm_shift", "isometry"])
+def test_a_rule_named_like_a_built_in_rule_is_refused_at_its_name(name):
+    # a `by` clause names rules: a user rule must not take a built-in's name (a user
+    # `softmax_shift` used to replace the built-in in every proof)
+    with pytest.raises(diagalg.SourceError) as info:
+        diagalg.parse(DECLS + f"rule {name}: A[i, j] -> B[i, j]\n")
+    err = info.value
+    assert err.message == f"rule '{name}' is a built-in rule; choose another name"
+    assert (err.line, err.col) == (DECLS.count("\n") + 1, 6)
+    assert err.render().splitlines()[-1] == "         ^"
+
+
 def test_pattern_with_a_bare_edge_is_refused():
     d = diagram("A[a, b]")
     with pytest.raises(ValueError, match="touched by no tensor"):
