@@ -21,11 +21,11 @@ key, coefficient ignored), so a rule that reproduces its own left side
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, replace_node
-from .rules import DEFAULT_RULES, SUM_RULES, get_rule
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, map_nested, replace_node, walk_terms
+from .rules import DEFAULT_RULES, SUM_RULES, all_rules, get_rule
 from .numeric.sizes import standin_sizes
 from .rules.base import Edit, Site, apply_edits, disjoint_sites
 
@@ -163,45 +163,39 @@ def _inline_single_term_boxes(term: Term) -> Term:
 def unfold(expr: Expr) -> Expr:
     """Replace every folded ``let`` (named box) by its definition, everywhere; a
     one-term definition is inlined into the product that uses it."""
-    cache: dict[int, Expr] = {}
 
-    def unfold_expr(e: Expr) -> Expr:
-        key = id(e)
-        if key not in cache:
-            cache[key] = Expr(tuple(_inline_single_term_boxes(Term(t.coeff, unfold_diagram(t.diagram), t.tags))
-                                    for t in e.terms), e.free)
-        return cache[key]
+    def unfold_term(t: Term) -> Term:
+        d = t.diagram
+        if any(isinstance(n.op, BoxOp) and n.op.name is not None for n in d.nodes):
+            d = d.with_nodes([Node(replace(n.op, name=None), n.edges) if isinstance(n.op, BoxOp) else n
+                              for n in d.nodes])
+            t = Term(t.coeff, d, t.tags)
+        return _inline_single_term_boxes(t)
 
-    def unfold_diagram(d: Diagram) -> Diagram:
-        changed = False
-        nodes = []
-        for n in d.nodes:
-            op = n.op
-            if isinstance(op, BoxOp):
-                op2 = BoxOp(unfold_expr(op.inner), op.ports, None)
-            elif isinstance(op, BubbleOp):
-                op2 = BubbleOp(op.kind, unfold_expr(op.inner), op.axes, op.param, op.func)
-            elif isinstance(op, DerivOp):
-                op2 = DerivOp(unfold_expr(op.inner), op.wrt)
-            else:
-                op2 = op
-            changed = changed or op2 is not op
-            nodes.append(Node(op2, n.edges) if op2 is not op else n)
-        return d.with_nodes(nodes) if changed else d
-
-    return unfold_expr(expr)
+    return walk_terms(expr, unfold_term)
 
 
 class Engine:
-    """Applies a set of rules. ``subs`` gives concrete dimensions their values (for collect)."""
+    """Applies a set of rules. ``subs`` gives concrete dimensions their values (for collect).
+
+    ``rules`` are names, applied in the given order (diagram rules), then the sum
+    rules (collect). ``extra_rules`` (user rules by name) may not carry the name of
+    a built-in rule: that raises ValueError, since the user rule would otherwise
+    silently replace the built-in in every proof that uses it."""
 
     def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
                  record: bool = False, extra_rules: Mapping[str, object] | None = None,
                  checked: bool = False, env=None, seed: int = 0) -> None:
         self.rule_names = tuple(rules)
         extra = dict(extra_rules or {})
+        builtin = all_rules()
+        for name, rule in extra.items():
+            # a user rule never replaces a built-in (passing the built-in itself is no replacement)
+            if name in builtin and rule is not builtin[name]:
+                raise ValueError(f"user rule {name!r} has the name of a built-in rule; built-in rules "
+                                 f"cannot be replaced (rename the user rule)")
         self.diagram_rules = [extra[r] if r in extra else get_rule(r) for r in self.rule_names if r not in SUM_RULES]
-        self.collect = "collect" in self.rule_names
+        self.sum_rules = [get_rule(r) for r in self.rule_names if r in SUM_RULES]
         self.subs = dict(subs or {})
         self.record = record
         self.steps: list[Step] = []
@@ -241,36 +235,23 @@ class Engine:
             else:
                 work.extend(reversed(produced))
         result = Expr.of(out, expr.free_dims)
-        if self.collect:
-            from .canonical import collect
-
-            result = collect(result, self.subs)
+        for rule in self.sum_rules:  # collect: on the whole sum, after the diagram rules
+            result = rule.apply(result, self.subs)
         return result
 
     def simplify_nested(self, d: Diagram) -> Diagram:
-        changed = False
-        nodes = []
-        for n in d.nodes:
-            op = n.op
-            op2 = op
-            if isinstance(op, BubbleOp):
-                inner = self.nested(op.inner)
-                if inner is not op.inner:
-                    op2 = BubbleOp(op.kind, inner, op.axes, op.param, op.func)
-            elif isinstance(op, DerivOp):
-                inner = self.inside_derivative().nested(op.inner)
-                if inner is not op.inner:
-                    op2 = DerivOp(inner, op.wrt)
-            elif isinstance(op, BoxOp) and op.name is None:
-                inner = self.nested(op.inner)
-                if inner is not op.inner:
-                    op2 = BoxOp(inner, op.ports, None)
-            if op2 is not op:
-                changed = True
-                nodes.append(Node(op2, n.edges))
-            else:
-                nodes.append(n)
-        return d.with_nodes(nodes) if changed else d
+        """``d`` with the expressions nested in its bubbles, derivatives (by the
+        :meth:`inside_derivative` engine) and unnamed boxes simplified; ``d`` itself when
+        none changes. Folded lets (named boxes) stay as they are."""
+
+        def simplified(op) -> Expr:
+            if isinstance(op, DerivOp):
+                return self.inside_derivative().nested(op.inner)
+            if isinstance(op, BoxOp) and op.name is not None:
+                return op.inner
+            return self.nested(op.inner)
+
+        return map_nested(d, simplified)
 
     def inside_derivative(self) -> "Engine":
         """The engine for a derivative's argument: only rules that hold for arbitrary

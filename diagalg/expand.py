@@ -29,8 +29,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
 
-from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, Node, Term, inline_diagram, replace_node,
-                    resolve_merges)
+from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, Node, Term, inline_diagram, map_nested,
+                    replace_node, resolve_merges, with_inner)
 
 __all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip"]
 
@@ -106,15 +106,13 @@ def _expand_term(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
 
 
 def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
-    nodes = []
-    for n in t.diagram.nodes:
-        op = n.op
+    def inside(op) -> Expr:
+        # exact: a bubble's argument is expanded inside the bubble, which stays one node
         if isinstance(op, BubbleOp):
-            # exact: the argument is expanded inside the bubble, which stays one node
-            inner = Expr.of(list(expand_terms(op.inner)), op.inner.free_dims)
-            n = Node(BubbleOp(op.kind, inner, op.axes, op.param, op.func), n.edges)
-        nodes.append(n)
-    yield from _choose(t.diagram.with_nodes(nodes), t.coeff, (), over)
+            return Expr.of(list(expand_terms(op.inner)), op.inner.free_dims)
+        return op.inner
+
+    yield from _choose(map_nested(t.diagram, inside), t.coeff, (), over)
 
 
 def _choose(d: Diagram, coeff, tags: tuple[str, ...], over: Mapping[str, int]) -> Iterator[Term]:
@@ -340,11 +338,7 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
                 yield from per_term(i + 1, c, done + (Term(sub.coeff, sub.diagram, t.tags),))
 
         for c, terms in per_term(0, acc, ()):
-            inner = Expr.of(list(terms), op.inner.free_dims)
-            if isinstance(op, BubbleOp):
-                new_op = BubbleOp(op.kind, inner, op.axes, op.param, op.func)
-            else:
-                new_op = BoxOp(inner, op.ports, None)
+            new_op = with_inner(op, Expr.of(list(terms), op.inner.free_dims))
             d2 = Diagram.build(diagram.nodes + (Node(new_op, edges),), diagram.dims, diagram.free_map)
             yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over)
 

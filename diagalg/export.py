@@ -34,6 +34,7 @@ import opt_einsum as oe
 import sympy
 from sympy.printing.pycode import PythonCodePrinter
 
+from .bubbles import BUBBLES
 from .engine import unfold
 from .errors import SourceError
 from .model import (
@@ -103,7 +104,7 @@ def export_program(program: Program, name: str, target: str = "numpy",
     elif name in program.tensors:
         decl = program.tensors[name]
         expr, labels = program[name], decl.legs
-        origin = getattr(program, "_origins", {}).get(name)
+        origin = program.origins.get(name)
         pos = (origin.path, origin.pos.line, origin.pos.col) if origin else (program.path, 0, 0)
         title = f"{name}[{', '.join(labels)}]"
     else:
@@ -216,45 +217,23 @@ class _Printer(PythonCodePrinter):
 # --------------------------------------------------------------------------- backends
 
 
-_HELPERS_NUMPY = {
-    "sigmoid": "def _sigmoid(x):\n    return 0.5 * (1 + np.tanh(x / 2))\n",
-    "relu": "def _relu(x):\n    return np.where(np.real(x) > 0, x, 0)\n",
-    "gelu": "def _gelu(x):\n    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))\n",
-    "softmax": ("def _softmax(x, axis):\n    e = np.exp(x - np.max(np.real(x), axis=axis, keepdims=True))\n"
-                "    return e / e.sum(axis=axis, keepdims=True)\n"),
-    "logsumexp": ("def _logsumexp(x, axis):\n    m = np.max(np.real(x), axis=axis, keepdims=True)\n"
-                  "    m = np.where(np.isfinite(m), m, 0.0)\n"
-                  "    return np.squeeze(np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m, axis=axis)\n"),
-    "layernorm": ("def _layernorm(x, axis):\n    c = x - x.mean(axis=axis, keepdims=True)\n"
-                  "    return c / np.sqrt((c * c).mean(axis=axis, keepdims=True) + 1e-5)\n"),
-    "causal": ("def _causal(x, q, k):\n    \"\"\"-inf where the k index exceeds the q index.\"\"\"\n"
-               "    qs, ks = [1] * x.ndim, [1] * x.ndim\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
-               "    mask = np.arange(x.shape[k]).reshape(ks) > np.arange(x.shape[q]).reshape(qs)\n"
-               "    return np.where(mask, -np.inf, x)\n"),
-    "inverse": ("def _inverse(x, perm, n_out, n_in, shape):\n"
-                "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
-                "    axes: the input legs, then the output legs.\"\"\"\n"
-                "    return np.linalg.inv(np.transpose(x, perm).reshape(n_out, n_in)).reshape(shape)\n"),
-}
+_INVERSE_NUMPY = ("def _inverse(x, perm, n_out, n_in, shape):\n"
+                  "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
+                  "    axes: the input legs, then the output legs.\"\"\"\n"
+                  "    return np.linalg.inv(np.transpose(x, perm).reshape(n_out, n_in)).reshape(shape)\n")
+_INVERSE_TORCH = ("def _inverse(x, perm, n_out, n_in, shape):\n"
+                  "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
+                  "    axes: the input legs, then the output legs.\"\"\"\n"
+                  "    return torch.linalg.inv(x.permute(*perm).reshape(n_out, n_in)).reshape(shape)\n")
 
-_HELPERS_TORCH = {
-    "sigmoid": "def _sigmoid(x):\n    return torch.sigmoid(x)\n",
-    "relu": "def _relu(x):\n    return torch.relu(x)\n",
-    "gelu": ("def _gelu(x):\n"
-             "    return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))\n"),
-    "softmax": "def _softmax(x, axis):\n    return torch.softmax(x, dim=axis)\n",
-    "logsumexp": "def _logsumexp(x, axis):\n    return torch.logsumexp(x, dim=axis)\n",
-    "layernorm": ("def _layernorm(x, axis):\n    c = x - x.mean(dim=axis, keepdim=True)\n"
-                  "    return c / torch.sqrt((c * c).mean(dim=axis, keepdim=True) + 1e-5)\n"),
-    "causal": ("def _causal(x, q, k):\n    \"\"\"-inf where the k index exceeds the q index.\"\"\"\n"
-               "    qs, ks = [1] * x.dim(), [1] * x.dim()\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
-               "    mask = torch.arange(x.shape[k]).reshape(ks) > torch.arange(x.shape[q]).reshape(qs)\n"
-               "    return torch.where(mask, torch.full_like(x, float('-inf')), x)\n"),
-    "inverse": ("def _inverse(x, perm, n_out, n_in, shape):\n"
-                "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
-                "    axes: the input legs, then the output legs.\"\"\"\n"
-                "    return torch.linalg.inv(x.permute(*perm).reshape(n_out, n_in)).reshape(shape)\n"),
-}
+
+def _helpers(target: str, inverse: str) -> dict[str, str]:
+    """The helper functions an exported module may include, by key: each bubble's
+    (from its registry module, :mod:`diagalg.bubbles`) and ``inverse``."""
+    out = {kind: b.export[target].helper for kind, b in BUBBLES.items()
+           if target in b.export and b.export[target].helper}
+    out["inverse"] = inverse
+    return out
 
 
 @dataclass(frozen=True)
@@ -285,7 +264,8 @@ class _Backend:
         return f"{self.lib}.conj({x})"
 
 
-_BACKENDS = {"numpy": _Backend("np", _HELPERS_NUMPY), "torch": _Backend("torch", _HELPERS_TORCH)}
+_BACKENDS = {"numpy": _Backend("np", _helpers("numpy", _INVERSE_NUMPY)),
+             "torch": _Backend("torch", _helpers("torch", _INVERSE_TORCH))}
 
 
 # --------------------------------------------------------------------------- the exporter
@@ -550,29 +530,21 @@ class _Exporter:
         return var
 
     def bubble(self, op: BubbleOp) -> str:
+        """Emit the bubble's code (its registry module's code for this backend); returns its variable."""
         inner_labels = op.inner.labels
         x = self.expr(op.inner, inner_labels)
-        lib = self.backend.lib
-        kind = op.kind
-        if kind in ("exp", "log", "tanh"):
-            code = f"{lib}.{kind}({x})"
-        elif kind in ("sigmoid", "relu", "gelu"):
-            self.helper(kind)
-            code = f"_{kind}({x})"
-        elif kind == "pow":
-            code = f"{x} ** ({self.dim_code(op.param)})"
-        elif kind in ("softmax", "logsumexp", "layernorm"):
-            self.helper(kind)
-            code = f"_{kind}({x}, {inner_labels.index(op.axes[0])})"
-        elif kind == "causal":
-            self.helper("causal")
-            code = f"_causal({x}, {inner_labels.index(op.axes[0])}, {inner_labels.index(op.axes[1])})"
-        elif kind == "func":
-            name = op.func.name if op.func else "?"
-            raise ExportError(f"the user function {name} is opaque (declared by `func`, it has no definition)")
-        else:
-            raise ExportError(f"the {kind} bubble")
-        var = self.fresh(kind)
+        spec = BUBBLES.get(op.kind)
+        if spec is None:
+            raise ExportError(f"the {op.kind} bubble")
+        code_of = spec.export.get(self.target)
+        if code_of is None:
+            raise ExportError(spec.no_export.format(name=op.func.name if op.func else "?"))
+        if code_of.helper:
+            self.helper(op.kind)
+        axes = {f"axis{k}": inner_labels.index(a) for k, a in enumerate(op.axes)}
+        param = self.dim_code(op.param) if op.param is not None else ""
+        code = code_of.call.format(x=x, param=param, **axes)
+        var = self.fresh(op.kind)
         self.lines.append(f"{var} = {code}")
         return var
 

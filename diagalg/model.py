@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import sympy
 
@@ -315,8 +315,6 @@ class BoxOp:
         return self.inner.free_dims[port]
 
 
-ELEMENTWISE_BUBBLES = ("exp", "log", "relu", "gelu", "tanh", "sigmoid", "pow")
-AXIS_BUBBLES = ("softmax", "logsumexp", "layernorm", "causal")
 FUNC_OUT_PORT = "@out"
 
 
@@ -324,7 +322,8 @@ FUNC_OUT_PORT = "@out"
 class BubbleOp:
     """A nonlinear function applied to an expression.
 
-    ``kind``: an elementwise name, ``softmax``/``logsumexp``/``layernorm``
+    ``kind``: a kind of the bubble registry (:mod:`diagalg.bubbles`, which says what
+    each kind is): an elementwise name, ``softmax``/``logsumexp``/``layernorm``
     (``axes=(k,)``), ``causal`` (``axes=(q, k)``), or ``func`` (``func`` set,
     ``axes=(input label,)``). ``param`` is pow's exponent. Ports are the inner
     free labels kept by the bubble (all of them, minus the consumed axis of
@@ -693,6 +692,56 @@ def nested_exprs(op: Op) -> tuple[Expr, ...]:
     if isinstance(op, (BoxOp, BubbleOp, DerivOp)):
         return (op.inner,)
     return ()
+
+
+#: The operations that hold a nested expression (``inner``).
+NestedOp = BoxOp | BubbleOp | DerivOp
+
+
+def with_inner(op: NestedOp, inner: Expr) -> NestedOp:
+    """The same box, bubble or derivative (ports, name, kind, axes, param, func, wrt
+    kept) around ``inner``, which must have the free labels the ports need."""
+    if not isinstance(op, (BoxOp, BubbleOp, DerivOp)):
+        raise TypeError(f"{type(op).__name__} holds no nested expression")
+    return replace(op, inner=inner)
+
+
+def map_nested(diagram: Diagram, fn: Callable[[NestedOp], Expr]) -> Diagram:
+    """``diagram`` with the inner expression of each box, bubble and derivative node
+    replaced by ``fn(op)`` (one level: ``fn`` decides whether to recurse). A node whose
+    ``fn(op)`` is its own ``op.inner`` object is kept, and when no node changes the same
+    diagram object is returned, so callers can test ``is`` for "no change"."""
+    nodes = [n if not isinstance(n.op, (BoxOp, BubbleOp, DerivOp)) or (inner := fn(n.op)) is n.op.inner
+             else Node(with_inner(n.op, inner), n.edges) for n in diagram.nodes]
+    changed = any(a is not b for a, b in zip(nodes, diagram.nodes))
+    return diagram.with_nodes(nodes) if changed else diagram
+
+
+def walk_terms(expr: Expr, fn: Callable[[Term], Term]) -> Expr:
+    """``expr`` rebuilt bottom-up: every term at every depth (inside boxes, bubbles and
+    derivatives) is passed to ``fn`` once its own nested expressions are rebuilt, and
+    ``fn``'s term takes its place. A nested expression shared by several nodes (one
+    unfolded ``let`` used many times) is rebuilt once per call (memo by identity); an
+    expression none of whose terms changed is returned as the same object."""
+    memo: dict[int, Expr] = {}
+
+    def rebuild(e: Expr) -> Expr:
+        key = id(e)
+        if key not in memo:
+            terms = tuple(walk_term(t, fn, rebuild) for t in e.terms)
+            same = all(a is b for a, b in zip(terms, e.terms))
+            memo[key] = e if same else Expr(terms, e.free)
+        return memo[key]
+
+    return rebuild(expr)
+
+
+def walk_term(term: Term, fn: Callable[[Term], Term], _rebuild: Callable[[Expr], Expr] | None = None) -> Term:
+    """One term rebuilt as :func:`walk_terms` rebuilds each of its terms: its nested
+    expressions first (every depth), then ``fn`` on the result."""
+    rebuild = _rebuild or (lambda e: walk_terms(e, fn))
+    d = map_nested(term.diagram, lambda op: rebuild(op.inner))
+    return fn(term if d is term.diagram else Term(term.coeff, d, term.tags))
 
 
 def walk_nodes(expr: Expr) -> Iterable[Node]:

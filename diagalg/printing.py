@@ -35,6 +35,7 @@ def scalar_text(value: sympy.Expr) -> str:
 # --------------------------------------------------------------------------- expressions
 
 import re  # noqa: E402
+from functools import lru_cache  # noqa: E402
 
 from .model import (  # noqa: E402
     FUNC_OUT_PORT,
@@ -51,18 +52,21 @@ from .model import (  # noqa: E402
     Term,
 )
 
-_RESERVED = set(
-    "dim tensor let rule assert numeric show unfold calc by expand paths over top cost draw to import "
-    "func weights diff delta shift zero conj inv keep group split sqrt exp log min relu gelu tanh "
-    "sigmoid pow softmax logsumexp layernorm causal".split()
-)
+
+@lru_cache(maxsize=1)
+def _reserved() -> frozenset[str]:
+    """The language's keywords (read from the grammar): a printed name equal to one
+    would not parse back as a name, so it gets a suffix."""
+    from .vocabulary import grammar_keywords
+
+    return frozenset(grammar_keywords())
 
 
 def _clean(name: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_']", "", name.split("~")[0]) or "e"
     if not (base[0].isalpha() or base[0] == "_"):
         base = "e" + base
-    if base in _RESERVED:
+    if base in _reserved():
         base = base + "_"
     return base
 

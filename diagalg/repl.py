@@ -26,16 +26,17 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import SourceError
+from .lower.statements import PROPERTY_NAMES
 from .program import Program
+from .vocabulary import grammar_keywords
 
 REPL_PATH = "<repl>"
 
 STATEMENT_KEYWORDS = ("dim", "tensor", "func", "let", "rule", "assert", "show", "calc", "expand", "paths",
                       "cost", "draw", "weights", "import")
-EXPRESSION_WORDS = ("numeric", "unfold", "by", "over", "top", "to", "diff", "delta", "shift", "zero", "conj",
-                    "inv", "keep", "group", "split", "sqrt", "exp", "log", "min", "relu", "gelu", "tanh",
-                    "sigmoid", "pow", "softmax", "logsumexp", "layernorm", "causal", "symmetric",
-                    "antisymmetric", "isometry", "unitary", "invertible", "projector", "posdef", "complex")
+#: Words completed inside statements: the grammar's other keywords (bubble names among
+#: them), in grammar order, then the tensor properties the lowering accepts.
+EXPRESSION_WORDS = tuple(w for w in grammar_keywords() if w not in STATEMENT_KEYWORDS) + PROPERTY_NAMES
 
 COMMANDS = {
     ":help": "this help",
@@ -121,37 +122,40 @@ class Session:
     def lower(self, text: str) -> tuple[Program, int]:
         """The session's program with ``text`` appended (not yet accepted), and the
         number of lines before it. Raises SourceError positioned in the session."""
-        from .lower import _Loader
+        from .lower import Loader
 
         offset = self.transcript.count("\n")
-        loader = _Loader()
-        program = Program(REPL_PATH)
         whole = self.transcript + text
         if not whole.endswith("\n"):
             whole += "\n"
-        return loader.load_text(whole, REPL_PATH, self.base_dir / "<repl>.diag", program), offset
+        return Loader().load_text(whole, REPL_PATH, self.base_dir / "<repl>.diag", Program(REPL_PATH)), offset
 
     def statements(self, text: str) -> str:
         text = text.rstrip("\n") + "\n"
         code = " ".join(line.split("#", 1)[0] for line in text.splitlines()).split()
         if not code:
             return ""  # only comments
-        bare = code[0] not in STATEMENT_KEYWORDS
-        if bare:
-            text = "show " + " ".join(code) + "\n"
-        try:
-            program, offset = self.lower(text)
-        except SourceError as e:
-            if bare and e.line == self.transcript.count("\n") + 1:
-                original = text[len("show "):]
-                lines = (self.transcript + original).splitlines()
-                raise SourceError(e.message, e.line, max(e.col - len("show "), 1), REPL_PATH,
-                                  "\n".join(lines)) from None
-            raise
+        if code[0] not in STATEMENT_KEYWORDS:
+            return self.show(" ".join(code))
+        program, offset = self.lower(text)
         self.program = program
         self.transcript += text
         new = [s for s in program.statements if s.source.line > offset]
         return "\n".join(self.run(program, new))
+
+    def show(self, code: str) -> str:
+        """An input with no statement keyword (``[unfold] E [by RULES]``, on one line) is
+        shown as ``show`` shows it; the session keeps it as that statement."""
+        from .lower import parse_show
+
+        line = self.transcript.count("\n") + 1
+        try:
+            stmt = parse_show(self.program, code, REPL_PATH, line)
+        except SourceError as e:
+            raise SourceError(e.message, line + e.line - 1, e.col, REPL_PATH, self.transcript + code) from None
+        self.program.statements.append(stmt)
+        self.transcript += stmt.source.text + "\n"
+        return "\n".join(self.run(self.program, [stmt]))
 
     def run(self, program: Program, statements: Iterable) -> list[str]:
         from .checker import Checker, Options

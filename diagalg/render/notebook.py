@@ -14,6 +14,7 @@ from html import escape
 import sympy
 
 from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorOp
+from ..bubbles import get_bubble
 from .html import CSS, trace_figures
 
 
@@ -76,7 +77,7 @@ def _diagram_latex(d: Diagram) -> str:
             else:
                 factors.append(r"\left(" + expr_latex_body(op.inner) + r"\right)")
         elif isinstance(op, BubbleOp):
-            title = op.func.name if op.func is not None else op.kind
+            title = op.func.name if op.func is not None else get_bubble(op.kind).drawing_label()
             sub = _indices(list(op.axes)) if op.axes else ""
             factors.append(r"\operatorname{" + title.replace("_", r"\_") + "}" + sub
                            + r"\left(" + expr_latex_body(op.inner) + r"\right)")

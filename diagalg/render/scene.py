@@ -32,6 +32,7 @@ from ..model import (
     ShiftOp,
     TensorOp,
 )
+from ..bubbles import get_bubble
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
 
@@ -190,9 +191,9 @@ def _nested_vertex(op: BoxOp | BubbleOp | DerivOp, depth: int) -> _Vertex:
         elif op.kind == "func":
             title, sub = op.func.name if op.func else "func", ""
         elif op.kind == "pow":
-            title, sub = "pow", scalar_text(op.param) if op.param is not None else ""
+            title, sub = get_bubble("pow").drawing_label(), scalar_text(op.param) if op.param is not None else ""
         else:
-            title, sub = op.kind, ",".join(op.axes)
+            title, sub = get_bubble(op.kind).drawing_label(), ",".join(op.axes)
         band = 18.0
         need_w = max(pw, text_width(title) + text_width(sub, True) + 10)
         w, h = need_w * 1.22 + 16, (ph + 2 * band) * 1.18 + 4

@@ -44,8 +44,22 @@ Rewrite = Edit | list[tuple[sympy.Expr, Diagram]]
 
 
 class Rule(Protocol):
+    """What every registered rule class carries (checked by :func:`register`).
+
+    ``default``: used by ``assert`` when no rule is named; ``inside_derivative``:
+    sound inside a derivative's argument, where the entries of the variable are
+    independent (no declared property may be used); ``on_sums``: works on a whole
+    sum (then the class has ``apply(expr, subs)`` instead of ``match``/``rewrite``);
+    ``order``: the rule's place in the sequence the engine tries rules in (lower
+    first) — the default set and every derived set list rules in this order.
+    """
+
     name: str
     description: str
+    default: bool
+    inside_derivative: bool
+    on_sums: bool
+    order: int
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         """Sites where the rule applies (may overlap; the engine keeps disjoint ones)."""
@@ -54,22 +68,49 @@ class Rule(Protocol):
         """The rewrite of one site."""
 
 
-_REGISTRY: dict[str, Rule] = {}
+#: The attributes :func:`register` requires of a rule class, with their types.
+RULE_ATTRIBUTES: dict[str, type] = {"name": str, "description": str, "default": bool,
+                                    "inside_derivative": bool, "on_sums": bool, "order": int}
+
+_REGISTRY: dict[str, Rule] = {}  # rules on one diagram (match / rewrite)
+_SUM_REGISTRY: dict[str, Rule] = {}  # rules on whole sums (apply)
 
 
-def register(rule_cls):
-    """Class decorator: instantiate and register a rule under its ``name``."""
+def register(rule_cls: type) -> type:
+    """Class decorator: instantiate and register a rule under its ``name``.
+
+    Refuses (TypeError) a class lacking one of :data:`RULE_ATTRIBUTES` (declared on
+    the class itself, so a subclass cannot silently inherit another rule's set
+    membership), a second rule of one name, and a rule marked both
+    ``uses_declared_properties`` and ``inside_derivative`` (unsound inside diff)."""
+    for attr, typ in RULE_ATTRIBUTES.items():
+        if attr not in vars(rule_cls) or not isinstance(vars(rule_cls)[attr], typ):
+            raise TypeError(f"rule class {rule_cls.__name__} must declare {attr}: {typ.__name__}")
+    if getattr(rule_cls, "uses_declared_properties", False) and rule_cls.inside_derivative:
+        raise TypeError(f"rule {rule_cls.name} uses declared properties: it cannot be used inside a derivative")
+    if rule_cls.name in _REGISTRY or rule_cls.name in _SUM_REGISTRY:
+        raise TypeError(f"a rule named {rule_cls.name!r} is already registered")
     inst = rule_cls()
-    _REGISTRY[inst.name] = inst
+    (_SUM_REGISTRY if rule_cls.on_sums else _REGISTRY)[inst.name] = inst
     return rule_cls
 
 
 def get_rule(name: str) -> Rule:
-    return _REGISTRY[name]
+    """The registered rule ``name`` (diagram or sum rule); KeyError when there is none."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    return _SUM_REGISTRY[name]
 
 
 def registered() -> dict[str, Rule]:
+    """The registered rules that rewrite one diagram (``match``/``rewrite``), by name."""
     return dict(_REGISTRY)
+
+
+def all_rules() -> dict[str, Rule]:
+    """Every registered rule, diagram and sum rules, by name in the engine's order."""
+    rules = {**_REGISTRY, **_SUM_REGISTRY}
+    return {n: rules[n] for n in sorted(rules, key=lambda n: (getattr(rules[n], "order", 0), n))}
 
 
 def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Diagram]:

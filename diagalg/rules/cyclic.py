@@ -19,6 +19,10 @@ from .base import Edit, Site, register
 class CyclicRule:
     name = "cyclic"
     description = "trace cyclicity (built into equality: reordering a loop changes nothing)"
+    default = False  # used by `assert` when no rule is named
+    inside_derivative = False  # sound inside a derivative's argument
+    on_sums = False
+    order = 200  # the engine's sequence (lower first)
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         return iter(())

@@ -20,6 +20,10 @@ from .base import Edit, Site, register
 class DeltaRule:
     name = "delta"
     description = "fuse copy tensors into edges; closed loops become their dimension"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 10  # the engine's sequence (lower first)
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):

@@ -17,6 +17,10 @@ from .base import Site, register
 class DistributeRule:
     name = "distribute"
     description = "expand products over sums"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 40  # the engine's sequence (lower first)
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):

@@ -22,6 +22,10 @@ from .isometry import IsometryRule
 class GaugeRule:
     name = "gauge"
     description = "gauge pairs X inv(X) (and unitary U U†) on a bond cancel"
+    default = False  # used by `assert` when no rule is named
+    inside_derivative = False  # sound inside a derivative's argument
+    on_sums = False
+    order = 210  # the engine's sequence (lower first)
 
     def __init__(self) -> None:
         self._inverse = InverseRule()

@@ -16,6 +16,10 @@ from .base import Edit, Site, cancel_pair, legs_joined, neighbours_on_leg, regis
 class InverseRule:
     name = "inverse"
     description = "X inv(X) -> identity (both orders); inv(inv(X)) -> X"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 30  # the engine's sequence (lower first)
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):

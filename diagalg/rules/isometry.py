@@ -19,6 +19,10 @@ from .base import Edit, Site, cancel_pair, legs_joined, neighbours_on_leg, regis
 class IsometryRule:
     name = "isometry"
     description = "V[a, b] conj(V)[a, c] -> delta[b, c]; unitaries both ways"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = False  # sound inside a derivative's argument
+    on_sums = False
+    order = 20  # the engine's sequence (lower first)
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..model import BubbleOp, Diagram, Expr, Node
+from ..model import BubbleOp, Diagram, Expr, Node, with_inner
 from .base import Edit, Site, register
 from .softmax_shift import drop_constant
 
@@ -32,14 +32,20 @@ from .softmax_shift import drop_constant
 @register
 class LayernormShiftRule:
     name = "layernorm_shift"
+    #: the bubble kind the rule rewrites: its registry module states the fact used ("drop")
+    bubble = "layernorm"
     description = "layernorm[d](v + b) -> layernorm[d](v) for b constant along d"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 100  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = False
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):
             op = node.op
-            if isinstance(op, BubbleOp) and op.kind == "layernorm" and drop_constant(op.inner, op.axes[0]):
+            if isinstance(op, BubbleOp) and op.kind == self.bubble and drop_constant(op.inner, op.axes[0]):
                 yield Site((i,))
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
@@ -48,5 +54,5 @@ class LayernormShiftRule:
         op = node.op
         split = drop_constant(op.inner, op.axes[0])  # type: ignore[union-attr]
         assert split is not None
-        new_op = BubbleOp(op.kind, Expr.of(split[0], op.inner.free_dims), op.axes, op.param, op.func)  # type: ignore
+        new_op = with_inner(op, Expr.of(split[0], op.inner.free_dims))  # type: ignore[arg-type,union-attr]
         return Edit(replace=((i, Node(new_op, node.edges)),))

@@ -42,6 +42,10 @@ from .base import Edit, Site, register
 class ReshapeRule:
     name = "reshape"
     description = "split undoes group; grouped labels contract part by part; grouped identities stay identities"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 70  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = False
 

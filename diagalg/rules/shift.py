@@ -54,6 +54,10 @@ def _is_zero_shift(op: ShiftOp, edges: tuple[str, ...]) -> bool:
 class ShiftRule:
     name = "shift"
     description = "shift(o1) shift(o2) -> shift(o1 + o2) (same signs); shift(0) -> delta; zero shifts"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 50  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = False
 

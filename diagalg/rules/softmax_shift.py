@@ -66,6 +66,7 @@ from typing import Iterator
 
 import sympy
 
+from ..bubbles import get_bubble
 from ..model import (
     BubbleOp,
     CopyTensor,
@@ -75,6 +76,7 @@ from ..model import (
     Term,
     replace_node,
     tensor_decls_in,
+    with_inner,
 )
 from .base import Edit, Site, register
 
@@ -122,7 +124,7 @@ def _bare_causal_label(term: Term, label: str) -> str | None:
         return None
     node = d.nodes[0]
     op = node.op
-    if not isinstance(op, BubbleOp) or op.kind != "causal":
+    if not isinstance(op, BubbleOp) or get_bubble(op.kind).shift != "mask":
         return None
     if len(set(node.edges)) != len(node.edges) or set(node.edges) != set(d.dims):
         return None
@@ -144,7 +146,7 @@ def _shift_through_causal(term: Term, label: str) -> Term | None:
     split = drop_constant(op.inner, inner_label)  # type: ignore[union-attr]
     if split is None:
         return None
-    new_op = BubbleOp(op.kind, Expr.of(split[0], op.inner.free_dims), op.axes, op.param, op.func)  # type: ignore
+    new_op = with_inner(op, Expr.of(split[0], op.inner.free_dims))  # type: ignore[arg-type,union-attr]
     return Term(term.coeff, term.diagram.with_nodes([Node(new_op, node.edges)]), term.tags)
 
 
@@ -165,14 +167,20 @@ def softmax_inner(inner: Expr, label: str) -> Expr | None:
 @register
 class SoftmaxShiftRule:
     name = "softmax_shift"
+    #: the bubble kind the rule rewrites: its registry module states the fact used ("drop")
+    bubble = "softmax"
     description = "softmax[k](S + b) -> softmax[k](S) for b constant along k (also inside causal[q, k])"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 80  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = False
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):
             op = node.op
-            if isinstance(op, BubbleOp) and op.kind == "softmax" and softmax_inner(op.inner, op.axes[0]) is not None:
+            if isinstance(op, BubbleOp) and op.kind == self.bubble and softmax_inner(op.inner, op.axes[0]) is not None:
                 yield Site((i,))
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
@@ -181,7 +189,7 @@ class SoftmaxShiftRule:
         op = node.op
         inner = softmax_inner(op.inner, op.axes[0])  # type: ignore[union-attr]
         assert inner is not None
-        new_op = BubbleOp(op.kind, inner, op.axes, op.param, op.func)  # type: ignore[union-attr]
+        new_op = with_inner(op, inner)  # type: ignore[arg-type]
         return Edit(replace=((i, Node(new_op, node.edges)),))
 
 
@@ -199,14 +207,20 @@ def _without_label(d: Diagram, label: str) -> Diagram:
 @register
 class LogsumexpShiftRule:
     name = "logsumexp_shift"
+    #: the bubble kind the rule rewrites: its registry module states the fact used ("pull_real")
+    bubble = "logsumexp"
     description = "logsumexp[k](S + b) -> logsumexp[k](S) + b for b constant along k"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = True  # sound inside a derivative's argument
+    on_sums = False
+    order = 90  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = False
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, node in enumerate(diagram.nodes):
             op = node.op
-            if isinstance(op, BubbleOp) and op.kind == "logsumexp" and drop_constant(op.inner, op.axes[0], True):
+            if isinstance(op, BubbleOp) and op.kind == self.bubble and drop_constant(op.inner, op.axes[0], True):
                 yield Site((i,))
 
     def rewrite(self, diagram: Diagram, site: Site) -> list[tuple[sympy.Expr, Diagram]]:
@@ -217,7 +231,7 @@ class LogsumexpShiftRule:
         split = drop_constant(op.inner, label, real_only=True)  # type: ignore[union-attr]
         assert split is not None
         kept, dropped = split
-        new_op = BubbleOp(op.kind, Expr.of(kept, op.inner.free_dims), op.axes, op.param, op.func)  # type: ignore
+        new_op = with_inner(op, Expr.of(kept, op.inner.free_dims))  # type: ignore[arg-type,union-attr]
         out: list[tuple[sympy.Expr, Diagram]] = [
             (sympy.Integer(1), diagram.with_nodes([Node(new_op, node.edges) if k == i else n
                                                    for k, n in enumerate(diagram.nodes)]))]

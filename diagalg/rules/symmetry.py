@@ -76,6 +76,10 @@ def _group_edges(node: Node, legs: tuple[str, ...]) -> list[str]:
 class SymmetryRule:
     name = "symmetry"
     description = "projectors: P P -> P; Hermitian: conj(P)[j, i] -> P[i, j]"
+    default = True  # used by `assert` when no rule is named
+    inside_derivative = False  # sound inside a derivative's argument
+    on_sums = False
+    order = 60  # the engine's sequence (lower first)
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
     uses_declared_properties = True
 

@@ -1,0 +1,36 @@
+"""The bubble registry: one module per nonlinear map, each defining ``BUBBLE``
+(a :class:`~diagalg.bubbles.spec.Bubble`).
+
+Every reader of bubble knowledge reads it here: the numeric oracle
+(:mod:`diagalg.numeric.bubbles`), export, the ``derivative`` and shift rules,
+printing and the REPL (through the grammar's tokens), drawing, and the exact
+evaluator (``Bubble.exact_obstacle``). Adding a bubble is one module here (listed
+in :data:`_MODULES`) plus its token in ``grammar/diag.lark``.
+"""
+
+from __future__ import annotations
+
+from . import causal, exp, func, gelu, layernorm, log, logsumexp, pow, relu, sigmoid, softmax, tanh
+from .spec import SHIFT_FACTS, BackendCode, Bubble
+
+# the grammar's order: elementwise maps, pow, the axis maps, then user functions
+_MODULES = (exp, log, relu, gelu, tanh, sigmoid, pow, softmax, logsumexp, layernorm, causal, func)
+
+#: Every bubble kind, by ``BubbleOp.kind``.
+BUBBLES: dict[str, Bubble] = {m.BUBBLE.kind: m.BUBBLE for m in _MODULES}
+
+
+def get_bubble(kind: str) -> Bubble:
+    """The bubble ``kind``; ValueError naming the known kinds when there is none."""
+    try:
+        return BUBBLES[kind]
+    except KeyError:
+        raise ValueError(f"unknown bubble {kind!r} (known: {', '.join(BUBBLES)})") from None
+
+
+def keyword_kinds() -> tuple[str, ...]:
+    """The kinds that are grammar tokens (every kind but user functions)."""
+    return tuple(k for k, b in BUBBLES.items() if b.keyword)
+
+
+__all__ = ["BUBBLES", "SHIFT_FACTS", "BackendCode", "Bubble", "get_bubble", "keyword_kinds"]

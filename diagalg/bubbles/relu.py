@@ -1,0 +1,33 @@
+"""``relu(E)``: the elementwise positive part (of the real part, so that complex steps
+through it stay analytic)."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from .pieces import ONE, Pieces, bubble, chain, hadamard, single
+from .spec import BackendCode, Bubble
+
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+    """``x`` where its real part is positive, else 0."""
+    return np.where(np.real(x) > 0, x, 0)
+
+
+def _fprime(op, dims) -> Pieces:
+    """relu'(x) = relu(x) / x for x != 0 (relu is not differentiable at 0)."""
+    return hadamard(dims, [(ONE, single(op))], bubble("pow", op.inner, op.ports, dims, param=sympy.Integer(-1)))
+
+
+BUBBLE = Bubble(
+    kind="relu",
+    description="elementwise positive part",
+    apply=apply,
+    why_not_exact="relu compares with 0, which has no meaning mod p",
+    export={
+        "numpy": BackendCode("_relu({x})", "def _relu(x):\n    return np.where(np.real(x) > 0, x, 0)\n"),
+        "torch": BackendCode("_relu({x})", "def _relu(x):\n    return torch.relu(x)\n"),
+    },
+    derivative=chain(_fprime),
+)

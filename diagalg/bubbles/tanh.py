@@ -1,0 +1,29 @@
+"""``tanh(E)``: the elementwise hyperbolic tangent."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .pieces import ONE, Pieces, chain, ones, scaled, single, square
+from .spec import BackendCode, Bubble
+
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+    """``tanh`` of every entry."""
+    return np.tanh(x)
+
+
+def _fprime(op, dims) -> Pieces:
+    """tanh' = 1 − tanh²."""
+    t = [(ONE, single(op))]
+    return [(ONE, ones(op.ports, dims))] + scaled(square(t, op.ports, dims), -ONE)
+
+
+BUBBLE = Bubble(
+    kind="tanh",
+    description="elementwise hyperbolic tangent",
+    apply=apply,
+    why_not_exact="tanh is transcendental",
+    export={"numpy": BackendCode("np.tanh({x})"), "torch": BackendCode("torch.tanh({x})")},
+    derivative=chain(_fprime),
+)

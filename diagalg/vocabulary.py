@@ -1,0 +1,64 @@
+"""The language's vocabulary, read from the grammar (``grammar/diag.lark``).
+
+Printing (names that would parse as keywords get a suffix), the REPL (completion)
+and the bubble registry's tests need the language's words; reading them from the
+grammar file keeps one source: a keyword added to the grammar is known everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: Grammar rules whose literals are the function-call tokens of bubbles (and of the
+#: scalar functions among them).
+BUBBLE_TOKEN_RULES = ("elemfn", "axisfn")
+#: Grammar aliases of alternatives whose leading literal is a bubble token.
+BUBBLE_TOKEN_ALIASES = ("pow_call",)
+#: Function tokens that take scalars only (lowered to sympy, never a bubble).
+SCALAR_FUNCTIONS = ("sqrt", "min")
+
+_WORD = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """The grammar file's text with ``//`` comments removed."""
+    from .parser import grammar_path
+
+    return "\n".join(line.split("//", 1)[0] for line in grammar_path().read_text(encoding="utf-8").splitlines())
+
+
+@lru_cache(maxsize=1)
+def grammar_keywords() -> tuple[str, ...]:
+    """Every keyword of the language: the identifier-like literals of the grammar, in
+    the order they first appear (soft keywords such as ``decompose``, which are names
+    elsewhere, are not literals and are not included)."""
+    return tuple(dict.fromkeys(_WORD.findall(grammar_text())))
+
+
+def rule_literals(rule: str) -> tuple[str, ...]:
+    """The identifier-like literals of grammar rule ``rule`` (its whole definition)."""
+    m = re.search(rf"^[!?]?{re.escape(rule)}\s*:(.*?)(?=^[!?]?[A-Za-z_]\w*\s*:|^%|\Z)", grammar_text(),
+                  re.MULTILINE | re.DOTALL)
+    if m is None:
+        raise ValueError(f"the grammar has no rule {rule!r}")
+    return tuple(dict.fromkeys(_WORD.findall(m.group(1))))
+
+
+def alias_literal(alias: str) -> str:
+    """The leading literal of the grammar alternative aliased ``-> alias``."""
+    m = re.search(rf'^\s*\|?\s*"([A-Za-z_]\w*)"[^\n]*->\s*{re.escape(alias)}\s*$', grammar_text(), re.MULTILINE)
+    if m is None:
+        raise ValueError(f"the grammar has no alternative -> {alias} starting with a literal")
+    return m.group(1)
+
+
+@lru_cache(maxsize=1)
+def grammar_bubble_tokens() -> tuple[str, ...]:
+    """The grammar's bubble tokens: the literals of :data:`BUBBLE_TOKEN_RULES` and the
+    leading literals of :data:`BUBBLE_TOKEN_ALIASES`, less :data:`SCALAR_FUNCTIONS`.
+    Each must have a module in :mod:`diagalg.bubbles` (and each keyword kind there a token)."""
+    words = [w for rule in BUBBLE_TOKEN_RULES for w in rule_literals(rule)]
+    words += [alias_literal(a) for a in BUBBLE_TOKEN_ALIASES]
+    return tuple(w for w in dict.fromkeys(words) if w not in SCALAR_FUNCTIONS)
