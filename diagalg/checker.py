@@ -431,25 +431,9 @@ PRINT_LIMIT = 200
 
 def _plain(t):
     """A term with no tags anywhere (tags inside bubbles are provenance, not syntax)."""
-    from .model import BoxOp, BubbleOp, DerivOp, Node, Term
+    from .model import Term, walk_term
 
-    def strip_expr(e: Expr) -> Expr:
-        return Expr(tuple(Term(x.coeff, strip_diagram(x.diagram)) for x in e.terms), e.free)
-
-    def strip_diagram(d):
-        nodes = []
-        for n in d.nodes:
-            op = n.op
-            if isinstance(op, BubbleOp):
-                op = BubbleOp(op.kind, strip_expr(op.inner), op.axes, op.param, op.func)
-            elif isinstance(op, BoxOp):
-                op = BoxOp(strip_expr(op.inner), op.ports, op.name)
-            elif isinstance(op, DerivOp):
-                op = DerivOp(strip_expr(op.inner), op.wrt)
-            nodes.append(Node(op, n.edges))
-        return d.with_nodes(nodes)
-
-    return Term(t.coeff, strip_diagram(t.diagram))
+    return walk_term(t, lambda x: Term(x.coeff, x.diagram))
 
 
 def _term_text(t) -> str:

@@ -55,6 +55,7 @@ class Step:
     before: Term
     after: tuple[Term, ...]
     check_error: float | None = None  # largest relative numeric error of its sites (checked mode)
+    check_exact: bool = False  # every site was decided exactly over prime fields (check_error is then 0)
 
 
 @dataclass
@@ -206,7 +207,7 @@ class Engine:
         self.checked = checked
         self.env = env
         self.seed = seed
-        self._verdicts: dict[object, float] = {}
+        self._verdicts: dict[object, tuple[float, bool]] = {}
         self.checks = 0
         self._check_dims = {} if env is None else {
             str(sym): size for sym, size in standin_sizes(env, SMALL_CONCRETE, 2).items()}
@@ -286,7 +287,7 @@ class Engine:
             if self._count > MAX_STEPS:
                 raise StepLimit(f"simplification stopped after {MAX_STEPS} steps")
             first = rule.rewrite(d, sites[0])
-            errors: list[float] = []
+            errors: list[tuple[float, bool]] = []
             if isinstance(first, list):
                 produced = [Term(term.coeff * c, di, term.tags) for c, di in first]
                 nsites = 1
@@ -303,7 +304,8 @@ class Engine:
                     errors.extend(self.check_site(rule, d, s, term, produced) for s in kept)
             if self.record:
                 self.steps.append(Step(rule.name, nsites, term, tuple(produced),
-                                       max(errors) if errors else None))
+                                       max(e for e, _ in errors) if errors else None,
+                                       bool(errors) and all(x for _, x in errors)))
             return produced
         return None
 
@@ -323,9 +325,9 @@ class Engine:
         seen.add(key)
         return True
 
-    def check_site(self, rule, d: Diagram, site: Site, term: Term, produced: list[Term]) -> float:
+    def check_site(self, rule, d: Diagram, site: Site, term: Term, produced: list[Term]) -> tuple[float, bool]:
         """Numerically compare a site with its rewrite; raise UnsoundRewrite if they differ.
-        Returns the relative error (cached per site shape)."""
+        Returns the relative error and whether it was decided exactly (cached per site shape)."""
         from .dims import DimEnv
         from .numeric.check import compare
 
@@ -353,9 +355,10 @@ class Engine:
             result = compare(unfold(before), unfold(after), env, seed=self.seed)
         if result.status == "different":
             raise UnsoundRewrite(rule.name, where, result.max_error, result.seed)
-        err = result.rel_error if result.status == "equal" else 0.0
-        self._verdicts[key] = err
-        return err
+        verdict = (result.rel_error if result.status == "equal" else 0.0,
+                   result.status == "equal" and result.path == "exact")
+        self._verdicts[key] = verdict
+        return verdict
 
 
 #: Rewrite checks give concrete dimensions above this size small stand-ins (in the same

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from pathlib import Path
 from typing import Iterator, Literal
 
 from lark import Lark, Token, Transformer_NonRecursive, Tree
@@ -22,6 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast as A
 from .errors import SourceError
+from .vocabulary import grammar_path, statement_keywords
 
 MAX_NESTING = 200
 #: A number literal may have at most this many digits, counting its exponent's
@@ -31,17 +31,8 @@ MAX_NUMBER_DIGITS = 4000
 # A newline right after one of these continues the statement.
 _CONTINUING = {"PLUS", "MINUS", "MULOP", "POW", "EQUAL", "EQOP", "_ARROW", "COMMA", "COLON", "CMP"}
 _OPEN = {"LPAR": "RPAR", "LSQB": "RSQB"}
-_STATEMENT_KEYWORDS = {"dim", "tensor", "func", "let", "rule", "assert", "show", "calc", "expand", "paths",
-                       "cost", "draw", "weights", "import"}
+_STATEMENT_KEYWORDS = frozenset(statement_keywords())
 _CLOSE = {"RPAR": "(", "RSQB": "["}
-
-
-def grammar_path() -> Path:
-    """Where the grammar file is: inside the installed package, or at the repo root."""
-    packaged = Path(__file__).parent / "grammar" / "diag.lark"
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "grammar" / "diag.lark"
 
 
 class _StatementNewlines:

@@ -275,7 +275,8 @@ def derivation_lines(derivation) -> list[str]:
             why = "by collect"
         else:
             sites = f", {step.sites} sites" if step.sites > 1 else ""
-            check = "" if step.check_error is None else f" [check {step.check_error:.1g}]"
+            check = "" if step.check_error is None else \
+                " [check exact]" if step.check_exact else f" [check {step.check_error:.1g}]"
             why = f"by {step.rule}{sites}{check}"
         out.append(f"  = {text:<{width}}  {why}")
     return out

@@ -28,12 +28,11 @@ from typing import Callable, Iterable
 from .errors import SourceError
 from .lower.statements import PROPERTY_NAMES
 from .program import Program
-from .vocabulary import grammar_keywords
+from .vocabulary import grammar_keywords, statement_keywords
 
 REPL_PATH = "<repl>"
 
-STATEMENT_KEYWORDS = ("dim", "tensor", "func", "let", "rule", "assert", "show", "calc", "expand", "paths",
-                      "cost", "draw", "weights", "import")
+STATEMENT_KEYWORDS = statement_keywords()
 #: Words completed inside statements: the grammar's other keywords (bubble names among
 #: them), in grammar order, then the tensor properties the lowering accepts.
 EXPRESSION_WORDS = tuple(w for w in grammar_keywords() if w not in STATEMENT_KEYWORDS) + PROPERTY_NAMES

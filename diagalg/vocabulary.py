@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 #: Grammar rules whose literals are the function-call tokens of bubbles (and of the
 #: scalar functions among them).
@@ -21,11 +22,17 @@ SCALAR_FUNCTIONS = ("sqrt", "min")
 _WORD = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
 
 
+def grammar_path() -> Path:
+    """Where the grammar file is: inside the installed package, or at the repo root."""
+    packaged = Path(__file__).parent / "grammar" / "diag.lark"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "grammar" / "diag.lark"
+
+
 @lru_cache(maxsize=1)
 def grammar_text() -> str:
     """The grammar file's text with ``//`` comments removed."""
-    from .parser import grammar_path
-
     return "\n".join(line.split("//", 1)[0] for line in grammar_path().read_text(encoding="utf-8").splitlines())
 
 
@@ -62,3 +69,19 @@ def grammar_bubble_tokens() -> tuple[str, ...]:
     words = [w for rule in BUBBLE_TOKEN_RULES for w in rule_literals(rule)]
     words += [alias_literal(a) for a in BUBBLE_TOKEN_ALIASES]
     return tuple(w for w in dict.fromkeys(words) if w not in SCALAR_FUNCTIONS)
+
+
+@lru_cache(maxsize=1)
+def statement_keywords() -> tuple[str, ...]:
+    """The words that start a statement: the leading literal of each alternative of the
+    grammar's ``stmt`` rule, in grammar order (``decompose`` is a soft keyword, a NAME
+    the postlexer promotes, so it is not among them)."""
+    m = re.search(r"^\?stmt\s*:(.*?)(?=^\S)", grammar_text(), re.MULTILINE | re.DOTALL)
+    if m is None:
+        raise ValueError("the grammar has no stmt rule")
+    words = []
+    for rule in re.findall(r"[a-z_]+", m.group(1)):
+        lead = re.search(rf'^{re.escape(rule)}\s*:\s*"([A-Za-z_]\w*)"', grammar_text(), re.MULTILINE)
+        if lead:
+            words.append(lead.group(1))
+    return tuple(words)

@@ -20,6 +20,7 @@ from typing import Iterable
 import sympy
 
 from .. import ast as A
+from ..bubbles import get_bubble
 from ..model import (
     FUNC_OUT_PORT,
     BoxOp,
@@ -357,7 +358,8 @@ class Scope:
     def axis_bubble(self, node: A.AxisCall):
         ir = self.stage_a(node.arg)
         axes = tuple(l.name for l in node.labels)
-        need = 2 if node.fn == "causal" else 1
+        spec = get_bubble(node.fn)  # how many labels it takes, and whether it drops them
+        need = spec.axes
         if len(axes) != need:
             raise error_at(f"{node.fn}[...] takes {need} label{'s' if need > 1 else ''}", node.pos)
         if len(set(axes)) != len(axes):
@@ -366,7 +368,7 @@ class Scope:
         for ref in node.labels:
             if ref.name not in labels:
                 raise error_at(f"{node.fn}[{ref.name}]: label '{ref.name}' is not free in its argument", ref.pos)
-        if node.fn == "logsumexp":
+        if spec.drops_axes:
             labels = [l for l in labels if l not in axes]
 
         def make(ir=ir, fn=node.fn, axes=axes, pos=node.arg.pos):

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import sympy
 
+from ..bubbles import get_bubble
 from ..model import BoxOp, BubbleOp, DerivOp, Expr, IndexOp, Node, TensorDecl, TensorOp, nested_exprs
 from .contract import contract_diagram
 from .decls import collect, dim_value, int_subs
@@ -37,19 +38,6 @@ from .sizes import SizeDraw
 
 __all__ = ["FieldInstance", "compare_exact", "evaluate_exact", "exact_obstacle"]
 
-#: Why a bubble has no exact meaning over F_p.
-TRANSCENDENTAL = {
-    "exp": "exp is transcendental",
-    "log": "log is transcendental",
-    "tanh": "tanh is transcendental",
-    "sigmoid": "sigmoid is transcendental",
-    "gelu": "gelu is transcendental",
-    "softmax": "softmax is transcendental (exp)",
-    "logsumexp": "logsumexp is transcendental (log, exp)",
-    "layernorm": "layernorm takes a square root",
-    "relu": "relu compares with 0, which has no meaning mod p",
-    "causal": "causal masks with -inf, which has no meaning mod p",
-}
 #: A replacement prime is drawn at most this many times when a denominator vanishes.
 PRIME_RETRIES = 4
 #: Mixed into the seed so that the exact path's draws are not the float path's.
@@ -90,16 +78,10 @@ def exact_obstacle(exprs: Sequence[Expr], binding=None) -> str | None:
 def _node_obstacle(node: Node, bound: set[str]) -> str | None:
     op = node.op
     if isinstance(op, BubbleOp):
-        if op.kind == "func":
-            return f"the user function {op.func.name if op.func else '?'} is an opaque nonlinear map"
-        if op.kind in TRANSCENDENTAL:
-            return TRANSCENDENTAL[op.kind]
-        if op.kind == "pow":
-            k = sympy.sympify(op.param) if op.param is not None else None
-            if k is None or not (k.is_Integer and k >= 0):
-                return f"pow with the exponent {k} (not a non-negative integer) is not polynomial"
-            return None
-        return f"the bubble {op.kind} has no exact evaluation"
+        why = get_bubble(op.kind).exact_obstacle(op.param)  # the bubble registry knows which maps are polynomial
+        if why and op.func is not None:
+            return f"{why}: {op.func.name}"
+        return why
     if isinstance(op, DerivOp):
         return "a derivative is evaluated on the float path"
     if isinstance(op, TensorOp):

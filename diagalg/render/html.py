@@ -76,7 +76,8 @@ def trace_figures(start: Expr, derivation) -> list[str]:
         else:
             sites = f", {step.sites} sites" if step.sites > 1 else ""
             why = f"by {step.rule}{sites}"
-            err = "" if step.check_error is None else f" · check {step.check_error:.1g}"
+            err = "" if step.check_error is None else \
+                " · check exact" if step.check_exact else f" · check {step.check_error:.1g}"
         cap = (f"step {k}: <span class=\"rule\">{escape(why)}</span><span class=\"err\">{escape(err)}</span>\n"
                f"{escape(_text(expr))}")
         figs.append(figure(expr, cap, "step"))
