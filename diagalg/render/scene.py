@@ -35,105 +35,22 @@ from ..model import (
 from ..bubbles import get_bubble
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
+from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
+    Framed,
+    Line,
+    Picture,
+    Port,
+    Shape,
+    Text,
+    base_name,
+    overlaps,
+    ray_exit,
+    text_width,
+    to_ellipse,
+    to_rect,
+)
 
-CHAR_W = 7.4  # estimated width of one character of the 13px font
-SMALL_CHAR_W = 5.8  # of the 10px font
 MARGIN = 26.0  # between the outermost shapes and a term's frame
-CONTAINERS = ("bubble", "box")
-
-
-@dataclass
-class Shape:
-    """One drawn node. ``kind``: tensor (rectangle), vector (circle), triangle, square, dot,
-    bubble (ellipse around nested contents), box (dashed rectangle around a sum), loop (a
-    closed index loop), selfloop. ``apex``: where a triangle's tip points (left, right, up,
-    down). ``parent``: index of the enclosing bubble or box in :attr:`Picture.shapes`."""
-
-    kind: str
-    x: float
-    y: float
-    w: float
-    h: float
-    name: str = ""
-    sup: str = ""
-    sub: str = ""
-    apex: str = ""
-    parent: int | None = None
-    depth: int = 0
-    title_y: float | None = None  # a bubble's title baseline, relative to its centre
-    title_x: float = 0.0  # and the title's centre, relative to the shape's centre
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
-
-
-@dataclass
-class Line:
-    """A leg: a polyline from ``points[0]`` to ``points[-1]``."""
-
-    points: list[tuple[float, float]]
-    label: str = ""
-
-
-@dataclass
-class Text:
-    """``role``: free (a free leg's label), leg (a contracted leg's label), coeff, op."""
-
-    x: float
-    y: float
-    text: str
-    anchor: str = "middle"  # start, middle, end
-    role: str = "free"
-
-
-@dataclass
-class Picture:
-    width: float
-    height: float
-    shapes: list[Shape] = field(default_factory=list)
-    lines: list[Line] = field(default_factory=list)
-    texts: list[Text] = field(default_factory=list)
-
-    def shifted(self, dx: float, dy: float, parent_offset: int = 0,
-                parent: int | None = None) -> "Picture":
-        """A copy moved by (dx, dy); shape parents are renumbered by ``parent_offset`` and
-        top-level shapes get ``parent``."""
-        shapes = [Shape(s.kind, s.x + dx, s.y + dy, s.w, s.h, s.name, s.sup, s.sub, s.apex,
-                        parent if s.parent is None else s.parent + parent_offset, s.depth, s.title_y,
-                        s.title_x)
-                  for s in self.shapes]
-        lines = [Line([(x + dx, y + dy) for x, y in l.points], l.label) for l in self.lines]
-        texts = [Text(t.x + dx, t.y + dy, t.text, t.anchor, t.role) for t in self.texts]
-        return Picture(self.width, self.height, shapes, lines, texts)
-
-    def add(self, other: "Picture", dx: float, dy: float, parent: int | None = None) -> None:
-        moved = other.shifted(dx, dy, len(self.shapes), parent)
-        self.shapes.extend(moved.shapes)
-        self.lines.extend(moved.lines)
-        self.texts.extend(moved.texts)
-
-
-#: a free leg's end on a frame: (x, y, side) with side in left/right/top/bottom
-Port = tuple[float, float, str]
-
-
-@dataclass
-class Framed:
-    """A picture of an expression whose free legs end on the frame ``rect``."""
-
-    pic: Picture
-    rect: tuple[float, float, float, float]
-    ports: dict[str, list[Port]]
-    single: bool  # one term: its legs can be continued by lines outside
-
-
-def text_width(text: str, small: bool = False) -> float:
-    return len(text) * (SMALL_CHAR_W if small else CHAR_W)
-
-
-def base_name(edge: str) -> str:
-    return edge.split("~")[0]
 
 
 # --------------------------------------------------------------------------- vertices
@@ -219,8 +136,8 @@ def _set_ports(v: _Vertex) -> None:
         side = ends[0][2]
         mx = float(np.mean([p[0] for p in ends])) + v.inner_at[0]
         my = float(np.mean([p[1] for p in ends])) + v.inner_at[1]
-        v.port_at[label] = _to_ellipse(v.shape, mx, my, side) if v.shape.kind == "bubble" else \
-            _to_rect(v.shape, mx, my, side)
+        v.port_at[label] = to_ellipse(v.shape, mx, my, side) if v.shape.kind == "bubble" else \
+            to_rect(v.shape, mx, my, side)
         v.port_side[label] = side
 
 
@@ -275,64 +192,6 @@ def _node_vertex(op, depth: int) -> _Vertex:
                            Shape("vector", 0, 0, max(30.0, w - 6), max(30.0, w - 6), op.name))
         return _Vertex("node", w, 30.0, Shape("tensor", 0, 0, w, 30.0, op.name))
     return _nested_vertex(op, depth)
-
-
-# --------------------------------------------------------------------------- geometry
-
-
-def _ray_exit(shape: Shape, dx: float, dy: float) -> tuple[float, float]:
-    """Where the ray from the shape's centre in direction (dx, dy) leaves its outline."""
-    norm = math.hypot(dx, dy) or 1.0
-    dx, dy = dx / norm, dy / norm
-    if shape.kind in ("vector", "dot", "bubble", "loop"):
-        rx, ry = shape.w / 2, shape.h / 2
-        t = 1.0 / math.sqrt((dx / rx) ** 2 + (dy / ry) ** 2)
-        return shape.x + t * dx, shape.y + t * dy
-    poly = outline(shape)
-    best = None
-    for (ax, ay), (bx, by) in zip(poly, poly[1:] + poly[:1]):
-        ex, ey = bx - ax, by - ay
-        den = dx * ey - dy * ex
-        if abs(den) < 1e-12:
-            continue
-        t = ((ax - shape.x) * ey - (ay - shape.y) * ex) / den
-        u = ((ax - shape.x) * dy - (ay - shape.y) * dx) / den
-        if t >= 0 and -1e-9 <= u <= 1 + 1e-9 and (best is None or t < best):
-            best = t
-    t = best if best is not None else max(shape.w, shape.h) / 2
-    return shape.x + t * dx, shape.y + t * dy
-
-
-def outline(shape: Shape) -> list[tuple[float, float]]:
-    """The polygon of a rectangle-like shape or a triangle (tip towards ``apex``)."""
-    x0, y0, x1, y1 = shape.box
-    if shape.kind == "triangle":
-        cx, cy = shape.x, shape.y
-        return {
-            "right": [(x0, y0), (x1, cy), (x0, y1)],
-            "left": [(x1, y0), (x1, y1), (x0, cy)],
-            "down": [(x0, y0), (x1, y0), (cx, y1)],
-            "up": [(cx, y0), (x1, y1), (x0, y1)],
-        }[shape.apex or "right"]
-    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-
-
-def _to_ellipse(shape: Shape, px: float, py: float, side: str) -> tuple[float, float]:
-    """From a point inside an ellipse shape, go straight out through ``side`` to its outline."""
-    rx, ry = shape.w / 2, shape.h / 2
-    dx, dy = px - shape.x, py - shape.y
-    if side in ("left", "right"):
-        dy = max(-ry * 0.98, min(ry * 0.98, dy))
-        x = rx * math.sqrt(max(0.0, 1 - (dy / ry) ** 2))
-        return shape.x + (x if side == "right" else -x), shape.y + dy
-    dx = max(-rx * 0.98, min(rx * 0.98, dx))
-    y = ry * math.sqrt(max(0.0, 1 - (dx / rx) ** 2))
-    return shape.x + dx, shape.y + (y if side == "bottom" else -y)
-
-
-def _to_rect(shape: Shape, px: float, py: float, side: str) -> tuple[float, float]:
-    x0, y0, x1, y1 = shape.box
-    return {"left": (x0, py), "right": (x1, py), "top": (px, y0), "bottom": (px, y1)}[side]
 
 
 def _crosses(p, q, center, v: "_Vertex") -> bool:
@@ -715,7 +574,7 @@ class _TermLayout:
         if port is not None and port in fixed:
             return fixed[port]
         d = toward - np.array([s.x, s.y]) + offset
-        x, y = _ray_exit(s, float(d[0]), float(d[1]))
+        x, y = ray_exit(s, float(d[0]), float(d[1]))
         return x + float(offset[0]) * 0.6, y + float(offset[1]) * 0.6
 
     def _lines(self, pic: Picture, pos: np.ndarray, shape_of: dict[int, int]) -> None:
@@ -817,26 +676,3 @@ def picture(expr: Expr, padding: float = 10.0) -> Picture:
     out = Picture(f.pic.width + 2 * padding, f.pic.height + 2 * padding)
     out.add(f.pic, padding, padding)
     return out
-
-
-def overlaps(pic: Picture, gap: float = 0.0) -> list[tuple[int, int]]:
-    """Pairs of sibling shapes (same container) whose boxes overlap, and shapes that stick
-    out of their container's box. Used by the tests: a readable layout has none."""
-    bad = []
-    real = [i for i, s in enumerate(pic.shapes) if s.kind != "selfloop"]
-    for a_pos, i in enumerate(real):
-        si = pic.shapes[i]
-        for j in real[a_pos + 1:]:
-            sj = pic.shapes[j]
-            if si.parent != sj.parent:
-                continue
-            ax0, ay0, ax1, ay1 = si.box
-            bx0, by0, bx1, by1 = sj.box
-            if ax0 < bx1 + gap and bx0 < ax1 + gap and ay0 < by1 + gap and by0 < ay1 + gap:
-                bad.append((i, j))
-        if si.parent is not None:
-            px0, py0, px1, py1 = pic.shapes[si.parent].box
-            x0, y0, x1, y1 = si.box
-            if x0 < px0 or y0 < py0 or x1 > px1 or y1 > py1:
-                bad.append((si.parent, i))
-    return bad

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from .scene import CONTAINERS, Picture, Shape, outline
+from .shapes import CONTAINERS, Picture, Shape, outline
 
 FILL = {
     "tensor": "#dbe9f6", "vector": "#dbe9f6", "triangle": "#d5f0dc", "square": "#d5f0dc",

@@ -8,7 +8,7 @@ where they are names (``A^{*}``, ``V^{-1}``) and escaped everywhere.
 
 from __future__ import annotations
 
-from .scene import CONTAINERS, Picture, Shape, outline
+from .shapes import CONTAINERS, Picture, Shape, outline
 
 SCALE = 0.75  # 1px = 0.75pt
 
