@@ -3,8 +3,11 @@ declarations and dimensions a statement uses."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import sympy
 
 from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
@@ -89,3 +92,42 @@ def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, Fun
     for f in funcs.values():
         syms |= sympy.sympify(f.in_dim).free_symbols | sympy.sympify(f.out_dim).free_symbols
     return decls, funcs, syms
+
+
+@dataclass(frozen=True)
+class MapShape:
+    """A structured tensor read as a matrix: its input and output leg groups, their
+    sizes at one draw, and whether it is a matrix symmetric in its two legs (the one
+    leg symmetry a map structure may carry)."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    size: dict[str, int]
+    n_in: int
+    n_out: int
+    symmetric_matrix: bool
+
+    def to_legs(self, mat: np.ndarray, legs: Sequence[str]) -> np.ndarray:
+        """The ``n_out x n_in`` matrix ``mat`` (rows the output group, columns the input
+        group, each flattened row-major in group order) as an array in ``legs`` order."""
+        order = self.outputs + self.inputs
+        grouped = mat.reshape(tuple(self.size[leg] for leg in order))
+        return np.ascontiguousarray(np.transpose(grouped, [order.index(leg) for leg in legs]))
+
+
+def map_shape(decl: TensorDecl, shape: Sequence[int]) -> MapShape:
+    """The :class:`MapShape` of a structured declaration at the sizes ``shape``, as the
+    float and the exact samplers both need it. Raises :class:`SamplingError` when the
+    map cannot exist at these sizes (a square structure with unequal sides) or carries
+    leg symmetries the samplers cannot honour exactly."""
+    inputs, outputs = map_groups(decl)
+    size = dict(zip(decl.legs, (int(n) for n in shape)))
+    n_in = math.prod(size[leg] for leg in inputs)
+    n_out = math.prod(size[leg] for leg in outputs)
+    kind = decl.structure
+    if kind != "isometry" and n_in != n_out:
+        raise SamplingError(f"{decl.name}: a {kind} map needs equal input and output sizes, not {n_in} and {n_out}")
+    symmetric_matrix = decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")
+    if decl.leg_symmetry and not symmetric_matrix:
+        raise SamplingError(f"{decl.name}: sampling a {kind} tensor with leg symmetries is not supported")
+    return MapShape(inputs, outputs, size, n_in, n_out, symmetric_matrix)

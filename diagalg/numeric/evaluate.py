@@ -91,13 +91,7 @@ def _operand(node: Node, inst: Instance, ctx: EvalContext) -> np.ndarray:
             cache[op] = out
         return out
     if isinstance(op, IndexOp):
-        n = inst.size(op.dim)
-        if not 0 <= op.value < n:
-            raise NumericError(f"onehot({op.value}) is outside a dimension of size {n} in this check "
-                               "(a stand-in size? set it with --dims)")
-        out = np.zeros(n)
-        out[op.value] = 1.0
-        return out
+        return inst.onehot(op)
     if isinstance(op, DerivOp):
         return derivative(op, inst, ctx, lambda i, c: _eval_expr(op.inner, i, c, op.inner.labels)[0])
     raise TypeError(f"not a dense operation: {op!r}")

@@ -28,9 +28,10 @@ import sympy
 from ..bubbles import get_bubble
 from ..model import BoxOp, BubbleOp, DerivOp, Expr, IndexOp, Node, TensorDecl, TensorOp, nested_exprs
 from .contract import contract_diagram
-from .decls import collect, dim_value, int_subs
+from .decls import collect
 from .errors import MemoryCapError, NumericError, SamplingError
 from .field import field_sample
+from .instance import SizeLookup
 from .modp import DenominatorVanishes, Element, ExactUnavailable, Field, ModBackend, draw_primes
 from .result import NumericResult
 from .sample import DEFAULT_MEMORY_CAP
@@ -119,7 +120,7 @@ def _gaussian_rational(v: sympy.Expr) -> tuple[sympy.Rational, sympy.Rational] |
 
 
 @dataclass
-class FieldInstance:
+class FieldInstance(SizeLookup):
     """A random instance over F_p: ``sizes`` of every dimension symbol, ``arrays`` of
     canonical residues (complex128 over F_p[i] for complex tensors) in declared leg
     order, the ``field`` and the ``memory_cap`` in bytes. ``shared`` holds the
@@ -137,19 +138,6 @@ class FieldInstance:
 
     def _bucket(self, name: str) -> dict[Any, Any]:
         return self.shared.setdefault(name, {})
-
-    def _subs(self) -> dict[sympy.Symbol, sympy.Integer]:
-        bucket = self._bucket("subs")
-        if "subs" not in bucket:
-            bucket["subs"] = int_subs(self.sizes)
-        return bucket["subs"]
-
-    def size(self, dim: sympy.Expr) -> int:
-        """The size of a dimension expression."""
-        bucket = self._bucket("sizes")
-        if dim not in bucket:
-            bucket[dim] = dim_value(dim, self._subs())
-        return bucket[dim]
 
     def scalar(self, value: sympy.Expr) -> Element:
         """A coefficient at these sizes as an element of F_p or F_p[i]. Raises
@@ -270,13 +258,7 @@ def _operand(node: Node, inst: FieldInstance, backend: ModBackend) -> np.ndarray
     if isinstance(op, BoxOp):
         return _eval_expr(op.inner, inst, backend, op.ports)
     if isinstance(op, IndexOp):
-        n = inst.size(op.dim)
-        if not 0 <= op.value < n:
-            raise NumericError(f"onehot({op.value}) is outside a dimension of size {n} in this check "
-                               "(a stand-in size? set it with --dims)")
-        out = np.zeros(n)
-        out[op.value] = 1.0
-        return out
+        return inst.onehot(op)
     if isinstance(op, BubbleOp) and op.kind == "pow" and op.param is not None:
         x = _eval_expr(op.inner, inst, backend, op.inner.labels)
         return inst.field.power(x, inst.exponent(op.param))

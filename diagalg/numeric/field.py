@@ -33,7 +33,7 @@ import numpy as np
 import sympy
 
 from ..model import TensorDecl
-from .decls import decl_shape, int_subs, map_groups
+from .decls import decl_shape, int_subs, map_shape
 from .errors import SamplingError, check_memory
 from .modp import Field
 from .sample import DEFAULT_MEMORY_CAP
@@ -186,38 +186,27 @@ def _structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.Generat
     """A structured tensor, with the leg symmetries :mod:`.sample` supports on one (a
     matrix symmetric in its two legs: a complex Hermitian and symmetric matrix is real,
     so it is sampled real and stored complex)."""
-    inputs, outputs = map_groups(decl)
-    size = dict(zip(decl.legs, shape))
-    n_in = math.prod(size[leg] for leg in inputs)
-    n_out = math.prod(size[leg] for leg in outputs)
-    kind = decl.structure
-    if kind != "isometry" and n_in != n_out:
-        raise SamplingError(f"{decl.name}: a {kind} map needs equal input and output sizes, not {n_in} and {n_out}")
-    symmetric_matrix = decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")
-    if decl.leg_symmetry and not symmetric_matrix:
-        raise SamplingError(f"{decl.name}: sampling a {kind} tensor with leg symmetries is not supported")
-    cplx = decl.is_complex
+    m = map_shape(decl, shape)
+    kind, cplx, n = decl.structure, decl.is_complex, m.n_out
     inv = None
     if kind == "isometry":
-        mat = field_isometry(field, n_out, n_in, rng, cplx)
+        mat = field_isometry(field, m.n_out, m.n_in, rng, cplx)
     elif kind == "unitary":
-        mat = field_orthogonal(field, n_out, rng, cplx)
+        mat = field_orthogonal(field, n, rng, cplx)
         inv = _herm(field, mat)
     elif kind == "invertible":
-        mat, inv = _invertible_and_inverse(field, n_out, rng, cplx, symmetric_matrix)
+        mat, inv = _invertible_and_inverse(field, n, rng, cplx, m.symmetric_matrix)
     elif kind == "posdef":
-        mat, inv = _posdef_and_inverse(field, n_out, rng, cplx and not symmetric_matrix)
+        mat, inv = _posdef_and_inverse(field, n, rng, cplx and not m.symmetric_matrix)
     elif kind == "projector":
-        mat = field_projector(field, n_out, rng, cplx and not symmetric_matrix)
+        mat = field_projector(field, n, rng, cplx and not m.symmetric_matrix)
     else:
         raise SamplingError(f"{decl.name}: unknown structure {kind!r}")
     if cplx:
         mat = mat.astype(np.complex128)
         inv = None if inv is None else inv.astype(np.complex128)
-    grouped = mat.reshape(tuple(size[leg] for leg in outputs + inputs))
-    order = outputs + inputs
-    arr = np.ascontiguousarray(np.transpose(grouped, [order.index(leg) for leg in decl.legs]))
-    if inv is not None and (decl.inputs, decl.outputs) == (inputs, outputs):
+    arr = m.to_legs(mat, decl.legs)
+    if inv is not None and (decl.inputs, decl.outputs) == (m.inputs, m.outputs):
         # inv(X) has the input legs then the output legs (TensorOp.ports under an odd inv)
-        return arr, inv.reshape(tuple(size[leg] for leg in inputs + outputs))
+        return arr, inv.reshape(tuple(m.size[leg] for leg in m.inputs + m.outputs))
     return arr, None

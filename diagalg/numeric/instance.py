@@ -10,14 +10,49 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..model import TensorOp
+from ..model import IndexOp, TensorOp
 from .decls import dim_value, int_subs
 from .errors import NumericError, SamplingError
 from .sample import DEFAULT_MEMORY_CAP, FuncParams
 
 
+class SizeLookup:
+    """Sizes of dimension expressions at one size draw, cached: what the float
+    :class:`Instance` and the exact ``FieldInstance`` share. A subclass has ``sizes``
+    (symbol -> size) and implements ``_bucket(name)``, a cache dict per name."""
+
+    sizes: dict[sympy.Symbol, int]
+
+    def _bucket(self, name: str) -> dict[Any, Any]:
+        raise NotImplementedError
+
+    def _subs(self) -> dict[sympy.Symbol, sympy.Integer]:
+        bucket = self._bucket("subs")
+        if "subs" not in bucket:
+            bucket["subs"] = int_subs(self.sizes)
+        return bucket["subs"]
+
+    def size(self, dim: sympy.Expr) -> int:
+        """The size of a dimension expression."""
+        bucket = self._bucket("sizes")
+        if dim not in bucket:
+            bucket[dim] = dim_value(dim, self._subs())
+        return bucket[dim]
+
+    def onehot(self, op: IndexOp) -> np.ndarray:
+        """The basis vector ``onehot(v)`` at this draw's size (0/1 entries, exact in either
+        path); :class:`NumericError` when v is outside the dimension."""
+        n = self.size(op.dim)
+        if not 0 <= op.value < n:
+            raise NumericError(f"onehot({op.value}) is outside a dimension of size {n} in this check "
+                               "(a stand-in size? set it with --dims)")
+        out = np.zeros(n)
+        out[op.value] = 1.0
+        return out
+
+
 @dataclass
-class Instance:
+class Instance(SizeLookup):
     """Everything an expression needs to be evaluated.
 
     ``sizes``: every dimension symbol's size; ``arrays``: each tensor's array in
@@ -36,19 +71,6 @@ class Instance:
 
     def _bucket(self, name: str) -> dict[Any, Any]:
         return self._cache.setdefault(name, {})
-
-    def _subs(self) -> dict[sympy.Symbol, sympy.Integer]:
-        bucket = self._bucket("subs")
-        if "subs" not in bucket:
-            bucket["subs"] = int_subs(self.sizes)
-        return bucket["subs"]
-
-    def size(self, dim: sympy.Expr) -> int:
-        """The size of a dimension expression."""
-        bucket = self._bucket("sizes")
-        if dim not in bucket:
-            bucket[dim] = dim_value(dim, self._subs())
-        return bucket[dim]
 
     def scalar(self, value: sympy.Expr) -> float | complex:
         """A coefficient's value with every dimension symbol replaced by its size

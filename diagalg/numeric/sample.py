@@ -27,7 +27,7 @@ import numpy as np
 import sympy
 
 from ..model import FuncDecl, TensorDecl, permutation_sign
-from .decls import decl_shape, dim_value, int_subs, map_groups
+from .decls import decl_shape, dim_value, int_subs, map_shape
 from .errors import SamplingError, check_memory
 from .sizes import SizeDraw, sample_sizes, standin_sizes
 from .symmetric import symmetric_from_free
@@ -177,34 +177,21 @@ def _sample_structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.
     and symmetric one is real (sampled real, stored complex), and a symmetric
     invertible matrix is ``Q diag(±s) Qᵀ``. Anything else raises
     :class:`SamplingError` (the declaration is refused before sampling)."""
-    inputs, outputs = map_groups(decl)
-    size = dict(zip(decl.legs, shape))
-    n_in = math.prod(size[leg] for leg in inputs)
-    n_out = math.prod(size[leg] for leg in outputs)
-    kind = decl.structure
-    if kind != "isometry" and n_in != n_out:
-        raise SamplingError(f"{decl.name}: a {kind} map needs equal input and output sizes, not {n_in} and {n_out}")
-    symmetric_matrix = decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")
-    if decl.leg_symmetry and not symmetric_matrix:
-        raise SamplingError(f"{decl.name}: sampling a {kind} tensor with leg symmetries is not supported")
-    cplx = decl.is_complex
+    m = map_shape(decl, shape)
+    kind, cplx, n = decl.structure, decl.is_complex, m.n_out
     if kind == "isometry":
-        mat = sample_isometry(n_out, n_in, rng, cplx)
+        mat = sample_isometry(m.n_out, m.n_in, rng, cplx)
     elif kind == "unitary":
-        mat = sample_unitary(n_out, rng, cplx)
+        mat = sample_unitary(n, rng, cplx)
     elif kind == "invertible":
-        mat = sample_invertible(n_out, rng, cplx, symmetric=symmetric_matrix)
+        mat = sample_invertible(n, rng, cplx, symmetric=m.symmetric_matrix)
     elif kind == "posdef":
-        mat = sample_posdef(n_out, rng, cplx and not symmetric_matrix)
+        mat = sample_posdef(n, rng, cplx and not m.symmetric_matrix)
     elif kind == "projector":
-        mat = sample_projector(n_out, rng, cplx and not symmetric_matrix)
+        mat = sample_projector(n, rng, cplx and not m.symmetric_matrix)
     else:
         raise SamplingError(f"{decl.name}: unknown structure {kind!r}")
-    if cplx:
-        mat = mat.astype(np.complex128)
-    grouped = mat.reshape(tuple(size[leg] for leg in outputs + inputs))
-    order = outputs + inputs
-    return np.ascontiguousarray(np.transpose(grouped, [order.index(leg) for leg in decl.legs]))
+    return m.to_legs(mat.astype(np.complex128) if cplx else mat, decl.legs)
 
 
 # --------------------------------------------------------------------------- user functions
