@@ -171,7 +171,7 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
 
 def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
     """Seconds per contraction of the exact check of the same statement (over two prime
-    fields: 1 size draw x 2 primes x 2 tensor draws x 2 sides, exact sampling included),
+    fields: 1 size draw x 2 tensor draws (one per prime) x 2 sides, exact sampling included),
     and in the answer its ratio to the float check's time per contraction (measured
     by the float row of the same N)."""
     decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))

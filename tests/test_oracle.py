@@ -295,3 +295,21 @@ assert numeric E[a, b, c, d, e, f, g, h] == -E[b, a, c, d, e, f, g, h]
     assert "n=8 forced by the antisymmetric legs (a, b, c, d, e, f, g, h) of E" in capped.detail
     (fits,) = results(text)
     assert fits.status == OK
+
+
+def test_a_count_too_large_to_evaluate_is_unconfirmed_not_an_internal_error() -> None:
+    """The trace of U U† on a 100000-dimensional space is 100000: the proof says so, a
+    stand-in cannot, and the real size does not fit. The coefficient 100000 marks the
+    dimension as counted, so the check runs at the real size and is refused there: the
+    proof is ok, unconfirmed, never an internal error."""
+    rs = results("""
+dim big = 100000, n
+tensor U[a: big, b: big] unitary(b -> a)
+tensor x[i: n]
+assert U[a, b] conj(U)[a, b] x[i] x[i] == 100000 * x[i] x[i]
+tensor A[i: big, j: big]
+assert A[i, j] != A[j, i]
+""")
+    assert [r.status for r in rs] == [OK, OK]
+    assert rs[0].unconfirmed and "memory cap" in rs[0].detail
+    assert "checked as" in rs[1].detail  # a difference of index ranges only: the stand-ins' stands

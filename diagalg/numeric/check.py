@@ -28,6 +28,7 @@ from .instance import Instance
 from .needs import SizeNeeds, size_needs
 from .result import NumericResult
 from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
+from .sizes import MAX_KEPT_CONCRETE
 
 EQUAL_RTOL = 1e-9
 EQUAL_RTOL_APPROX = 1e-5
@@ -38,6 +39,11 @@ SCALE_FLOOR = 1e-3
 #: The draw above every structural constant keeps each input tensor within this share of the
 #: memory cap (an 8-leg antisymmetric tensor at n = 10 is 800 MB); else it just reaches them.
 LARGE_DRAW_SHARE = 8
+
+#: A difference found with stand-ins is checked again at the declared sizes when the
+#: statement counts a dimension as a number, or when its tensors there hold at most this
+#: many entries together (else only index ranges changed, and the difference stands).
+CONFIRM_ENTRIES = 1_000_000
 
 #: The ways a check can be decided: "auto" (exact where the statement allows it), or one forced.
 PATHS = ("auto", "exact", "float")
@@ -161,7 +167,8 @@ def compare(
     decls, funcs, syms = collect([lhs, rhs])
     rng = np.random.default_rng(seed)
     exact, bound_arrays = fixed_inputs(env, decls, binding, dims)
-    needs = size_needs([lhs, rhs, *also], decls)
+    large = {sym: v for sym, v in env.concrete.items() if v > MAX_KEPT_CONCRETE}
+    needs = size_needs([lhs, rhs, *also], decls, large)
     numbers = {s: env.concrete[s] for s in needs.numbers if s in env.concrete and s not in exact}
     exact.update(numbers)  # a dimension counted as a number is checked at its real size
     if bound_arrays and all(s in exact for s in syms):
@@ -203,11 +210,11 @@ def compare(
         result = _compare_float(lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws,
                                 memory_cap, expect_equal, bound_arrays)
     result = _with_notes(replace(result, standins=_standins_of(draws)), needs, numbers, env)
-    return _confirmed(result, lhs, rhs, env, rerun, counts_numbers=bool(needs.numbers))
+    return _confirmed(result, lhs, rhs, env, rerun, counted={str(sym) for sym in needs.numbers})
 
 
 def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict,
-               counts_numbers: bool) -> NumericResult:
+               counted: set[str]) -> NumericResult:
     """A difference seen with stand-in sizes, checked again at the declared sizes.
 
     A stand-in changes every value that counts its dimension; :mod:`.needs` finds
@@ -215,13 +222,17 @@ def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs:
     ``U U†`` that a proof turns into a loop): a counterexample stands only if it
     stands at the sizes the user declared. Where those do not fit the memory cap,
     the stand-in's difference stands when the statement counts no dimension as a
-    number (``counts_numbers`` False: its dimensions are only index ranges, as in
-    ``A B != B A`` at n = 10^13); otherwise the result is inconclusive."""
+    number (no stand-in dimension in ``counted``, the dimensions :mod:`.needs` found
+    counted: they are only index ranges, as in ``A B != B A`` at n = 10^13); otherwise
+    the result is inconclusive."""
     if result.status != "different" or not result.standins:
         return result
+    counts_numbers = bool(counted & set(result.standins))
     kwargs = dict(kwargs)
     declared = dict(kwargs.pop("dims") or {})
     declared.update({name: sizes[0] for name, sizes in result.standins.items()})
+    if not counts_numbers and not _inputs_small(lhs, rhs, env, declared):
+        return result  # only index ranges change with the stand-in, and the declared sizes are costly
     again = compare(lhs, rhs, env, dims=declared, **kwargs)
     if again.status == "inconclusive" and not counts_numbers:
         return result
@@ -230,6 +241,22 @@ def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs:
         return replace(again, reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
                                      f"declared sizes: {again.reason}")
     return again
+
+
+def _inputs_small(lhs: Expr, rhs: Expr, env: DimEnv, dims: Mapping[str, int]) -> bool:
+    """True when the sides' tensors at the sizes ``dims`` (by name) hold at most
+    :data:`CONFIRM_ENTRIES` entries together: a confirmation that cheap is always run."""
+    decls, _, _ = collect([lhs, rhs])
+    subs = {env.symbols[name]: sympy.Integer(v) for name, v in dims.items() if name in env.symbols}
+    subs.update({s: sympy.Integer(v) for s, v in env.concrete.items() if s not in subs})
+    total = 0
+    for decl in decls.values():
+        entries = 1
+        for dim in decl.dims:
+            value = sympy.sympify(dim).xreplace(subs)
+            entries *= int(value) if value.is_Integer else 1
+        total += entries
+    return total <= CONFIRM_ENTRIES
 
 
 def _inputs_fit(decls: Mapping[str, TensorDecl], draw: SizeDraw, memory_cap: int) -> bool:

@@ -18,7 +18,6 @@ reach (the float path then decides it); :func:`compare_exact` runs the check.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field as dc_field
 from typing import Any, Mapping, Sequence
 
@@ -287,8 +286,11 @@ def compare_exact(
     memory_cap: int = DEFAULT_MEMORY_CAP,
     expect_equal: bool = True,
 ) -> NumericResult | None:
-    """Decide ``lhs == rhs`` exactly: for every size draw in ``draws`` and each of two
-    different primes drawn from ``seed``, ``tensor_draws`` tensor draws over F_p.
+    """Decide ``lhs == rhs`` exactly: for every size draw in ``draws``, ``tensor_draws``
+    tensor draws split between two different primes drawn from ``seed`` (at least one
+    over each: two draws are one over F_p and one over F_q, each an independent
+    Schwartz–Zippel trial, so the exact path evaluates no more instances than the
+    float path's ``size draws x tensor draws``).
 
     "equal" when every draw agrees exactly mod p; "different" at the first draw that
     differs (a definitive counterexample, ``sizes`` its sizes); the same statuses
@@ -316,11 +318,8 @@ def compare_exact(
 
     def result(status: str, sizes: dict[str, int], reason: str = "") -> NumericResult:
         err = 1.0 if status == "different" else 0.0
-        kwargs: dict[str, Any] = dict(status=status, max_error=err, rel_error=err, seed=seed, draws=evaluated,
-                                      standins=standins, reason=reason, approximate=False, sizes=sizes)
-        if any(f.name == "path" for f in dataclasses.fields(NumericResult)):
-            kwargs["path"] = "exact"
-        return NumericResult(**kwargs)
+        return NumericResult(status=status, max_error=err, rel_error=err, seed=seed, draws=evaluated,
+                             standins=standins, reason=reason, approximate=False, sizes=sizes, path="exact")
 
     try:
         for draw in draws:
@@ -329,7 +328,8 @@ def compare_exact(
             for slot in range(len(primes)):
                 for _ in range(PRIME_RETRIES):
                     try:
-                        outcome = _check(lhs, rhs, decls, draw, Field(primes[slot]), rng, tensor_draws, memory_cap)
+                        per_prime = max(1, -(-tensor_draws // len(primes)))
+                        outcome = _check(lhs, rhs, decls, draw, Field(primes[slot]), rng, per_prime, memory_cap)
                         break
                     except DenominatorVanishes:
                         primes[slot] = draw_primes(rng, 1, avoid=tuple(tried))[0]

@@ -70,11 +70,18 @@ class SizeNeeds:
         return "; ".join(parts)
 
 
-def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl]) -> SizeNeeds:
+def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl],
+               large: Mapping[sympy.Symbol, int] | None = None) -> SizeNeeds:
     """The structural constants of the expressions of one statement (see the module
-    docstring). ``decls``: the tensors the statement uses (their antisymmetric groups)."""
+    docstring). ``decls``: the tensors the statement uses (their antisymmetric groups).
+    ``large``: the concrete dimensions that may get stand-ins, with their values; a
+    numeric coefficient divisible by one of them counts that dimension as a number (a
+    proof turns the trace of ``U U†`` on a 100-dimensional space into ``100``)."""
     needs = SizeNeeds()
     exprs = list(exprs)
+    for expr in exprs:
+        for s, why in _counted_by_coefficients(expr, large or {}):
+            needs.numbers.setdefault(s, why)
     for decl in decls.values():
         for legs in _antisymmetric_components(decl):
             dim = sympy.sympify(decl.leg_dim(legs[0]))
@@ -93,6 +100,24 @@ def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl]) -> SizeNe
             for s in _edge_symbols(expr):
                 needs.numbers.setdefault(s, "a number on one side")
     return needs
+
+
+def _counted_by_coefficients(expr: Expr, large: Mapping[sympy.Symbol, int]) -> list[tuple[sympy.Symbol, str]]:
+    """Large concrete dimensions whose value divides a rational coefficient of ``expr``
+    (at any depth): the coefficient may be that dimension, counted."""
+    out = []
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        for term in e.terms:
+            c = sympy.sympify(term.coeff)
+            if c.is_Rational and c != 0:
+                for s, v in large.items():
+                    if c.p % v == 0 or c.q % v == 0:
+                        out.append((s, f"the coefficient {c} (a multiple of {s} = {v})"))
+            for node in term.diagram.nodes:
+                stack.extend(nested_exprs(node.op))
+    return out
 
 
 def _raise(table: dict[sympy.Symbol, tuple[int, str]], sym: sympy.Symbol, value: int, reason: str) -> None:
