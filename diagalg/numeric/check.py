@@ -150,7 +150,10 @@ def compare(
     structural constant (an antisymmetric group's leg count, a split factor), and a
     concrete dimension the statement counts as a number (a closed loop, a
     coefficient; also in ``also``, e.g. the simplified sides of a proof) is used at
-    its real size instead of a stand-in. With ``path`` "auto" a statement that is
+    its real size instead of a stand-in; a difference found with stand-ins stands
+    only as :func:`_confirmed` says. Sides whose output would crowd the memory cap are
+    compared after contracting their free legs with random vectors
+    (:mod:`.freivalds`). With ``path`` "auto" a statement that is
     polynomial in the entries (:func:`.exact.exact_obstacle`) is decided exactly
     over prime fields and the float draws are not run; "exact" insists (an
     obstacle makes the result inconclusive), "float" never uses it.
@@ -167,8 +170,8 @@ def compare(
     decls, funcs, syms = collect([lhs, rhs])
     rng = np.random.default_rng(seed)
     exact, bound_arrays = fixed_inputs(env, decls, binding, dims)
-    large = {sym: v for sym, v in env.concrete.items() if v > MAX_KEPT_CONCRETE}
-    needs = size_needs([lhs, rhs, *also], decls, large)
+    large_dims = {sym: v for sym, v in env.concrete.items() if v > MAX_KEPT_CONCRETE}
+    needs = size_needs([lhs, rhs, *also], decls, large_dims)
     numbers = {s: env.concrete[s] for s in needs.numbers if s in env.concrete and s not in exact}
     exact.update(numbers)  # a dimension counted as a number is checked at its real size
     if bound_arrays and all(s in exact for s in syms):
@@ -247,29 +250,25 @@ def _inputs_small(lhs: Expr, rhs: Expr, env: DimEnv, dims: Mapping[str, int]) ->
     """True when the sides' tensors at the sizes ``dims`` (by name) hold at most
     :data:`CONFIRM_ENTRIES` entries together: a confirmation that cheap is always run."""
     decls, _, _ = collect([lhs, rhs])
-    subs = {env.symbols[name]: sympy.Integer(v) for name, v in dims.items() if name in env.symbols}
-    subs.update({s: sympy.Integer(v) for s, v in env.concrete.items() if s not in subs})
-    total = 0
-    for decl in decls.values():
-        entries = 1
-        for dim in decl.dims:
-            value = sympy.sympify(dim).xreplace(subs)
-            entries *= int(value) if value.is_Integer else 1
-        total += entries
-    return total <= CONFIRM_ENTRIES
+    sizes = {env.symbols[name]: int(v) for name, v in dims.items() if name in env.symbols}
+    sizes.update({s: v for s, v in env.concrete.items() if s not in sizes})
+    return sum(_entries(decl, sizes) for decl in decls.values()) <= CONFIRM_ENTRIES
+
+
+def _entries(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int]) -> int:
+    """How many entries ``decl``'s array has at ``sizes`` (a leg of unknown size counts 1)."""
+    subs = {s: sympy.Integer(v) for s, v in sizes.items()}
+    entries = 1
+    for dim in decl.dims:
+        value = sympy.sympify(dim).xreplace(subs)
+        entries *= int(value) if value.is_Integer else 1
+    return entries
 
 
 def _inputs_fit(decls: Mapping[str, TensorDecl], draw: SizeDraw, memory_cap: int) -> bool:
     """True when every sampled tensor of ``decls`` fits the memory cap at ``draw``."""
-    subs = {s: sympy.Integer(v) for s, v in draw.sizes.items()}
-    for decl in decls.values():
-        entries = 1
-        for dim in decl.dims:
-            value = sympy.sympify(dim).xreplace(subs)
-            entries *= int(value) if value.is_Integer else 1
-        if entries * (16 if decl.is_complex else 8) > memory_cap:
-            return False
-    return True
+    return all(_entries(decl, draw.sizes) * (16 if decl.is_complex else 8) <= memory_cap
+               for decl in decls.values())
 
 
 def _standins_of(draws: Sequence[SizeDraw]) -> dict[str, tuple[int, ...]]:
