@@ -49,6 +49,8 @@ class Result:
     path: str | None = None
     #: a symbolic ``ok`` whose numeric confirmation was inconclusive (counted apart in the summary)
     unconfirmed: bool = False
+    #: wall time of the statement that produced this line (set by ``diagalg check``; None when not measured)
+    seconds: float | None = None
 
     def line(self, width: int = 60) -> str:
         text = self.source.text
@@ -61,7 +63,7 @@ class Result:
             "file": self.source.path, "line": self.source.line, "kind": self.kind, "status": self.status,
             "statement": self.source.text, "detail": self.detail.strip(), "output": self.output,
             "max_error": self.max_error, "error": self.error, "path": self.path, "seed": self.seed,
-            "unconfirmed": self.unconfirmed,
+            "unconfirmed": self.unconfirmed, "seconds": self.seconds,
         }
 
 
@@ -188,7 +190,8 @@ class Checker:
             return Result(s.source, "assert", OK, f"[symbolic; {_checked(n)}{_standins(n)}]", **_figures(n))
         if n.status == "equal":
             return Result(s.source, "assert", FAIL,
-                          "not proved symbolically; numerically equal: name a rule, or use `assert numeric`",
+                          "not proved symbolically; numerically equal: no built-in rule reaches it; "
+                          "state a rule and name it with by, or use assert numeric",
                           **_figures(n),
                           output=[f"left simplifies to:  {expr_text(lhs)}", f"right simplifies to: {expr_text(rhs)}"])
         return self.numeric_failure(s.source, n)

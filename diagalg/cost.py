@@ -303,11 +303,34 @@ def term_reports(expr: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int]) -> 
     return CostReport("", lines, agrees, sympy.expand(total), sympy.expand(extra), largest_all)
 
 
+def has_written_order(expr: Expr) -> bool:
+    """True when ``expr`` holds a parenthesised product kept as written: an unnamed box
+    of one term (what lowering makes of ``(A[i, j] B[j, k])`` for ``cost``; ordinary
+    lowering and :func:`diagalg.engine.unfold` inline such boxes)."""
+    from .model import walk_nodes
+
+    return any(isinstance(n.op, BoxOp) and n.op.name is None and len(n.op.inner.terms) == 1
+               for n in walk_nodes(expr))
+
+
 def cost_report(expr: Expr, env: DimEnv, dims: Mapping[str, int] | None = None) -> CostReport:
-    """The `cost` statement's result (see :func:`term_reports`) with a one-line summary."""
+    """The `cost` statement's result (see :func:`term_reports`) with a one-line summary.
+
+    When ``expr`` keeps parenthesised products as written (:func:`has_written_order`),
+    the chosen order is that of the expression with them (and its lets) unfolded, and
+    one more line prices the order as written: each parenthesised product (and each
+    let) contracted on its own first, in its best order, then the rest; with its ratio
+    to the chosen order's contraction FLOPs at the representative sizes."""
     syms = sorted(env.symbols.values(), key=str)
     sizes = representative_sizes(env, syms, dims)
+    written = expr if has_written_order(expr) else None
+    if written is not None:
+        from .engine import unfold
+
+        expr = unfold(expr)
     rep = term_reports(expr, env, sizes)
+    if written is not None:
+        rep.lines.append(_written_line(written, env, sizes, rep))
     shown = ", ".join(f"{s}={sizes[s]}" for s in syms if s in sizes and _mentions(expr, s))
     detail = f"[{scalar_text(rep.flops)} flops in contractions"
     if rep.extra != 0:
@@ -320,6 +343,20 @@ def cost_report(expr: Expr, env: DimEnv, dims: Mapping[str, int] | None = None) 
     detail += "; agrees with opt_einsum]" if rep.agrees else "; DISAGREES with opt_einsum's count]"
     rep.detail = detail
     return rep
+
+
+def _written_line(written: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int], chosen: CostReport) -> str:
+    """The report line of the order as written (see :func:`cost_report`)."""
+    from .printing import expr_text
+
+    text = " ".join(expr_text(written).split())
+    try:
+        rep = term_reports(written, env, sizes)
+    except CostError as e:
+        return f"as written {text}: not costed ({e})"
+    got, best = _value(rep.flops, sizes), _value(chosen.flops, sizes)
+    ratio = f"{got / best:.3g}x the chosen order" if best else "the chosen order has no contraction"
+    return f"as written {text}: {scalar_text(rep.flops)} flops = {_fmt(got)} ({ratio})"
 
 
 def _mentions(expr: Expr, s: sympy.Symbol) -> bool:

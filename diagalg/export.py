@@ -19,6 +19,11 @@ identity becomes an ``eye`` operand), ``shift``, ``onehot`` and reshapes become
 small constant arrays, parenthesised sums and bubbles become intermediate
 variables. Derivatives and user functions (``func``) have no closed form to
 export and are refused with :class:`ExportError`.
+
+With ``simplify`` (``diagalg export --simplify``) the let's simplified form is
+exported instead, checked against the original; the header gives both forms' FLOPs
+and the declared properties the simplification relied on, which the function
+checks on its arguments unless called with ``check_properties=False``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from .bubbles import BUBBLES
 from .engine import unfold
 from .errors import SourceError
+from .export_properties import CHECK_HELPER, PROPERTY_TEXT, relied_properties
 from .model import (
     BoxOp,
     BubbleOp,
@@ -54,7 +60,7 @@ from .model import (
     tensor_decls_in,
     walk_nodes,
 )
-from .printing import expr_text
+from .printing import expr_text, scalar_text
 from .program import Program
 
 TARGETS = ("numpy", "torch", "einsum")
@@ -84,7 +90,8 @@ class Exported:
 
 
 def export_program(program: Program, name: str, target: str = "numpy",
-                   sizes: dict[str, int] | None = None, check: bool = False) -> Exported:
+                   sizes: dict[str, int] | None = None, check: bool = False,
+                   simplify: bool = False) -> Exported:
     """Export the let (or tensor) ``name`` of ``program``. Raises :class:`SourceError`
     positioned at the let (or tensor declaration) when something cannot be exported,
     and :class:`KeyError` when ``name`` is neither a let nor a tensor.
@@ -93,7 +100,15 @@ def export_program(program: Program, name: str, target: str = "numpy",
     optimised for; by default concrete dimensions keep their value and symbolic
     ones take 64 (a size where the order of contraction matters). With ``check`` the
     code is run once on a random draw and compared with diagalg's evaluation; the
-    outcome (:func:`verify`) is in ``check`` and in a comment at the top of the code."""
+    outcome (:func:`verify`) is in ``check`` and in a comment at the top of the code.
+
+    With ``simplify`` the code computes the let's simplified form (the default rules,
+    lets unfolded, every rewrite checked numerically) instead of the form as written;
+    ``check`` then compares it with the original. The header gives the FLOPs of both
+    forms (:mod:`diagalg.cost`, at the path sizes) and the declared properties the
+    simplification relied on (:func:`relied_properties`); the generated function (numpy
+    and torch) takes ``check_properties=True`` and verifies those properties on its
+    arguments first, raising ValueError naming the tensor and property."""
     if target not in TARGETS:
         raise ValueError(f"unknown export target {target!r} (one of {', '.join(TARGETS)})")
     if name in program.lets:
@@ -113,7 +128,16 @@ def export_program(program: Program, name: str, target: str = "numpy",
         start = unfold(expr)
         work = _without_derivatives(program, start)
         exporter = _Exporter(program, name, target, sizes)
-        if work is not start:
+        if simplify:
+            from .engine import simplify as simplify_expr
+
+            d = simplify_expr(start, subs=program.env.concrete_subs(), checked=True, env=program.env)
+            work = d.result
+            exporter.relied = relied_properties(d.steps)
+            exporter.args_expr = start
+            exporter.note = f"simplified by diagalg's default rules: {_one_line(expr_text(work))}"
+            exporter.header = _simplify_header(program, start, work, exporter, target)
+        elif work is not start:
             exporter.note = f"derivatives taken by diagalg's rules: {_one_line(expr_text(work))}"
         exported = exporter.run(work, tuple(labels), title, _one_line(expr_text(start)))
     except ExportError as e:
@@ -132,6 +156,37 @@ def export_program(program: Program, name: str, target: str = "numpy",
         exported.code = "\n".join(lines[:head] + [f"# {note}"] + lines[head:])
         exported.check = note
     return exported
+
+
+def _simplify_header(program: Program, start: Expr, work: Expr, exporter: _Exporter, target: str) -> list[str]:
+    """Header lines of a ``--simplify`` export: the FLOPs of the form as written and of
+    the simplified one, the declared properties relied on and how they are checked."""
+    from .cost import cost_report
+
+    dims = {str(s): v for s, v in exporter.path_sizes.items() if s not in program.env.derived}
+
+    def flops(e: Expr) -> str:
+        try:
+            rep = cost_report(e, program.env, dims)
+        except Exception as err:  # noqa: BLE001 - e.g. a derivative, which has no FLOP count
+            return f"not counted ({type(err).__name__})"
+        total = sympy.expand(rep.flops + rep.extra)
+        value = int(sympy.sympify(total).subs(program.env.concrete_subs()).subs(exporter.path_sizes))
+        return f"{scalar_text(total)} = {value:,}"
+
+    syms = sorted(dim_symbols_in(start) | dim_symbols_in(work), key=str)
+    at = ", ".join(f"{s}={exporter.path_sizes[s]}" for s in syms if s in exporter.path_sizes) or "no dimensions"
+    lines = [f"FLOPs at {at}: as written {flops(start)}; simplified {flops(work)}"]
+    if exporter.relied:
+        props = ", ".join(f"{n} {p}" for n, p in exporter.relied)
+        lines.append(f"relies on the declared properties: {props}")
+        if target != "einsum":
+            lines.append("checked on the arguments unless check_properties=False (ValueError if not within 1e-8)")
+        else:
+            lines.append("the operands must have these properties (the einsum form does not check them)")
+    else:
+        lines.append("relies on no declared property")
+    return lines
 
 
 def verify(exported: Exported, program: Program, expr: Expr, target: str, seed: int = 0) -> str:
@@ -288,6 +343,10 @@ class _Exporter:
         self.derived: dict[tuple, str] = {}  # (tensor, conj, inv) -> variable
         self.einsum_terms: list[str] = []
         self.note = ""  # said in the docstring / header (e.g. how derivatives were taken)
+        self.header: list[str] = []  # further header comment lines (--simplify: FLOPs, properties)
+        #: (tensor name, property) the simplified form relies on: checked at run time
+        self.relied: list[tuple[str, str]] = []
+        self.args_expr: Expr | None = None  # the expression whose tensors are the arguments (default: the exported one)
         env = program.env
         concrete = {str(s): v for s, v in env.concrete.items()}
         self.path_sizes: dict[sympy.Symbol, int] = {}
@@ -333,8 +392,9 @@ class _Exporter:
 
     # ------------------------------------------------------------------ driver
     def run(self, expr: Expr, labels: tuple[str, ...], title: str, text: str) -> Exported:
-        # arguments in declaration order, named before any temporary
-        used = tensor_decls_in(expr)
+        # arguments in declaration order, named before any temporary (a simplified form
+        # takes the arguments of the form as written: a drop-in replacement)
+        used = tensor_decls_in(self.args_expr if self.args_expr is not None else expr)
         for name in self.program.tensors:
             if name in used:
                 self.arg(used[name])
@@ -567,6 +627,20 @@ class _Exporter:
         num = repr(value.real) if value.imag == 0 else repr(value)
         self.einsum_terms.append(f"    ({num}, {eq!r}, {names!r}, {path!r}),")
 
+    def property_checks(self) -> list[str]:
+        """The lines (inside ``if check_properties:``) checking each relied-on property
+        of an argument, via the module's ``_check_property``; none without relied ones."""
+        out = []
+        for name, prop in self.relied:
+            decl = self.program.tensors.get(name)
+            if decl is None or name not in self.arg_names:
+                continue
+            outputs = decl.outputs or decl.legs[:1]
+            inputs = decl.inputs or tuple(l for l in decl.legs if l not in outputs)
+            perm = [decl.legs.index(l) for l in outputs + inputs]
+            out.append(f"_check_property({self.arg_names[name]}, {name!r}, {prop!r}, {perm!r}, {len(outputs)})")
+        return out
+
     def sizes_note(self, expr: Expr) -> str:
         syms = sorted(dim_symbols_in(expr) | {s for decl in tensor_decls_in(expr).values() for d in decl.dims
                                                for s in sympy.sympify(d).free_symbols}, key=str)
@@ -577,6 +651,7 @@ class _Exporter:
         head = [
             f"# {title} = {text}",
             *([f"# {self.note}"] if self.note else []),
+            *[f"# {line}" for line in self.header],
             f"# exported by diagalg from {self.program.path}: {self.name} is the sum of",
             "#   coeff * numpy.einsum(equation, *operands, optimize=['einsum_path', *path])",
             "# (or opt_einsum.contract(equation, *operands, optimize=path)); operands are the",
@@ -635,20 +710,35 @@ class _Exporter:
                f"    Arguments: the declared tensors, axes in declared leg order.\n"
                f"    Returns: axes {', '.join(labels) or '(a scalar)'}.\n    \"\"\"")
         helpers = self.backend.helpers
+        checks = self.property_checks()
+        if checks:
+            signature = ", ".join(args + ["*"] + [f"{k}: int" for k in keyword_dims] + ["check_properties=True"])
+            doc = doc[:-len('    """')] + (
+                "    check_properties: when true (the default), first verify on the arrays the declared\n"
+                "    properties the simplified form relies on (within 1e-8); ValueError names the\n"
+                "    tensor and property that fail.\n    \"\"\"")
+        body = setup + (["if check_properties:"] + [f"    {c}" for c in checks] if checks else []) + self.lines
+        helper_text = [helpers[key].rstrip("\n") for key in self.helpers]
+        if checks:
+            helper_text.append(f"_PROPERTY_TEXT = {PROPERTY_TEXT!r}\n\n\n" + CHECK_HELPER.rstrip("\n"))
+        imports = [lib_import]
+        if checks and self.backend.lib == "torch":
+            imports.insert(0, "import numpy as np")
+        if any(re.search(r"\bmath\.", part) for part in helper_text + body):
+            imports.insert(0, "import math")
         out = [
             f"# {self.name}: exported by diagalg from {self.program.path} (--to {self.target})",
+            *[f"# {line}" for line in self.header],
             f"# contraction paths by opt_einsum, optimised for sizes {self.sizes_note(expr)}",
-            "import math",
-            "",
-            lib_import,
+            *imports,
             "import opt_einsum as oe",
             "",
             *self.paths,
         ]
-        for key in self.helpers:
-            out += ["", helpers[key].rstrip("\n"), ""]
+        for part in helper_text:
+            out += ["", part, ""]
         out += ["", f"def {self.entry}({signature}):", doc]
-        out += [f"    {line}" for line in setup + self.lines]
+        out += [f"    {line}" for line in body]
         out.append(f"    return {result}")
         sizes = {str(s): v for s, v in self.path_sizes.items()}
         size_args = {v: str(s) for s, v in self.dim_names.items() if v in keyword_dims}
@@ -659,7 +749,6 @@ class _Exporter:
 _ALPHABET = string.ascii_lowercase + string.ascii_uppercase
 #: the einsum form lists at most this many terms
 _MAX_EINSUM_TERMS = 256
-
 
 def _one_line(text: str, width: int = 200) -> str:
     text = " ".join(text.split())

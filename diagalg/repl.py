@@ -3,16 +3,21 @@
 Statements typed at the prompt are checked with the machinery of ``diagalg
 check`` (:mod:`diagalg.lower` to read them, :class:`diagalg.checker.Checker` to
 run them), so their results read exactly as ``check`` prints them, with the
-session's accepted input standing in for a file called ``<repl>`` (line numbers
-count its lines; input with a static error is not kept). A static error is shown as ``<repl>:line:col: error:``
-with the line and a caret, and the session goes on without the faulty input.
-An expression typed alone is shown simplified (as ``show E``).
+session's input standing in for a file called ``<repl>``. Every input (statements,
+an expression, a comment) gets its own line numbers, the next input continuing
+after it; an input with a static error keeps its numbers too, but not its content
+(a :command takes none, but ``:load`` takes one, for its import). A static error is
+shown as ``<repl>:line:col: error:`` with the line and a caret, and the session
+goes on without the faulty input. An expression typed alone is shown simplified
+(as ``show E``). A result line shows a statement typed over several lines on one
+line as typed (no space put inside a bracket at a line break).
 
 :class:`Session` holds the state and evaluates input (no terminal needed);
 :func:`run_repl` is the prompt_toolkit front end: history in a file
 (``$DIAGALG_HISTORY``, default ``~/.diagalg_history``), completion of declared
 names, rule names, keywords and commands, multi-line input (an open bracket, a
-trailing operator, or a ``calc`` block, which ends at an empty line).
+trailing operator, or a ``calc`` block, which ends at an empty line). Piped input
+(``diagalg repl < session.txt``) exits with the status ``diagalg check`` would give.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import tempfile
-from dataclasses import dataclass, field
+import textwrap
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -40,7 +45,8 @@ EXPRESSION_WORDS = tuple(w for w in grammar_keywords() if w not in STATEMENT_KEY
 COMMANDS = {
     ":help": "this help",
     ":load FILE": "check FILE (its results are shown) and use its declarations, lets and rules",
-    ":draw EXPR [to \"FILE\"]": "draw EXPR in Penrose notation (.svg, .tex, .png, .html by extension)",
+    ":draw EXPR [to \"FILE\"]": ("draw EXPR in Penrose notation (.svg, .tex, .png, .html by extension); "
+                               "without `to`, to drawN.svg in the current directory"),
     ":trace": "turn derivations on or off: each shown expression then prints its rewrites",
     ":trace EXPR": "print the derivation of EXPR, one rewrite per line, with its rule and check",
     ":names": "list what the session declares",
@@ -56,10 +62,44 @@ An expression alone is shown simplified (like `show`). A statement continues on 
 next line after an open bracket or a trailing operator; a `calc` block ends at an
 empty line. Tab completes names, rules and commands; history is kept between sessions.
 Commands:
-""" + "\n".join(f"  {k:<26}{v}" for k, v in COMMANDS.items())
+""" + "\n".join(textwrap.fill(v, 110, initial_indent=f"  {k:<26}", subsequent_indent=" " * 28)
+                for k, v in COMMANDS.items())
+
+#: Each command once, as completed after ':', with what it does (its other forms named).
+COMMAND_NAMES: dict[str, str] = {}
+for _usage, _what in COMMANDS.items():
+    _name = _usage.split()[0]
+    COMMAND_NAMES[_name] = (COMMAND_NAMES[_name] + f" (also {_usage})") if _name in COMMAND_NAMES else _what
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_']*$")
 _TRAILING_OPERATOR = re.compile(r"(\+|-|\*|/|\*\*|=|==|!=|->|,|:|\\|<=|>=|<|>)\s*$")
+#: The text before the cursor ends in a rule list (``by``, names and commas) wanting a name.
+_AFTER_BY = re.compile(r"\bby\s+(?:[A-Za-z_][\w']*\s*,\s*)*(?:[A-Za-z_][\w']*)?$")
+
+
+class CommandError(Exception):
+    """A :command used wrongly (unknown, missing its argument, nothing to do it with):
+    its message is shown, and it counts as an error in the exit status."""
+
+
+def code_line(line: str) -> str:
+    """One input line as the lowering reads it into a statement's one-line text: the
+    comment and a continuation backslash removed, white space collapsed to single spaces."""
+    t = line.split("#", 1)[0].strip()
+    if t.endswith("\\"):
+        t = t[:-1].rstrip()
+    return " ".join(t.split())
+
+
+def join_lines(parts: Iterable[str]) -> str:
+    """Lines of one statement (as :func:`code_line` gives them) on one line as typed: a
+    single space at each line break, none after an opening bracket or before a closing one."""
+    out = ""
+    for part in parts:
+        if out and part and not (out.endswith(("(", "[")) or part.startswith((")", "]"))):
+            out += " "
+        out += part
+    return out
 
 
 def input_complete(text: str) -> bool:
@@ -88,9 +128,10 @@ def input_complete(text: str) -> bool:
 
 @dataclass
 class Session:
-    """The state of a REPL: the accepted input (as one growing .diag text), the seed,
-    the trace switch, and the rules refused so far. :meth:`execute` evaluates one
-    input and returns what to print."""
+    """The state of a REPL: the input so far (as one growing .diag text, where an input
+    with a static error stands as blank lines), the seed, the trace switch, the rules
+    refused so far, and what the inputs gave (for :meth:`exit_status`).
+    :meth:`execute` evaluates one input and returns what to print."""
 
     seed: int = 0
     trace: bool = False
@@ -99,6 +140,12 @@ class Session:
     refused: dict[str, int] = field(default_factory=dict)
     program: Program = field(default_factory=lambda: Program(REPL_PATH))
     draws: int = 0
+    #: every result line the session printed (its statements', and loaded files')
+    results: list = field(default_factory=list)
+    #: inputs refused with a static error, and :commands used wrongly
+    errors: int = 0
+    #: inputs that met a bug in diagalg (shown as ``internal error:``)
+    internal_errors: int = 0
 
     # ------------------------------------------------------------------ input
     def execute(self, text: str) -> str:
@@ -112,11 +159,29 @@ class Session:
                 return self.command(stripped)
             return self.statements(text)
         except SourceError as e:
+            self.errors += 1
             return e.render()
+        except CommandError as e:
+            self.errors += 1
+            return str(e)
         except EOFError:  # :quit
             raise
         except Exception as e:  # noqa: BLE001 - a bug in diagalg: say so and keep the session
+            self.internal_errors += 1
             return f"internal error: {type(e).__name__}: {e}"
+
+    def exit_status(self) -> int:
+        """The status ``diagalg check`` would give for what the session ran: 2 if an input
+        had a static error or a :command was used wrongly, else, as
+        :func:`diagalg.checker.exit_status` gives it for the results, 3 if an internal
+        error (one that stopped an input counts too), 1 if a failure, 4 if inconclusive, 0."""
+        from .checker import exit_status
+
+        if self.errors:
+            return 2
+        if self.internal_errors:
+            return 3
+        return exit_status(self.results)
 
     def lower(self, text: str) -> tuple[Program, int]:
         """The session's program with ``text`` appended (not yet accepted), and the
@@ -130,33 +195,52 @@ class Session:
         return Loader().load_text(whole, REPL_PATH, self.base_dir / "<repl>.diag", Program(REPL_PATH)), offset
 
     def statements(self, text: str) -> str:
+        """Statements (or an expression alone, see :meth:`show`) typed as one input: run
+        and kept on the session's next lines; the lines of an input that does not lower
+        (or of a comment alone) are kept blank (or as typed), so that the next input
+        comes after them. The result lines, as ``check`` prints them."""
         text = text.rstrip("\n") + "\n"
-        code = " ".join(line.split("#", 1)[0] for line in text.splitlines()).split()
-        if not code:
-            return ""  # only comments
-        if code[0] not in STATEMENT_KEYWORDS:
-            return self.show(" ".join(code))
-        program, offset = self.lower(text)
+        lines = text.count("\n")
+        parts = [c for c in map(code_line, text.splitlines()) if c]
+        if not parts:
+            self.transcript += text  # only comments: they keep their lines
+            return ""
+        if parts[0].split()[0] not in STATEMENT_KEYWORDS:
+            return self.show(join_lines(parts), lines)
+        try:
+            program, offset = self.lower(text)
+        except BaseException:
+            self.transcript += "\n" * lines
+            raise
         self.program = program
         self.transcript += text
         new = [s for s in program.statements if s.source.line > offset]
         return "\n".join(self.run(program, new))
 
-    def show(self, code: str) -> str:
-        """An input with no statement keyword (``[unfold] E [by RULES]``, on one line) is
-        shown as ``show`` shows it; the session keeps it as that statement."""
+    def show(self, code: str, lines: int = 1) -> str:
+        """An input with no statement keyword (``[unfold] E [by RULES]``, typed on ``lines``
+        lines, ``code`` being them joined on one) is shown as ``show`` shows it; the session
+        keeps it as that statement on the first of its lines (the others blank)."""
         from .lower import parse_show
 
         line = self.transcript.count("\n") + 1
         try:
             stmt = parse_show(self.program, code, REPL_PATH, line)
         except SourceError as e:
-            raise SourceError(e.message, line + e.line - 1, e.col, REPL_PATH, self.transcript + code) from None
+            error = SourceError(e.message, line + e.line - 1, e.col, REPL_PATH, self.transcript + code)
+            self.transcript += "\n" * lines
+            raise error from None
+        except BaseException:
+            self.transcript += "\n" * lines
+            raise
         self.program.statements.append(stmt)
-        self.transcript += stmt.source.text + "\n"
+        self.transcript += stmt.source.text + "\n" * max(lines, 1)
         return "\n".join(self.run(self.program, [stmt]))
 
     def run(self, program: Program, statements: Iterable) -> list[str]:
+        """Run ``statements`` of ``program`` as ``check`` does (the results are kept for
+        :meth:`exit_status`); their lines as ``check`` prints them, a statement typed here
+        over several lines joined as typed (:meth:`typed_text`)."""
         from .checker import Checker, Options
         from .program import RuleStmt, ShowStmt
 
@@ -165,6 +249,10 @@ class Session:
         out: list[str] = []
         for stmt in statements:
             for r in checker.run_statement(stmt):
+                self.results.append(r)
+                text = self.typed_text(r.source)
+                if text != r.source.text:
+                    r = replace(r, source=replace(r.source, text=text))
                 out.append(r.line())
                 out.extend("    " + line for line in r.output)
             if self.trace and isinstance(stmt, ShowStmt):
@@ -173,8 +261,28 @@ class Session:
                 self.refused.update(checker.refused)
         return out
 
+    def typed_text(self, source) -> str:
+        """The one-line text of a statement typed in the session, its lines joined as
+        typed (:func:`join_lines`: no space put inside a bracket at a line break) where the
+        lowering put a space at every break; ``source.text`` itself for any other."""
+        if source.path != REPL_PATH or source.line < 1:
+            return source.text
+        parts: list[str] = []
+        for line in self.transcript.splitlines()[source.line - 1:]:
+            part = code_line(line)
+            if part:
+                parts.append(part)
+            spaced = " ".join(parts)
+            if spaced == source.text:
+                return join_lines(parts)
+            if not source.text.startswith(spaced):
+                break
+        return source.text
+
     # ------------------------------------------------------------------ commands
     def command(self, text: str) -> str:
+        """Run the :command ``text``; what to print. Raises EOFError for :quit and
+        CommandError for a command used wrongly."""
         name, _, arg = text.partition(" ")
         arg = arg.strip()
         if name in (":help", ":h", ":?"):
@@ -192,8 +300,7 @@ class Session:
             return self.draw(arg)
         if name == ":names":
             return self.names_text()
-        known = ", ".join(dict.fromkeys(c.split()[0] for c in COMMANDS))
-        return f"unknown command {name} (commands: {known}; :help explains them)"
+        raise CommandError(f"unknown command {name} (commands: {', '.join(COMMAND_NAMES)}; :help explains them)")
 
     def expression(self, text: str):
         """``text`` as an expression in the session's declarations (SourceError positioned
@@ -206,19 +313,19 @@ class Session:
             raise SourceError(e.message, e.line, e.col, REPL_PATH, text) from None
 
     def load(self, arg: str) -> str:
+        """``:load FILE``: check FILE as ``diagalg check`` does (its results are shown and
+        count in the exit status) and import its declarations into the session."""
         if not arg:
-            return "usage: :load FILE"
+            raise CommandError("usage: :load FILE")
         from .lower import load_program
 
         path = Path(shlex.split(arg)[0]).expanduser()
         if not path.is_absolute():
             path = self.base_dir / path
         if '"' in str(path):
-            return f"cannot load {path}: the path contains a double quote"
-        try:  # results and errors name the file as it was typed
-            file_program = load_program(path if Path(arg).is_absolute() else Path(os.path.relpath(path)))
-        except SourceError as e:
-            return e.render()
+            raise CommandError(f"cannot load {path}: the path contains a double quote")
+        # results and errors (a SourceError, shown by execute) name the file as it was typed
+        file_program = load_program(path if Path(arg).is_absolute() else Path(os.path.relpath(path)))
         # the file's declarations join the session by importing it; its own statements
         # run once, now, exactly as `diagalg check FILE` runs them
         import_line = f'import "{path}"\n'
@@ -228,30 +335,39 @@ class Session:
         results = self.run(file_program, file_program.statements)
         names = sum(map(len, (file_program.env.symbols, file_program.tensors, file_program.funcs,
                               file_program.lets, file_program.rules)))
-        return "\n".join(results + [f"loaded {arg}: {len(file_program.statements)} statements checked, "
-                                    f"{names} names declared"])
+        checked = len(file_program.statements)
+        summary = (f"loaded {arg}: {checked} statement{'s' if checked != 1 else ''} checked, "
+                   f"{names} name{'s' if names != 1 else ''} declared")
+        return "\n".join([*results, summary])
 
     def draw(self, arg: str) -> str:
+        """``:draw EXPR [to "FILE"]``: write the drawing of EXPR to FILE (relative to the
+        session's directory), or without ``to`` to the first ``drawN.svg`` there that does
+        not exist yet (N counting the session's drawings); says which file it wrote."""
         if not arg:
-            return 'usage: :draw EXPR [to "FILE"]'
+            raise CommandError('usage: :draw EXPR [to "FILE"]')
         m = re.match(r'^(?P<expr>.*?)\s+to\s+"(?P<path>[^"]+)"\s*$', arg)
         expr_text, target = (m.group("expr"), m.group("path")) if m else (arg, None)
         expr = self.expression(expr_text)
         try:
             from . import render  # type: ignore[attr-defined]
         except ImportError:
-            return "cannot draw: this diagalg has no renderer (diagalg.render is not installed)"
+            raise CommandError("cannot draw: this diagalg has no renderer (diagalg.render is not installed)")
         if target is None:
             self.draws += 1
-            folder = Path(tempfile.gettempdir()) / f"diagalg-repl-{os.getpid()}"
-            folder.mkdir(exist_ok=True)
-            path = folder / f"draw{self.draws}.svg"
+            while (self.base_dir / f"draw{self.draws}.svg").exists():  # never overwrite a drawing
+                self.draws += 1
+            path = self.base_dir / f"draw{self.draws}.svg"
+            try:
+                target = str(path.relative_to(Path.cwd()))
+            except ValueError:
+                target = str(path)
         else:
             path = Path(target).expanduser()
             if not path.is_absolute():
                 path = self.base_dir / path
         render.write(expr, self.program, path)
-        return f"wrote {target or path}"
+        return f"wrote {target}"
 
     def derivation_lines(self, expr, unfold: bool = False, rules=None) -> list[str]:
         """The derivation of ``expr`` as `diagalg simplify --trace` prints it."""
@@ -291,8 +407,9 @@ def history_path() -> Path:
 
 
 def make_completer(session: Session):
-    """Completion of commands (after ':'), file names (after ':load '), declared names,
-    rule names and keywords."""
+    """Completion of commands (after ':', each once), file names (after ':load '),
+    declared names, keywords, and rule names (all of them right after ``by`` or a comma
+    in its list, the session's own rules first)."""
     from prompt_toolkit.completion import Completer, Completion, PathCompleter
     from prompt_toolkit.document import Document
 
@@ -309,17 +426,16 @@ def make_completer(session: Session):
                 return
             if before.lstrip().startswith(":") and " " not in before.lstrip():
                 word = before.lstrip()
-                for cmd in COMMANDS:
-                    c = cmd.split()[0]
+                for c, what in COMMAND_NAMES.items():
                     if c.startswith(word):
-                        yield Completion(c, -len(word), display_meta=COMMANDS[cmd])
+                        yield Completion(c, -len(word), display_meta=what)
                 return
             m = _WORD.search(before)
             word = m.group(0) if m else ""
-            if not word:
+            after_by = _AFTER_BY.search(before) is not None
+            if not word and not after_by:
                 return
-            after_by = re.search(r"\bby\s+([A-Za-z_][\w']*\s*,\s*)*[A-Za-z_][\w']*$", before) is not None
-            rule_names = list(implemented_rules()) + list(session.program.rules)
+            rule_names = list(session.program.rules) + list(implemented_rules())  # the session's first
             if after_by:
                 candidates = rule_names
             else:
@@ -336,8 +452,9 @@ def make_completer(session: Session):
 
 def run_piped(session: Session, lines: Iterable[str], output: Callable[[str], None] = print) -> int:
     """Input that is not a terminal (a pipe, a file): each whole input, as Enter would
-    submit it, is echoed after the prompt and evaluated; returns 0 at the end of the
-    input or at ``:quit``."""
+    submit it, is echoed after the prompt and evaluated. At the end of the input or at
+    ``:quit``, returns the status ``diagalg check`` would give (:meth:`Session.exit_status`:
+    2 after a static error, 1 after a failure, ...)."""
     buffer = ""
     for line in lines:
         output((("diag> " if not buffer else "  ... ") + line.rstrip("\n")).rstrip())
@@ -346,20 +463,24 @@ def run_piped(session: Session, lines: Iterable[str], output: Callable[[str], No
             try:
                 result = session.execute(buffer)
             except EOFError:
-                return 0
+                return session.exit_status()
             buffer = ""
             if result:
                 output(result)
     if buffer.strip():
-        result = session.execute(buffer)
+        try:
+            result = session.execute(buffer)
+        except EOFError:
+            return session.exit_status()
         if result:
             output(result)
-    return 0
+    return session.exit_status()
 
 
 def run_repl(file: str | None = None, seed: int = 0, output: Callable[[str], None] = print) -> int:
-    """The interactive loop on the terminal (or :func:`run_piped` when standard input
-    is not a terminal); returns the exit status (0)."""
+    """The interactive loop on the terminal, or :func:`run_piped` when standard input
+    is not a terminal; returns the exit status: 0 when the terminal session ends
+    (``:quit``, Ctrl-D), the status ``diagalg check`` would give for piped input."""
     import sys
 
     if not sys.stdin.isatty():

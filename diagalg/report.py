@@ -5,7 +5,9 @@ it). Assertions and rules show both sides drawn; ``calc`` blocks show the start
 and each step as a figure with its drawing, the rules it used and how it was
 checked; ``show`` statements show their traced derivation (each rewrite with its
 rule, its number of sites and its check error); ``draw`` statements show their
-picture. It sits above the renderer because a ``show`` is traced again here, by
+picture. A table of contents links to each file (with its counts) and to each
+statement that is not ok, and a checkbox hides the ok statements (CSS only: the
+page has no scripts). It sits above the renderer because a ``show`` is traced again here, by
 the engine, to draw its steps.
 """
 
@@ -69,34 +71,74 @@ def _statement_figures(checker, stmt, results) -> list[str]:
     return []
 
 
+#: the report's own rules, after the shared style sheet: its contents and its failures filter
+_CSS = """
+nav.toc { margin: 8px 0 16px; font-size: 14px; } nav.toc ol { margin: 4px 0; padding-left: 22px; }
+nav.toc .counts { color: #555; font-size: 13px; } nav.toc ul { margin: 2px 0; padding-left: 18px; font-size: 13px; }
+nav.toc a { color: #1a4f8b; } label.filter { font-size: 14px; cursor: pointer; }
+#only-problems:checked ~ section.stmt.ok { display: none; }
+#only-problems:checked ~ nav.toc li.problem-free, #only-problems:checked ~ h2.problem-free { display: none; }
+"""
+
+
+def _status(results) -> str:
+    """A statement's worst status: ERROR, FAIL, INCONCLUSIVE, else ok (also when it printed nothing)."""
+    for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
+        if any(r.status == s for r in results):
+            return s
+    return "ok"
+
+
 def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: int,
            title: str = "diagalg check") -> str:
-    """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file."""
+    """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file.
+
+    The page opens with the summary, a checkbox ``#only-problems`` ("show only
+    problems") and a table of contents: one entry per file with its counts, linking to
+    the file's heading (``id="file-K"``, K from 1), and under it a link to each statement
+    that is not ok. Every statement is a ``section.stmt`` with ``id="file-K-line-L"`` (L
+    its line). Checking the box hides the ok sections, and the headings and contents
+    entries of files without problems, by CSS alone: the page has no
+    scripts and loads nothing from outside."""
     sections: list[str] = []
+    toc: list[str] = []
     every: list = []
     nfiles = 0
     for checker, pairs in files:
         nfiles += 1
         program = checker.program
-        sections.append(f"<h2>{escape(str(program.path))}</h2>")
+        anchor = f"file-{nfiles}"
+        heading = len(sections)
+        sections.append(f"<h2 id=\"{anchor}\">{escape(str(program.path))}</h2>")
+        mine: list = []
+        problems: list[str] = []
         for stmt, results in pairs:
             every.extend(results)
-            status = "ok"
-            for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
-                if any(r.status == s for r in results):
-                    status = s
-                    break
+            mine.extend(results)
+            status = _status(results)
+            sid = f"{anchor}-line-{stmt.source.line}"
+            if status != "ok":
+                problems.append(f"<li><a href=\"#{sid}\">line {stmt.source.line}</a> {escape(status)}</li>")
             try:
                 figs = _statement_figures(checker, stmt, results)
             except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
                 figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
             kind = type(stmt).__name__.removesuffix("Stmt").lower()
             sections.append(
-                f"<section class=\"stmt {status}\" data-kind=\"{kind}\" data-line=\"{stmt.source.line}\">"
+                f"<section class=\"stmt {status}\" id=\"{sid}\" data-kind=\"{kind}\" "
+                f"data-line=\"{stmt.source.line}\">"
                 + "".join(_result_line(r) for r in results)
                 + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
+        klass = "" if problems else " class=\"problem-free\""
+        sections[heading] = f"<h2 id=\"{anchor}\"{klass}>{escape(str(program.path))}</h2>"
+        toc.append(f"<li{klass}><a href=\"#{anchor}\">{escape(str(program.path))}</a> "
+                   f"<span class=\"counts\">{escape(summary_text(mine))}</span>"
+                   + (f"<ul>{''.join(problems)}</ul>" if problems else "") + "</li>")
     summary = summary_text(every)
     head = (f"<h1>{escape(title)}</h1><p class=\"summary\">checked {nfiles} file{'s' if nfiles != 1 else ''} "
-            f"(seed {seed}): {escape(summary)}</p>")
+            f"(seed {seed}): {escape(summary)}</p>"
+            "<input type=\"checkbox\" id=\"only-problems\">"
+            "<label class=\"filter\" for=\"only-problems\"> show only problems (hide the ok statements)</label>"
+            f"<nav class=\"toc\"><ol>{''.join(toc)}</ol></nav>")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n")
+            f"<style>{CSS}{_CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n")

@@ -5,9 +5,15 @@ Usage (from the repository root; `make docs` runs it):
     .venv/bin/python scripts/make_docs.py            # write docs/tutorial.md, docs/pictures/*
     .venv/bin/python scripts/make_docs.py --out DIR  # write DIR/tutorial.md, DIR/pictures/* instead
 
-The tutorial walks through the example files in the paper's order: each
-file's opening comment (the paper's words), every `let` drawn, and its first
-`calc` derivations with every step drawn. The README's pictures are made here
+The tutorial walks through the example files in the paper's order. Each
+section is one file: its heading is the opening comment's first sentence (or,
+when that sentence is long, its part before the first colon), then the rest of
+that comment (the paper's words), its first `let` definitions drawn, its first
+`calc` derivations with every step drawn and what `diagalg check` prints for
+them, and its first other checked statements (assert, show, cost, ...), each
+with its code, its drawing and its `check` output. Every file is checked as
+`diagalg check examples/FILE` checks it from the repository root (seed 0), so
+the printed lines are the command's own. The README's pictures are made here
 too: readme-*.svg from the same drawing code, and, when Chromium is
 installed, readme-report.png (a screenshot of `diagalg check --html`) and
 readme-notebook.png (a derivation as Jupyter displays it).
@@ -18,6 +24,7 @@ tests/test_tutorial.py regenerates it and compares.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -29,8 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import diagalg  # noqa: E402
+from diagalg.checker import Checker, Options, summary_text  # noqa: E402
 from diagalg.engine import unfold  # noqa: E402
-from diagalg.program import CalcStmt  # noqa: E402
+from diagalg.program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt,  # noqa: E402
+                             ExpandStmt, RuleStmt, ShowStmt)
 from diagalg.render import render  # noqa: E402
 
 #: the paper's order; any other example file follows, sorted
@@ -40,6 +49,10 @@ ORDER = ["contractions", "trace_cyclicity", "tensor_product", "symmetric", "copy
          "transformers/toy_model", "transformers/gpt2_shapes"]
 CALCS_PER_FILE = 2
 LETS_PER_FILE = 6
+#: checked statements other than calc shown per file (the rest are counted)
+CHECKS_PER_FILE = 4
+#: a first sentence longer than this becomes a heading only up to its first colon
+TITLE_WIDTH = 100
 
 #: the README's drawings: (file name, example, expression or let name), definitions unfolded
 README_PICTURES = [
@@ -57,21 +70,66 @@ def example_files() -> list[Path]:
 
 
 def opening_comment(path: Path) -> tuple[str, list[str]]:
-    """(title, prose lines) from the file's first comment block."""
+    """(title, prose lines) from the file's first comment block.
+
+    The title is a whole sentence: the first sentence of the comment's first
+    paragraph (which may span several comment lines), without its final period.
+    When that sentence is longer than :data:`TITLE_WIDTH` characters and has a
+    colon, the title is its part before the colon and the prose keeps the whole
+    paragraph; otherwise the prose starts with the paragraph's remaining sentences.
+    No word of the comment is lost. A file without a comment is titled by its name."""
     lines = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
         lines.append(line[1:].strip())
-    title = lines[0].rstrip(".") if lines else path.stem
-    return title, lines[1:]
+    if not lines or not lines[0]:
+        return path.stem, lines
+    end = lines.index("") if "" in lines else len(lines)
+    first, rest = " ".join(lines[:end]), lines[end:]
+    m = re.match(r"(.+?[.!?])(?:\s+(?=[A-Z\"'`(])|$)", first)
+    sentence = m.group(1) if m else first
+    after = first[len(sentence):].strip()
+    if len(sentence) > TITLE_WIDTH and ": " in sentence:
+        return sentence.split(": ", 1)[0], [first] + rest
+    return sentence.rstrip("."), ([after] if after else []) + rest
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
+def _plural(n: int, word: str) -> str:
+    """``1 definition``, ``2 definitions``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def check_output(results) -> list[str]:
+    """The lines `diagalg check` prints for these results (each result line, then its output indented)."""
+    out: list[str] = []
+    for r in results:
+        out.append(r.line())
+        out += ["    " + line for line in r.output]
+    return out
+
+
+def drawn_parts(stmt) -> list[tuple[str, object]]:
+    """(caption, expression) of what a checked statement is drawn as: both sides of an
+    assertion, a rule or a decomposition, else its one expression."""
+    if isinstance(stmt, AssertStmt):
+        return [("left", stmt.lhs), ("right", stmt.rhs)]
+    if isinstance(stmt, RuleStmt):
+        return [("left", stmt.rule.lhs), ("right", stmt.rule.rhs)]
+    if isinstance(stmt, DecomposeStmt):
+        return [("tensor", stmt.lhs), ("factors", stmt.rhs)]
+    if isinstance(stmt, (ShowStmt, ExpandStmt, CostStmt, DrawStmt)):
+        return [("expression", stmt.expr)]
+    return []
+
+
 class Writer:
+    """The tutorial's markdown (:attr:`md`) and its pictures, written under ``out``."""
+
     def __init__(self, out: Path) -> None:
         self.out = out
         self.pictures = out / "pictures"
@@ -79,13 +137,24 @@ class Writer:
         self.md: list[str] = []
 
     def picture(self, name: str, expr) -> str:
+        """Draw ``expr`` to pictures/``name`` (SVG); its path relative to the tutorial."""
         (self.pictures / name).write_text(render(expr, None, "svg"), encoding="utf-8")
         return f"pictures/{name}"
 
+    def output(self, results) -> None:
+        """What `diagalg check` prints for ``results``, as a text block."""
+        lines = check_output(results)
+        if lines:
+            self.md += ["`diagalg check` prints:", "", "```text", *lines, "```", ""]
+
     def example(self, number: int, path: Path) -> None:
+        """The section of one example file (see the module docstring); the working
+        directory is the repository root, so result lines name ``examples/...``."""
         rel = path.relative_to(ROOT).as_posix()
         stem = _slug(path.relative_to(ROOT / "examples").with_suffix("").as_posix())
-        program = diagalg.load(path)
+        program = diagalg.load(rel)
+        checker = Checker(program, Options(seed=0))
+        ran = [(stmt, checker.run_statement(stmt)) for stmt in program.statements]
         title, prose = opening_comment(path)
         self.md += [f"## {number}. {title}", "", f"From [`{rel}`](../{rel}).", ""]
         paragraph: list[str] = []
@@ -98,16 +167,16 @@ class Writer:
         if self.md[-1] == ">":
             self.md[-1] = ""
         lets = list(program.lets.values())
-        shown = [d for d in lets if d.source.path == str(path) or Path(d.source.path) == path][:LETS_PER_FILE]
+        shown = [d for d in lets if d.source.path == rel][:LETS_PER_FILE]
         if shown:
             self.md += ["### Definitions", ""]
             for d in shown:
                 src = self.picture(f"{stem}-{_slug(d.name)}.svg", d.expr)
                 self.md += ["```diag", d.source.text, "```", "", f"![{d.name}]({src})", ""]
             if len(lets) > len(shown):
-                self.md += [f"({len(lets) - len(shown)} more definitions in the file.)", ""]
-        calcs = [s for s in program.statements if isinstance(s, CalcStmt)][:CALCS_PER_FILE]
-        for k, calc in enumerate(calcs, start=1):
+                self.md += [f"({_plural(len(lets) - len(shown), 'more definition')} in the file.)", ""]
+        calcs = [(s, results) for s, results in ran if isinstance(s, CalcStmt)][:CALCS_PER_FILE]
+        for k, (calc, results) in enumerate(calcs, start=1):
             self.md += [f"### Derivation {k} (line {calc.source.line})", "", "```diag", calc.source.text]
             self.md += ["  " + step.source.text for step in calc.steps] + ["```", ""]
             src = self.picture(f"{stem}-calc{k}-0.svg", calc.expr)
@@ -116,8 +185,25 @@ class Writer:
                 why = f"by {', '.join(step.rules)}" if step.rules is not None else "by the default rules"
                 src = self.picture(f"{stem}-calc{k}-{j}.svg", step.expr)
                 self.md += [f"Step {j}, {why}: ![step {j}]({src})", ""]
+            self.output(results)
+        checked = [(s, results) for s, results in ran if results and not isinstance(s, CalcStmt)]
+        if checked:
+            self.md += ["### Checked statements", ""]
+        for k, (stmt, results) in enumerate(checked[:CHECKS_PER_FILE], start=1):
+            self.md += ["```diag", stmt.source.text, "```", ""]
+            pictures = [f"{caption.capitalize()}: ![{caption}]({self.picture(f'{stem}-check{k}-{caption}.svg', e)})"
+                        for caption, e in drawn_parts(stmt)]
+            if pictures:
+                self.md += [" ".join(pictures), ""]
+            self.output(results)
+        if len(checked) > CHECKS_PER_FILE:
+            self.md += [f"({_plural(len(checked) - CHECKS_PER_FILE, 'more checked statement')} in the file.)", ""]
+        every = [r for _, results in ran for r in results]
+        if every:
+            self.md += [f"`diagalg check {rel}` ends with `checked 1 file (seed 0): {summary_text(every)}`.", ""]
 
     def readme_pictures(self) -> None:
+        """The README's drawings (:data:`README_PICTURES`), definitions unfolded."""
         for name, example, what in README_PICTURES:
             program = diagalg.load(ROOT / "examples" / f"{example}.diag")
             expr = program[what] if what.isidentifier() else program.expr(what)
@@ -159,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs", help="directory for tutorial.md and pictures/")
     ap.add_argument("--no-screenshot", action="store_true", help="skip the two PNG screenshots")
     ns = ap.parse_args(argv)
+    ns.out = ns.out.resolve()
+    os.chdir(ROOT)  # result lines as `diagalg check examples/...` prints them from the root
     w = Writer(ns.out)
     w.md += ["# Tutorial: the paper's examples, drawn", "",
              "Generated by `make docs` (scripts/make_docs.py) from the files in `examples/`: every",

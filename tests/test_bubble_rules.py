@@ -503,7 +503,7 @@ def test_cli_assert_by_rule(write_diag, cli, tmp_path, rule: str, identity: str)
         assert r.returncode == 0
     else:  # true, so not refuted; but not proved by the default rules
         assert lines[1].startswith("bubbles.diag:8: FAIL  assert "), r.stdout
-        assert lines[1].endswith("not proved symbolically; numerically equal: name a rule, or use `assert numeric`")
+        assert lines[1].endswith("not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric")
         assert r.returncode == 1
 
 

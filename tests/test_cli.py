@@ -90,7 +90,7 @@ def test_fail_line_not_equal_with_max_error_and_seed(trace_run):
 def test_fail_line_not_proved_symbolically_but_numerically_equal(trace_run):
     line = line_for(trace_run.stdout, 10)
     assert line.startswith("trace.diag:10: FAIL  assert exp(A[i, j] + B[i, j]) == ")
-    assert line.endswith("not proved symbolically; numerically equal: name a rule, or use `assert numeric`")
+    assert line.endswith("not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric")
 
 
 def test_not_equal_assertion_ok(trace_run):
@@ -450,3 +450,68 @@ def test_dims_that_contradict_bound_weights_are_refused(write_diag, cli, tmp_pat
     assert r.returncode == 2 and r.stdout == ""
     assert "--dims seq=16 contradicts the bound weights, whose arrays make seq 5" in r.stderr
     assert cli("check", "--dims", "seq=5", "w.diag", cwd=tmp_path).returncode == 0
+
+
+# =========================================================================== timings and progress
+
+
+def test_timings_end_each_line_with_its_statement_time(trace_dir, cli):
+    plain = cli("check", "trace.diag", cwd=trace_dir).stdout.splitlines()
+    timed = cli("check", "--timings", "trace.diag", cwd=trace_dir).stdout.splitlines()
+    results = [l for l in timed if l.startswith("trace.diag:")]
+    assert len(results) == 9 and all(re.search(r" \(\d+\.\d\d s\)$", l) for l in results)
+    # the same lines otherwise (the shortening of long statements is unchanged), and the same summary
+    assert [re.sub(r" \(\d+\.\d\d s\)$", "", l) for l in timed] == plain
+
+
+def test_json_always_carries_the_statement_seconds(write_diag, cli, tmp_path):
+    write_diag("calc.diag", """\
+        dim n
+        tensor A[i: n, j: n]
+        tensor B[i: n, j: n]
+        assert A[i, j] B[j, k] == B[j, k] A[i, j]
+        calc A[i, j] B[j, k] delta[k, l]
+          = A[i, j] B[j, l]      by delta
+          = B[j, l] A[i, j]
+        """)
+    records = [json.loads(l) for l in cli("check", "--json", "calc.diag", cwd=tmp_path).stdout.splitlines()]
+    assert len(records) == 3
+    assert all(isinstance(rec["seconds"], float) and 0 <= rec["seconds"] < 60 for rec in records)
+    assert records[1]["seconds"] == records[2]["seconds"]  # a calc's steps share their statement's time
+
+
+def test_no_progress_line_when_stdout_is_not_a_terminal(trace_dir, cli, monkeypatch):
+    monkeypatch.setenv("DIAGALG_PROGRESS_AFTER", "0")  # due at once, were it a terminal
+    r = cli("check", "trace.diag", cwd=trace_dir)
+    assert r.stderr == "" and "checking" not in r.stdout and "\x1b" not in r.stdout + r.stderr
+
+
+def test_progress_line_on_a_terminal_is_drawn_in_place_and_erased(trace_dir):
+    """Under a pseudo-terminal (stdout and stderr both the tty) the progress line appears,
+    is redrawn with ``\\r`` and erased with ``ESC [K`` before the summary; --json stays silent."""
+    import os
+    import sys
+
+    pexpect = pytest.importorskip("pexpect", reason="pexpect (a test dependency) is not installed")
+    env = dict(os.environ, DIAGALG_PROGRESS_AFTER="0", TERM="xterm", COLUMNS="160")
+
+    def terminal(*args: str) -> str:
+        child = pexpect.spawn(sys.executable, ["-m", "diagalg.cli", "check", *args], env=env,
+                              cwd=str(trace_dir), encoding="utf-8", timeout=120, dimensions=(50, 160))
+        child.expect(pexpect.EOF)
+        child.close()
+        return child.before
+
+    shown = terminal("trace.diag", "trace.diag")
+    assert "\r\x1b[Kchecking trace.diag (1/2 files, 0 statements)" in shown
+    assert re.search(r"checking trace\.diag \(2/2 files, \d+ statements\)", shown)
+    summary = shown.index("checked 2 files")
+    last = shown.rindex("checking trace.diag", 0, summary)
+    assert "\r\x1b[K" in shown[last:summary]  # the last drawing is erased before the summary
+    assert "checking" not in shown[summary:]
+    for line in shown.replace("\r\n", "\n").split("\n"):
+        if line.startswith("trace.diag:"):  # a result line never carries the progress text
+            assert "checking" not in line
+    quiet = terminal("--json", "trace.diag")
+    assert "checking" not in quiet and "\x1b[K" not in quiet
+    assert all(json.loads(l) for l in quiet.splitlines() if l.strip())

@@ -110,3 +110,17 @@ def test_free_copy_tensor_legs_and_hyperedges_are_costed():
     rep, prog = report("dim n\ntensor a[i: n]\ntensor b[i: n]\ntensor c[i: n]\n",
                        "keep[i](a[i] b[i] c[i])")
     assert rep.agrees and rep.flops != 0
+
+
+def test_cost_prices_the_order_the_parentheses_give_beside_the_optimal_one():
+    # the bad order forms the matrix product A B (n m p), the good one two matrix-vector products
+    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor B[j: n, k: n]\ntensor x[k: n]\n"
+                         "cost (A[i, j] B[j, k]) x[k]\ncost A[i, j] (B[j, k] x[k])\ncost A[i, j] B[j, k] x[k]\n")
+    bad, good, plain = Checker(prog).run()
+    assert bad.status == good.status == "ok"
+    assert bad.detail == plain.detail  # the chosen order and its figures do not depend on the parentheses
+    (line,) = [x for x in bad.output if x.startswith("as written")]
+    assert line == "as written (A[i, j] B[j, k]) x[k]: 2*n**3 + 2*n**2 flops = 2e+09 (500x the chosen order)"
+    assert any(x.startswith("as written A[i, j] (B[j, k] x[k]): 4*n**2 flops") and "(1x the chosen order)" in x
+               for x in good.output)
+    assert not any(x.startswith("as written") for x in plain.output)  # no parentheses: no written order

@@ -91,6 +91,21 @@ def test_undeclared_name():
     located(H + "assert A[i, j] == C[i, j]\n", 5, 19, "undeclared name 'C'")
 
 
+def test_undeclared_name_suggests_a_close_declared_name():
+    # a tensor, a dimension, a function and a rule after `by`, each misspelt
+    located("dim n\ntensor Weight[a: n, b: n]\nlet W2[a, c] = Wieght[a, b] Weight[b, c]\n", 3, 16,
+            "undeclared name 'Wieght' (did you mean 'Weight'?)")
+    located("dim width\ntensor A[i: widht]\n", 2, 13, "undeclared name 'widht' (did you mean 'width'?)")
+    located("dim n\ntensor x[i: n]\nfunc gelu2[p: n -> q: n]\nlet y[q] = gleu2[i -> q](x[i])\n", 4, 12,
+            "undeclared function 'gleu2' (did you mean 'gelu2'?)")
+    located(H + "assert A[i, j] == A[i, j] by dleta\n", 5, 30, "unknown rule 'dleta' (did you mean 'delta'?)")
+
+
+def test_undeclared_name_without_a_close_name_has_no_suggestion():
+    err = located(H + "assert A[i, j] == Zzz[i, j]\n", 5, 19, "undeclared name 'Zzz'")
+    assert "did you mean" not in err.message
+
+
 def test_name_used_before_its_declaration():
     located("dim n\nassert A[i, j] == A[i, j]\ntensor A[i: n, j: n]\n", 2, 8, "undeclared name 'A'")
 

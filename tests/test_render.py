@@ -285,6 +285,7 @@ def test_diagalg_draw_command(write_diag, cli, tmp_path):
     assert run.returncode == 0 and run.stdout.startswith("\\documentclass")
     run = cli("draw", f, "nope")
     assert run.returncode == 2 and "no let or tensor named 'nope'" in run.stderr
+    assert "lets: M" in run.stderr and "tensors: " in run.stderr and "U" in run.stderr.split("tensors: ")[1]
     run = cli("draw", f, "-e", "A[i, j] B[j]")
     assert run.returncode == 2 and "error:" in run.stderr and "Traceback" not in run.stderr
     run = cli("draw", f)

@@ -132,3 +132,87 @@ def test_chromium_screenshot_shows_the_step_figures(report):
     assert ink > 0.02 * width * height / 4  # not blank
     # every step figure has a blue bar on top: start + 3 calc steps, start + 1 traced step
     assert color_blobs(rows, width, STEP_BLUE) == 6
+
+
+# =========================================================================== contents and the failures filter
+
+OK_GREEN = (0x2E, 0x8B, 0x57)  # section.stmt.ok's left border
+FAIL_RED = (0xC6, 0x28, 0x28)  # section.stmt.FAIL's left border
+
+#: appended to a copy of the page (never to the report itself): records each section's and heading's display
+PROBE = ("<script>for (const s of document.querySelectorAll('section.stmt, h2'))"
+         " s.dataset.shown = getComputedStyle(s).display;</script>")
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """A report of two files: the isometry file (all ok) and one whose calc fails at its last step."""
+    from conftest import _run_in_process
+
+    d = tmp_path_factory.mktemp("mixed")
+    (d / "good.diag").write_text(ISOMETRY)
+    (d / "bad.diag").write_text(ISOMETRY.replace("= A[b, e]                                      by delta",
+                                                 "= A[e, b]                                      by delta"))
+    run = _run_in_process("check", "--html", d / "report.html", d / "good.diag", d / "bad.diag", cwd=d)
+    assert run.returncode == 1, run.stdout + run.stderr
+    return d / "report.html"
+
+
+def _checked_copy(page, probe: bool = False):
+    """A copy of ``page`` with the filter box ticked (its ``checked`` attribute), and optionally the probe."""
+    html = page.read_text().replace('<input type="checkbox" id="only-problems">',
+                                    '<input type="checkbox" id="only-problems" checked>')
+    assert " checked>" in html
+    if probe:
+        html = html.replace("</body>", PROBE + "</body>")
+    out = page.with_name(page.stem + ("-probe" if probe else "-checked") + ".html")
+    out.write_text(html)
+    return out
+
+
+def test_the_contents_link_every_file_and_every_problem(mixed):
+    html = mixed.read_text()
+    tags = _tags(html)
+    ids = [a["id"] for _, a in tags if "id" in a]
+    assert len(ids) == len(set(ids))  # unique anchors
+    sections = [a for t, a in tags if t == "section"]
+    assert [s["id"] for s in sections] == [f"file-{k}-line-{n}" for k in (1, 2) for n in (5, 6, 7, 11)]
+    toc = html.split('<nav class="toc">')[1].split("</nav>")[0]
+    links = re.findall(r'href="#([^"]+)"', toc)
+    assert links == ["file-1", "file-2", "file-2-line-7"]  # each file, then bad.diag's failing calc
+    assert all(link in ids for link in links)
+    assert re.search(r'href="#file-1">[^<]*good\.diag</a> <span class="counts">6 ok, 0 failed</span>', toc)
+    assert re.search(r'href="#file-2">[^<]*bad\.diag</a> <span class="counts">5 ok, 1 failed</span>', toc)
+
+
+def test_the_page_stays_script_free_and_self_contained(mixed):
+    html = mixed.read_text()
+    assert "<script" not in html.lower()
+    assert not re.search(r"\son[a-z]+\s*=", html)  # no event handlers
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing loaded from outside
+    tags = _tags(html)
+    assert [(t, a.get("type"), a.get("id")) for t, a in tags if t == "input"] == [("input", "checkbox", "only-problems")]
+    assert ("label", {"class": "filter", "for": "only-problems"}) in tags
+
+
+@needs_chromium
+def test_chromium_contents_links_resolve_to_existing_ids(mixed):
+    tags = _tags(dump_dom(mixed))
+    ids = {a["id"] for _, a in tags if "id" in a}
+    links = [a["href"][1:] for t, a in tags if t == "a" and a.get("href", "").startswith("#")]
+    assert len(links) == 3 and set(links) <= ids
+
+
+@needs_chromium
+def test_chromium_filter_shows_only_the_problems(mixed):
+    probed = _tags(dump_dom(_checked_copy(mixed, probe=True)))
+    shown = {a["id"]: a["data-shown"] for t, a in probed if t == "section"}
+    assert shown.pop("file-2-line-7") != "none"  # the failing calc stays
+    assert set(shown.values()) == {"none"}  # every ok section is hidden
+    # the heading of the file without problems is hidden too, the other file's stays
+    assert {a["id"]: a["data-shown"] for t, a in probed if t == "h2"} == {"file-1": "none", "file-2": "block"}
+    # and as a person sees it: no ok section's green bar is left, the failing one's red bar is
+    _, _, rows = read_png(screenshot(mixed, mixed.with_name("all.png"), 1400, 3000))
+    assert color_blobs(rows, 1400, OK_GREEN) >= 7
+    _, _, rows = read_png(screenshot(_checked_copy(mixed), mixed.with_name("only.png"), 1400, 3000))
+    assert color_blobs(rows, 1400, OK_GREEN) == 0 and color_blobs(rows, 1400, FAIL_RED) >= 1

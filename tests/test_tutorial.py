@@ -2,7 +2,11 @@
 regenerating them gives the same tutorial text and the same drawings, so the docs
 cannot drift from the examples. Drawings are compared by their content (every
 shape's kind and name, every label), not byte for byte, so a last-digit difference
-of a coordinate on another machine's BLAS does not count as drift."""
+of a coordinate on another machine's BLAS does not count as drift; for the same
+reason the text is compared with its round-off figures (``numeric 3e-16``) masked.
+
+Each section shows what ``diagalg check`` prints for the statements it shows; the
+tests check those lines against the command itself."""
 
 from __future__ import annotations
 
@@ -35,8 +39,21 @@ def generated(tmp_path_factory):
     return out
 
 
+#: a numeric check's round-off figure (it may differ in its last digit on another machine's BLAS)
+ROUNDOFF = re.compile(r"((?:numeric|max error|differ by) )(?:0|\d(?:\.\d+)?e-\d+)(?![\d.e])")
+
+
+def _masked(text: str) -> str:
+    return ROUNDOFF.sub(r"\1~", text)
+
+
+def _sections(text: str) -> list[str]:
+    return text.split("\n## ")[1:]
+
+
 def test_the_tutorial_text_is_what_make_docs_writes(generated):
-    assert (generated / "tutorial.md").read_text() == (ROOT / "docs" / "tutorial.md").read_text(), STALE
+    made, kept = (generated / "tutorial.md").read_text(), (ROOT / "docs" / "tutorial.md").read_text()
+    assert _masked(made) == _masked(kept), STALE
 
 
 def test_every_picture_is_what_make_docs_draws(generated):
@@ -59,3 +76,43 @@ def test_the_tutorial_covers_every_example_and_its_pictures_exist():
     # the derivations are drawn step by step: the isometry file's first calc has 4 steps
     section = text.split("From [`examples/isometry.diag`]")[1].split("\n## ")[0]
     assert len(re.findall(r"^Step \d, by ", section, re.M)) >= 4
+
+
+def test_headings_are_whole_sentences_and_counts_agree_in_number():
+    text = (ROOT / "docs" / "tutorial.md").read_text()
+    for section in _sections(text):
+        heading = section.split("\n", 1)[0].split(". ", 1)[1]
+        source = re.search(r"From \[`([^`]+)`\]", section).group(1)
+        comment = " ".join(l[1:].strip() for l in (ROOT / source).read_text().splitlines()
+                           if l.startswith("#")).split("  ")[0]
+        # the heading is the comment's first sentence, or the part of it before its first colon
+        assert comment.startswith(heading) and comment[len(heading)] in ".:", (heading, comment[:120])
+    assert not re.search(r"\b1 more \w+ \w+s\b|\b1 more \w+s\b", text)  # "1 more definition", not "definitions"
+    assert "(1 more definition in the file.)" in text
+
+
+def test_every_section_shows_code_pictures_and_what_check_prints():
+    text = (ROOT / "docs" / "tutorial.md").read_text()
+    sections = _sections(text)
+    assert len(sections) == len(list((ROOT / "examples").rglob("*.diag")))
+    for section in sections:
+        name = section.split("\n", 1)[0]
+        assert "```diag\n" in section, name
+        assert re.search(r"!\[[^\]]*\]\(pictures/", section), name
+        assert "`diagalg check` prints:\n\n```text\nexamples/" in section, name
+        assert re.search(r"ends with `checked 1 file \(seed 0\): \d+ ok, 0 failed`", section), name
+
+
+@pytest.mark.parametrize("example", ["isometry", "decompositions/costs", "transformers/toy_model"])
+def test_the_printed_lines_are_what_check_prints(example):
+    """A derivation's lines, a cost's output and a weights-bound file's lines, as the command prints them."""
+    from conftest import _run_in_process
+
+    rel = f"examples/{example}.diag"
+    section = (ROOT / "docs" / "tutorial.md").read_text().split(f"From [`{rel}`]")[1].split("\n## ")[0]
+    shown = [l for block in re.findall(r"```text\n(.*?)```", section, re.S) for l in block.splitlines()]
+    run = _run_in_process("check", rel, cwd=ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    printed = _masked(run.stdout).splitlines()
+    assert len(shown) >= 3 and all(_masked(l) in printed for l in shown)
+    assert f"ends with `{printed[-1]}`" in section

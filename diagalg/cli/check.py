@@ -1,12 +1,22 @@
 """`diagalg check`: parse and check every file first (any static error: exit 2, nothing
 runs), then run every statement, print its result lines, and write the HTML report
-(``--html``). Exit status: 3 internal error, 1 failure, 4 inconclusive, 0 all ok."""
+(``--html``). Exit status: 3 internal error, 1 failure, 4 inconclusive, 0 all ok.
+
+Every result carries the wall time of the statement that produced it (``seconds``
+in ``--json``; printed at the end of each line with ``--timings``); the lines of a
+``calc`` share their statement's time. On a terminal (stdout and stderr TTYs, not ``--json``)
+a run still going after :data:`PROGRESS_AFTER` seconds shows a transient progress
+line on stderr, redrawn in place and erased before each result line and before the
+summary; the environment variable ``DIAGALG_PROGRESS_AFTER`` overrides the delay."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
+import time
 from pathlib import Path
 
 from ..errors import DiagalgError, SourceError
@@ -25,6 +35,9 @@ def add_check_parser(sub) -> None:
     c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
     c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
+    c.add_argument("--timings", action="store_true",
+                   help="end each result line with its statement's wall time, e.g. (0.12 s); the lines of a "
+                        "calc share their statement's time (--json always carries it as seconds)")
     c.add_argument("--html", metavar="FILE", help="also write an HTML report: every statement, each step drawn")
     c.add_argument("--path", choices=("auto", "exact", "float"), default="auto",
                    help="how numeric checks decide: exactly over prime fields where the statement is polynomial "
@@ -80,22 +93,32 @@ def cmd_check(ns: argparse.Namespace) -> int:
         return 2
     results = []
     report = []  # (checker, [(statement, its results)]) per file, for --html
-    for program in programs:
+    progress = Progress(len(programs), enabled=not ns.json and sys.stdout.isatty() and sys.stderr.isatty())
+    timings = getattr(ns, "timings", False)
+    for number, program in enumerate(programs, start=1):
         checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
                                            dims=dict(ns.dims or {}), path=ns.path))
         report.append((checker, []))
         for stmt in program.statements:
+            progress.update(str(program.path), number)
+            start = time.perf_counter()
             mine = checker.run_statement(stmt)
+            seconds = time.perf_counter() - start
+            progress.statements += 1
             report[-1][1].append((stmt, mine))
+            if mine:
+                progress.clear()
             for r in mine:
+                r.seconds = seconds
                 results.append(r)
                 if ns.json:
                     print(json.dumps(r.as_json()))
                 else:
-                    print(r.line())
+                    print(r.line() + (f" ({seconds:.2f} s)" if timings else ""))
                     for line in r.output:
                         print("    " + line)
                 sys.stdout.flush()
+    progress.clear()
     if ns.html:
         write_report(ns.html, report, ns.seed)
     if not ns.json:
@@ -104,6 +127,50 @@ def cmd_check(ns: argparse.Namespace) -> int:
     return exit_status(results)
 
 
+#: seconds a run goes on before the terminal shows its progress line
+PROGRESS_AFTER = 2.0
+
+
+class Progress:
+    """The transient progress line of a long ``check`` on a terminal.
+
+    :meth:`update` (called before each statement runs) draws
+    ``checking FILE (i/n files, k statements)`` on stderr, in place, once the run is
+    older than :data:`PROGRESS_AFTER` seconds (or ``$DIAGALG_PROGRESS_AFTER``);
+    :meth:`clear` erases it, so result lines and the summary never share a line with
+    it. A disabled progress (stdout or stderr not a TTY, or ``--json``) writes nothing at all."""
+
+    def __init__(self, files: int, enabled: bool, stream=None) -> None:
+        self.files = files
+        self.enabled = enabled
+        self.stream = stream if stream is not None else sys.stderr
+        self.statements = 0  # statements run so far
+        self.shown = False
+        self.started = time.monotonic()
+        try:
+            self.after = float(os.environ.get("DIAGALG_PROGRESS_AFTER", PROGRESS_AFTER))
+        except ValueError:
+            self.after = PROGRESS_AFTER
+
+    def update(self, path: str, number: int) -> None:
+        """Draw the line for file ``number`` (1-based) at ``path``, when due."""
+        if not self.enabled or time.monotonic() - self.started < self.after:
+            return
+        text = (f"checking {path} ({number}/{self.files} file{'s' if self.files != 1 else ''}, "
+                f"{self.statements} statement{'s' if self.statements != 1 else ''})")
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        if len(text) > width > 1:
+            text = text[: width - 1] + "…"
+        self.stream.write("\r\x1b[K" + text)
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        """Erase the line if it is on the terminal."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def write_report(path: str, files, seed: int) -> None:

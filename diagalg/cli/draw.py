@@ -26,8 +26,10 @@ def cmd_draw(ns: argparse.Namespace) -> int:
             names = list(program.lets) + [t for t in program.tensors if t not in program.lets]
             raise DiagalgError(f"draw: which one? give a NAME ({', '.join(names) or 'none declared'}) or -e EXPR")
         if ns.name not in program.lets and ns.name not in program.tensors:
+            tensors = [t for t in program.tensors if t not in program.lets]
             raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name!r} "
-                               f"(lets: {', '.join(program.lets) or 'none'})")
+                               f"(lets: {', '.join(program.lets) or 'none'}; "
+                               f"tensors: {', '.join(tensors) or 'none'})")
         expr = program[ns.name]
     if ns.unfold:
         expr = unfold(expr)

@@ -79,7 +79,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
     if unknown:
         raise DiagalgError(f"--sizes: {', '.join(unknown)} is not a dimension of {ns.file}")
     try:
-        exported = export_program(program, ns.name, ns.to, sizes, check=not ns.unchecked)
+        exported = export_program(program, ns.name, ns.to, sizes, check=not ns.unchecked, simplify=ns.simplify)
     except KeyError:
         lets = ", ".join(program.lets) or "none"
         raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name} (lets: {lets})") from None
@@ -132,6 +132,9 @@ def add_tool_commands(sub) -> None:
                         "dimensions as declared, symbolic ones 64)")
     x.add_argument("--unchecked", action="store_true",
                    help="do not run the code once on random tensors against diagalg's evaluation")
+    x.add_argument("--simplify", action="store_true",
+                   help="export the simplified form (default rules, lets unfolded), with the FLOPs of both "
+                        "forms and the declared properties it relies on, checked at run time")
     x.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of printing it")
     x.set_defaults(func=cmd_export)
     r = sub.add_parser("repl", help="interactive session: type statements, see results")

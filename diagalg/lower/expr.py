@@ -41,7 +41,7 @@ from ..model import (
 )
 from ..program import LetDef, Program
 from .ir import IAtom, IProd, IScopedAtom, ISum, ISummand, exposed_uses
-from .scalars import dim_expr, error_at, try_scalar
+from .scalars import declared_names, did_you_mean, dim_expr, error_at, try_scalar
 
 
 class Scope:
@@ -49,8 +49,11 @@ class Scope:
     and their dimensions are statement-wide, and every summand tag is recorded in
     ``tags`` (a tag names one summand: using it twice is an error)."""
 
-    def __init__(self, program: Program, tags: set[str]) -> None:
+    def __init__(self, program: Program, tags: set[str], keep_products: bool = False) -> None:
         self.program = program
+        #: keep a parenthesised product of two or more factors as a one-term unnamed box
+        #: (``cost``'s order as written) instead of inlining it
+        self.keep_products = keep_products
         self.env = program.env
         self.tags = tags
         self.label_dims: dict[str, sympy.Expr] = {}
@@ -176,6 +179,11 @@ class Scope:
             raise error_at("can only divide by a scalar (numbers and dimensions)", node.pos)
         if isinstance(node, A.Product):
             for f in node.factors:
+                if self.keep_products and isinstance(f.expr, A.Product) and f.op != "/" \
+                        and try_scalar(self.program, f.expr) is None:
+                    # a parenthesised product (juxtaposition nests only through parentheses)
+                    prod.atoms.append(ISum(f.expr.pos, [ISummand(f.expr.pos, 1, None, self.product(f.expr))]))
+                    continue
                 self.add_factor(prod, f.expr, f.op)
             return
         if isinstance(node, A.Sum):
@@ -260,7 +268,7 @@ class Scope:
             raise error_at(f"'{name}' is a function: apply it as {name}[a -> b](E)", t.pos)
         if name in self.env.symbols:
             raise error_at(f"'{name}' is a dimension, not a tensor", t.pos)
-        raise error_at(f"undeclared name '{name}'", t.pos)
+        raise error_at(f"undeclared name '{name}'{did_you_mean(name, declared_names(self.program))}", t.pos)
 
     def atom(self, node: A.Node):
         if isinstance(node, A.Name):
@@ -384,7 +392,8 @@ class Scope:
         if f is None:
             if node.fname in self.program.tensors or node.fname in self.program.lets:
                 raise error_at(f"'{node.fname}' is not a function (declare it with `func`)", node.pos)
-            raise error_at(f"undeclared function '{node.fname}'", node.pos)
+            raise error_at(f"undeclared function '{node.fname}'{did_you_mean(node.fname, self.program.funcs)}",
+                           node.pos)
         ir = self.stage_a(node.arg)
         labels = self.predict_free(ir)
         if node.src.name not in labels:
@@ -515,7 +524,7 @@ class Scope:
         if t.name not in self.program.tensors:
             if t.name in self.program.lets:
                 raise error_at(f"diff by '{t.name}': differentiate by a declared tensor, not a let", t.pos)
-            raise error_at(f"undeclared name '{t.name}'", t.pos)
+            raise error_at(f"undeclared name '{t.name}'{did_you_mean(t.name, self.program.tensors)}", t.pos)
         op = tensor_op(self.program.tensors[t.name])
         wrt_labels, poss = self.bind_args(op.text(), op.ports, tuple(op.port_dim(p) for p in op.ports),
                                           node.wrt.args, node.wrt.pos)
@@ -633,6 +642,11 @@ class Scope:
                 inner, port_list = self.close_box(a, sub_outside, forced)
                 if not inner.terms:
                     coeff = sympy.Integer(0)
+                    continue
+                if self.keep_products and len(inner.terms) == 1 and sum(
+                        not isinstance(n.op, CopyTensor) for n in inner.terms[0].diagram.nodes) >= 2:
+                    ports = tuple(inner.labels)
+                    nodes.append(Node(BoxOp(inner, ports), ports))
                     continue
                 coeff, sub_nodes = self._inline_or_box(inner, {l: l for l in port_list}, coeff, dims,
                                                        merges, used_names, a.pos)

@@ -29,6 +29,20 @@ def error_at(msg: str, pos: A.Pos) -> SourceError:
     return SourceError(msg, pos.line, pos.col)
 
 
+def did_you_mean(name: str, candidates) -> str:
+    """`` (did you mean 'X'?)`` naming the declared name closest to ``name`` among
+    ``candidates`` (difflib's close matches, cutoff 0.6), or "" when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted({str(c) for c in candidates} - {name}), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def declared_names(program: Program) -> list[str]:
+    """Every name a statement may refer to: dimensions, tensors, lets and functions."""
+    return [*program.env.symbols, *program.tensors, *program.lets, *program.funcs]
+
+
 def _bounded(value: sympy.Expr, pos: A.Pos) -> sympy.Expr:
     """``value``, unless a number in it has more than MAX_NUMBER_DIGITS digits."""
     for num in value.atoms(sympy.Rational):
@@ -68,7 +82,8 @@ def try_scalar(program: Program, node: A.Node) -> sympy.Expr | None:
             return sym
         if node.name not in program.tensors and node.name not in program.lets \
                 and node.name not in program.funcs:
-            raise error_at(f"undeclared name '{node.name}'", node.pos)
+            raise error_at(f"undeclared name '{node.name}'{did_you_mean(node.name, declared_names(program))}",
+                           node.pos)
         return None
     if isinstance(node, A.Neg):
         v = try_scalar(program, node.expr)

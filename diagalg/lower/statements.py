@@ -19,7 +19,7 @@ import sympy
 
 from .. import ast as A
 from .. import decompose
-from ..cost import CostError, network
+from ..cost import CostError, has_written_order, network
 from ..decompose import FactorUse
 from ..dims import DimConstraint
 from ..engine import unfold
@@ -45,7 +45,7 @@ from ..rules import implemented_rules
 from ..rules.user import UserRuleRewriter
 from ..weights import WeightsError, bind_file
 from .expr import Scope
-from .scalars import dim_expr, error_at, scalar
+from .scalars import did_you_mean, dim_expr, error_at, scalar
 
 PROPERTY_NAMES = ("symmetric", "antisymmetric", "isometry", "unitary", "invertible",
                   "projector", "posdef", "complex")
@@ -59,7 +59,7 @@ def rule_names(program: Program, by: A.ByClause | None) -> tuple[str, ...]:
     for r in by.rules:
         if r.name not in program.rules and r.name not in implemented_rules():
             known = sorted(set(implemented_rules()) | set(program.rules))
-            raise error_at(f"unknown rule '{r.name}' (known: {', '.join(known)})", r.pos)
+            raise error_at(f"unknown rule '{r.name}'{did_you_mean(r.name, known)} (known: {', '.join(known)})", r.pos)
         out.append(r.name)
     return tuple(out)
 
@@ -401,7 +401,8 @@ class FileLowering:
     def stmt_DecomposeStmt(self, s: A.DecomposeStmt) -> None:
         target = self.program.tensors.get(s.target)
         if target is None:
-            what = "a let" if s.target in self.program.lets else "not declared"
+            what = "a let" if s.target in self.program.lets else \
+                f"not declared{did_you_mean(s.target, self.program.tensors)}"
             raise error_at(f"decompose needs a declared tensor; '{s.target}' is {what}", s.target_pos)
         if len(s.args) != len(target.legs):
             raise error_at(f"bind each of {s.target}'s {len(target.legs)} legs to a label", s.target_pos)
@@ -491,6 +492,9 @@ class FileLowering:
             self.program.statements.append(DecomposeStmt(self.source(s.pos), dec, lhs, rhs))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
+        # lowered twice: with parenthesised products kept as one-term boxes (the order as
+        # written, lets folded), and as usual; the first is stored when it has such a box
+        written = Scope(self.program, set(self.program.tags), keep_products=True).lower_top(s.expr)
         expr = self.scope().lower_top(s.expr)
         try:
             for t in unfold(expr).terms:
@@ -498,7 +502,8 @@ class FileLowering:
         except CostError as e:
             raise error_at(str(e), s.pos) from None
         if self.run_statements:
-            self.program.statements.append(CostStmt(self.source(s.pos), unfold(expr)))
+            stored = written if has_written_order(written) else unfold(expr)
+            self.program.statements.append(CostStmt(self.source(s.pos), stored))
 
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
         expr = self.scope().lower_top(s.expr)
