@@ -26,12 +26,12 @@ import os
 import re
 import shlex
 import textwrap
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import SourceError
-from .lower.statements import PROPERTY_NAMES
+from .lower.statements import PROPERTY_NAMES, code_line, join_lines
 from .program import Program
 from .vocabulary import grammar_keywords, statement_keywords
 
@@ -80,26 +80,6 @@ _AFTER_BY = re.compile(r"\bby\s+(?:[A-Za-z_][\w']*\s*,\s*)*(?:[A-Za-z_][\w']*)?$
 class CommandError(Exception):
     """A :command used wrongly (unknown, missing its argument, nothing to do it with):
     its message is shown, and it counts as an error in the exit status."""
-
-
-def code_line(line: str) -> str:
-    """One input line as the lowering reads it into a statement's one-line text: the
-    comment and a continuation backslash removed, white space collapsed to single spaces."""
-    t = line.split("#", 1)[0].strip()
-    if t.endswith("\\"):
-        t = t[:-1].rstrip()
-    return " ".join(t.split())
-
-
-def join_lines(parts: Iterable[str]) -> str:
-    """Lines of one statement (as :func:`code_line` gives them) on one line as typed: a
-    single space at each line break, none after an opening bracket or before a closing one."""
-    out = ""
-    for part in parts:
-        if out and part and not (out.endswith(("(", "[")) or part.startswith((")", "]"))):
-            out += " "
-        out += part
-    return out
 
 
 def input_complete(text: str) -> bool:
@@ -239,8 +219,8 @@ class Session:
 
     def run(self, program: Program, statements: Iterable) -> list[str]:
         """Run ``statements`` of ``program`` as ``check`` does (the results are kept for
-        :meth:`exit_status`); their lines as ``check`` prints them, a statement typed here
-        over several lines joined as typed (:meth:`typed_text`)."""
+        :meth:`exit_status`); their lines as ``check`` prints them (a statement typed over several
+        lines joined as typed, as the lowering's source text is)."""
         from .checker import Checker, Options
         from .program import RuleStmt, ShowStmt
 
@@ -250,9 +230,6 @@ class Session:
         for stmt in statements:
             for r in checker.run_statement(stmt):
                 self.results.append(r)
-                text = self.typed_text(r.source)
-                if text != r.source.text:
-                    r = replace(r, source=replace(r.source, text=text))
                 out.append(r.line())
                 out.extend("    " + line for line in r.output)
             if self.trace and isinstance(stmt, ShowStmt):
@@ -260,24 +237,6 @@ class Session:
             if isinstance(stmt, RuleStmt):
                 self.refused.update(checker.refused)
         return out
-
-    def typed_text(self, source) -> str:
-        """The one-line text of a statement typed in the session, its lines joined as
-        typed (:func:`join_lines`: no space put inside a bracket at a line break) where the
-        lowering put a space at every break; ``source.text`` itself for any other."""
-        if source.path != REPL_PATH or source.line < 1:
-            return source.text
-        parts: list[str] = []
-        for line in self.transcript.splitlines()[source.line - 1:]:
-            part = code_line(line)
-            if part:
-                parts.append(part)
-            spaced = " ".join(parts)
-            if spaced == source.text:
-                return join_lines(parts)
-            if not source.text.startswith(spaced):
-                break
-        return source.text
 
     # ------------------------------------------------------------------ commands
     def command(self, text: str) -> str:

@@ -515,3 +515,15 @@ def test_progress_line_on_a_terminal_is_drawn_in_place_and_erased(trace_dir):
     quiet = terminal("--json", "trace.diag")
     assert "checking" not in quiet and "\x1b[K" not in quiet
     assert all(json.loads(l) for l in quiet.splitlines() if l.strip())
+
+
+def test_a_statement_broken_inside_brackets_reads_as_typed(write_diag, cli, tmp_path):
+    """The result line joins a statement's lines as typed: no space put inside a bracket."""
+    write_diag("broken.diag", """\
+        dim n
+        tensor A[i: n, j: n]
+        assert A[i, j] delta[j, k
+                            ] == A[i, k]
+        """)
+    line = line_for(cli("check", "broken.diag", cwd=tmp_path).stdout, 3, "broken.diag")
+    assert "assert A[i, j] delta[j, k] == A[i, k]" in line

@@ -134,21 +134,19 @@ class FileLowering:
     def source(self, pos: A.Pos) -> Source:
         """The statement's text on one line: its lines up to the next statement (a
         ``calc`` step ends at the next ``=`` line), comments and continuation
-        backslashes removed."""
+        backslashes removed, joined as typed (:func:`join_lines`)."""
         line = pos.line
         last = self.next_line.get(line, line + 1) - 1
         parts = []
         for k in range(line, max(last, line) + 1):
             if not 0 < k <= len(self.lines):
                 break
-            t = self.lines[k - 1].split("#", 1)[0].strip()
+            t = code_line(self.lines[k - 1])
             if k > line and t.startswith("=") and self._in_calc:
                 break
-            if t.endswith("\\"):
-                t = t[:-1].rstrip()
             if t:
-                parts.append(" ".join(t.split()))
-        return Source(self.module.path, line, pos.col, " ".join(parts))
+                parts.append(t)
+        return Source(self.module.path, line, pos.col, join_lines(parts))
 
     def declare(self, name: str, pos: A.Pos, kind: str) -> None:
         """Record ``name`` as declared at ``pos``; every kind of name shares one namespace."""
@@ -539,3 +537,23 @@ def _all_terms(expr):
             for n in t.diagram.nodes:
                 if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
                     stack.append(n.op.inner)
+
+
+def code_line(line: str) -> str:
+    """One input line as the lowering reads it into a statement's one-line text: the
+    comment and a continuation backslash removed, white space collapsed to single spaces."""
+    t = line.split("#", 1)[0].strip()
+    if t.endswith("\\"):
+        t = t[:-1].rstrip()
+    return " ".join(t.split())
+
+
+def join_lines(parts: Iterable[str]) -> str:
+    """Lines of one statement (as :func:`code_line` gives them) on one line as typed: a
+    single space at each line break, none after an opening bracket or before a closing one."""
+    out = ""
+    for part in parts:
+        if out and part and not (out.endswith(("(", "[")) or part.startswith((")", "]"))):
+            out += " "
+        out += part
+    return out
