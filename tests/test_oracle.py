@@ -23,6 +23,7 @@ from diagalg.checker import INTERNAL, OK, Checker, Options
 from diagalg.engine import unfold
 from diagalg.numeric.check import collect, compare
 from diagalg.numeric.needs import size_needs
+from diagalg.numeric.needs import size_needs
 from diagalg.numeric.sizes import sample_sizes
 
 
@@ -313,3 +314,29 @@ assert A[i, j] != A[j, i]
     assert [r.status for r in rs] == [OK, OK]
     assert rs[0].unconfirmed and "memory cap" in rs[0].detail
     assert "checked as" in rs[1].detail  # a difference of index ranges only: the stand-ins' stands
+
+
+def test_what_a_statement_counts_as_a_number() -> None:
+    """A closed loop and a traced shift count their dimension; a chain of shifts or reshapes
+    between tensors only ranges over it (so a stand-in may replace it)."""
+    program = diagalg.parse("""
+dim big = 100, d = 80
+tensor A[i: big, j: big]
+tensor x[i: big]
+tensor K[r: big * d]
+""")
+    big, d = program.env.symbols["big"], program.env.symbols["d"]
+
+    def counted(text: str) -> set:
+        e = unfold(program.expr(text))
+        decls, _, _ = collect([e])
+        return set(size_needs([e], decls).numbers)
+
+    assert counted("delta[i: big, i] x[j]") == {big}
+    assert counted("shift(1)[i: big, i] x[j]") == {big}
+    assert counted("x[i] shift(1)[i, j] shift(2)[j, k] A[k, l]") == set()
+    assert counted("group[(i, e) -> r](A[i, j] delta[e: d]) K[r]") == set()
+    assert counted("3 * x[i]") == set()
+    e = program.expr("200 * x[i]")
+    decls, _, _ = collect([e])
+    assert set(size_needs([e], decls, {big: 100}).numbers) == {big}  # 200 = 2 x big

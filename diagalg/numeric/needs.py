@@ -24,7 +24,9 @@ from typing import Iterable, Mapping
 
 import sympy
 
-from ..model import BubbleOp, CopyTensor, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorDecl, nested_exprs
+from ..model import (BubbleOp, CopyTensor, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorDecl, nested_exprs,
+                     resolve_merges)
+from .sizes import SYMBOLIC_RANGE
 
 #: How far the large draw goes above the largest structural constant of a dimension.
 LARGE_MARGIN = 2
@@ -64,7 +66,7 @@ class SizeNeeds:
         parts = []
         for s in sorted(sizes, key=str):
             why = [text for table in (self.floors, self.reach) if s in table
-                   for v, text in [table[s]] if sizes[s] >= v > 7]
+                   for v, text in [table[s]] if sizes[s] >= v > SYMBOLIC_RANGE[1]]
             if why:
                 parts.append(f"{s}={sizes[s]} forced by {why[0]}")
         return "; ".join(parts)
@@ -83,7 +85,7 @@ def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl],
         for s, why in _counted_by_coefficients(expr, large or {}):
             needs.numbers.setdefault(s, why)
     for decl in decls.values():
-        for legs in _antisymmetric_components(decl):
+        for legs in (legs for legs, sign in decl.leg_symmetry if sign == -1):
             dim = sympy.sympify(decl.leg_dim(legs[0]))
             if dim.is_Symbol:
                 _raise(needs.reach, dim, len(legs),
@@ -125,20 +127,6 @@ def _raise(table: dict[sympy.Symbol, tuple[int, str]], sym: sympy.Symbol, value:
         table[sym] = (value, reason)
 
 
-def _antisymmetric_components(decl: TensorDecl) -> list[tuple[str, ...]]:
-    """Overlapping antisymmetric groups joined (they generate the antisymmetric group of
-    their union), in declared leg order."""
-    comps: list[set[str]] = []
-    for group in decl.antisymmetric:
-        g = set(group)
-        touching = [c for c in comps if c & g]
-        for c in touching:
-            g |= c
-            comps.remove(c)
-        comps.append(g)
-    return [tuple(leg for leg in decl.legs if leg in c) for c in comps]
-
-
 def _scan(expr: Expr, needs: SizeNeeds) -> None:
     for term in expr.terms:
         for s in sympy.sympify(term.coeff).free_symbols:
@@ -174,28 +162,18 @@ def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
     shifts and reshapes, joined to no operand with entries of its own and carrying no
     free label (a closed loop is its dimension, a traced ``shift(1)`` is n − 1; a
     chain of reshapes or shifts between two tensors is not counted)."""
-    parent = {e: e for e, _ in diagram.edge_dims}
-
-    def find(e: str) -> str:
-        while parent[e] != e:
-            parent[e] = parent[parent[e]]
-            e = parent[e]
-        return e
-
     structural = (CopyTensor, ShiftOp, ReshapeOp)
-    for node in diagram.nodes:
-        if isinstance(node.op, structural):
-            for e in node.edges[1:]:
-                parent[find(e)] = find(node.edges[0])
-    touched = {find(e) for _, e in diagram.free}
-    touched |= {find(e) for node in diagram.nodes if not isinstance(node.op, structural) for e in node.edges}
+    joined = resolve_merges([(node.edges[0], e) for node in diagram.nodes
+                             if isinstance(node.op, structural) for e in node.edges[1:]])
+    root = lambda e: joined.get(e, e)  # noqa: E731
+    touched = {root(e) for _, e in diagram.free}
+    touched |= {root(e) for node in diagram.nodes if not isinstance(node.op, structural) for e in node.edges}
     out = [(node.op.dim, f"a closed loop of {node.op.dim}") for node in diagram.nodes
            if isinstance(node.op, CopyTensor) and node.op.arity == 0]
     seen: set[str] = set()
     for e, dim in diagram.edge_dims:
-        root = find(e)
-        if root not in touched and root not in seen:
-            seen.add(root)
+        if root(e) not in touched and root(e) not in seen:
+            seen.add(root(e))
             out.append((dim, f"a closed network of copy tensors, shifts or reshapes on {dim}"))
     return out
 
