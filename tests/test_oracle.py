@@ -23,7 +23,6 @@ from diagalg.checker import INTERNAL, OK, Checker, Options
 from diagalg.engine import unfold
 from diagalg.numeric.check import collect, compare
 from diagalg.numeric.needs import size_needs
-from diagalg.numeric.needs import size_needs
 from diagalg.numeric.sizes import sample_sizes
 
 
