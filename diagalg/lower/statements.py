@@ -490,17 +490,17 @@ class FileLowering:
             self.program.statements.append(DecomposeStmt(self.source(s.pos), dec, lhs, rhs))
 
     def stmt_CostStmt(self, s: A.CostStmt) -> None:
-        # lowered twice: with parenthesised products kept as one-term boxes (the order as
-        # written, lets folded), and as usual; the first is stored when it has such a box
-        written = Scope(self.program, set(self.program.tags), keep_products=True).lower_top(s.expr)
-        expr = self.scope().lower_top(s.expr)
+        # parenthesised products kept as one-term boxes (the order as written, lets folded);
+        # unfold inlines them, which is the ordinary form, stored when there is no such box
+        written = Scope(self.program, self.program.tags, keep_products=True).lower_top(s.expr)
+        plain = unfold(written)
         try:
-            for t in unfold(expr).terms:
+            for t in plain.terms:
                 network(t.diagram, self.program.env)
         except CostError as e:
             raise error_at(str(e), s.pos) from None
         if self.run_statements:
-            stored = written if has_written_order(written) else unfold(expr)
+            stored = written if has_written_order(written) else plain
             self.program.statements.append(CostStmt(self.source(s.pos), stored))
 
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
