@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-tikz docs bench bench-all bench-peer fuzz clean
+.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -20,6 +20,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# The parser's LALR tables (grammar/diag.tables.json) rebuilt from grammar/diag.lark:
+# run after editing the grammar (tests/test_parser_tables.py fails until you do).
+parser-tables: $(STAMP)
+	$(BIN)/python scripts/build_parser_tables.py
 
 # TikZ output compiled by LaTeX (`make test` only checks its structure). Installs
 # Debian's texlive packages when pdflatex is missing and apt-get is usable.

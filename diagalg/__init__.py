@@ -15,23 +15,41 @@ Quick use::
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from .errors import SourceError  # noqa: E402
-from .model import Diagram, Expr, Term  # noqa: E402
-from .program import Program  # noqa: E402
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .model import Diagram, Expr, Term
+    from .program import Program
+
+# The model classes are imported on first use (PEP 562): ``import diagalg`` is then
+# cheap, so ``diagalg --version`` and ``--help`` do not pay for sympy and numpy.
+_LAZY = {"Diagram": "model", "Expr": "model", "Term": "model", "Program": "program"}
 
 
-def load(path: str | Path) -> Program:
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load(path: str | Path) -> "Program":
     """Parse and check a .diag file and its imports. Raises :class:`SourceError`."""
     from .lower import load_program
 
     return load_program(path)
 
 
-def parse(text: str, path: str = "<input>", base_dir: str | Path | None = None) -> Program:
+def parse(text: str, path: str = "<input>", base_dir: str | Path | None = None) -> "Program":
     """Parse and check .diag text. Raises :class:`SourceError`."""
     from .lower import parse_program
 

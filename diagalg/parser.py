@@ -16,11 +16,13 @@ import math
 from functools import lru_cache
 from typing import Iterator, Literal
 
-from lark import Lark, Token, Transformer_NonRecursive, Tree
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast as A
 from .errors import SourceError
+from .parser_fast import declaration_prefix
+from .parser_tables import load_parser
 from .vocabulary import grammar_path, statement_keywords
 
 MAX_NESTING = 200
@@ -102,17 +104,11 @@ FRAGMENTS = ("expr_input", "equation_input", "show_input")
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    # one parser for every start rule: the LALR tables are built once, on first use
-    return Lark(
-        grammar_path().read_text(),
-        parser="lalr",
-        lexer="basic",
-        strict=True,
-        postlex=_StatementNewlines(),
-        propagate_positions=True,
-        maybe_placeholders=True,
-        start=["start", *FRAGMENTS],
-    )
+    """One parser for every start rule, loaded from the shipped LALR tables
+    (:mod:`diagalg.parser_tables`). :class:`_ToAst` runs inline: each reduction builds
+    its AST node at once, so no parse tree is built and walked afterwards (that walk
+    was half of the time on a large file)."""
+    return load_parser(["start", *FRAGMENTS], postlex=_StatementNewlines(), transformer=_ToAst())
 
 
 def _pos(x: Token | Tree) -> A.Pos:
@@ -126,11 +122,17 @@ def _label(tok: Token) -> A.LabelRef:
     return A.LabelRef(_pos(tok), str(tok))
 
 
-class _ToAst(Transformer_NonRecursive):
-    """Tree -> ast. Methods receive children already transformed."""
+class _ToAst(Transformer):
+    """Grammar rule -> AST node, called by the LALR parser at each reduction with the
+    rule's children (tokens, and the AST nodes of sub-rules already built). Positions
+    come from tokens, which always carry them."""
 
-    def __default__(self, data, children, meta):  # pragma: no cover - grammar and AST kept in step
-        raise NotImplementedError(f"no AST conversion for grammar rule {data!r}")
+    def __default__(self, data, children, meta):
+        if data.startswith("_"):
+            # lark's own helper rules (repetitions such as ``__start_star_0``): a Tree
+            # that the parent rule's child filter inlines, as in a tree-building parse
+            return Tree(data, children, meta)
+        raise NotImplementedError(f"no AST conversion for grammar rule {data!r}")  # pragma: no cover
 
     # ------------------------------------------------------------------ statements
     def start(self, children):
@@ -461,9 +463,23 @@ def _KEYWORD_TYPES() -> frozenset[str]:
     return frozenset(out)
 
 
-def parse_text(text: str, path: str = "<input>") -> A.Module:
-    """Parse a whole .diag file. Raises :class:`SourceError` (located) on bad input."""
-    return A.Module(path, text, _parse(text, "start", path))
+def parse_text(text: str, path: str = "<input>", *, hand_path: bool = True) -> A.Module:
+    """Parse a whole .diag file. Raises :class:`SourceError` (located) on bad input.
+
+    The file's opening run of plain declarations is read by
+    :func:`~diagalg.parser_fast.declaration_prefix` (``hand_path=False`` gives it to
+    the grammar too, for tests that the two agree); lark reads the rest with those
+    lines left empty, so every position it reports is where it is in ``text``."""
+    head: list[A.Stmt] = []
+    rest = text
+    if hand_path:
+        head, lines = declaration_prefix(text)
+        if lines:
+            cut = 0
+            for _ in range(lines):
+                cut = text.index("\n", cut) + 1
+            rest = "\n" * lines + text[cut:]
+    return A.Module(path, text, head + _parse(rest, "start", path, text))
 
 
 Fragment = Literal["expr_input", "equation_input", "show_input"]
@@ -480,14 +496,17 @@ def parse_fragment(text: str, start: Fragment, path: str = "<input>"):
     return _parse(text, start, path)
 
 
-def _parse(text: str, start: str, path: str):
+def _parse(text: str, start: str, path: str, shown: str | None = None):
+    """Parse ``text`` from ``start``; errors are located in ``path`` and show the
+    lines of ``shown`` (the text as the user wrote it; ``text`` by default)."""
+    shown = text if shown is None else shown
     try:
-        return _ToAst().transform(_lark().parse(text, start=start))
+        return _lark().parse(text, start=start)
     except SourceError as e:
-        raise e.located(path, text) from None
+        raise e.located(path, shown) from None
     except UnexpectedInput as e:
-        raise _syntax_error(e).located(path, text) from None
+        raise _syntax_error(e).located(path, shown) from None
     except VisitError as e:
         if isinstance(e.orig_exc, SourceError):
-            raise e.orig_exc.located(path, text) from None
+            raise e.orig_exc.located(path, shown) from None
         raise

@@ -19,6 +19,12 @@ BUBBLE_TOKEN_ALIASES = ("pow_call",)
 #: Function tokens that take scalars only (lowered to sympy, never a bubble).
 SCALAR_FUNCTIONS = ("sqrt", "min")
 
+#: File extensions a drawing can be written to, and the format each means: the
+#: lowering checks a ``draw ... to "file"`` statement's name against these without
+#: importing the renderer, which a check does not otherwise need.
+DRAWING_EXTENSIONS = {".svg": "svg", ".tex": "tikz", ".tikz": "tikz", ".png": "png", ".html": "html",
+                      ".htm": "html"}
+
 _WORD = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
 
 

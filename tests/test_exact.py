@@ -180,15 +180,15 @@ def test_long_complex_contraction_is_exact() -> None:
 def test_long_batched_contraction_with_a_hyperedge(cplx: bool) -> None:
     """A[b, k] B[b, k, j] -> [b, j]: b is shared and kept (a batch axis), k (4000) is
     summed in chunks inside every batch; a third operand shares b too."""
-    from diagalg.numeric.contract import contraction_path
+    from diagalg.numeric.plan import contraction_order
 
     rng = np.random.default_rng(3)
     a = near_top((3, 4000), rng, P, cplx)
     b = near_top((3, 4000, 2), rng, P, False)
     c = near_top((3,), rng, P, cplx)
     operands = [(a, [0, 1]), (b, [0, 1, 2]), (c, [0])]
-    path, _ = contraction_path(tuple((x.shape, tuple(ids)) for x, ids in operands), (0, 2))
-    got = F.canonical(contract_along(F, operands, [0, 2], path))
+    order = contraction_order([ids for _, ids in operands], [0, 2], {0: 3, 1: 4000, 2: 2})
+    got = F.canonical(contract_along(F, operands, [0, 2], order))
     want = np.einsum("bk,bkj,b->bj", big(a), big(b), big(c))
     np.testing.assert_array_equal(got, big_mod(want, P, cplx))
 
@@ -229,7 +229,7 @@ def networks(draw):
 @settings(max_examples=60, deadline=None)
 @given(networks())
 def test_pairwise_contraction_equals_integer_arithmetic(net) -> None:
-    from diagalg.numeric.contract import contraction_path
+    from diagalg.numeric.plan import contraction_order
 
     sizes, ops, out, seed = net
     rng = np.random.default_rng(seed)
@@ -239,9 +239,8 @@ def test_pairwise_contraction_equals_integer_arithmetic(net) -> None:
         # entries near p (the worst case for the bound) or uniform
         arr = near_top(shape, rng, P, cplx, 7) if rng.integers(0, 2) else F.uniform(shape, rng, cplx)
         operands.append((arr, list(ids)))
-    spec = tuple((arr.shape, tuple(ids)) for arr, ids in operands)
-    path, _ = contraction_path(spec, tuple(out))
-    got = F.canonical(contract_along(F, operands, out, path))
+    order = contraction_order([ids for _, ids in operands], out, dict(enumerate(sizes)))
+    got = F.canonical(contract_along(F, operands, out, order))
     complex_ = any(arr.dtype.kind == "c" for arr, _ in operands)
     # the reference: a sum over every assignment of the indices, in Python integers
     want = np.zeros(tuple(sizes[i] for i in out), dtype=complex if complex_ else float)

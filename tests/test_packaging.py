@@ -36,6 +36,8 @@ def test_the_wheel_contains_the_grammar(wheel):
         names = z.namelist()
         assert GRAMMAR_IN_WHEEL in names
         assert z.read(GRAMMAR_IN_WHEEL) == (ROOT / "grammar" / "diag.lark").read_bytes()
+        # and the parser tables built from it, so an installed copy starts without building them
+        assert z.read("diagalg/grammar/diag.tables.json") == (ROOT / "grammar" / "diag.tables.json").read_bytes()
 
 
 def test_the_wheel_declares_the_console_script(wheel):
@@ -69,12 +71,14 @@ def test_an_installed_wheel_finds_its_grammar_and_parses(wheel, tmp_path):
         "print(p.grammar_path().resolve())\n"
         "prog = diagalg.parse('dim n\\ntensor A[i: n, j: n]\\nassert A[i, j] == A[i, j]\\n')\n"
         "print(len(prog.statements))\n"
+        "print(p._lark().source_path)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
                        timeout=120)
     assert r.returncode == 0, r.stderr
-    pkg, grammar, count = r.stdout.splitlines()
+    pkg, grammar, count, source = r.stdout.splitlines()
+    assert source == "<deserialized>", "the installed copy built its parser instead of loading the tables"
     assert Path(pkg).is_relative_to(target.resolve()), "imported the repo copy, not the installed one"
     assert Path(grammar) == (target / "diagalg" / "grammar" / "diag.lark").resolve()
     assert count == "1"

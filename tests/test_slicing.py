@@ -84,8 +84,14 @@ def test_sliced_value_is_the_whole_value() -> None:
     assert checked >= 3
 
 
-def test_slicing_beyond_the_time_bound_is_refused(monkeypatch) -> None:
+def test_slicing_beyond_the_time_bound_is_refused_without_searching_for_slices(monkeypatch) -> None:
+    # the order's own FLOPs already exceed the bound, and slicing only adds work to an
+    # order: refused at once, from the path's cost, before any slice is planned
+    def no_planning(*args, **kwargs):
+        raise AssertionError("slices were planned for a hopeless contraction")
+
     monkeypatch.setattr(slicing, "MAX_SLICED_FLOPS", 1.0)
+    monkeypatch.setattr(slicing, "plan_slices", no_planning)
     lhs, rhs = PROG.expr(torus(3, "x")), PROG.expr(torus(3, "y"))
     res = compare(lhs, rhs, PROG.env, memory_cap=2**16)
     assert res.status == "inconclusive"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 from ..errors import DiagalgError
 
@@ -33,6 +35,8 @@ def parse_dims(text: str) -> dict[str, int]:
 
 
 def files_of(args: Sequence[str]) -> list[Path]:
+    from pathlib import Path
+
     out: list[Path] = []
     for a in args:
         p = Path(a)

@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import time
-from pathlib import Path
 
 from ..errors import DiagalgError, SourceError
 from .args import files_of, parse_dims, parse_size
@@ -178,6 +177,8 @@ def write_report(path: str, files, seed: int) -> None:
     from ..report import report
 
     try:
+        from pathlib import Path
+
         Path(path).write_text(report(files, seed), encoding="utf-8")
     except OSError as e:
         raise DiagalgError(f"--html {path}: {e.strerror or e}") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import DiagalgError
 
@@ -36,6 +35,8 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     if ns.output is None:
         sys.stdout.write(render(expr, program, ns.format or "svg"))
         return 0
+    from pathlib import Path
+
     out = Path(ns.output)
     if out.suffix.lower() not in EXTENSIONS:
         raise DiagalgError(f"{out}: unknown drawing format '{out.suffix}' (use {', '.join(sorted(EXTENSIONS))})")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import DiagalgError
 from .args import parse_dims
@@ -85,6 +84,8 @@ def cmd_export(ns: argparse.Namespace) -> int:
         raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name} (lets: {lets})") from None
     if ns.output:
         try:
+            from pathlib import Path
+
             Path(ns.output).write_text(exported.code, encoding="utf-8")
         except OSError as e:
             raise DiagalgError(f"{ns.output}: cannot write: {e.strerror}") from None

@@ -40,7 +40,7 @@ from ..program import (
     Source,
     UserRule,
 )
-from ..render import EXTENSIONS
+from ..vocabulary import DRAWING_EXTENSIONS as EXTENSIONS
 from ..rules import implemented_rules
 from ..rules.user import UserRuleRewriter
 from ..weights import WeightsError, bind_file

@@ -5,10 +5,11 @@ merged into one index (union-find), which is exactly einsum's shared index.
 ``shift`` and reshape (``group``/``split``) nodes are applied as operations on a
 neighbouring operand where that is exact, and only otherwise become small dense
 0/1 arrays (see :func:`_absorb_shift` and :func:`_absorb_reshape`).
-Contraction uses opt_einsum's interleaved integer format (no 52-letter limit)
-with an optimised path; the largest intermediate is checked against the
-memory cap before anything is contracted, and a contraction that exceeds it is
-sliced into pieces that fit (:mod:`diagalg.numeric.slicing`) or refused.
+The contraction follows an order searched once per network wiring and carried
+out pairwise in linear time (:mod:`diagalg.numeric.plan`); the largest
+intermediate is checked against the memory cap before anything is contracted,
+and a contraction that exceeds it is sliced into pieces that fit
+(:mod:`diagalg.numeric.slicing`) or refused.
 
 The arithmetic is pluggable: everything above (copy tensors, shift, reshape,
 dense fallbacks, diagonals of the output) only moves, pads or copies entries,
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -31,7 +31,9 @@ import sympy
 
 from ..model import CopyTensor, Diagram, Node, ReshapeOp, ShiftOp
 from .errors import check_memory
-from .slicing import contract_sliced, plan_slices
+from .plan import Order, contraction_order, cost_of, run_order
+from . import slicing
+from .slicing import SlicePlan, contract_sliced
 
 #: opt_einsum strategy: 'auto' picks optimal paths for few operands and greedy ones for many.
 PATH_STRATEGY = "auto"
@@ -347,50 +349,71 @@ def _einsum(st: _State, labels: Sequence[str], memory_cap: int, backend: Backend
     return backend.scale(factor, result.reshape(shape))
 
 
-def contraction_path(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...],
-                     out: tuple[int, ...]) -> tuple[list, int]:
-    """The (cached) opt_einsum path of the float contraction of operands with these
-    shapes and index ids into ``out``, and its largest intermediate in entries."""
-    return _path(spec, out)
+def plan_contraction(operands: Sequence[tuple[np.ndarray, Sequence[int]]], out_ids: Sequence[int],
+                     itemsize: int, memory_cap: int) -> tuple[Order, SlicePlan | None]:
+    """The contraction order for these operands (searched once per wiring,
+    :func:`~diagalg.numeric.plan.contraction_order`), costed at their sizes, and a
+    slicing when its largest intermediate would exceed ``memory_cap`` bytes.
 
-
-@lru_cache(maxsize=4096)
-def _path(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], out: tuple[int, ...]) -> tuple[list, int]:
-    """The contraction path and its largest intermediate (entries) for operand shapes and indices."""
-    args: list = []
-    for shape, ids in spec:
-        args += [np.broadcast_to(np.int8(0), shape), list(ids)]  # a shape-only stand-in, no memory
-    path, info = oe.contract_path(*args, list(out), optimize=PATH_STRATEGY)
-    return path, int(info.largest_intermediate)
+    Raises :class:`MemoryCapError` when it cannot fit: the output itself is too large,
+    or the order's FLOPs already exceed what a sliced contraction may do
+    (:data:`~diagalg.numeric.slicing.MAX_SLICED_FLOPS`; slicing only adds work to an
+    order, never removes it, so such a contraction is refused at once instead of
+    after a search for slices), or no slicing fits within that bound."""
+    inputs = [tuple(ids) for _, ids in operands]
+    size = {i: n for arr, ids in operands for i, n in zip(ids, arr.shape)}
+    order = contraction_order(inputs, out_ids, size)
+    cost = cost_of(order, inputs, out_ids, size)
+    if cost.largest * itemsize <= memory_cap:
+        return order, None
+    out_entries = math.prod(size[i] for i in out_ids)
+    plan = None
+    hopeless = cost.flops > slicing.MAX_SLICED_FLOPS
+    if out_entries * itemsize <= memory_cap and not hopeless:  # the output itself cannot be sliced
+        spec = tuple((tuple(arr.shape), tuple(ids)) for arr, ids in operands)
+        plan = slicing.plan_slices(spec, out_ids, memory_cap // itemsize, PATH_STRATEGY)
+    if plan is None:
+        why = "" if out_entries * itemsize > memory_cap else "; slicing it would take too long"
+        check_memory(cost.largest * itemsize, memory_cap, f"the largest intermediate ({cost.largest} entries{why})")
+    return order, plan
 
 
 def _contract(operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], memory_cap: int) -> np.ndarray:
     dtype = np.result_type(*(arr.dtype for arr, _ in operands))
-    spec = tuple((arr.shape, tuple(ids)) for arr, ids in operands)
-    path, largest = _path(spec, tuple(out_ids))
-    if largest * dtype.itemsize > memory_cap:
-        # too big in one piece: a sum of slices that each fit, or refused
-        size = {i: n for shape, ids in spec for i, n in zip(ids, shape)}
-        out_entries = math.prod(size[i] for i in out_ids)
-        plan = None
-        if out_entries * dtype.itemsize <= memory_cap:  # the output itself cannot be sliced
-            plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize, PATH_STRATEGY)
-        if plan is None:
-            why = "" if out_entries * dtype.itemsize > memory_cap else "; slicing it would take too long"
-            check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries{why})")
-        return contract_sliced(operands, out_ids, plan)
-    return _expression(spec, tuple(out_ids))(*(arr for arr, _ in operands))
+    order, sliced = plan_contraction(operands, out_ids, dtype.itemsize, memory_cap)
+    if sliced is not None:  # too big in one piece: a sum of slices that each fit
+        return contract_sliced(operands, out_ids, sliced)
+    arr, ids = run_order(order, operands, out_ids, float_pair, float_reduce)
+    return np.transpose(arr, [ids.index(i) for i in out_ids]) if ids != list(out_ids) else arr
 
 
-@lru_cache(maxsize=1024)
-def _expression(spec: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], out: tuple[int, ...]):
-    """A reusable opt_einsum contraction for these operand shapes and indices, on the
-    path of :func:`_path`: a check contracts the same network on every draw, and a
-    prepared expression skips opt_einsum's parsing and path validation each time."""
-    path, _ = _path(spec, out)
-    sym = {i: oe.get_symbol(k) for k, i in enumerate(sorted({i for _, ids in spec for i in ids} | set(out)))}
-    eq = ",".join("".join(sym[i] for i in ids) for _, ids in spec) + "->" + "".join(sym[i] for i in out)
-    return oe.contract_expression(eq, *(shape for shape, _ in spec), optimize=path)
+def float_reduce(op: tuple[np.ndarray, list[int]], keep: set[int]) -> tuple[np.ndarray, list[int]]:
+    """Sum an operand over its index ids not in ``keep``."""
+    arr, ids = op
+    gone = tuple(ax for ax, i in enumerate(ids) if i not in keep)
+    if not gone:
+        return op
+    return arr.sum(axis=gone), [i for i in ids if i in keep]
+
+
+def float_pair(a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]],
+               keep: set[int]) -> tuple[np.ndarray, list[int]]:
+    """The contraction of two operands keeping the ids in ``keep``, as opt_einsum does
+    a pair: ``tensordot`` (BLAS) when no shared index is kept, else ``einsum`` (a kept
+    shared index is a batch axis, which ``tensordot`` cannot express)."""
+    (xa, ia), (xb, ib) = float_reduce(a, keep | set(b[1])), float_reduce(b, keep | set(a[1]))
+    sa, sb = set(ia), set(ib)
+    shared = [i for i in ia if i in sb]
+    if not any(i in keep for i in shared):
+        res = np.tensordot(xa, xb, axes=([ia.index(i) for i in shared], [ib.index(i) for i in shared]))
+        return res, [i for i in ia if i not in sb] + [i for i in ib if i not in sa]
+    out = [i for i in dict.fromkeys(ia + ib) if i in keep]
+    local = {i: k for k, i in enumerate(dict.fromkeys(ia + ib))}
+    if len(local) <= 52:  # numpy's einsum names at most 52 indices
+        res = np.einsum(xa, [local[i] for i in ia], xb, [local[i] for i in ib], [local[i] for i in out])
+    else:
+        res = oe.contract(xa, ia, xb, ib, out)
+    return res, out
 
 
 def _embed(result: np.ndarray, out_ids: list[int], slot_ids: list[list[int]], csize: dict[int, int],

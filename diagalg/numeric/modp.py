@@ -48,9 +48,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .contract import contraction_path
-from .errors import NumericError, check_memory
-from .slicing import plan_slices
+from .contract import plan_contraction
+from .errors import NumericError
+from .plan import Order, run_order, ssa_of_linear
 
 #: Exactly representable integers in float64 have magnitude at most this.
 EXACT_LIMIT = 2**53
@@ -372,54 +372,34 @@ class ModBackend:
     def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
                  memory_cap: int) -> np.ndarray:
         """The contraction of ``operands`` into ``out_ids``, reduced. The float path's
-        memory rule applies: too large an intermediate is sliced over summed indices
-        (:func:`plan_slices`) or refused with :class:`MemoryCapError`."""
+        order and memory rule apply (:func:`~diagalg.numeric.contract.plan_contraction`):
+        too large an intermediate is sliced over summed indices or refused with
+        :class:`MemoryCapError`."""
         dtype = np.result_type(*(arr.dtype for arr, _ in operands))
-        spec = tuple((arr.shape, tuple(ids)) for arr, ids in operands)
-        path, largest = contraction_path(spec, tuple(out_ids))
-        if largest * dtype.itemsize <= memory_cap:
-            return contract_along(self.field, operands, out_ids, path)
-        size = {i: n for shape, ids in spec for i, n in zip(ids, shape)}
-        out_entries = math.prod(size[i] for i in out_ids)
-        plan = None
-        if out_entries * dtype.itemsize <= memory_cap:
-            plan = plan_slices(spec, out_ids, memory_cap // dtype.itemsize)
+        order, plan = plan_contraction(operands, out_ids, dtype.itemsize, memory_cap)
         if plan is None:
-            why = "" if out_entries * dtype.itemsize > memory_cap else "; slicing it would take too long"
-            check_memory(largest * dtype.itemsize, memory_cap, f"the largest intermediate ({largest} entries{why})")
+            return contract_along(self.field, operands, out_ids, order)
         total = None
         for values in np.ndindex(*plan.sizes):
             fixed = dict(zip(plan.sliced, values))
             part_ops = [(arr[tuple(fixed.get(i, slice(None)) for i in ids)], [i for i in ids if i not in fixed])
                         for arr, ids in operands]
-            part = contract_along(self.field, part_ops, out_ids, plan.path)
+            part = contract_along(self.field, part_ops, out_ids, ssa_of_linear(plan.path))
             total = part if total is None else self.field.reduce(total + part)
         assert total is not None
         return total
 
 
 def contract_along(field: Field, operands: list[tuple[np.ndarray, list[int]]], out_ids: Sequence[int],
-                   path: Sequence[Sequence[int]]) -> np.ndarray:
+                   order: Order) -> np.ndarray:
     """Contract ``operands`` (reduced entries; no id repeated within one) into ``out_ids``
-    along an opt_einsum ``path`` (each step contracts the listed positions and appends
-    the result), exactly mod p. Indices shared by operands and still needed later (or
-    by the output) are batch axes: hyperedges are exact too."""
-    live: list[tuple[np.ndarray, list[int]]] = list(operands)
+    along ``order`` (single-assignment steps, :mod:`diagalg.numeric.plan`), exactly
+    mod p, in time linear in the number of operands. Indices shared by operands and
+    still needed later (or by the output) are batch axes: hyperedges are exact too."""
+    arr, ids = run_order(order, operands, out_ids,
+                         lambda a, b, keep: _pair(field, a, b, keep),
+                         lambda op, keep: _reduce_own(field, op, keep))
     out = list(out_ids)
-    for step in path:
-        picked = [live[i] for i in step]
-        live = [op for k, op in enumerate(live) if k not in set(step)]
-        needed = set(out).union(*(set(ids) for _, ids in live))
-        acc = picked[0]
-        for k, nxt in enumerate(picked[1:], start=1):
-            later = needed.union(*(set(ids) for _, ids in picked[k + 1:]))
-            acc = _pair(field, acc, nxt, later)
-        acc = _reduce_own(field, acc, needed)
-        live.append(acc)
-    while len(live) > 1:  # an incomplete path: finish left to right
-        later = set(out).union(*(set(ids) for _, ids in live[2:]))
-        live = [_pair(field, live[0], live[1], later)] + live[2:]
-    arr, ids = _reduce_own(field, live[0], set(out))
     return np.transpose(arr, [ids.index(i) for i in out]) if ids != out else arr
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from ..errors import DiagalgError
 from ..model import Expr
+from ..vocabulary import DRAWING_EXTENSIONS
 from .scene import Picture, picture
 
 FORMATS = ("svg", "tikz")
-EXTENSIONS = {".svg": "svg", ".tex": "tikz", ".tikz": "tikz", ".png": "png", ".html": "html", ".htm": "html"}
+EXTENSIONS = DRAWING_EXTENSIONS
 
 
 def render(expr: Expr, program=None, fmt: str = "svg") -> str:
