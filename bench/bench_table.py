@@ -42,7 +42,8 @@ sys.path.insert(0, str(HERE))
 
 import cases  # noqa: E402
 import diagalg  # noqa: E402
-from diagalg.canonical import canonical_key, clear_caches  # noqa: E402
+from diagalg.caches import clear_all  # noqa: E402
+from diagalg.canonical import canonical_key  # noqa: E402
 from diagalg.derivative import derivative  # noqa: E402
 from diagalg.numeric.check import collect, compare, draw_instance  # noqa: E402
 from diagalg.numeric.evaluate import evaluate  # noqa: E402
@@ -54,14 +55,23 @@ DEFAULT_LIMIT = float(os.environ.get("DIAGALG_BENCH_PEER_LIMIT", "30"))
 # --------------------------------------------------------------------------- diagalg side
 
 
-def _timed(fn: Callable[[], object], repeats: int = 3) -> tuple[float, object]:
-    """Best wall time of ``fn`` over up to ``repeats`` runs (one run when it takes > 2 s);
-    canonical-key caches are cleared before every run."""
+#: The repeat policy of both sides (peer_worker.py follows it too): the best of up to
+#: REPEATS runs, one run only when a run takes over 2 s.
+REPEATS = 3
+
+
+def _timed(build: Callable[[], tuple], run: Callable[..., object], repeats: int = REPEATS) -> tuple[float, object]:
+    """Best wall time of ``run(*build())`` over up to ``repeats`` runs (one run when it
+    takes > 2 s). Every run gets inputs built afresh by ``build`` (not timed) and starts
+    with every diagalg memo cleared (:func:`diagalg.caches.clear_all`: canonical keys,
+    contraction orders, derivative expansions), so no run profits from an earlier one's
+    cached properties or plans: the peer gets no such help."""
     best, out = math.inf, None
     for _ in range(repeats):
-        clear_caches()
+        args = build()
+        clear_all()
         t0 = time.perf_counter()
-        out = fn()
+        out = run(*args)
         dt = time.perf_counter() - t0
         best = min(best, dt)
         if dt > 2:
@@ -76,27 +86,22 @@ def _program(case: str, n: int):
 
 
 def diagalg_equal(case: str, n: int) -> tuple[float, str]:
-    prog, a, b = _program(case, n)
-    dt, out = _timed(lambda: diagalg.equal(a, b, prog))
+    dt, out = _timed(lambda: _program(case, n), lambda prog, a, b: diagalg.equal(a, b, prog))
     return dt, str(out)
 
 
 def diagalg_simplify(case: str, n: int) -> tuple[float, str]:
-    prog, a, _ = _program(case, n)
-    dt, out = _timed(lambda: diagalg.simplify(a, program=prog).result)
+    dt, out = _timed(lambda: _program(case, n), lambda prog, a, _: diagalg.simplify(a, program=prog).result)
     return dt, f"{len(out.terms[0].diagram.nodes)} factors"
 
 
 def diagalg_deriv(case: str, n: int) -> tuple[float, str]:
-    prog, a, _ = _program(case, n)
-    dt, out = _timed(lambda: derivative(a, "x", program=prog))
+    dt, out = _timed(lambda: _program(case, n), lambda prog, a, _: derivative(a, "x", program=prog))
     return dt, f"{len(out.terms)} terms"
 
 
 def diagalg_canon(case: str, n: int) -> tuple[float, str]:
-    _, a, _ = _program(case, n)
-    d = a.terms[0].diagram
-    dt, _ = _timed(lambda: canonical_key(d))
+    dt, _ = _timed(lambda: (_program(case, n)[1].terms[0].diagram,), canonical_key)
     return dt, "canonical"
 
 
@@ -153,20 +158,28 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
     """Seconds per contraction of diagalg's float numeric check (1 size draw x 2 tensor
     draws x 2 sides; sampling the tensors and judging included), and in the answer the
     time per contraction of evaluating both sides on one drawn instance."""
+    dt, res = _timed(lambda: _numeric_statement(case, n),
+                     lambda prog, a, b: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
+                                                dims=NUMERIC_DIMS[case], path="float"))
+    FLOAT_TIMES[(case, n)] = dt / (2 * res.draws)
+
+    def instance():  # the same contractions on one drawn instance, without sampling or judging
+        prog, a, b = _numeric_statement(case, n)
+        env = prog.env
+        decls_, funcs, syms = collect([a, b])
+        rng = np.random.default_rng(0)
+        draw = sample_sizes(syms, env, decls_.values(), rng, [],
+                            {env.symbols[k]: v for k, v in NUMERIC_DIMS[case].items()})
+        return a, b, draw_instance(decls_, funcs, draw, rng)
+
+    ev, _ = _timed(instance, lambda a, b, inst: (evaluate(a, inst, []), evaluate(b, inst, [])))
+    return dt / (2 * res.draws), f"{res.status}; eval only {fmt_s(ev / 2)}"
+
+
+def _numeric_statement(case: str, n: int):
     decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))
     prog = diagalg.parse(decls)
-    a, b = prog.expr(lhs), prog.expr(rhs)
-    dt, res = _timed(lambda: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
-                                     dims=NUMERIC_DIMS[case], path="float"), repeats=5)
-    FLOAT_TIMES[(case, n)] = dt / (2 * res.draws)
-    # the same contractions on one drawn instance, without sampling or judging
-    env = prog.env
-    decls_, funcs, syms = collect([a, b])
-    rng = np.random.default_rng(0)
-    draw = sample_sizes(syms, env, decls_.values(), rng, [], {env.symbols[k]: v for k, v in NUMERIC_DIMS[case].items()})
-    inst = draw_instance(decls_, funcs, draw, rng)
-    ev, _ = _timed(lambda: (evaluate(a, inst, []), evaluate(b, inst, [])), repeats=5)
-    return dt / (2 * res.draws), f"{res.status}; eval only {fmt_s(ev / 2)}"
+    return prog, prog.expr(lhs), prog.expr(rhs)
 
 
 def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
@@ -174,11 +187,9 @@ def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
     fields: 1 size draw x 2 tensor draws (one per prime) x 2 sides, exact sampling included),
     and in the answer its ratio to the float check's time per contraction (measured
     by the float row of the same N)."""
-    decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))
-    prog = diagalg.parse(decls)
-    a, b = prog.expr(lhs), prog.expr(rhs)
-    dt, res = _timed(lambda: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
-                                     dims=NUMERIC_DIMS[case], path="exact"), repeats=5)
+    dt, res = _timed(lambda: _numeric_statement(case, n),
+                     lambda prog, a, b: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
+                                                dims=NUMERIC_DIMS[case], path="exact"))
     per = dt / (2 * max(res.draws, 1))
     float_per = FLOAT_TIMES.get((case, n))
     ratio = f"; {per / float_per:.2f}x float" if float_per else ""
@@ -187,15 +198,15 @@ def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
 
 def opt_einsum_numeric(case: str, n: int) -> dict:
     """The bare opt_einsum contraction of both sides' networks (path search included,
-    as a hand-written ``oe.contract`` call does): seconds per contraction."""
-    rng = np.random.default_rng(0)
-    nets = (_ring_network(n, NUMERIC_DIMS["ring"]["n"], rng) if case == "ring"
-            else _mpsnorm_network(n, NUMERIC_DIMS["mpsnorm"]["D"], NUMERIC_DIMS["mpsnorm"]["d"], rng))
-    best = math.inf
-    for _ in range(5):
-        t0 = time.perf_counter()
-        vals = [oe.contract(*net, [], optimize="auto") for net in nets]
-        best = min(best, (time.perf_counter() - t0) / len(nets))
+    as a hand-written ``oe.contract`` call does): seconds per contraction, under the
+    same repeat policy as diagalg's side (fresh arrays for every repeat)."""
+    def build():
+        rng = np.random.default_rng(0)
+        return ((_ring_network(n, NUMERIC_DIMS["ring"]["n"], rng) if case == "ring"
+                 else _mpsnorm_network(n, NUMERIC_DIMS["mpsnorm"]["D"], NUMERIC_DIMS["mpsnorm"]["d"], rng)),)
+
+    t, vals = _timed(build, lambda nets: [oe.contract(*net, [], optimize="auto") for net in nets])
+    best = t / 2
     ok = abs(vals[0] - vals[1]) <= 1e-8 * max(1.0, abs(vals[0]))
     return {"seconds": best, "answer": "equal" if ok else "different"}
 
@@ -218,13 +229,52 @@ def peer_python(peer: str) -> str | None:
         return None
 
 
-def run_peer(peer: str, case: str, n: int, limit: float) -> dict:
+def _wall(cmd: list[str], limit: float) -> tuple[float | None, subprocess.CompletedProcess | None]:
+    """Best wall time of a whole command under the repeat policy, None on a timeout."""
+    best, proc = math.inf, None
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            return None, None
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        if dt > 2:
+            break
+    return best, proc
+
+
+def diagalg_process(case: str, n: int) -> tuple[float, str]:
+    """``diagalg check FILE`` end to end, as a user runs it: interpreter start, imports,
+    parsing, the proof and the numeric confirmation of the claim."""
+    decls, lhs, rhs = getattr(cases, case)(n)
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"diagalg-bench-{case}-{n}.diag"
+    path.write_text(decls + f"assert {lhs} == {rhs}\n")
+    dt, proc = _wall([str(Path(sys.executable).parent / "diagalg"), "check", str(path)], 600)
+    path.unlink()
+    ok = proc is not None and proc.returncode == 0
+    return (dt if dt is not None else math.inf), ("True" if ok else "False")
+
+
+def run_peer(peer: str, case: str, n: int, limit: float, kind: str = "") -> dict:
     if peer == "opt_einsum":
         return opt_einsum_numeric(case, n)
+    if kind == "process":
+        python = peer_python(peer)
+        if python is None:
+            return {"error": "not installed (make bench builds .venv-bench)"}
+        dt, proc = _wall([python, str(HERE / "peer_worker.py"), "whole", peer, case, str(n)], limit)
+        if dt is None:
+            return {"timeout": limit}
+        lines = proc.stdout.strip().splitlines() if proc else []
+        if proc is None or proc.returncode != 0 or not lines:
+            return {"error": f"worker exit {proc.returncode if proc else '?'}"}
+        return {"seconds": dt, "answer": json.loads(lines[-1])["answer"]}
     python = peer_python(peer)
     if python is None:
         return {"error": "not installed (make bench builds .venv-bench)"}
-    cmd = [python, str(HERE / "peer_worker.py"), peer, case, str(n), str(limit)]
+    cmd = [python, str(HERE / "peer_worker.py"), peer, case, str(n), str(limit), str(REPEATS)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + 180)
     except subprocess.TimeoutExpired:
@@ -249,6 +299,8 @@ class Case:
     goal: Callable[[str, int], float | None] = lambda peer, n: None  # minimal ratio, None: no stated goal
     goal_text: Callable[[str, int], str] = lambda peer, n: ""
     quick: list[int] = field(default_factory=list)
+    #: the right answer at size N, for telling a peer's wrong answer from a slow one
+    expected: Callable[[int], str] | None = None
 
 
 def _goal(fixed: dict[str, float], min_n: int = 0):
@@ -257,34 +309,45 @@ def _goal(fixed: dict[str, float], min_n: int = 0):
     return goal
 
 
+_TRUE, _FALSE = (lambda n: "True"), (lambda n: "False")
+_EQUAL = lambda n: "equal"  # noqa: E731
+
 CASES = [
     Case("equal: ring of N matrices vs rotated copy", "ring", "equality", [10, 50, 100, 200],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 1}), quick=[10, 50]),
+         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 1}), quick=[10, 50], expected=_TRUE),
     Case("equal: tr(A^N) vs tr(A^{N/2})^2", "power", "equality", [10, 20, 30, 40, 80, 200],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 100}, 20), quick=[10, 20]),
+         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 100}, 20), quick=[10, 20], expected=_FALSE),
     Case("equal: symmetric 3-leg Y network, relabelled", "sym", "equality", [10, 20, 40, 80, 160],
-         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[10, 20]),
+         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[10, 20], expected=_TRUE),
     Case("equal: periodic MPS vs gauge-transformed copy", "mps", "equality", [5, 10, 25, 50, 100],
-         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[5, 10]),
+         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[5, 10], expected=_TRUE),
     Case("simplify: chain A I A I ... (N matrices)", "chain", "simplify", [50, 100, 200, 400, 800],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 50}, 200), quick=[50, 100]),
+         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 50}, 200), quick=[50, 100],
+         expected=lambda n: f"{n} factors"),
     Case("derivative: d/dx x^T A_1 ... A_N x", "deriv", "deriv", [5, 10, 20, 40, 80],
-         ["tensorgrad", "sympy_matrix"], quick=[5, 10]),
+         ["tensorgrad", "sympy_matrix"], quick=[5, 10], expected=lambda n: "2 terms"),
     Case("canonical key: ring of N matrices", "canon", "canon", [25, 50, 100, 200],
          ["canon_bp"], _goal({"canon_bp": 10}, 100), quick=[25, 50]),
     Case("numeric check / contraction: ring, n=128", "ring", "numeric", [10, 50, 200],
-         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10]),
+         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10], expected=_EQUAL),
     Case("numeric check / contraction: MPS norm, D=24", "mpsnorm", "numeric", [10, 50, 100],
-         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10]),
+         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10], expected=_EQUAL),
     # the exact (prime-field) check of the same statements: goal within 3x of the float check
     Case("exact check / contraction: ring, n=128", "ring", "numeric_exact", [10, 50, 200],
-         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10]),
+         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
     Case("exact check / contraction: MPS norm, D=24", "mpsnorm", "numeric_exact", [10, 50, 100],
-         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10]),
+         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
+    # whole processes: `diagalg check FILE` (proof and numeric confirmation) against the
+    # peer's script (imports, construction, `==`), each timed from outside
+    Case("whole process: check ring of N vs rotated copy", "ring", "process", [10, 50],
+         ["tensorgrad"], quick=[10], expected=_TRUE),
+    Case("whole process: check periodic MPS vs gauged copy", "mps", "process", [10],
+         ["tensorgrad"], quick=[10], expected=_TRUE),
 ]
 
 DIAGALG = {"equality": diagalg_equal, "simplify": diagalg_simplify, "deriv": diagalg_deriv,
-           "canon": diagalg_canon, "numeric": diagalg_numeric, "numeric_exact": diagalg_numeric_exact}
+           "canon": diagalg_canon, "numeric": diagalg_numeric, "numeric_exact": diagalg_numeric_exact,
+           "process": diagalg_process}
 
 
 def fmt_s(s: float) -> str:
@@ -321,13 +384,25 @@ def measure(case: Case, sizes: list[int], limit: float, log) -> tuple[list[Row],
     hit: dict[str, int] = {}
     for n in sizes:
         ours, answer = DIAGALG[case.kind](case.key, n)
-        ours_by_n.append((n, ours))
+        want = case.expected(n) if case.expected else None
+        if want is not None and not answer.startswith(want):
+            answer = f"WRONG: {answer}"  # shown, never hidden: a wrong answer of ours has no ratio either
+        if case.kind != "process":
+            ours_by_n.append((n, ours))
         for peer in case.peers:
             goal = case.goal(peer, n)
             if peer in hit:
                 res = {"skipped": hit[peer]}
             else:
-                res = run_peer(peer, case.key, n, limit)
+                res = run_peer(peer, case.key, n, limit, case.kind)
+            wrong = "seconds" in res and want is not None and res.get("answer", "") != want
+            if answer.startswith("WRONG") or wrong:
+                ptime = fmt_s(res["seconds"]) if "seconds" in res else "-"
+                rtext = "peer wrong" if wrong else "diagalg wrong"
+                rows.append(Row(case.title, n, ours, answer, peer, ptime, res.get("answer", ""), rtext,
+                                fmt_goal(goal), "-" if goal is None else ("NO" if not wrong else "-")))
+                log(rows[-1])
+                continue
             if "seconds" in res:
                 ratio = res["seconds"] / ours
                 ptime, pans, rtext = fmt_s(res["seconds"]), res.get("answer", ""), f"{ratio:.3g}x"
@@ -384,12 +459,17 @@ def machine() -> str:
         mem = f"{int(mem.split()[1]) / 2**20:.0f} GiB"
     except (OSError, StopIteration):
         mem = "?"
-    try:
-        load = "load average %.1f at start" % os.getloadavg()[0]
-    except OSError:
-        load = "load unknown"
+    load = load_text("at start")
     return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} RAM, {load}; "
             f"Python {platform.python_version()}, numpy {np.__version__}, opt_einsum {oe.__version__}")
+
+
+def load_text(when: str) -> str:
+    """The machine's one-minute load average, for reading the times beside it."""
+    try:
+        return f"load average {os.getloadavg()[0]:.1f} {when}"
+    except OSError:
+        return "load unknown"
 
 
 def main() -> int:
@@ -421,7 +501,7 @@ def main() -> int:
     for title, g in growth:
         print(f"  {title:<48} {g:.2f}")
     total = time.perf_counter() - t_start
-    print(f"\n{len(all_rows)} rows in {total:.0f} s")
+    print(f"\n{len(all_rows)} rows in {total:.0f} s; {load_text('at the end')}")
     if args.write:
         write_markdown(args.write, all_rows, growth, args.limit, tg)
         print(f"written to {args.write}")
@@ -434,14 +514,18 @@ def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | 
            f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; peer time limit {limit:g} s; "
            f"tensorgrad {'0.3.0 from .venv-bench' if tg else 'not installed'}.", "",
            "`peer/diagalg` is how many times faster diagalg is; `> x` means the peer hit the time limit. "
-           "`open` marks a goal not shown because the peer stopped at the limit first. Times are the best "
-           "of up to 3 runs for diagalg and one run for a peer (in its own process, imports and "
-           "construction not timed).", "",
+           "`open` marks a goal not shown because the peer stopped at the limit first; `peer wrong` marks "
+           "a peer's wrong answer, which gets no ratio and meets no goal. Both sides follow one repeat "
+           "policy: the best of up to 3 runs (one when a run takes over 2 s), every run on inputs built "
+           "afresh (not timed) and, for diagalg, with every memo cleared (canonical keys, contraction "
+           "orders, derivative expansions), so no run reuses a plan or a cached property of another. "
+           "Peers run in their own process, imports not timed, except in the *whole process* rows.", "",
            "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
     for r in rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |")
     out += ["", "diagalg growth exponent (least squares of log time on log N; 1 = linear):", ""]
     out += [f"- {t}: {g:.2f}" for t, g in growth]
+    out += ["", f"Machine {load_text('at the end')}."]
     out += ["", "## Goals", ""] + [f"- {line}" for line in goal_summary(rows)]
     out += ["", "## Reading the table", "", *NOTES]
     path.write_text("\n".join(out) + "\n")
@@ -478,6 +562,10 @@ NOTES = [
     "p < 2^21 on float64 BLAS with chunked sums, exact sampling of the invertible maps included), per "
     "contraction; `Nx float` is the ratio to the float check of the row above with the same N. Their goal "
     "(at most 6x the bare contraction) is the float goal times the 3x allowed for exactness.",
+    "- *whole process* rows time complete commands from outside, interpreter start included: "
+    "`diagalg check FILE` on a file holding the assertion (parsing, the proof, and the numeric "
+    "confirmation diagalg always adds) against `python` running the peer's script (imports, "
+    "construction, `==` once). They show what a user waits for; the rows above show the algorithms.",
     "- A `skipped` peer row follows a size at which the peer hit the limit; its ratio is a lower bound "
     "that assumes the peer is not faster on the larger case.",
 ]

@@ -1,10 +1,13 @@
 """One peer measurement, run in its own process by bench_table.py.
 
-Usage: python bench/peer_worker.py PEER CASE N LIMIT_S
+Usage: python bench/peer_worker.py PEER CASE N LIMIT_S [REPEATS]
+       python bench/peer_worker.py whole PEER CASE N
 
 PEER is ``tensorgrad`` (needs the bench venv, ``.venv-bench``), ``canon_bp`` or
-``sympy_matrix`` (sympy, any interpreter that has it). The case is built first
-(not timed); then the timed operation runs under an alarm of LIMIT_S seconds.
+``sympy_matrix`` (sympy, any interpreter that has it). The case is built afresh
+for every repeat (not timed); each timed run is under an alarm of LIMIT_S seconds
+and the best of REPEATS (default 3; one when a run takes over 2 s) is reported.
+``whole`` runs the case once as a user's script would, for a whole-process timing.
 Prints one JSON line: ``{"seconds": t, "answer": "..."}``, or
 ``{"timeout": LIMIT_S}`` when the alarm fired, or ``{"error": "..."}`` when
 the peer cannot state or run the case.
@@ -207,30 +210,50 @@ PEERS: dict[str, dict[str, Callable[[int], tuple[Callable[[], Any], Any]]]] = {
 }
 
 
+def _timed_runs(make: Callable[[int], Any], n: int, limit: float, repeats: int) -> dict:
+    """The best of up to ``repeats`` runs, each on inputs built afresh (construction not
+    timed), one run only when a run takes over 2 s: the policy diagalg's side follows
+    in bench_table.py."""
+    best, answer = None, None
+    for _ in range(repeats):
+        run, _ = make(n)
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, limit)
+        t0 = time.perf_counter()
+        try:
+            answer = run()
+        except _Alarm:
+            return {"timeout": limit}
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+        if dt > 2:
+            break
+    return {"seconds": best, "answer": str(answer)}
+
+
 def main() -> None:
+    if sys.argv[1] == "whole":
+        # the whole process, as a user's script: imports, construction and one run, timed
+        # from outside by bench_table.py (its wall clock includes the interpreter's start)
+        peer, case, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+        run, _ = PEERS[peer][case](n)
+        print(json.dumps({"answer": str(run())}), flush=True)
+        return
     peer, case, n, limit = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    repeats = int(sys.argv[5]) if len(sys.argv) > 5 else 3
     try:
         make = PEERS[peer][case]
         make(4)[0]()  # warm-up: imports and caches, not timed
-        run, _ = make(n)
     except Exception as err:  # the peer cannot state the case
         print(json.dumps({"error": f"{type(err).__name__}: {err}"[:200]}), flush=True)
         return
-    signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, limit)
-    t0 = time.perf_counter()
     try:
-        answer = run()
-    except _Alarm:
-        print(json.dumps({"timeout": limit}), flush=True)
-        return
+        result = _timed_runs(make, n, limit, repeats)
     except Exception as err:
-        print(json.dumps({"error": f"{type(err).__name__}: {err}"[:200]}), flush=True)
-        return
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    dt = time.perf_counter() - t0
-    print(json.dumps({"seconds": dt, "answer": str(answer)}), flush=True)
+        result = {"error": f"{type(err).__name__}: {err}"[:200]}
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ import igraph
 import numpy as np
 import sympy
 
+from . import caches
 from .model import (
     FUNC_OUT_PORT,
     BoxOp,
@@ -157,6 +158,9 @@ def clear_caches() -> None:
     """Forget memoised keys (they are also dropped when their diagrams die)."""
     _term_memo.clear()
     _inner_memo.clear()
+
+
+caches.register(clear_caches)
 
 
 # --------------------------------------------------------------------------- bliss conventions

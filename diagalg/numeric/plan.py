@@ -31,6 +31,8 @@ from typing import Callable, Sequence, TypeVar
 
 import opt_einsum as oe
 
+from .. import caches
+
 #: A network's wiring: the index ids of every operand, then the output's.
 Wiring = tuple[tuple[tuple[int, ...], ...], tuple[int, ...]]
 #: Contraction steps in single-assignment form: operands are ``0 .. n-1`` and the
@@ -84,6 +86,7 @@ def clear_orders() -> None:
 _MAX_ORDERS = 4096
 _ORDERS: dict[Wiring, Order] = {}
 _searches = 0
+caches.register(clear_orders)
 
 
 def _search(wiring: Wiring, size: dict[int, int]) -> Order:

@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import sympy
 
+from .. import caches
 from ..dims import DimEnv
 from ..model import TensorDecl
 from .decls import group_dim, map_groups
@@ -87,6 +88,9 @@ def _compile(expr: sympy.Expr) -> tuple[tuple[sympy.Symbol, ...], Callable[..., 
     expr = sympy.sympify(expr)
     syms = tuple(sorted(expr.free_symbols, key=str))
     return syms, sympy.lambdify(syms, expr, modules=_LAMBDIFY_MODULES)
+
+
+caches.register(_compile.cache_clear)
 
 
 def _comparison(lhs: sympy.Expr, op: str, rhs: sympy.Expr, text: str) -> _Check:

@@ -44,6 +44,7 @@ from typing import Iterator, Mapping, Sequence
 
 import sympy
 
+from .. import caches
 from ..bubbles import get_bubble
 from ..bubbles.gelu import GELU_A, GELU_C  # noqa: F401  (the constants, importable from here as before)
 from ..bubbles.layernorm import LAYERNORM_EPS_EXACT as LAYERNORM_EPS  # noqa: F401
@@ -216,6 +217,10 @@ def _derivative_of(op: DerivOp) -> Expr:
 @lru_cache(maxsize=2048)
 def _fires(op: DerivOp) -> bool:
     return not contains_deriv(op.inner) and differentiable(op.inner, op.wrt)
+
+
+caches.register(_derivative_of.cache_clear)
+caches.register(_fires.cache_clear)
 
 
 @register
