@@ -196,6 +196,15 @@ def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
     return per, f"{res.status} ({res.path}){ratio}"
 
 
+def diagalg_check_growth(case: str, n: int) -> tuple[float, str]:
+    """The whole numeric check of a ring of N matrices as ``diagalg check`` runs it
+    (``--path auto``, which is exact here: sizes drawn, both sides over two primes),
+    parsing excluded: the growth rows of issue 19 (linear in N is the goal)."""
+    dt, res = _timed(lambda: _numeric_statement(case, n),
+                     lambda prog, a, b: compare(a, b, prog.env, seed=0))
+    return dt, f"{res.status} ({res.path})"
+
+
 def opt_einsum_numeric(case: str, n: int) -> dict:
     """The bare opt_einsum contraction of both sides' networks (path search included,
     as a hand-written ``oe.contract`` call does): seconds per contraction, under the
@@ -337,6 +346,10 @@ CASES = [
          ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
     Case("exact check / contraction: MPS norm, D=24", "mpsnorm", "numeric_exact", [10, 50, 100],
          ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
+    # the numeric check's growth on long rings (no peer: opt_einsum's own path bookkeeping
+    # is quadratic at these sizes); the growth exponent below is the measure
+    Case("numeric check (auto path): ring of N matrices", "ring", "check_growth",
+         [1000, 2000, 5000, 10000, 20000], [], quick=[1000, 2000], expected=_EQUAL),
     # whole processes: `diagalg check FILE` (proof and numeric confirmation) against the
     # peer's script (imports, construction, `==`), each timed from outside
     Case("whole process: check ring of N vs rotated copy", "ring", "process", [10, 50],
@@ -347,7 +360,7 @@ CASES = [
 
 DIAGALG = {"equality": diagalg_equal, "simplify": diagalg_simplify, "deriv": diagalg_deriv,
            "canon": diagalg_canon, "numeric": diagalg_numeric, "numeric_exact": diagalg_numeric_exact,
-           "process": diagalg_process}
+           "process": diagalg_process, "check_growth": diagalg_check_growth}
 
 
 def fmt_s(s: float) -> str:
@@ -389,6 +402,9 @@ def measure(case: Case, sizes: list[int], limit: float, log) -> tuple[list[Row],
             answer = f"WRONG: {answer}"  # shown, never hidden: a wrong answer of ours has no ratio either
         if case.kind != "process":
             ours_by_n.append((n, ours))
+        if not case.peers:  # a row of diagalg's own figures (growth), no ratio
+            rows.append(Row(case.title, n, ours, answer, "-", "-", "-", "-", "-", "-"))
+            log(rows[-1])
         for peer in case.peers:
             goal = case.goal(peer, n)
             if peer in hit:
