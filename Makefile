@@ -18,8 +18,14 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/diagalg check examples/
 
+# The whole suite on every core (pytest-xdist): CI runs this.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
+
+# The edit loop: the suite without its slow end-to-end tests (every example, the docs,
+# the tutorial, the wheel), in parallel. `make test` before you commit.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest tests -n auto -m "not slow"
 
 # The parser's LALR tables (grammar/diag.tables.json) rebuilt from grammar/diag.lark:
 # run after editing the grammar (tests/test_parser_tables.py fails until you do).

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# end to end over every example or document: left out of `make test-quick`
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

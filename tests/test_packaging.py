@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# end to end over every example or document: left out of `make test-quick`
+pytestmark = pytest.mark.slow
+
 from conftest import ROOT
 
 GRAMMAR_IN_WHEEL = "diagalg/grammar/diag.lark"

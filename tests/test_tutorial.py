@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# end to end over every example or document: left out of `make test-quick`
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
 STALE = "docs are stale: run `make docs` and commit docs/tutorial.md and docs/pictures/"
