@@ -15,12 +15,14 @@ with the rest of the product); bubbles, ``keep``, ``group``/``split``, ``diff`` 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Iterable
 
 import sympy
 
 from .. import ast as A
 from ..bubbles import get_bubble
+from ..conjugate import NotConjugable, conjugate
 from ..model import (
     FUNC_OUT_PORT,
     BoxOp,
@@ -259,11 +261,16 @@ class Scope:
             if inv and not decl.invertible:
                 raise error_at(f"inv({name}): '{name}' is not declared invertible, unitary or posdef", t.pos)
             return "tensor", tensor_op(decl, conj, inv)
-        if t.wrappers:
-            if name in self.program.lets:
-                raise error_at(f"{t.wrappers[0]}(...) applies to declared tensors, not to the let '{name}'", t.pos)
         if name in self.program.lets:
-            return "let", self.program.lets[name]
+            if "inv" in t.wrappers:
+                raise error_at(f"inv(...) applies to declared invertible tensors, not to the let '{name}'", t.pos)
+            let = self.program.lets[name]
+            if t.wrappers.count("conj") % 2 == 0:
+                return "let", let
+            try:
+                return "let", replace(let, name=f"conj({name})", expr=conjugate(let.expr, name))
+            except NotConjugable as e:
+                raise error_at(str(e), t.pos) from None
         if name in self.program.funcs:
             raise error_at(f"'{name}' is a function: apply it as {name}[a -> b](E)", t.pos)
         if name in self.env.symbols:
