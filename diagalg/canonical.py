@@ -21,6 +21,11 @@ colours carry ``d``, so inner and outer vertices cannot be confused):
 * a *label vertex* per free label, coloured by the label name, joined to its
   edge vertex (free label names matter, contracted edge names do not).
 
+A ``pow(E, k)`` node with a non-negative integer k is encoded as what it is, k
+copies of E on its legs (ones for k = 0; :func:`diagalg.powers.expand_integer_powers`,
+when E is one term with coefficient 1), so ``pow(x[i], 2)`` and
+``keep[i](x[i] x[i])`` get one key.
+
 Nested expressions (box, bubble and derivative nodes) are encoded in the same
 graph: the operation's port vertices are coloured by their role (bubble axis,
 batch, ``@out``, causal q/k, ``@d{i}``, box port); a bubble's consumed axis
@@ -69,6 +74,7 @@ from .model import (
     TensorOp,
     permutation_sign,
 )
+from .powers import expand_integer_powers
 
 __all__ = ["canonical_term", "canonical_key", "collect", "equal", "expr_key"]
 
@@ -350,6 +356,7 @@ class _Encoder:
     def diagram(self, d: Diagram, depth: int, targets: Mapping[str, int] | None, term: int | None) -> None:
         """Encode ``d``; its free labels become label vertices (``targets`` None) or links
         to the given vertices; every node and edge vertex is joined to ``term`` if given."""
+        d = expand_integer_powers(d)  # pow(E, k) and k copies of E are one diagram (diagalg.powers)
         colours, src, dst = self.colours, self.src, self.dst
         edge_v: dict[str, int] = {}
         ec = self._edge_colours

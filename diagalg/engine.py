@@ -1,7 +1,7 @@
 """The rewriting engine: apply named rules to a fixed point, recording each step.
 
-Termination: every diagram rule strictly decreases the measure
-(number of nodes + number of edges + total ``inv`` depth, summed over the
+Termination: every diagram rule but the elementwise ones (below) strictly
+decreases the measure (number of nodes + number of edges + total ``inv`` depth, summed over the
 diagram and, weighted by nesting, its nested expressions): ``delta`` removes a
 node or a closed-loop edge, ``isometry``/``inverse`` remove two nodes or two
 ``inv`` levels, ``distribute`` replaces a box by its terms' nodes, each of
@@ -9,6 +9,24 @@ which is smaller than the box (the box counts its whole contents plus one).
 :func:`diagram_measure` computes it. The one rewrite that keeps the measure,
 ``shift``'s orientation ``shift(-o)[a, b] -> shift(o)[b, a]``, lowers the number
 of negative shift offsets, which no rewrite raises (lexicographic order).
+
+The elementwise rules (:mod:`diagalg.powers`) copy parts of a term, so they are
+ordered by a recursive path order (RPO) first: read a term as a tree whose
+products and sums are multisets of factors and terms, whose nested expressions
+are the arguments of their node, and whose ``exp(a₁ + … + aₘ)`` is the product
+``exp(a₁) ⊙ … ⊙ exp(aₘ)``, with the precedence derivative > ``pow`` > ``exp``,
+``log`` > other nodes > product > sum, exponents and coefficients ignored. Then
+``pow_expand`` (``pow(E, k)`` -> k copies of E: copies of a proper part, below
+``pow``), ``pow_split`` (``pow(F ⊙ G)`` -> ``pow(F) ⊙ pow(G)``: distributing a
+higher symbol over a lower one), ``pow_nest`` (``pow(pow(D))`` -> ``pow(D)``,
+``pow(exp(E))`` -> ``exp(bE)``), ``pow_collect`` (a bubble and at least one more
+occurrence of a base -> one bubble of the same base, or copies of it), ``log_exp``
+(two bubbles -> their argument) and ``softmax_sum`` (a node goes) all decrease
+it, and so do the other rules (they remove nodes or summands, and ``derivative``
+replaces a derivative by terms built from its argument's parts and lower symbols).
+``exp_product`` (``exp(a) ⊙ exp(b)`` -> ``exp(a + b)``, ``exp(0)`` -> 1) keeps
+it and lowers the next component, the number of ``exp`` bubbles; the diagram
+measure above comes after both.
 
 User rules carry no such guarantee. A user rule whose right-side terms are all
 smaller than its left side (``shrinks``) is applied like a built-in rule. Any

@@ -94,6 +94,7 @@ class TensorDecl:
     is_complex: bool = False
     #: a diagalg.decompose.Decomposition when the tensor is a factor computed from another
     origin: object | None = None
+    positive: bool = False  #: every entry a positive real (the ``positive`` property; see diagalg.powers)
 
     def leg_dim(self, leg: str) -> sympy.Expr:
         return self.dims[self.legs.index(leg)]

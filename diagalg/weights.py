@@ -6,7 +6,7 @@ stem. Files are read with ``allow_pickle=False``. Shapes are checked against the
 declarations, leg by leg: a concrete dimension must match, a symbolic one is
 bound to the array's size (the same symbol must get the same size everywhere),
 and a product dimension must come out right. Declared properties are checked
-too (symmetric, antisymmetric, isometry, unitary, projector, posdef,
+too (symmetric, antisymmetric, positive, isometry, unitary, projector, posdef,
 invertible), because the symbolic rules rely on them. Every failure is a
 :class:`WeightsError` whose message names the file, the array and what is wrong.
 """
@@ -141,6 +141,8 @@ def property_violation(decl: TensorDecl, arr: np.ndarray) -> str:
         if symmetry_defect(arr, [(axes, sign)]) > PROPERTY_TOL * scale:
             what = {1: "symmetric", -1: "antisymmetric", 0: "zero (its leg symmetries force it)"}[sign]
             return f"is not {what} in legs {', '.join(group)} as declared"
+    if decl.positive and (np.iscomplexobj(arr) or not bool(np.all(arr > 0))):
+        return "is not positive as declared (every entry a positive real)"
     if decl.structure is None:
         return ""
     inputs, outputs = map_groups(decl)

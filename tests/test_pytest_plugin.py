@@ -126,11 +126,12 @@ def test_python_identities_with_assert_equal():
         "  right: delta[a: n, c]",
         "  decided exactly over prime fields (seed 0)",
     ]
+    assert_equal("exp(A[i, j] + B[i, j])", "keep[i, j](exp(A[i, j]) exp(B[i, j]))", prog)  # exp_product
     with pytest.raises(AssertionError) as info:  # true, but no rule proves it
-        assert_equal("exp(A[i, j] + B[i, j])", "keep[i, j](exp(A[i, j]) exp(B[i, j]))", prog)
+        assert_equal("tanh(A[i, j])", "2 * sigmoid(2 * A[i, j]) - delta[i] delta[j]", prog)
     message = str(info.value)
     assert "not proved symbolically; numerically equal" in message
-    assert "left simplifies to:  exp(A[i, j] + B[i, j])" in message
+    assert "left simplifies to:  tanh(A[i, j])" in message
     assert "numeric error: " in message and "relative (seed 0)" in message
     with pytest.raises(AssertionError, match="not equal: exact difference at n="):
         assert_numeric_equal("A[i, j]", "A[j, i]", prog)

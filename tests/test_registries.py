@@ -34,7 +34,8 @@ ROOT = TESTS.parent
 
 #: The modules whose random or hand-made cases test the rules' soundness.
 PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubble_rules.py",
-                         "test_derivative.py", "test_soundness.py")
+                         "test_derivative.py", "test_soundness.py", "test_power_algebra.py",
+                         "test_elementwise_algebra.py")
 
 
 # --------------------------------------------------------------------------- rules
@@ -42,11 +43,13 @@ PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubb
 
 def test_rule_sets_are_those_once_kept_by_hand():
     assert DEFAULT_RULES == ("delta", "isometry", "inverse", "distribute", "shift", "symmetry", "reshape",
-                             "softmax_shift", "logsumexp_shift", "layernorm_shift", "derivative", "collect")
+                             "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
+                             "logsumexp_shift", "layernorm_shift", "exp_product", "log_exp", "derivative", "collect")
     assert SUM_RULES == ("collect",)
     # the engine filters its own rule list by this set, so only membership matters
     assert set(DERIVATIVE_INNER_RULES) == {"derivative", "delta", "distribute", "inverse", "shift", "reshape",
-                                           "softmax_shift", "logsumexp_shift", "layernorm_shift"}
+                                           "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
+                                           "pow_collect", "exp_product", "softmax_sum"}
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 
 

@@ -48,7 +48,7 @@ from .expr import Scope
 from .scalars import did_you_mean, dim_expr, error_at, scalar
 
 PROPERTY_NAMES = ("symmetric", "antisymmetric", "isometry", "unitary", "invertible",
-                  "projector", "posdef", "complex")
+                  "projector", "posdef", "complex", "positive")
 
 
 def rule_names(program: Program, by: A.ByClause | None) -> tuple[str, ...]:
@@ -92,6 +92,17 @@ def _check_leg_symmetry(decl: TensorDecl, group_pos: list[tuple[tuple[str, ...],
         raise error_at(f"an antisymmetric {kind} matrix {why}", at)
     raise error_at(f"'{kind}' combined with these leg symmetries is not supported", at)
 
+
+def _check_positive(structure: str | None, is_complex: bool, antisym: list, at: A.Pos) -> None:
+    """Refuse ``positive`` (every entry a positive real) where it contradicts the other
+    properties: complex entries, antisymmetric legs (zero diagonal) and a map structure
+    (whose samples have entries of both signs)."""
+    if is_complex:
+        raise error_at("'positive' entries are real: it cannot be combined with 'complex'", at)
+    if antisym:
+        raise error_at("an antisymmetric tensor has zero entries: it cannot be 'positive'", at)
+    if structure is not None:
+        raise error_at(f"'positive' cannot be combined with '{structure}'", at)
 
 
 class FileLowering:
@@ -227,6 +238,7 @@ class FileLowering:
         inputs: tuple[str, ...] = ()
         outputs: tuple[str, ...] = ()
         is_complex = False
+        positive_at: A.Pos | None = None
         seen: set[str] = set()
         group_pos: list[tuple[tuple[str, ...], A.Pos]] = []
 
@@ -253,6 +265,10 @@ class FileLowering:
                 if p.inputs is not None:
                     raise error_at("'complex' takes no legs", p.pos)
                 is_complex = True
+            elif p.name == "positive":
+                if p.inputs is not None:
+                    raise error_at("'positive' takes no legs", p.pos)
+                positive_at = p.pos
             elif p.name in ("symmetric", "antisymmetric"):
                 group = leg_names(p.inputs) if p.inputs else legs
                 if p.outputs is not None:
@@ -304,8 +320,10 @@ class FileLowering:
             if din.is_number and dout.is_number and din > dout:
                 raise error_at("an isometry maps to a space at least as large as its input "
                                f"({din} > {dout})", s.pos)
+        if positive_at is not None:
+            _check_positive(structure, is_complex, antisym, positive_at)
         decl = TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
-                          inputs, outputs, is_complex)
+                          inputs, outputs, is_complex, positive=positive_at is not None)
         _check_leg_symmetry(decl, group_pos, env.concrete_subs())
         return decl
 

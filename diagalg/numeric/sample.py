@@ -11,7 +11,8 @@ averaging over permutations would shrink the off-diagonal entries of a k-leg
 group by k!), map structures (isometry, unitary, invertible, posdef,
 projector) from QR factorisations of Gaussian matrices. A structured tensor is a matrix whose rows
 are its output legs and whose columns are its input legs, each group flattened
-row-major in the declared group order.
+row-major in the declared group order. A ``positive`` tensor is the exponential
+of such a sample (log-normal entries around 1, its leg symmetries kept).
 
 Sizes are drawn by :mod:`.sizes`; :func:`sample_sizes` is re-exported here.
 """
@@ -164,10 +165,13 @@ def sample_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.r
         return _sample_structured(decl, shape, rng)
     variance = 1.0 / max(shape, default=1)
     if not decl.leg_symmetry:
-        return gaussian(shape, rng, decl.is_complex, variance=variance)
-    classes = [(tuple(decl.legs.index(leg) for leg in legs), sign) for legs, sign in decl.leg_symmetry]
-    return symmetric_from_free(lambda k: gaussian((k,), rng, decl.is_complex, variance=variance),
-                               shape, classes, np.complex128 if decl.is_complex else np.float64)
+        arr = gaussian(shape, rng, decl.is_complex, variance=variance)
+    else:
+        classes = [(tuple(decl.legs.index(leg) for leg in legs), sign) for legs, sign in decl.leg_symmetry]
+        arr = symmetric_from_free(lambda k: gaussian((k,), rng, decl.is_complex, variance=variance),
+                                  shape, classes, np.complex128 if decl.is_complex else np.float64)
+    # a positive tensor: exp of the sample (log-normal entries around 1; exp keeps leg symmetries)
+    return np.exp(arr) if decl.positive else arr
 
 
 def _sample_structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
