@@ -20,6 +20,7 @@ from .checker import summary_text
 from .engine import simplify, unfold
 from .program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, ShowStmt
 from .printing import expr_text as _text
+from .render import let_opened
 from .render.html import CSS, figure, trace_figures
 
 
@@ -61,8 +62,8 @@ def _statement_figures(checker, stmt, results) -> list[str]:
     if isinstance(stmt, RuleStmt):
         return [figure(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
                 figure(stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")]
-    if isinstance(stmt, DrawStmt):
-        return [figure(stmt.expr, escape(f"draw to {stmt.path}"), "draw")]
+    if isinstance(stmt, DrawStmt):  # the picture the statement wrote: a bare let opened one level
+        return [figure(let_opened(stmt.expr), escape(f"draw to {stmt.path}"), "draw")]
     if isinstance(stmt, ShowStmt):
         start = unfold(stmt.expr) if stmt.unfold else stmt.expr
         d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,

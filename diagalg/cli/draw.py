@@ -10,11 +10,16 @@ from ..errors import DiagalgError
 
 def cmd_draw(ns: argparse.Namespace) -> int:
     """``diagalg draw FILE NAME [-o OUT]``: draw a let (or a tensor) of FILE, or ``-e EXPR``
-    in FILE's declarations. Without ``-o`` the SVG (or ``--format tikz``) goes to stdout."""
+    in FILE's declarations. Without ``-o`` the SVG (or ``--format tikz``) goes to stdout.
+
+    A let is drawn as a ``draw`` statement draws it: its definition one level deep (the
+    lets inside it folded); ``--folded`` draws the one box, ``--unfold`` every level."""
     from ..engine import unfold
     from ..lower import load_program, parse_expression
-    from ..render import EXTENSIONS, render, write
+    from ..render import EXTENSIONS, let_opened, render, write
 
+    if ns.folded and ns.unfold:
+        raise DiagalgError("draw: --folded and --unfold exclude each other")
     program = load_program(ns.file)
     if ns.expr is not None:
         if ns.name is not None:
@@ -29,9 +34,11 @@ def cmd_draw(ns: argparse.Namespace) -> int:
             raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name!r} "
                                f"(lets: {', '.join(program.lets) or 'none'}; "
                                f"tensors: {', '.join(tensors) or 'none'})")
-        expr = program[ns.name]
+        expr = parse_expression(program, ns.name) if ns.folded and ns.name in program.lets else program[ns.name]
     if ns.unfold:
         expr = unfold(expr)
+    elif not ns.folded:
+        expr = let_opened(expr)
     if ns.output is None:
         sys.stdout.write(render(expr, program, ns.format or "svg"))
         return 0
@@ -40,7 +47,7 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     out = Path(ns.output)
     if out.suffix.lower() not in EXTENSIONS:
         raise DiagalgError(f"{out}: unknown drawing format '{out.suffix}' (use {', '.join(sorted(EXTENSIONS))})")
-    write(expr, program, out)
+    write(expr, program, out, folded=True)  # already opened above, unless --folded
     print(f"wrote {out}")
     return 0
 
@@ -53,5 +60,7 @@ def add_draw_parser(sub) -> None:
     d.add_argument("-e", "--expr", help="draw this expression (in FILE's declarations) instead")
     d.add_argument("-o", "--output", help="output file: .svg, .tex/.tikz, .png or .html (default: SVG on stdout)")
     d.add_argument("--format", choices=("svg", "tikz"), help="format on stdout (default svg)")
-    d.add_argument("--unfold", action="store_true", help="unfold let definitions first")
+    d.add_argument("--unfold", action="store_true", help="unfold let definitions first (every level)")
+    d.add_argument("--folded", action="store_true",
+                   help="draw a let as one box (by default a let is drawn as its definition, one level deep)")
     d.set_defaults(func=cmd_draw)

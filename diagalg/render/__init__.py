@@ -3,8 +3,11 @@
 ``render(expr, program, fmt)`` returns the document text (``fmt`` is ``svg`` or
 ``tikz``); ``write(expr, program, path)`` writes a file whose format follows the
 extension (``.svg``, ``.tex``/``.tikz``, ``.png`` when a converter exists,
-``.html``). The layout is deterministic: the same expression always gives the
-same picture. See :mod:`diagalg.render.scene` for the conventions.
+``.html``), as a ``draw`` statement does: a bare ``let`` name is drawn as its
+definition one level deep (:func:`let_opened`). The layout is deterministic: the
+same expression always gives the same picture. See :mod:`diagalg.render.scene`
+for the conventions, :mod:`diagalg.render.ports` for the leg order, and
+docs/drawing.md.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DiagalgError
-from ..model import Expr
+from ..model import BoxOp, Expr
 from ..vocabulary import DRAWING_EXTENSIONS
 from .scene import Picture, picture
 
@@ -37,11 +40,37 @@ def render(expr: Expr, program=None, fmt: str = "svg") -> str:
     raise DiagalgError(f"unknown drawing format {fmt!r} (use one of: {', '.join(FORMATS)})")
 
 
-def write(expr: Expr, program, path: str | Path) -> None:
-    """Write the drawing of ``expr`` to ``path``; the format follows the extension.
+def let_opened(expr: Expr) -> Expr:
+    """What drawing ``expr`` shows: for a bare ``let`` name (one folded let on its own
+    labels, alone: ``psi``, or ``psi[i]`` written out) its definition one level deep, the
+    lets inside it still folded; any other expression as it is.
+
+    A box called psi is never the picture someone drawing psi wants (the language
+    contract, section 2); a let inside a larger expression stays a box, as written."""
+    if len(expr.terms) != 1:
+        return expr
+    term = expr.terms[0]
+    if term.coeff != 1 or len(term.diagram.nodes) != 1:
+        return expr
+    node = term.diagram.nodes[0]
+    op = node.op
+    if not isinstance(op, BoxOp) or not op.name:
+        return expr
+    free = term.diagram.free_map
+    if set(free) != set(op.ports) or any(free[p] != e for p, e in zip(op.ports, node.edges)):
+        return expr
+    return op.inner
+
+
+def write(expr: Expr, program, path: str | Path, folded: bool = False) -> None:
+    """Write the drawing of ``expr`` to ``path``, as a ``draw`` statement does; the format
+    follows the extension. A bare let name is drawn as its definition one level deep
+    (:func:`let_opened`) unless ``folded``, which draws it as one box.
 
     Raises :class:`~diagalg.errors.DiagalgError` for an unknown extension, or for
     ``.png`` when no SVG converter (rsvg-convert or cairosvg) is installed."""
+    if not folded:
+        expr = let_opened(expr)
     path = Path(path)
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
@@ -71,4 +100,4 @@ def _title(expr: Expr) -> str:
         return ""
 
 
-__all__ = ["render", "write", "picture", "Picture", "FORMATS", "EXTENSIONS"]
+__all__ = ["render", "write", "let_opened", "picture", "Picture", "FORMATS", "EXTENSIONS"]

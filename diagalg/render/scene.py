@@ -1,12 +1,15 @@
 """From model expressions to a picture: shapes, lines and texts in one coordinate system.
 
-The conventions are the paper's: a tensor is a shape with one line per leg; an
-isometry is a triangle whose tip points towards its smaller legs (a unitary is a
-square); copy tensors, and indices shared by three or more legs, are black dots;
-a nonlinear function is a bubble (an ellipse) around its contents; a
-parenthesised sum is a dashed box; free legs end at the border of the term's
-frame with their label; contracted legs are lines, labelled in small grey type.
-A sum is drawn as a row of terms with their coefficients.
+The conventions are the paper's: a tensor is a shape with one line per leg, each
+leaving at the port its declared position gives it (:mod:`.ports`: the layout may
+turn a whole shape over, and a flag on the shape shows how); an isometry is a
+triangle whose tip points towards its smaller legs (a unitary is a square); copy
+tensors, and indices shared by three or more legs, are black dots; a nonlinear
+function is a bubble (an ellipse) around its contents; a parenthesised sum is a
+dashed box; free legs end at the border of the term's frame with their label;
+contracted legs are lines, labelled in small grey type, that go round the shapes
+they do not attach to (:mod:`.wires`). A sum is drawn as a row of terms with
+their coefficients.
 
 Coordinates are in pixels, y pointing down. :func:`picture` is the entry point;
 the SVG and TikZ writers only translate a :class:`Picture`.
@@ -15,26 +18,16 @@ the SVG and TikZ writers only translate a :class:`Picture`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 import numpy as np
 import sympy
 
-from ..model import (
-    BoxOp,
-    BubbleOp,
-    CopyTensor,
-    DerivOp,
-    Diagram,
-    Expr,
-    IndexOp,
-    ReshapeOp,
-    ShiftOp,
-    TensorOp,
-)
-from ..bubbles import get_bubble
+from ..model import Diagram, Expr
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
+from .orient import Item, choose_orientations
+from .ports import ORIENTS, Orient, PlacedPort, apex_of, place
 from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
     Framed,
     Line,
@@ -43,175 +36,22 @@ from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
     Shape,
     Text,
     base_name,
+    obstacle,
     overlaps,
     ray_exit,
     text_width,
-    to_ellipse,
-    to_rect,
 )
+from .vertices import Vertex as _Vertex, node_vertex, reflect, set_container_ports  # noqa: F401
+from .wires import label_spot, route, segment_hits_box
 
 MARGIN = 26.0  # between the outermost shapes and a term's frame
-
-
-# --------------------------------------------------------------------------- vertices
-
-
-@dataclass
-class _Vertex:
-    kind: str  # node, junction, terminal, loop
-    w: float
-    h: float
-    shape: Shape | None = None
-    inner: Framed | None = None
-    node: int | None = None
-    label: str = ""
-    apex_ports: tuple[str, ...] = ()  # a triangle's small legs (its tip points at them)
-    inner_at: tuple[float, float] = (0.0, 0.0)  # top-left of the nested picture, relative to the centre
-    port_at: dict[str, tuple[float, float]] = field(default_factory=dict)  # fixed leg ends, relative
-    port_side: dict[str, str] = field(default_factory=dict)  # the side each fixed leg end faces
-
-
-def _tensor_vertex(op: TensorOp) -> _Vertex:
-    decl = op.decl
-    sup = ("*" if op.conj else "") + ("⁻¹" if op.inv % 2 else "")
-    label_w = text_width(decl.name) + (9 if sup else 0)
-    if decl.structure == "isometry" and op.inv % 2 == 0:
-        size = max(38.0, label_w + 22)
-        v = _Vertex("node", size, size * 0.9, Shape("triangle", 0, 0, size, size * 0.9, decl.name, sup))
-        v.apex_ports = decl.inputs
-        return v
-    if decl.structure == "unitary":
-        size = max(32.0, label_w + 14)
-        return _Vertex("node", size, size, Shape("square", 0, 0, size, size, decl.name, sup))
-    if len(op.ports) == 1:
-        size = max(30.0, label_w + 12)
-        return _Vertex("node", size, size, Shape("vector", 0, 0, size, size, decl.name, sup))
-    w = max(36.0, label_w + 18)
-    return _Vertex("node", w, 30.0, Shape("tensor", 0, 0, w, 30.0, decl.name, sup))
-
-
-def _small_box(name: str, sub: str = "") -> _Vertex:
-    w = max(30.0, text_width(name) + text_width(sub, True) + 14)
-    return _Vertex("node", w, 24.0, Shape("tensor", 0, 0, w, 24.0, name, "", sub))
-
-
-def _nested_vertex(op: BoxOp | BubbleOp | DerivOp, depth: int) -> _Vertex:
-    inner = framed_expr(op.inner, depth + 1)
-    x0, y0, x1, y1 = inner.rect
-    pw, ph = inner.pic.width, inner.pic.height
-    if isinstance(op, BoxOp):
-        title, sub, kind = "", "", "box"
-        w, h = pw + 16, ph + 16
-    else:
-        if isinstance(op, DerivOp):
-            title, sub = f"∂/∂{op.wrt.text()}", ""
-        elif op.kind == "func":
-            title, sub = op.func.name if op.func else "func", ""
-        elif op.kind == "pow":
-            title, sub = get_bubble("pow").drawing_label(), scalar_text(op.param) if op.param is not None else ""
-        else:
-            title, sub = get_bubble(op.kind).drawing_label(), ",".join(op.axes)
-        band = 18.0
-        need_w = max(pw, text_width(title) + text_width(sub, True) + 10)
-        w, h = need_w * 1.22 + 16, (ph + 2 * band) * 1.18 + 4
-        kind = "bubble"
-    shape = Shape(kind, 0, 0, w, h, title, "", sub)
-    v = _Vertex("node", w, h, shape, inner=inner)
-    shift = 11.0 if kind == "bubble" else 0.0
-    v.inner_at = (-pw / 2, -ph / 2 + shift)
-    if kind == "bubble":  # the title sits just above the contents
-        shape.title_y = -ph / 2 + shift - 3.0
-        # left of centre, so a leg leaving through the top does not cross it
-        tw = text_width(title) + text_width(sub, True)
-        shape.title_x = min(0.0, -pw / 2 + tw / 2 + 10.0) if pw > 2 * tw + 40 else 0.0
-    _set_ports(v)
-    return v
-
-
-def _set_ports(v: _Vertex) -> None:
-    """Where each leg of a nested picture leaves its container (relative to its centre)."""
-    assert v.inner is not None and v.shape is not None
-    v.port_at, v.port_side = {}, {}
-    for label, ends in v.inner.ports.items():
-        side = ends[0][2]
-        mx = float(np.mean([p[0] for p in ends])) + v.inner_at[0]
-        my = float(np.mean([p[1] for p in ends])) + v.inner_at[1]
-        v.port_at[label] = to_ellipse(v.shape, mx, my, side) if v.shape.kind == "bubble" else \
-            to_rect(v.shape, mx, my, side)
-        v.port_side[label] = side
-
-
-_MIRROR_SIDE = {"x": {"left": "right", "right": "left"}, "y": {"top": "bottom", "bottom": "top"}}
-_MIRROR_APEX = {"x": {"left": "right", "right": "left"}, "y": {"up": "down", "down": "up"}}
-
-
-def reflect(f: Framed, axis: str) -> Framed:
-    """The framed picture mirrored left-right (``axis="x"``) or top-bottom (``"y"``);
-    texts stay readable (only their positions move)."""
-    k = 0 if axis == "x" else 1
-    size = f.pic.width if axis == "x" else f.pic.height
-
-    def m(p):
-        q = list(p)
-        q[k] = size - q[k]
-        return tuple(q)
-
-    shapes = []
-    for s in f.pic.shapes:
-        x, y = m((s.x, s.y))
-        shapes.append(Shape(s.kind, x, y, s.w, s.h, s.name, s.sup, s.sub, _MIRROR_APEX[axis].get(s.apex, s.apex),
-                            s.parent, s.depth,
-                            # mirrored top-bottom, a bubble's contents sit high: its title goes below them
-                            s.title_y if axis == "x" or s.title_y is None else -s.title_y + 10.0,
-                            s.title_x))
-    lines = [Line([m(p) for p in l.points], l.label) for l in f.pic.lines]
-    flip_anchor = {"start": "end", "end": "start"} if axis == "x" else {}
-    texts = [Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role) for t in f.pic.texts]
-    ports = {label: [(*m((x, y)), _MIRROR_SIDE[axis].get(side, side)) for x, y, side in ends]
-             for label, ends in f.ports.items()}
-    x0, y0, x1, y1 = f.rect
-    rect = (size - x1, y0, size - x0, y1) if axis == "x" else (x0, size - y1, x1, size - y0)
-    return Framed(Picture(f.pic.width, f.pic.height, shapes, lines, texts), rect, ports, f.single)
-
-
-def _node_vertex(op, depth: int) -> _Vertex:
-    if isinstance(op, TensorOp):
-        return _tensor_vertex(op)
-    if isinstance(op, CopyTensor):
-        return _Vertex("node", 10.0, 10.0, Shape("dot", 0, 0, 10.0, 10.0))
-    if isinstance(op, ShiftOp):
-        return _small_box("shift", str(op.offset))
-    if isinstance(op, IndexOp):
-        return _small_box("e", str(op.value))
-    if isinstance(op, ReshapeOp):
-        return _small_box("reshape")
-    if isinstance(op, BoxOp) and op.name:  # a folded let: drawn as the tensor it names
-        w = max(36.0, text_width(op.name) + 18)
-        if len(op.ports) == 1:
-            return _Vertex("node", max(30.0, w - 6), max(30.0, w - 6),
-                           Shape("vector", 0, 0, max(30.0, w - 6), max(30.0, w - 6), op.name))
-        return _Vertex("node", w, 30.0, Shape("tensor", 0, 0, w, 30.0, op.name))
-    return _nested_vertex(op, depth)
+HUG = 12.0  # between the shapes and a side of the frame that no free leg ends on
 
 
 def _crosses(p, q, center, v: "_Vertex") -> bool:
     """Whether segment p-q passes through the box of vertex ``v`` centred at ``center``."""
-    bx0, by0 = center[0] - v.w / 2 - 2, center[1] - v.h / 2 - 2
-    bx1, by1 = center[0] + v.w / 2 + 2, center[1] + v.h / 2 + 2
-    t0, t1 = 0.0, 1.0
-    dx, dy = q[0] - p[0], q[1] - p[1]
-    for d, lo, hi, start in ((dx, bx0, bx1, p[0]), (dy, by0, by1, p[1])):
-        if abs(d) < 1e-12:
-            if start < lo or start > hi:
-                return False
-            continue
-        a, b = (lo - start) / d, (hi - start) / d
-        if a > b:
-            a, b = b, a
-        t0, t1 = max(t0, a), min(t1, b)
-        if t0 > t1:
-            return False
-    return True
+    box = (center[0] - v.w / 2, center[1] - v.h / 2, center[0] + v.w / 2, center[1] + v.h / 2)
+    return segment_hits_box(p, q, box, pad=2.0)
 
 
 # --------------------------------------------------------------------------- one term
@@ -227,7 +67,8 @@ class _TermLayout:
         self.conns: list[tuple[int, str | None, int, str | None, str]] = []
         self.node_vertex: dict[int, int] = {}
         self._fixed_end: dict[int, tuple[float, float]] = {}
-        self._fixed_side: dict[int, str] = {}  # free legs that leave a bubble keep its side
+        self._fixed_side: dict[int, str] = {}  # free legs that leave a fixed port keep its side
+        self._ends: dict[int, dict[str, PlacedPort]] = {}  # fixed leg ends when drawn, absolute
         self._build_graph()
 
     def _add(self, v: _Vertex) -> int:
@@ -257,13 +98,14 @@ class _TermLayout:
                     self.conns.append((u, pu, j, None, e))
 
     def _vertex(self, op, ni: int) -> _Vertex:
-        v = _node_vertex(op, self.depth)
+        v = node_vertex(op, lambda inner: framed_expr(inner, self.depth + 1))
         v.node = ni
         loops = sum(1 for e in set(self.d.nodes[ni].edges)
                     if sum(1 for m, _ in self.d.incidence[e] if m == ni) == 2
                     and len(self.d.incidence[e]) == 2 and not self.d.edge_labels[e])
         if loops:  # room above the shape for its self-loops
             v.h += 24.0 * loops
+            v.shape_dy = 12.0 * loops
         return v
 
     # -------------------------------------------------------------- placement
@@ -372,6 +214,7 @@ class _TermLayout:
                 pos[k] = (x[i, 0] - lo + cursor, x[i, 1] - ymid)
             cursor += hi - lo + 40.0
         self._orient_nested(pos)
+        self._orient_ports(pos)
         return self._frame(pos)
 
     def _orient_nested(self, pos: np.ndarray) -> None:
@@ -389,9 +232,10 @@ class _TermLayout:
                 continue
 
             def cost(vert: _Vertex) -> float:
-                return sum(float(np.hypot(*(pos[k] + np.array(vert.port_at[p]) - q))) for p, q in ends)
+                return sum(float(np.hypot(pos[k, 0] + vert.port_at[p].x - q[0], pos[k, 1] + vert.port_at[p].y - q[1]))
+                           for p, q in ends)
 
-            best, best_cost = (v.inner, dict(v.port_at), dict(v.port_side)), cost(v) - 1e-6
+            best, best_cost = (v.inner, dict(v.port_at)), cost(v) - 1e-6
             # a row of terms read right to left would change its meaning: sums only flip top-bottom
             ordered = any(t.role == "coeff" for t in v.inner.pic.texts)
             for axes in ((("y",),) if ordered else (("x",), ("y",), ("x", "y"))):
@@ -399,11 +243,56 @@ class _TermLayout:
                 for axis in axes:
                     f = reflect(f, axis)
                 trial = _Vertex(v.kind, v.w, v.h, v.shape, inner=f, inner_at=v.inner_at)
-                _set_ports(trial)
+                set_container_ports(trial)
                 c = cost(trial)
                 if c < best_cost - 1.0:
-                    best, best_cost = (f, trial.port_at, trial.port_side), c
-            v.inner, v.port_at, v.port_side = best
+                    best, best_cost = (f, trial.port_at), c
+            v.inner, v.port_at = best
+
+    def _orient_ports(self, pos: np.ndarray) -> None:
+        """Turn every shape with fixed ports the way its wires are shortest
+        (:func:`~.orient.choose_orientations`); its ports, tip and flag turn with it."""
+        items = [Item(float(pos[k, 0]), float(pos[k, 1]), v.shape.w if v.shape else 0.0,
+                      v.shape.h if v.shape else 0.0, v.shape_dy, v.plan,
+                      dict(v.port_at) if v.plan is None else {}, v.kind == "terminal",
+                      v.shape.kind if v.shape else "")
+                 for k, v in enumerate(self.verts)]
+        links = [(u, pu, v, pv) for u, pu, v, pv, _ in self.conns]
+        chosen = choose_orientations(items, links)
+        for k, m in self._lone_orientations().items():
+            chosen[k] = m
+        for k, m in enumerate(chosen):
+            v = self.verts[k]
+            if v.plan is None or v.shape is None:
+                continue
+            v.orient = m
+            v.port_at = {name: PlacedPort(pp.x, pp.y + v.shape_dy, pp.nx, pp.ny, pp.side)
+                         for name, pp in place(v.plan, m, v.shape.w, v.shape.h).items()}
+
+    def _lone_orientations(self) -> dict[int, Orient]:
+        """A tensor alone with its free legs is turned so that its alphabetically first
+        free label leaves on the left (as the layout puts it elsewhere): the terms of
+        ``C[i, j] + C[j, i]`` then both read i … j, the second turned over."""
+        out = {}
+        for comp in self._components():
+            solid = [k for k in comp if self.verts[k].kind != "terminal"]
+            if len(solid) != 1 or self.verts[solid[0]].plan is None or self.verts[solid[0]].shape is None:
+                continue
+            k = solid[0]
+            v = self.verts[k]
+            label_of = {}
+            for a, pa, b, pb, _ in self.conns:
+                for me, port, other in ((a, pa, b), (b, pb, a)):
+                    if me == k and other != k and self.verts[other].kind == "terminal":
+                        label_of[port] = self.verts[other].label
+            if not label_of:
+                continue
+            first = min(label_of, key=lambda port: label_of[port])
+            for m in ORIENTS:
+                if place(v.plan, m, v.shape.w, v.shape.h)[first].side == "left":
+                    out[k] = m
+                    break
+        return out
 
     def _frame(self, pos: np.ndarray) -> Framed:
         verts = self.verts
@@ -422,9 +311,9 @@ class _TermLayout:
                 if verts[me].kind == "terminal":
                     attached[me] = other
                     fixed = verts[other].port_at.get(port) if port is not None else None
-                    if fixed is not None:  # a bubble's leg: it leaves the bubble at a fixed point
-                        self._fixed_end[me] = (pos[other, 0] + fixed[0], pos[other, 1] + fixed[1])
-                        self._fixed_side[me] = verts[other].port_side[port]
+                    if fixed is not None:  # it leaves its shape at a fixed port, straight out
+                        self._fixed_end[me] = (pos[other, 0] + fixed.x, pos[other, 1] + fixed.y)
+                        self._fixed_side[me] = fixed.side
         sides: dict[int, str] = {}
         for k, v in enumerate(verts):
             if v.kind != "terminal":
@@ -438,7 +327,8 @@ class _TermLayout:
         for side in ("left", "right", "top", "bottom"):
             axis = 1 if side in ("left", "right") else 0
             ks = sorted((k for k in sides if sides[k] == side),
-                        key=lambda k: (pos[attached.get(k, k), axis], verts[k].label))
+                        key=lambda k: (self._fixed_end[k][axis] if k in self._fixed_end
+                                       else pos[attached.get(k, k), axis], verts[k].label))
             last = -math.inf
             for k in ks:
                 a = attached.get(k, k)
@@ -456,10 +346,10 @@ class _TermLayout:
         # sides without free legs hug the shapes
         used = set(sides.values())
         if solid:
-            x0 += 0 if "left" in used else MARGIN - 8
-            x1 -= 0 if "right" in used else MARGIN - 8
-            y0 += 0 if "top" in used else MARGIN - 8
-            y1 -= 0 if "bottom" in used else MARGIN - 8
+            x0 += 0 if "left" in used else MARGIN - HUG
+            x1 -= 0 if "right" in used else MARGIN - HUG
+            y0 += 0 if "top" in used else MARGIN - HUG
+            y1 -= 0 if "bottom" in used else MARGIN - HUG
         for k, side in sides.items():
             pos[k] = {"left": (x0, spot[k]), "right": (x1, spot[k]),
                       "top": (spot[k], y0), "bottom": (spot[k], y1)}[side]
@@ -500,22 +390,21 @@ class _TermLayout:
         height = rect[3] + (bpad + 4 if show_labels else 0)
         pic = Picture(width, height)
         shape_of: dict[int, int] = {}
-        # triangles point at their small legs
-        for k, v in enumerate(verts):
-            if v.shape is not None and v.shape.kind == "triangle":
-                v.shape.apex = self._apex(k, pos)
+        self._ends = {}
         for k, v in enumerate(verts):
             if v.shape is None:
                 continue
-            s = Shape(v.shape.kind, float(pos[k, 0]), float(pos[k, 1]), v.shape.w, v.shape.h, v.shape.name,
-                      v.shape.sup, v.shape.sub, v.shape.apex, None, self.depth, v.shape.title_y,
-                      v.shape.title_x)
-            extra = v.h - v.shape.h  # room for self-loops: the shape sits at the bottom
-            s.y += extra / 2
+            shape = replace(v.shape, x=float(pos[k, 0]), y=float(pos[k, 1]) + v.shape_dy, parent=None,
+                            depth=self.depth)
+            if v.plan is not None:  # turned as the layout chose: its ports, tip and flag with it
+                shape = replace(shape, orient=v.orient, flag=v.plan.marked,
+                                apex=apex_of(v.orient) if shape.kind == "triangle" else shape.apex)
+                self._ends[k] = {name: replace(pp, x=float(pos[k, 0]) + pp.x, y=float(pos[k, 1]) + pp.y)
+                                 for name, pp in v.port_at.items()}
             shape_of[k] = len(pic.shapes)
-            pic.shapes.append(s)
+            pic.shapes.append(shape)
             if v.inner is not None:
-                self._place_inner(pic, shape_of[k], v)
+                self._place_inner(pic, shape_of[k], v, k)
         ports: dict[str, list[Port]] = {}
         for k, side in sides.items():
             ports.setdefault(verts[k].label, []).append((float(pos[k, 0]), float(pos[k, 1]), side))
@@ -527,32 +416,16 @@ class _TermLayout:
         self._lines(pic, pos, shape_of)
         return Framed(pic, rect, ports, True)
 
-    def _apex(self, k: int, pos: np.ndarray) -> str:
-        v = self.verts[k]
-        small, big = [], []
-        for u, pu, w, pw, _ in self.conns:
-            for me, port, other in ((u, pu, w), (w, pw, u)):
-                if me == k and other != k:
-                    (small if port in v.apex_ports else big).append(pos[other] - pos[k])
-        if small:
-            dx, dy = np.mean(small, axis=0)
-        elif big:
-            dx, dy = -np.mean(big, axis=0)
-        else:
-            dx, dy = 1.0, 0.0
-        if abs(dx) >= abs(dy):
-            return "right" if dx >= 0 else "left"
-        return "down" if dy > 0 else "up"
-
-    def _place_inner(self, pic: Picture, parent: int, v: "_Vertex") -> None:
+    def _place_inner(self, pic: Picture, parent: int, v: "_Vertex", k: int) -> None:
         s, inner = pic.shapes[parent], v.inner
         assert inner is not None
         dx, dy = s.x + v.inner_at[0], s.y + v.inner_at[1]
         pic.add(inner.pic, dx, dy, parent)
-        s_ports: dict[str, tuple[float, float]] = {}
+        s_ports: dict[str, PlacedPort] = {}
         for label, ends in inner.ports.items():
-            at = (s.x + v.port_at[label][0], s.y + v.port_at[label][1])
-            s_ports[label] = at
+            pp = v.port_at[label]
+            at = (s.x + pp.x, s.y + pp.y)
+            s_ports[label] = replace(pp, x=at[0], y=at[1])
             if inner.single:
                 for px, py, _ in ends:
                     pic.lines.append(Line([(px + dx, py + dy), at]))
@@ -562,30 +435,40 @@ class _TermLayout:
                          "top": (px + dx + 3, py + dy + 11, "start"),
                          "bottom": (px + dx + 3, py + dy - 3, "start")}[sd]
                     pic.texts.append(Text(t[0], t[1], label, t[2], "leg"))
-        s._ports = s_ports  # type: ignore[attr-defined]
+        self._ends[k] = s_ports
 
     def _anchor(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, k: int,
-                port: str | None, toward: np.ndarray, offset: np.ndarray) -> tuple[float, float]:
-        v = self.verts[k]
-        if v.kind == "terminal":
+                toward: np.ndarray, offset: np.ndarray) -> tuple[float, float]:
+        """Where a leg without a fixed port leaves vertex ``k``: towards ``toward``."""
+        if self.verts[k].kind == "terminal":
             return float(pos[k, 0]), float(pos[k, 1])
         s = pic.shapes[shape_of[k]]
-        fixed = getattr(s, "_ports", {})
-        if port is not None and port in fixed:
-            return fixed[port]
         d = toward - np.array([s.x, s.y]) + offset
         x, y = ray_exit(s, float(d[0]), float(d[1]))
         return x + float(offset[0]) * 0.6, y + float(offset[1]) * 0.6
+
+    def _end(self, k: int, port: str | None) -> PlacedPort | None:
+        return self._ends.get(k, {}).get(port) if port is not None else None
+
+    def _centre(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, k: int) -> np.ndarray:
+        if k in shape_of:
+            return np.array([pic.shapes[shape_of[k]].x, pic.shapes[shape_of[k]].y])
+        return np.array(pos[k], float)
 
     def _lines(self, pic: Picture, pos: np.ndarray, shape_of: dict[int, int]) -> None:
         groups: dict[tuple[int, int], list[int]] = {}
         for c, (u, _, v, _, _) in enumerate(self.conns):
             groups.setdefault((min(u, v), max(u, v)), []).append(c)
+        boxes = {k: obstacle(pic.shapes[i]) for k, i in shape_of.items()}
         loops_drawn: dict[int, int] = {}
         for (a, b), members in groups.items():
             for rank, c in enumerate(members):
                 u, pu, v, pv, e = self.conns[c]
                 label = base_name(e) if not self.d.edge_labels[e] else ""
+                eu, ev = self._end(u, pu), self._end(v, pv)
+                if eu is not None or ev is not None:  # a fixed port: out of it, round the shapes
+                    self._routed(pic, shape_of, pos, boxes, (u, eu), (v, ev), label)
+                    continue
                 if u == v:  # a trace of two of the node's own legs: a small loop above it
                     s = pic.shapes[shape_of[u]]
                     n = loops_drawn.get(u, 0)
@@ -595,17 +478,13 @@ class _TermLayout:
                     pic.shapes.append(Shape("selfloop", s.x, cy, 2 * r, 2 * r, label, parent=s.parent,
                                             depth=self.depth))
                     continue
-                pu_xy, pv_xy = np.array(pos[u], float), np.array(pos[v], float)
-                if u in shape_of:
-                    pu_xy = np.array([pic.shapes[shape_of[u]].x, pic.shapes[shape_of[u]].y])
-                if v in shape_of:
-                    pv_xy = np.array([pic.shapes[shape_of[v]].x, pic.shapes[shape_of[v]].y])
+                pu_xy, pv_xy = self._centre(pic, shape_of, pos, u), self._centre(pic, shape_of, pos, v)
                 d = pv_xy - pu_xy
                 norm = float(np.hypot(*d)) or 1.0
                 perp = np.array([-d[1], d[0]]) / norm
                 off = perp * (rank - (len(members) - 1) / 2) * 10.0
-                p = self._anchor(pic, shape_of, pos, u, pu, pv_xy, off)
-                q = self._anchor(pic, shape_of, pos, v, pv, pu_xy, off)
+                p = self._anchor(pic, shape_of, pos, u, pv_xy, off)
+                q = self._anchor(pic, shape_of, pos, v, pu_xy, off)
                 pic.lines.append(Line([p, q], label))
                 if label:
                     # parallel legs: each label on its own outer side
@@ -613,6 +492,34 @@ class _TermLayout:
                     mx = (p[0] + q[0]) / 2 + perp[0] * 8 * side
                     my = (p[1] + q[1]) / 2 + perp[1] * 8 * side + 3
                     pic.texts.append(Text(mx, my, label, "middle", "leg"))
+
+    def _routed(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, boxes, one, two,
+                label: str) -> None:
+        """A wire with at least one fixed port: it leaves each fixed port straight out, then
+        goes round every shape it does not attach to (:func:`~.wires.route`)."""
+        (u, eu), (v, ev) = one, two
+
+        def point(k, e, other_k, other_e):
+            if e is not None:
+                return (e.x, e.y), (e.nx, e.ny)
+            if other_e is not None:
+                aim = np.array([other_e.x + 8 * other_e.nx, other_e.y + 8 * other_e.ny])
+            else:
+                aim = self._centre(pic, shape_of, pos, other_k)
+            return self._anchor(pic, shape_of, pos, k, aim, np.zeros(2)), None
+
+        p, n = point(u, eu, v, ev)
+        q, m = point(v, ev, u, eu)
+        # a free end of a wire (a dot, a vector) may touch its own shape
+        obstacles = [bx for k, bx in boxes.items() if not ((k == u and n is None) or (k == v and m is None))]
+        points, _ = route(p, n, q, m, obstacles)
+        pic.lines.append(Line(points, label))
+        if label:  # beside the wire, on the side away from the shapes (outside a loop)
+            mid = (self._centre(pic, shape_of, pos, u) + self._centre(pic, shape_of, pos, v)) / 2
+            spots = [label_spot(points, side) for side in (1.0, -1.0)]
+            far = [float(np.hypot(x - mid[0], y - 3 - mid[1])) for x, y in spots]
+            x, y = spots[1] if far[1] > far[0] + 1.0 else spots[0]
+            pic.texts.append(Text(x, y, label, "middle", "leg"))
 
 
 # --------------------------------------------------------------------------- sums

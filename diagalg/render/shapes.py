@@ -6,7 +6,9 @@ translate them."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from .ports import IDENTITY, Orient, flag_polygon
 
 CHAR_W = 7.4  # estimated width of one character of the 13px font
 SMALL_CHAR_W = 5.8  # of the 10px font
@@ -18,7 +20,9 @@ class Shape:
     """One drawn node. ``kind``: tensor (rectangle), vector (circle), triangle, square, dot,
     bubble (ellipse around nested contents), box (dashed rectangle around a sum), loop (a
     closed index loop), selfloop. ``apex``: where a triangle's tip points (left, right, up,
-    down). ``parent``: index of the enclosing bubble or box in :attr:`Picture.shapes`."""
+    down). ``parent``: index of the enclosing bubble or box in :attr:`Picture.shapes`.
+    ``orient``: the symmetry the shape was turned by (see :mod:`.ports`); ``flag``: it
+    carries the leg-order flag, drawn where :meth:`flag_points` says."""
 
     kind: str
     x: float
@@ -33,10 +37,16 @@ class Shape:
     depth: int = 0
     title_y: float | None = None  # a bubble's title baseline, relative to its centre
     title_x: float = 0.0  # and the title's centre, relative to the shape's centre
+    orient: Orient = IDENTITY
+    flag: bool = False
 
     @property
     def box(self) -> tuple[float, float, float, float]:
         return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
+
+    def flag_points(self) -> list[tuple[float, float]]:
+        """The corners of the leg-order flag (empty when the shape has none)."""
+        return flag_polygon(self.kind, self.x, self.y, self.w, self.h, self.orient) if self.flag else []
 
 
 @dataclass
@@ -70,9 +80,8 @@ class Picture:
                 parent: int | None = None) -> "Picture":
         """A copy moved by (dx, dy); shape parents are renumbered by ``parent_offset`` and
         top-level shapes get ``parent``."""
-        shapes = [Shape(s.kind, s.x + dx, s.y + dy, s.w, s.h, s.name, s.sup, s.sub, s.apex,
-                        parent if s.parent is None else s.parent + parent_offset, s.depth, s.title_y,
-                        s.title_x)
+        shapes = [replace(s, x=s.x + dx, y=s.y + dy,
+                          parent=parent if s.parent is None else s.parent + parent_offset)
                   for s in self.shapes]
         lines = [Line([(x + dx, y + dy) for x, y in l.points], l.label) for l in self.lines]
         texts = [Text(t.x + dx, t.y + dy, t.text, t.anchor, t.role) for t in self.texts]
@@ -145,6 +154,16 @@ def outline(shape: Shape) -> list[tuple[float, float]]:
             "up": [(cx, y0), (x1, y1), (x0, y1)],
         }[shape.apex or "right"]
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+
+
+def obstacle(shape: Shape) -> list[tuple[float, float]]:
+    """The shape's outline as a convex polygon, for telling whether a wire passes through
+    it: the outline itself, or an octagon inside a round shape."""
+    if shape.kind in ("vector", "dot", "bubble", "loop", "selfloop"):
+        rx, ry = shape.w / 2, shape.h / 2
+        return [(shape.x + rx * math.cos(a), shape.y + ry * math.sin(a))
+                for a in (k * math.pi / 4 + math.pi / 8 for k in range(8))]
+    return outline(shape)
 
 
 def to_ellipse(shape: Shape, px: float, py: float, side: str) -> tuple[float, float]:

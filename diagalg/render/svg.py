@@ -2,8 +2,10 @@
 
 No external fonts, stylesheets or images: the styles are inline attributes, so
 the file displays the same in a browser, a notebook or an image converter.
-Every shape carries ``class`` (its kind) and ``data-name`` attributes so tests
-and reports can find it.
+Every shape is a group with ``class`` (its kind), ``data-name`` and
+``data-index`` attributes, so tests, reports and style sheets can find it; a
+shape's leg-order flag is a ``polygon`` of class ``flag`` inside its group.
+docs/drawing.md lists the classes.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ def _shape(s: Shape, i: int) -> str:
         text = _label(s, cx, cy)
     else:
         text = _label(s, s.x, s.y + 4.5)
+    flag = s.flag_points()
+    if flag:
+        pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in flag)
+        body += f"<polygon class=\"flag\" points=\"{pts}\" fill=\"{STROKE}\"/>"
     return f"<g {attrs}>{body}{text}</g>"
 
 

@@ -63,6 +63,9 @@ def _shape(s: Shape) -> list[str]:
         draw = "draw=diagbubbleline, fill=diagbubble" if s.kind == "bubble" else style
         out.append(rf"\path[{draw}] {_p(s.x, s.y)} ellipse[x radius={s.w / 2 * SCALE:.2f}pt, "
                    rf"y radius={s.h / 2 * SCALE:.2f}pt];")
+    flag = s.flag_points()
+    if flag:  # the leg-order flag (see diagalg.render.ports)
+        out.append(r"\fill[black!85] " + " -- ".join(_p(x, y) for x, y in flag) + " -- cycle;")
     if s.name and s.kind != "selfloop":
         if s.kind == "bubble":
             at = _p(s.x + s.title_x, s.y + (s.title_y if s.title_y is not None else -s.h * 0.3) - 4)
