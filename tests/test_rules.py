@@ -49,7 +49,7 @@ MAX_SITES_PER_RULE = 4
 #: At most this many intermediate diagrams of a derivation are checked per example.
 MAX_STEP_DIAGRAMS = 3
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------------------------------- helpers
