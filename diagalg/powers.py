@@ -308,3 +308,24 @@ def _positive_node(op: object, declared: bool) -> bool:
 __all__ = ["ONE", "POSITIVE_BUBBLES", "boundary_components", "copies", "distinct_edges", "expand_integer_powers",
            "exponent", "factor_components", "is_integer", "is_natural", "is_pow", "is_real", "port_edges",
            "positive", "relabel", "relabel_expr", "single_term", "sub_diagram"]
+
+
+def bubble_argument(node: Node, kinds: tuple[str, ...]) -> tuple[BubbleOp, tuple[str, ...]] | None:
+    """When the whole argument of the bubble ``node`` is one bubble of one of ``kinds``
+    (coefficient 1, its legs exactly the argument's legs, each leg a distinct free
+    label): that inner bubble and the outer edges its ports map to; else None. The
+    shape ``log(exp(x))`` and ``pow(pow(x, a), b)`` rewrite from."""
+    term = single_term(node.op.inner)
+    if term is None or term.coeff != 1 or len(term.diagram.nodes) != 1:
+        return None
+    d = term.diagram
+    (inner,) = d.nodes
+    if not isinstance(inner.op, BubbleOp) or inner.op.kind not in kinds:
+        return None
+    if len(set(inner.edges)) != len(inner.edges) or set(inner.edges) != set(d.dims):
+        return None
+    labels = d.edge_labels
+    if any(len(labels[e]) != 1 for e in inner.edges):
+        return None
+    outer = dict(zip(node.op.ports, node.edges))
+    return inner.op, tuple(outer[labels[e][0]] for e in inner.edges)

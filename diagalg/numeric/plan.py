@@ -132,12 +132,7 @@ def run_order(order: Order, operands: list[tuple[T, list[int]]], output: Sequenc
     axes), ``reduce_own(a, keep)`` sums one operand over its ids not in ``keep``.
     Returns the result with its ids (those of ``output``, in some order)."""
     live: dict[int, tuple[T, list[int]]] = dict(enumerate(operands))
-    count: dict[int, int] = {}
-    for _, ids in operands:
-        for i in ids:
-            count[i] = count.get(i, 0) + 1
-    for i in output:
-        count[i] = count.get(i, 0) + 1
+    count = _holders([ids for _, ids in operands], output)
     next_id = len(operands)
     for step in order:
         picked = [live.pop(k) for k in step]
@@ -171,12 +166,7 @@ def _walk(order: Order, inputs: list[tuple[int, ...]], output: Sequence[int],
           step: Callable[[list[tuple[int, ...]], tuple[int, ...]], None]) -> None:
     """Follow ``order`` on index ids only, calling ``step(parts, kept)`` per step."""
     live: dict[int, tuple[int, ...]] = dict(enumerate(inputs))
-    count: dict[int, int] = {}
-    for ids in inputs:
-        for i in ids:
-            count[i] = count.get(i, 0) + 1
-    for i in output:
-        count[i] = count.get(i, 0) + 1
+    count = _holders(inputs, output)
     next_id = len(inputs)
     for s in order:
         parts = [live.pop(k) for k in s]
@@ -189,3 +179,15 @@ def _walk(order: Order, inputs: list[tuple[int, ...]], output: Sequence[int],
             count[i] += 1
         live[next_id] = kept
         next_id += 1
+
+
+def _holders(inputs: Sequence[Sequence[int]], output: Sequence[int]) -> dict[int, int]:
+    """Index id -> how many operands carry it, plus one when the output does: an id
+    whose count falls to zero is summed at the step that takes its last holders."""
+    count: dict[int, int] = {}
+    for ids in inputs:
+        for i in ids:
+            count[i] = count.get(i, 0) + 1
+    for i in output:
+        count[i] = count.get(i, 0) + 1
+    return count

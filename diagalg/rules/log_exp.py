@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import BoxOp, BubbleOp, Diagram, Node
-from ..powers import is_real, positive, single_term
+from ..powers import bubble_argument, is_real, positive
 from .base import Edit, Site, register
 
 #: outer bubble -> the inner bubble it undoes
@@ -34,20 +34,7 @@ def _undone(diagram: Diagram, i: int) -> tuple[BubbleOp, tuple[str, ...]] | None
     op = node.op
     if not isinstance(op, BubbleOp) or op.kind not in _INVERSES:
         return None
-    term = single_term(op.inner)
-    if term is None or term.coeff != 1 or len(term.diagram.nodes) != 1:
-        return None
-    d = term.diagram
-    (inner,) = d.nodes
-    if not isinstance(inner.op, BubbleOp) or inner.op.kind != _INVERSES[op.kind]:
-        return None
-    if len(set(inner.edges)) != len(inner.edges) or set(inner.edges) != set(d.dims):
-        return None
-    labels = d.edge_labels
-    if any(len(labels[e]) != 1 for e in inner.edges):
-        return None
-    outer = dict(zip(op.ports, node.edges))
-    return inner.op, tuple(outer[labels[e][0]] for e in inner.edges)
+    return bubble_argument(node, (_INVERSES[op.kind],))
 
 
 @register

@@ -23,28 +23,14 @@ from __future__ import annotations
 from typing import Iterator
 
 from ..model import BubbleOp, Diagram, Node
-from ..powers import exponent, is_integer, is_natural, is_pow, is_real, positive, single_term
+from ..powers import bubble_argument, exponent, is_integer, is_natural, is_pow, is_real, positive
 from .base import Edit, Site, register
 
 
 def _inner_bubble(diagram: Diagram, i: int) -> tuple[BubbleOp, tuple[str, ...]] | None:
     """The pow or exp bubble that is the whole argument of ``pow`` node ``i``, with the outer
     edges its ports map to; None when the argument is anything else."""
-    node = diagram.nodes[i]
-    term = single_term(node.op.inner)
-    if term is None or term.coeff != 1 or len(term.diagram.nodes) != 1:
-        return None
-    d = term.diagram
-    (inner,) = d.nodes
-    if not isinstance(inner.op, BubbleOp) or inner.op.kind not in ("pow", "exp"):
-        return None
-    if len(set(inner.edges)) != len(inner.edges) or set(inner.edges) != set(d.dims):
-        return None
-    labels = d.edge_labels
-    if any(len(labels[e]) != 1 for e in inner.edges):
-        return None
-    outer = dict(zip(node.op.ports, node.edges))
-    return inner.op, tuple(outer[labels[e][0]] for e in inner.edges)
+    return bubble_argument(diagram.nodes[i], ("pow", "exp"))
 
 
 @register
