@@ -20,25 +20,11 @@ from __future__ import annotations
 import sympy
 
 from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, TensorOp, tensor_op
+from .powers import is_real
 
 
 class NotConjugable(ValueError):
     """The conjugate would need a nonlinear function of a complex value."""
-
-
-def is_real(expr: Expr) -> bool:
-    """True when no complex tensor occurs anywhere in ``expr`` (coefficients are real
-    unless written with ``I``)."""
-    for term in expr.terms:
-        if term.coeff.has(sympy.I):
-            return False
-        for node in term.diagram.nodes:
-            op = node.op
-            if isinstance(op, TensorOp) and op.decl.is_complex:
-                return False
-            if isinstance(op, (BoxOp, BubbleOp, DerivOp)) and not is_real(op.inner):
-                return False
-    return True
 
 
 def conjugate(expr: Expr, name: str | None = None) -> Expr:

@@ -12,7 +12,7 @@ comment, or another such declaration, so it cannot be inside an open bracket or 
 a trailing operator, where the grammar would read it differently (or report an error
 at a place this path would not see). Anything else on a line (a property, a dimension
 expression, a reserved word as a name, a line continuation) ends the run and the
-grammar reads it, so error messages are the grammar's own. ``tests/test_parser.py``
+grammar reads it, so error messages are the grammar's own. ``tests/test_parser_tables.py``
 checks that this path and the grammar give equal ASTs for every example file.
 """
 

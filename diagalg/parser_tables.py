@@ -58,11 +58,8 @@ def load_parser(start: Sequence[str], **runtime: Any) -> Lark:
     ``transformer``), from the shipped tables when they were built from this grammar
     by this lark version and for these start rules, else built from the grammar."""
     text = grammar_path().read_text(encoding="utf-8")
-    try:
-        stored = json.loads(tables_path().read_text(encoding="utf-8"), object_hook=_decode)
-    except (OSError, ValueError):
-        stored = None
-    if stored is not None and _header(text, start) == stored.get("header"):
+    stored = _stored(text, start)
+    if stored is not None:
         return Lark._load_from_dict(stored["data"], stored["memo"], **runtime)
     return Lark(text, start=list(start), **OPTIONS, **runtime)
 
@@ -87,11 +84,17 @@ def write_tables(start: Sequence[str]) -> Path:
 
 def tables_are_fresh(start: Sequence[str]) -> bool:
     """Whether the shipped tables match the grammar file, lark version and start rules."""
+    return _stored(grammar_path().read_text(encoding="utf-8"), start) is not None
+
+
+def _stored(text: str, start: Sequence[str]) -> dict[str, Any] | None:
+    """The shipped tables when they were built from ``text`` by this lark version for
+    these start rules; None when they are missing, unreadable or stale."""
     try:
         stored = json.loads(tables_path().read_text(encoding="utf-8"), object_hook=_decode)
     except (OSError, ValueError):
-        return False
-    return stored.get("header") == _header(grammar_path().read_text(encoding="utf-8"), start)
+        return None
+    return stored if isinstance(stored, dict) and stored.get("header") == _header(text, start) else None
 
 
 def _header(text: str, start: Sequence[str]) -> dict[str, Any]:

@@ -146,28 +146,11 @@ def factor_components(d: Diagram) -> list[list[int]] | None:
     """The factors of the elementwise product ``d``: its nodes grouped into the connected
     pieces that summed (unlabelled) edges join, in node order. None when ``d`` is not a
     plain elementwise product: an edge with two labels (an identity) or a closed loop."""
-    parent = list(range(len(d.nodes)))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     for e, inc in d.incidence.items():
         labels = d.edge_labels[e]
         if len(labels) > 1 or (not inc and not labels):
             return None
-        if labels:
-            continue
-        for (a, _), (b, _) in zip(inc, inc[1:]):
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(d.nodes)):
-        groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    return boundary_components(d, frozenset(e for e in d.incidence if d.edge_labels[e]))
 
 
 def sub_diagram(d: Diagram, nodes: Sequence[int]) -> Diagram:

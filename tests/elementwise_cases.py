@@ -30,10 +30,11 @@ import diagalg
 from diagalg.canonical import equal as canonical_equal
 from diagalg.checker import Checker, Options
 from diagalg.engine import Engine, simplify
-from diagalg.model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Term
+from diagalg.model import Diagram, Expr, Term
 from diagalg.numeric.check import compare
 from diagalg.rules import DEFAULT_RULES
 from diagalg.rules.base import Edit, apply_edits, disjoint_sites
+from strategies import diagrams_of
 
 DECLS = """\
 dim n, m
@@ -85,18 +86,6 @@ def numerically_different(lhs: str, rhs: str, seed: int = 0) -> bool:
 
 
 # --------------------------------------------------------------------------- every site keeps the value
-
-
-def diagrams_of(expr: Expr):
-    """(diagram, free dims) of every term of ``expr`` and of every sum nested in it."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        for t in e.terms:
-            yield t.diagram, e.free_dims
-            for n in t.diagram.nodes:
-                if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
-                    stack.append(n.op.inner)
 
 
 def _rewritten(rule, d: Diagram, sites, free) -> Expr:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import hypothesis.strategies as st
 
 import diagalg
-from diagalg.model import Diagram, Expr, Term
+from diagalg.model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Term
 
 DECLS = """\
 dim n, m
@@ -738,3 +738,19 @@ def nx_graph(d: Diagram):
             g.add_edge(("N", t), ("P", t, p))
             g.add_edge(("P", t, p), ("E", e))
     return g
+
+
+def diagrams_of(expr: Expr, lets: bool = True):
+    """(diagram, free dims) of every term of ``expr`` and, recursively, of the sums
+    inside its boxes, bubbles and derivatives (each is a diagram the engine rewrites)
+    and, with ``lets``, inside folded let definitions (named boxes, which the engine
+    leaves alone but whose bodies are diagrams all the same)."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        for t in e.terms:
+            yield t.diagram, e.free_dims
+            for n in t.diagram.nodes:
+                op = n.op
+                if isinstance(op, (BubbleOp, DerivOp)) or (isinstance(op, BoxOp) and (lets or op.name is None)):
+                    stack.append(op.inner)

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 import diagalg
 from diagalg import canonical
 from diagalg.engine import UnsoundRewrite, diagram_measure, simplify
-from diagalg.model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Term
+from diagalg.model import BubbleOp, Diagram, Expr, Term
 from diagalg.numeric.check import collect as collect_decls
 from diagalg.numeric.check import compare, draw_instance
 from diagalg.numeric.evaluate import evaluate
@@ -40,6 +40,7 @@ from diagalg.numeric.sample import sample_sizes
 from diagalg.rules import DEFAULT_RULES, registered
 from diagalg.rules import softmax_shift as softmax_shift_mod
 from diagalg.rules.base import Edit, apply_edits
+from strategies import diagrams_of
 
 RULES = ("softmax_shift", "logsumexp_shift", "layernorm_shift")
 
@@ -156,18 +157,6 @@ def bubble_cases(draw) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def diagrams_of(expr: Expr):
-    """(diagram, free dims) of every term of ``expr`` and of the sums nested in it."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        for t in e.terms:
-            yield t.diagram, e.free_dims
-            for n in t.diagram.nodes:
-                if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
-                    stack.append(n.op.inner)
 
 
 def single(d: Diagram, free_dims) -> Expr:

@@ -92,3 +92,27 @@ def test_a_ring_of_twenty_thousand_is_contracted_in_as_many_steps() -> None:
     arr, _ = run_order(order, mats, [], pair, float_reduce)
     assert float(arr) == 2.0  # tr(I) at size 2
     assert len(seen) == n - 1 and max(seen) <= 4
+
+
+def test_clearing_every_memo_makes_the_next_contraction_search_again() -> None:
+    """The bench clears diagalg's memos before every repeat (diagalg.caches) so that no
+    run reuses an order or a canonical key another run found: after clear_all the
+    same wiring is searched afresh and the canonical-key memo is empty."""
+    import diagalg
+    from diagalg import caches
+    from diagalg.canonical import _term_memo, canonical_key
+
+    wiring = ring(12)
+    size = {k: 3 for k in range(12)}
+    contraction_order(wiring, [], size)
+    before = plan.search_count()
+    contraction_order(wiring, [], size)
+    assert plan.search_count() == before  # reused
+    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\n")
+    d = prog.expr("A[i, j] A[j, k]").terms[0].diagram  # held: the memo is weak
+    canonical_key(d)
+    assert _term_memo._data
+    caches.clear_all()
+    assert not _term_memo._data
+    contraction_order(wiring, [], size)
+    assert plan.search_count() == before + 1

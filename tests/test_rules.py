@@ -27,12 +27,12 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-from strategies import ENV, PROG, SUBS, Case, cases
+from strategies import ENV, PROG, SUBS, Case, cases, diagrams_of
 
 import diagalg
 from diagalg import canonical
 from diagalg.engine import Engine, simplify
-from diagalg.model import BoxOp, BubbleOp, CopyTensor, DerivOp, Diagram, Expr, Node, TensorOp, Term
+from diagalg.model import CopyTensor, Diagram, Expr, Node, TensorOp, Term
 from diagalg.numeric.check import compare
 from diagalg.rules import DEFAULT_RULES, registered
 from diagalg.rules import base as rules_base
@@ -75,23 +75,6 @@ def text(e: Expr) -> str:
         return diagalg.to_text(e)
     except Exception as err:  # printing is not under test here
         return f"<unprintable: {err!r}> {e!r}"
-
-
-def diagrams_of(expr: Expr, lets: bool = True):
-    """(diagram, free dims) of every term of ``expr`` and, recursively, of the sums
-    inside its boxes and bubbles (each is a diagram the engine rewrites) and, with
-    ``lets``, inside folded let definitions (named boxes, which the engine leaves
-    alone but whose bodies are diagrams all the same)."""
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        for t in e.terms:
-            yield t.diagram, e.free_dims
-            for n in t.diagram.nodes:
-                if isinstance(n.op, BoxOp) and (lets or n.op.name is None):
-                    stack.append(n.op.inner)
-                elif isinstance(n.op, (BubbleOp, DerivOp)):
-                    stack.append(n.op.inner)
 
 
 def site_kind(rule: str, d: Diagram, site: Site) -> str:

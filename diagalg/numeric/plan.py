@@ -15,8 +15,8 @@ and :func:`run_order` tracks, for every index id, how many live operands (and th
 output) still carry it, so deciding which indices a pairwise contraction keeps costs
 only the two operands' own indices. opt_einsum's ``contract_path`` re-derives that
 at each step by scanning every remaining operand, and ``contract_expression`` calls
-it again on a path it is given: quadratic in the network's size (a ring of 5,000
-matrices spent 21 of its 23 s there).
+it again on a path it is given: quadratic in the network's size (profiled, the exact
+check of a 2,000-matrix ring spent 20 of its 25 s in such scans).
 
 The search itself is opt_einsum's: its ``auto`` choice (optimal, then branch and
 bound, for up to 14 operands) and, beyond that, its greedy search in single

@@ -75,9 +75,9 @@ from ..model import (
     Node,
     Term,
     replace_node,
-    tensor_decls_in,
     with_inner,
 )
+from ..powers import is_real as powers_is_real
 from .base import Edit, Site, register
 
 
@@ -97,9 +97,7 @@ def constant_along(d: Diagram, label: str) -> bool:
 def is_real(term: Term) -> bool:
     """True when the term is real for every value of its tensors: a real coefficient and
     no complex tensor anywhere in it (nested expressions included)."""
-    if sympy.sympify(term.coeff).is_real is not True:
-        return False
-    return not any(d.is_complex for d in tensor_decls_in(Expr((term,), ())).values())
+    return powers_is_real(Expr((term,), ()))
 
 
 def drop_constant(inner: Expr, label: str, real_only: bool = False) -> tuple[list[Term], list[Term]] | None:
