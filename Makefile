@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables
+.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables lint
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -21,6 +21,10 @@ demo: $(STAMP)
 # The whole suite on every core (pytest-xdist): CI runs this.
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -n auto
+
+# The static checks: mypy on the whole package (configured in pyproject.toml).
+lint: $(STAMP)
+	$(BIN)/python -m mypy
 
 # The edit loop: the suite without its slow end-to-end tests (every example, the docs,
 # the tutorial, the wheel), in parallel. `make test` before you commit.

@@ -23,7 +23,9 @@ from .errors import SourceError  # noqa: E402
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Iterable
 
+    from .engine import Derivation
     from .model import Diagram, Expr, Term
     from .program import Program
 
@@ -56,7 +58,8 @@ def parse(text: str, path: str = "<input>", base_dir: str | Path | None = None) 
     return parse_program(text, path, base_dir)
 
 
-def simplify(expr: Expr, rules=None, program: Program | None = None, unfold: bool = False):
+def simplify(expr: Expr, rules: Iterable[str] | None = None, program: Program | None = None,
+             unfold: bool = False) -> Derivation:
     """Simplify with the named rules (default rules if None); returns a Derivation
     (``.result`` the simplified expression, ``.steps`` the rewrites)."""
     from .engine import simplify as _simplify
@@ -65,7 +68,7 @@ def simplify(expr: Expr, rules=None, program: Program | None = None, unfold: boo
     return _simplify(expr, rules=rules, subs=subs, unfold_lets=unfold)
 
 
-def equal(a: Expr, b: Expr, program: Program | None = None, rules=None) -> bool:
+def equal(a: Expr, b: Expr, program: Program | None = None, rules: Iterable[str] | None = None) -> bool:
     """True when ``a`` and ``b`` simplify (default rules, lets unfolded, and the
     program's exact decompositions unfolded) to equal expressions."""
     from .canonical import equal as _equal

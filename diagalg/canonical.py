@@ -506,7 +506,7 @@ def _compute_term(diagram: Diagram) -> tuple[DiagramKey, int]:
 # --------------------------------------------------------------------------- public API
 
 
-def canonical_term(diagram: Diagram) -> tuple[Hashable, int]:
+def canonical_term(diagram: Diagram) -> tuple[DiagramKey, int]:
     """The canonical key of ``diagram`` and its sign.
 
     Promise: two diagrams have equal keys iff they are isomorphic (same

@@ -9,7 +9,7 @@ internal error (a bug in diagalg), as is a simplification that changed a value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .canonical import equal as canonical_equal
 from .engine import StepLimit, UnsoundRewrite, simplify, unfold
@@ -17,8 +17,12 @@ from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
 from .program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, ExpandStmt, Program, RuleStmt,
-                      ShowStmt, Source)
+                      RunStmt, ShowStmt, Source)
 from .rules import DEFAULT_RULES
+
+if TYPE_CHECKING:
+    from .model import Diagram, Term
+    from .numeric.instance import Instance
 
 OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
 
@@ -136,7 +140,7 @@ class Checker:
             out.extend(self.run_statement(stmt))
         return out
 
-    def run_statement(self, stmt) -> list[Result]:
+    def run_statement(self, stmt: RunStmt) -> list[Result]:
         """The result lines of one statement; a bug in diagalg becomes an internal-error
         line (exit 3) instead of stopping the run."""
         out: list[Result] = []
@@ -277,6 +281,7 @@ class Checker:
     def check_top(self, s: ExpandStmt, start: Expr) -> Result:
         """``expand E [over h] top K``: the K largest terms by Frobenius norm on the bound
         weights (or one random draw), by best-first search with a proven bound."""
+        assert s.top is not None  # called for an `expand ... top K` only
         import numpy as np
 
         from .expand import count_terms
@@ -306,10 +311,11 @@ class Checker:
                   f"{res.evaluated} terms evaluated, {res.states} states]")
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
 
-    def _top_paths(self, s: ExpandStmt, start: Expr, inst, over) -> Result:
+    def _top_paths(self, s: ExpandStmt, start: Expr, inst: Instance, over: dict[str, int]) -> Result:
         from .expand import count_paths
         from .rank import top_paths
 
+        assert s.top is not None
         res = top_paths(start, s.top, inst, over)
         count = count_paths(start, over)
         on = "the bound weights" if self.program.binding else f"a random draw (seed {self.options.seed})"
@@ -432,26 +438,26 @@ _HANDLERS = {
 PRINT_LIMIT = 200
 
 
-def _plain(t):
+def _plain(t: Term) -> Term:
     """A term with no tags anywhere (tags inside bubbles are provenance, not syntax)."""
     from .model import Term, walk_term
 
     return walk_term(t, lambda x: Term(x.coeff, x.diagram))
 
 
-def _term_text(t) -> str:
+def _term_text(t: Term) -> str:
     plain = _plain(t)
     return expr_text(Expr.of([plain], {label: plain.diagram.dims[e] for label, e in plain.diagram.free}))
 
 
-def _provenance(tags) -> str:
+def _provenance(tags: Sequence[str]) -> str:
     return f"[{' · '.join(tags)}] " if tags else ""
 
 
-def _nonlinear_note(t) -> str:
+def _nonlinear_note(t: Term) -> str:
     from .model import BubbleOp
 
-    def sum_in_bubble(d, inside: bool) -> bool:
+    def sum_in_bubble(d: Diagram, inside: bool) -> bool:
         for n in d.nodes:
             if isinstance(n.op, BubbleOp):
                 if len(n.op.inner.terms) > 1 or any(sum_in_bubble(x.diagram, True) for x in n.op.inner.terms):

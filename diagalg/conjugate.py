@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sympy
 
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, TensorOp, tensor_op
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Op, Term, TensorOp, tensor_op
 from .powers import is_real
 
 
@@ -41,7 +41,7 @@ def _diagram(d: Diagram, name: str | None) -> Diagram:
     return d.with_nodes(Node(_op(n.op, name), n.edges) for n in d.nodes)
 
 
-def _op(op, name: str | None):
+def _op(op: Op, name: str | None) -> Op:
     if isinstance(op, TensorOp):
         return tensor_op(op.decl, not op.conj, op.inv)
     if isinstance(op, BoxOp):

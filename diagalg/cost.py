@@ -26,7 +26,7 @@ import opt_einsum
 import sympy
 
 from .dims import DimEnv
-from .model import BoxOp, BubbleOp, CopyTensor, Diagram, Expr, IndexOp, ShiftOp, TensorOp
+from .model import BoxOp, BubbleOp, CopyTensor, Diagram, Expr, IndexOp, Op, ShiftOp, TensorOp
 from .printing import scalar_text
 
 SYMBOLIC_SIZE = 1000  # representative size of a symbolic dimension with no constraint
@@ -112,7 +112,7 @@ def representative_sizes(env: DimEnv, symbols: Sequence[sympy.Symbol],
     return vals
 
 
-def _op_text(op) -> str:
+def _op_text(op: Op) -> str:
     if isinstance(op, TensorOp):
         t = op.decl.name
         for _ in range(op.inv):
@@ -248,10 +248,10 @@ def best_plan(net: Network, sizes: Mapping[sympy.Symbol, int]) -> Plan:
     return plan
 
 
-def _all_paths(n: int) -> list[list[tuple[int, int]]]:
+def _all_paths(n: int) -> list[list[tuple[int, ...]]]:
     if n <= 1:
         return [[(0,)]] if n == 1 else [[]]
-    out = []
+    out: list[list[tuple[int, ...]]] = []
     for a, b in itertools.combinations(range(n), 2):
         for rest in _all_paths(n - 1) if n > 2 else [[]]:
             out.append([(a, b)] + rest)

@@ -27,7 +27,7 @@ Kinds and the forms they accept (the target's labels split among the factors;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Container, Iterable, Mapping, Sequence
+from typing import Callable, Container, Iterable, Mapping, Sequence, TypeAlias
 
 import sympy
 
@@ -165,7 +165,8 @@ def _distinct(uses: Sequence[FactorUse], n: int, what: str) -> None:
         raise ShapeError(f"{what}")
 
 
-def _svd(kind, target, tl, dim_of, uses) -> Shape:
+def _svd(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+         uses: list[FactorUse]) -> Shape:
     _distinct(uses, 3, "an svd has three factors: U[rows, r] s[r] conj(V)[cols, r]")
     vec = [i for i, u in enumerate(uses) if len(u.labels) == 1]
     if len(vec) != 1:
@@ -194,7 +195,8 @@ def _svd(kind, target, tl, dim_of, uses) -> Shape:
     return Shape(tuple(roles), {r: full})
 
 
-def _two_factor(kind, target, tl, dim_of, uses) -> Shape:
+def _two_factor(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+                uses: list[FactorUse]) -> Shape:
     _distinct(uses, 2, f"a {kind} has two factors: " +
               ("Q[rows, r] R[r, cols]" if kind == "qr" else "U[rows, r] P[r, j]"))
     first, second = uses
@@ -220,7 +222,8 @@ def _two_factor(kind, target, tl, dim_of, uses) -> Shape:
     return Shape(roles, {r: pcol}, needs=((pcol, "<=", prow),))
 
 
-def _eigh(kind, target, tl, dim_of, uses) -> Shape:
+def _eigh(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+          uses: list[FactorUse]) -> Shape:
     names = [u.name for u in uses]
     if len(uses) != 3 or len(set(names)) != 2:
         raise ShapeError("an eigendecomposition is Q[rows, k] w[k] conj(Q)[cols, k]")
@@ -256,7 +259,8 @@ def _eigh(kind, target, tl, dim_of, uses) -> Shape:
     return Shape(roles, {k: n})
 
 
-def _cp(kind, target, tl, dim_of, uses) -> Shape:
+def _cp(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+        uses: list[FactorUse]) -> Shape:
     bonds = _bonds(uses, tl)
     if len(bonds) != 1:
         raise ShapeError("a cp decomposition joins its factors by one rank label: A[i, r] B[j, r] C[k, r]")
@@ -276,7 +280,8 @@ def _cp(kind, target, tl, dim_of, uses) -> Shape:
     return Shape(tuple(roles), {})  # a CP rank is chosen, never implied
 
 
-def _tucker(kind, target, tl, dim_of, uses) -> Shape:
+def _tucker(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+            uses: list[FactorUse]) -> Shape:
     cores = [i for i, u in enumerate(uses) if not _split(u, tl)[0]]
     if len(cores) != 1:
         raise ShapeError("a tucker decomposition has one core (a factor with no leg of the target)")
@@ -298,7 +303,8 @@ def _tucker(kind, target, tl, dim_of, uses) -> Shape:
     return Shape(tuple(roles), full)
 
 
-def _tt(kind, target, tl, dim_of, uses) -> Shape:
+def _tt(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
+        uses: list[FactorUse]) -> Shape:
     n = len(uses)
     if n < 2 or len({u.name for u in uses}) != n:
         raise ShapeError("a tensor train has at least two distinct cores, written in chain order")
@@ -342,7 +348,7 @@ def factor_decl(role: FactorRole, dims: Mapping[str, sympy.Expr], target: Tensor
 
 #: What a new bond's dimension is written as, if it is: a dimension, or a name that
 #: is declared nowhere yet (which an exact decomposition declares as the full rank).
-Written = sympy.Expr | str | None
+Written: TypeAlias = sympy.Expr | str | None
 
 
 @dataclass(frozen=True)

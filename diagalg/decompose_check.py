@@ -104,7 +104,8 @@ def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
                     return DecomposeCheck("internal", f"internal error: the factors do not reassemble "
                                           f"{dec.target.name} (relative error {rel:.2g}; sizes {sizes})")
                 continue
-            disc = report.discarded if report else []
+            assert report is not None  # compute_factors keeps the report of every stated decomposition
+            disc = report.discarded
             scale = max(norm2, 1e-300)
             if dec.kind == "svd":
                 gap = abs(err2 - disc[0]) / scale

@@ -13,10 +13,13 @@ Example::
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from .model import DerivOp, Diagram, Expr, Node, TensorOp, tensor_decls_in, tensor_op
 from .rules import derivative as _rule  # noqa: F401  (registers the rule)
+
+if TYPE_CHECKING:
+    from .program import Program
 
 #: The rules a derivative is simplified with.
 DERIVATIVE_RULES = ("derivative", "delta", "distribute", "collect", "isometry", "inverse")
@@ -47,7 +50,7 @@ def _fresh_labels(wrt: TensorOp, taken: set[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _resolve(expr: Expr, wrt: TensorOp | str, program) -> TensorOp:
+def _resolve(expr: Expr, wrt: TensorOp | str, program: Program | None) -> TensorOp:
     if isinstance(wrt, TensorOp):
         if wrt.inv or wrt.conj:
             raise ValueError("differentiate by a declared tensor, not inv/conj of one")
@@ -60,7 +63,8 @@ def _resolve(expr: Expr, wrt: TensorOp | str, program) -> TensorOp:
     raise ValueError(f"unknown tensor '{wrt}'" + ("" if program is not None else " (pass program=)"))
 
 
-def derivative(expr: Expr, wrt: TensorOp | str, labels: Sequence[str] | None = None, program=None) -> Expr:
+def derivative(expr: Expr, wrt: TensorOp | str, labels: Sequence[str] | None = None,
+               program: Program | None = None) -> Expr:
     """∂expr/∂wrt, simplified (rules :data:`DERIVATIVE_RULES`, ``let``s unfolded).
 
     ``wrt``: a declared tensor's name (looked up in ``program``, else among the

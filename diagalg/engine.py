@@ -40,12 +40,16 @@ key, coefficient ignored), so a rule that reproduces its own left side
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, cast
 
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Term, map_nested, replace_node, walk_terms
+from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, NestedOp, Node, Term, map_nested, replace_node,
+                    walk_terms)
 from .rules import DEFAULT_RULES, SUM_RULES, all_rules, get_rule
 from .numeric.sizes import standin_sizes
-from .rules.base import Edit, Site, apply_edits, disjoint_sites
+from .rules.base import Edit, Rewriter, Rule, Site, SumRule, apply_edits, disjoint_sites
+
+if TYPE_CHECKING:
+    from .dims import DimEnv
 
 MAX_STEPS = 200_000
 MAX_GROWING_STEPS = 2_000
@@ -174,7 +178,9 @@ def _inline_single_term_boxes(term: Term) -> Term:
                    and len(n.op.inner.terms) == 1), None)
         if at is None:
             return term if d is term.diagram else Term(coeff, d, term.tags)
-        (inner,) = d.nodes[at].op.inner.terms
+        box = d.nodes[at].op
+        assert isinstance(box, BoxOp)  # the node just found
+        (inner,) = box.inner.terms
         d = replace_node(d, at, inner.diagram)
         coeff = coeff * inner.coeff
 
@@ -203,8 +209,8 @@ class Engine:
     silently replace the built-in in every proof that uses it."""
 
     def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
-                 record: bool = False, extra_rules: Mapping[str, object] | None = None,
-                 checked: bool = False, env=None, seed: int = 0) -> None:
+                 record: bool = False, extra_rules: Mapping[str, Rewriter] | None = None,
+                 checked: bool = False, env: DimEnv | None = None, seed: int = 0) -> None:
         self.rule_names = tuple(rules)
         extra = dict(extra_rules or {})
         builtin = all_rules()
@@ -213,8 +219,10 @@ class Engine:
             if name in builtin and rule is not builtin[name]:
                 raise ValueError(f"user rule {name!r} has the name of a built-in rule; built-in rules "
                                  f"cannot be replaced (rename the user rule)")
-        self.diagram_rules = [extra[r] if r in extra else get_rule(r) for r in self.rule_names if r not in SUM_RULES]
-        self.sum_rules = [get_rule(r) for r in self.rule_names if r in SUM_RULES]
+        # a registered name outside SUM_RULES is a diagram rule, one in it a sum rule
+        self.diagram_rules: list[Rewriter] = [extra[r] if r in extra else cast(Rule, get_rule(r))
+                                              for r in self.rule_names if r not in SUM_RULES]
+        self.sum_rules = [cast(SumRule, get_rule(r)) for r in self.rule_names if r in SUM_RULES]
         self.subs = dict(subs or {})
         self.record = record
         self.steps: list[Step] = []
@@ -263,7 +271,7 @@ class Engine:
         :meth:`inside_derivative` engine) and unnamed boxes simplified; ``d`` itself when
         none changes. Folded lets (named boxes) stay as they are."""
 
-        def simplified(op) -> Expr:
+        def simplified(op: NestedOp) -> Expr:
             if isinstance(op, DerivOp):
                 return self.inside_derivative().nested(op.inner)
             if isinstance(op, BoxOp) and op.name is not None:
@@ -313,8 +321,9 @@ class Engine:
                     errors.append(self.check_site(rule, d, sites[0], term, produced))
             else:
                 kept = disjoint_sites(sites)
-                edits: list[Edit] = [first] + [rule.rewrite(d, s) for s in kept[1:]] if kept[0] is sites[0] \
-                    else [rule.rewrite(d, s) for s in kept]
+                # a rule whose first rewrite is an Edit rewrites every site to an Edit
+                edits = cast("list[Edit]", [first] + [rule.rewrite(d, s) for s in kept[1:]] if kept[0] is sites[0]
+                             else [rule.rewrite(d, s) for s in kept])
                 factor, d2 = apply_edits(d, edits)
                 produced = [Term(term.coeff * factor, d2, term.tags)]
                 nsites = len(edits)
@@ -343,7 +352,8 @@ class Engine:
         seen.add(key)
         return True
 
-    def check_site(self, rule, d: Diagram, site: Site, term: Term, produced: list[Term]) -> tuple[float, bool]:
+    def check_site(self, rule: Rewriter, d: Diagram, site: Site, term: Term,
+                   produced: list[Term]) -> tuple[float, bool]:
         """Numerically compare a site with its rewrite; raise UnsoundRewrite if they differ.
         Returns the relative error and whether it was decided exactly (cached per site shape)."""
         from .dims import DimEnv
@@ -386,8 +396,8 @@ SMALL_CONCRETE = 12
 
 
 def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,
-             unfold_lets: bool = False, extra_rules: Mapping[str, object] | None = None,
-             checked: bool = False, env=None, seed: int = 0) -> Derivation:
+             unfold_lets: bool = False, extra_rules: Mapping[str, Rewriter] | None = None,
+             checked: bool = False, env: DimEnv | None = None, seed: int = 0) -> Derivation:
     """Simplify ``expr`` with the named rules (default: the default rules).
 
     Returns a :class:`Derivation` whose ``result`` is the simplified expression and

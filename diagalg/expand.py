@@ -27,10 +27,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
-from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, Node, Term, inline_diagram, map_nested,
-                    replace_node, resolve_merges, with_inner)
+from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, NestedOp, Node, Term, inline_diagram,
+                    map_nested, replace_node, resolve_merges, with_inner)
+
+if TYPE_CHECKING:
+    import sympy
+
 
 __all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip"]
 
@@ -106,7 +110,7 @@ def _expand_term(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
 
 
 def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
-    def inside(op) -> Expr:
+    def inside(op: NestedOp) -> Expr:
         # exact: a bubble's argument is expanded inside the bubble, which stays one node
         if isinstance(op, BubbleOp):
             return Expr.of(list(expand_terms(op.inner)), op.inner.free_dims)
@@ -115,14 +119,16 @@ def _expand_plain(t: Term, over: Mapping[str, int]) -> Iterator[Term]:
     yield from _choose(map_nested(t.diagram, inside), t.coeff, (), over)
 
 
-def _choose(d: Diagram, coeff, tags: tuple[str, ...], over: Mapping[str, int]) -> Iterator[Term]:
+def _choose(d: Diagram, coeff: sympy.Expr, tags: tuple[str, ...], over: Mapping[str, int]) -> Iterator[Term]:
     """Each way of putting one term of every box's expansion in its place (depth first;
     the terms put in hold no boxes, so the boxes are taken in their original order)."""
     at = next((k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp)), None)
     if at is None:
         yield Term(coeff, d, tags)
         return
-    for sub in expand_terms(d.nodes[at].op.inner, over):
+    box = d.nodes[at].op
+    assert isinstance(box, BoxOp)  # the node just found
+    for sub in expand_terms(box.inner, over):
         yield from _choose(replace_node(d, at, sub.diagram), coeff * sub.coeff, tags + sub.tags, over)
 
 
@@ -212,8 +218,8 @@ def _count_paths(e: Expr, memo: dict, how: str, over: Mapping[str, int]) -> int:
             total = sum(per_term)
         else:  # a bubble or an untagged sum stays one node: one choice per term inside, combined
             total = 1
-            for x in per_term:
-                total *= x
+            for count in per_term:
+                total *= count
         memo[key] = (total, e)
     return memo[key][0]
 
@@ -292,7 +298,7 @@ def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> s
     return None
 
 
-def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
+def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
                  roles: Mapping[str, str], in_bubble: bool, in_block: bool,
                  over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
     if not work:
@@ -322,6 +328,7 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
                                             roles, in_bubble, in_block, over)
     else:
         # a bubble or an untagged box: choices inside it, the node stays (one term inside)
+        assert isinstance(op, (BoxOp, BubbleOp))  # the work list holds boxes and bubbles only
         inner_bubble = in_bubble or isinstance(op, BubbleOp)
         sub_iters = []
         for t in op.inner.terms:
@@ -343,7 +350,7 @@ def _path_choose(diagram: Diagram, coeff, acc: _Choice, work: list[Node], rename
             yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over)
 
 
-def _inline_then(diagram: Diagram, coeff, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
+def _inline_then(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
                  rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
                  in_bubble: bool, in_block: bool, over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
     d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)

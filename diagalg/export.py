@@ -32,7 +32,7 @@ import keyword
 import re
 import string
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import opt_einsum as oe
@@ -51,6 +51,7 @@ from .model import (
     Diagram,
     Expr,
     IndexOp,
+    Op,
     ReshapeOp,
     ShiftOp,
     TensorDecl,
@@ -262,10 +263,10 @@ def _py_name(name: str, taken: set[str]) -> str:
 
 
 class _Printer(PythonCodePrinter):
-    def _print_Min(self, expr):  # noqa: N802 - sympy's printer protocol
+    def _print_Min(self, expr: sympy.Expr) -> str:  # noqa: N802 - sympy's printer protocol
         return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    def _print_Max(self, expr):  # noqa: N802
+    def _print_Max(self, expr: sympy.Expr) -> str:  # noqa: N802
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
 
@@ -453,7 +454,8 @@ class _Exporter:
         return f"({self.dim_code(coeff)}) * {value}"
 
     # ------------------------------------------------------------------ one diagram
-    def contraction(self, d: Diagram, order: Sequence[str]):
+    def contraction(self, d: Diagram,
+                    order: Sequence[str]) -> tuple[str, list[str], list[sympy.Expr], list[tuple[int, ...]]]:
         """(equation, operand codes, scalar factors, operand shapes at the path sizes)."""
         parent = {e: e for e, _ in d.edge_dims}
 
@@ -509,7 +511,7 @@ class _Exporter:
         shapes = [tuple(self.size(x) for x in dims) for _, _, dims in ops]
         return eq, [code for code, _, _ in ops], factors, shapes
 
-    def letters(self, d: Diagram, classes: list[str], find) -> dict[str, str]:
+    def letters(self, d: Diagram, classes: list[str], find: Callable[[str], str]) -> dict[str, str]:
         """An einsum letter per index class: a one-letter free label or edge name when
         available (the output reads like the .diag text), else the next free letter."""
         if len(classes) > len(_ALPHABET):
@@ -533,7 +535,7 @@ class _Exporter:
                 out[c] = next(rest)
         return out
 
-    def operand(self, op) -> str:
+    def operand(self, op: Op) -> str:
         """Code for the array of a dense node, axes in the node's port order."""
         if isinstance(op, TensorOp):
             return self.tensor(op)

@@ -9,7 +9,12 @@ a wrong answer silently from arrays without those properties.
 
 from __future__ import annotations
 
-from .model import TensorOp
+from typing import TYPE_CHECKING, Iterable
+
+from .model import Diagram, TensorOp
+
+if TYPE_CHECKING:
+    from .engine import Step
 
 #: rules whose rewrites hold only for tensors with a declared structure
 PROPERTY_RULES = ("isometry", "inverse", "symmetry", "gauge")
@@ -53,7 +58,7 @@ CHECK_HELPER = '''def _check_property(x, name, prop, perm, n_outputs):
 '''
 
 
-def relied_properties(steps) -> list[tuple[str, str]]:
+def relied_properties(steps: Iterable[Step]) -> list[tuple[str, str]]:
     """The declared properties a derivation used: ``(tensor name, structure)`` for each
     tensor with a declared structure (isometry, unitary, invertible, projector, posdef)
     whose occurrences a step of a property rule (isometry, inverse, symmetry, gauge)
@@ -62,7 +67,7 @@ def relied_properties(steps) -> list[tuple[str, str]]:
 
     out: list[tuple[str, str]] = []
 
-    def ops(diagram) -> Counter:
+    def ops(diagram: Diagram) -> Counter[tuple[str, bool, int]]:
         return Counter((n.op.decl.name, n.op.conj, n.op.inv) for n in diagram.nodes
                        if isinstance(n.op, TensorOp) and n.op.decl.structure)
 
@@ -74,6 +79,6 @@ def relied_properties(steps) -> list[tuple[str, str]]:
         decls = {n.op.decl.name: n.op.decl for n in step.before.diagram.nodes if isinstance(n.op, TensorOp)}
         changed = {key[0] for key in before if before[key] != after.get(key, 0)}
         for name, decl in decls.items():
-            if name in changed and (name, decl.structure) not in out:
+            if name in changed and decl.structure and (name, decl.structure) not in out:  # changed: structured
                 out.append((name, decl.structure))
     return out

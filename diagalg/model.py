@@ -549,7 +549,7 @@ class Expr:
     def scaled(self, factor: sympy.Expr) -> "Expr":
         return Expr(tuple(t.scaled(factor) for t in self.terms), self.free)
 
-    def map_terms(self, fn) -> "Expr":
+    def map_terms(self, fn: Callable[[Term], Iterable[Term]]) -> "Expr":
         out: list[Term] = []
         for t in self.terms:
             out.extend(fn(t))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
@@ -37,6 +37,11 @@ _STATEMENT_KEYWORDS = frozenset(statement_keywords())
 _CLOSE = {"RPAR": "(", "RSQB": "["}
 
 
+def _at(tok: Token) -> tuple[int, int]:
+    """Line and column of ``tok`` (the lexer's tokens always carry both)."""
+    return tok.line or 0, tok.column or 0
+
+
 class _StatementNewlines:
     """Postlexer: keep ``_NL`` only where it ends a statement."""
 
@@ -56,29 +61,29 @@ class _StatementNewlines:
                     and (prev is None or prev.type == "_NL"):
                 tok = Token.new_borrow_pos("DECOMPOSE", tok.value, tok)
             if stack and tok.value in _STATEMENT_KEYWORDS and tok.type != "NAME" and prev is not None \
-                    and tok.line > prev.line:
+                    and _at(tok)[0] > _at(prev)[0]:
                 # a statement keyword on a new line inside brackets: the bracket was never closed
                 opener = stack[-1]
-                raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
+                raise SourceError(f"unclosed '{opener.value}'", *_at(opener))
             if tok.type == "NUMBER":
                 _check_number(tok)
             if tok.type in _OPEN:
                 stack.append(tok)
                 if len(stack) > MAX_NESTING:
-                    raise SourceError(f"brackets nested deeper than {MAX_NESTING} levels", tok.line, tok.column)
+                    raise SourceError(f"brackets nested deeper than {MAX_NESTING} levels", *_at(tok))
             elif tok.type in _CLOSE:
                 if not stack:
-                    raise SourceError(f"unmatched '{tok.value}'", tok.line, tok.column)
+                    raise SourceError(f"unmatched '{tok.value}'", *_at(tok))
                 opener = stack.pop()
                 if _OPEN[opener.type] != tok.type:
                     raise SourceError(
                         f"'{tok.value}' does not match '{opener.value}' opened at line {opener.line}",
-                        tok.line, tok.column)
+                        *_at(tok))
             prev = tok
             yield tok
         if stack:
             opener = stack[-1]
-            raise SourceError(f"unclosed '{opener.value}'", opener.line, opener.column)
+            raise SourceError(f"unclosed '{opener.value}'", *_at(opener))
         if prev is None:
             # empty input still ends a line: a fragment then reports "unexpected end of
             # line" at 1:1 (a whole file accepts it as empty)
@@ -95,7 +100,7 @@ def _check_number(tok: Token) -> None:
     size = math.inf if len(exponent) > 8 else digits + abs(int(exponent or 0))
     if size > MAX_NUMBER_DIGITS:
         raise SourceError(f"number too long (more than {MAX_NUMBER_DIGITS} digits written out)",
-                          tok.line, tok.column)
+                          *_at(tok))
 
 
 #: The grammar's start rules: a whole file, and the fragments of :func:`parse_fragment`.
@@ -127,7 +132,7 @@ class _ToAst(Transformer):
     rule's children (tokens, and the AST nodes of sub-rules already built). Positions
     come from tokens, which always carry them."""
 
-    def __default__(self, data, children, meta):
+    def __default__(self, data: str, children: list[Any], meta: Any) -> Tree:
         if data.startswith("_"):
             # lark's own helper rules (repetitions such as ``__start_star_0``): a Tree
             # that the parent rule's child filter inlines, as in a tree-building parse
@@ -135,95 +140,95 @@ class _ToAst(Transformer):
         raise NotImplementedError(f"no AST conversion for grammar rule {data!r}")  # pragma: no cover
 
     # ------------------------------------------------------------------ statements
-    def start(self, children):
+    def start(self, children: list[Any]) -> list[A.Stmt]:
         return [c for c in children if c is not None]
 
-    def expr_input(self, c):
+    def expr_input(self, c: list[Any]) -> A.Node:
         return c[0]
 
-    def equation_input(self, c):
+    def equation_input(self, c: list[Any]) -> tuple[A.Node, str, A.Node]:
         lhs, op, rhs = c
         return lhs, str(op), rhs
 
-    def show_input(self, c):
+    def show_input(self, c: list[Any]) -> A.ShowStmt:
         return self.show_stmt(c)
 
-    def dim_plain(self, c):
+    def dim_plain(self, c: list[Any]) -> A.DimItem:
         return A.DimItem(_pos(c[0]), str(c[0]))
 
-    def dim_value(self, c):
+    def dim_value(self, c: list[Any]) -> A.DimItem:
         return A.DimItem(_pos(c[0]), str(c[0]), "=", c[1])
 
-    def dim_constraint(self, c):
+    def dim_constraint(self, c: list[Any]) -> A.DimItem:
         return A.DimItem(_pos(c[0]), str(c[0]), str(c[1]), c[2])
 
-    def dim_stmt(self, c):
+    def dim_stmt(self, c: list[Any]) -> A.DimStmt:
         return A.DimStmt(c[0].pos, tuple(c))
 
-    def leg_decl(self, c):
+    def leg_decl(self, c: list[Any]) -> A.LegDecl:
         return A.LegDecl(_pos(c[0]), str(c[0]), c[1])
 
-    def prop_legs(self, c):
+    def prop_legs(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
 
-    def prop(self, c):
+    def prop(self, c: list[Any]) -> A.Prop:
         name = c[0]
         if len(c) == 1:
             return A.Prop(_pos(name), str(name))
         inputs, outputs = c[1], c[2] if len(c) > 2 else None
         return A.Prop(_pos(name), str(name), inputs if inputs is not None else (), outputs)
 
-    def tensor_stmt(self, c):
+    def tensor_stmt(self, c: list[Any]) -> A.TensorStmt:
         name = c[0]
         legs = tuple(x for x in c[1:] if isinstance(x, A.LegDecl))
         props = tuple(x for x in c[1:] if isinstance(x, A.Prop))
         return A.TensorStmt(_pos(name), str(name), _pos(name), legs, props)
 
-    def func_stmt(self, c):
+    def func_stmt(self, c: list[Any]) -> A.FuncStmt:
         name, src, sdim, dst, ddim = c
         return A.FuncStmt(_pos(name), str(name), _pos(name),
                           A.LegDecl(_pos(src), str(src), sdim), A.LegDecl(_pos(dst), str(dst), ddim))
 
-    def label_list(self, c):
+    def label_list(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
 
-    def let_stmt(self, c):
+    def let_stmt(self, c: list[Any]) -> A.LetStmt:
         name = c[0]
         labels = c[1] if len(c) == 3 else None
         if len(c) == 3 and labels is None:
             labels = ()
         return A.LetStmt(_pos(name), str(name), _pos(name), labels, c[-1])
 
-    def rule_stmt(self, c):
+    def rule_stmt(self, c: list[Any]) -> A.RuleStmt:
         return A.RuleStmt(_pos(c[0]), str(c[0]), _pos(c[0]), c[1], c[2])
 
-    def rule_name(self, c):
+    def rule_name(self, c: list[Any]) -> Token:
         return c[0]
 
-    def by_clause(self, c):
+    def by_clause(self, c: list[Any]) -> A.ByClause:
         return A.ByClause(_pos(c[0]), tuple(_label(t) for t in c))
 
-    def over_clause(self, c):
+    def over_clause(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
 
-    def top_clause(self, c):
+    def top_clause(self, c: list[Any]) -> Token:
         return c[0]
 
-    def assert_stmt(self, c):
+    def assert_stmt(self, c: list[Any]) -> A.AssertStmt:
         numeric, lhs, op, rhs, by = c
         return A.AssertStmt(lhs.pos, numeric is not None, lhs, str(op), rhs, by)
 
-    def show_stmt(self, c):
+    def show_stmt(self, c: list[Any]) -> A.ShowStmt:
         unfold, expr, by = c
         return A.ShowStmt(expr.pos, unfold is not None, expr, by)
 
-    def calc_step(self, c):
+    def calc_step(self, c: list[Any]) -> A.CalcStep:
         return A.CalcStep(c[0].pos, c[0], c[1])
 
-    def calc_stmt(self, c):
+    def calc_stmt(self, c: list[Any]) -> A.CalcStmt:
         return A.CalcStmt(c[0].pos, c[0], tuple(c[1:]))
 
-    def _expand(self, kind, c):
+    def _expand(self, kind: str, c: list[Any]) -> A.ExpandStmt:
         expr, over, top = c
         top_n = None
         if top is not None:
@@ -232,35 +237,35 @@ class _ToAst(Transformer):
             top_n = int(str(top))
         return A.ExpandStmt(expr.pos, kind, expr, over or (), top_n)
 
-    def expand_stmt(self, c):
+    def expand_stmt(self, c: list[Any]) -> A.ExpandStmt:
         return self._expand("expand", c)
 
-    def paths_stmt(self, c):
+    def paths_stmt(self, c: list[Any]) -> A.ExpandStmt:
         return self._expand("paths", c)
 
-    def cost_stmt(self, c):
+    def cost_stmt(self, c: list[Any]) -> A.CostStmt:
         return A.CostStmt(c[0].pos, c[0])
 
-    def decompose_stmt(self, c):
+    def decompose_stmt(self, c: list[Any]) -> A.DecomposeStmt:
         kw, kind, target = c[0], c[1], c[2]
         op, rhs = c[-2], c[-1]
         return A.DecomposeStmt(_pos(kw), str(kind), _pos(kind), str(target), _pos(target),
                                self._args(c[3:-2]), op == "~", rhs)
 
-    def decomp_op(self, c):
+    def decomp_op(self, c: list[Any]) -> str:
         return str(c[0])
 
-    def draw_stmt(self, c):
+    def draw_stmt(self, c: list[Any]) -> A.DrawStmt:
         return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1])
 
-    def weights_stmt(self, c):
+    def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
         return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1])
 
-    def import_stmt(self, c):
+    def import_stmt(self, c: list[Any]) -> A.ImportStmt:
         return A.ImportStmt(_pos(c[0]), str(c[0])[1:-1], _pos(c[0]))
 
     # ------------------------------------------------------------------ expressions
-    def sum(self, c):
+    def sum(self, c: list[Any]) -> A.Node:
         items = [c[0]]
         for i in range(1, len(c), 2):
             op, s = c[i], c[i + 1]
@@ -271,16 +276,16 @@ class _ToAst(Transformer):
             return items[0].expr
         return A.Sum(items[0].pos, tuple(items))
 
-    def tag(self, c):
+    def tag(self, c: list[Any]) -> Token:
         return c[0]
 
-    def summand(self, c):
+    def summand(self, c: list[Any]) -> A.Summand:
         tag, minus, product = c
         pos = _pos(tag) if tag is not None else (_pos(minus) if minus is not None else product.pos)
         return A.Summand(pos, -1 if minus is not None else 1, str(tag) if tag is not None else None,
                          _pos(tag) if tag is not None else None, product)
 
-    def product(self, c):
+    def product(self, c: list[Any]) -> A.Node:
         factors: list[A.Factor] = []
         op = ""
         for x in c:
@@ -293,116 +298,116 @@ class _ToAst(Transformer):
             return factors[0].expr
         return A.Product(factors[0].expr.pos, tuple(factors))
 
-    def power(self, c):
+    def power(self, c: list[Any]) -> A.Power:
         return A.Power(c[0].pos, c[0], c[2])
 
-    def neg_exponent(self, c):
+    def neg_exponent(self, c: list[Any]) -> A.Neg:
         return A.Neg(_pos(c[0]), c[1])
 
-    def number(self, c):
+    def number(self, c: list[Any]) -> A.Num:
         return A.Num(_pos(c[0]), str(c[0]))
 
-    def bare_name(self, c):
+    def bare_name(self, c: list[Any]) -> A.Name:
         return A.Name(_pos(c[0]), str(c[0]))
 
-    def barg_label(self, c):
+    def barg_label(self, c: list[Any]) -> A.Arg:
         return A.Arg(_pos(c[0]), str(c[0]))
 
-    def barg_named(self, c):
+    def barg_named(self, c: list[Any]) -> A.Arg:
         return A.Arg(_pos(c[0]), str(c[1]), leg=str(c[0]))
 
-    def barg_dim(self, c):
+    def barg_dim(self, c: list[Any]) -> A.Arg:
         return A.Arg(_pos(c[0]), str(c[0]), dim=c[1])
 
     @staticmethod
-    def _args(c) -> tuple[A.Arg, ...]:
+    def _args(c: list[Any]) -> tuple[A.Arg, ...]:
         return tuple(x for x in c if isinstance(x, A.Arg))
 
-    def binding(self, c):
+    def binding(self, c: list[Any]) -> A.Bind:
         return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), self._args(c[1:]))
 
-    def tfn(self, c):
+    def tfn(self, c: list[Any]) -> Token | A.Target:
         return c[0]
 
-    def tensor_fn(self, c):
+    def tensor_fn(self, c: list[Any]) -> A.Target:
         fn, inner = c
         if isinstance(inner, A.Target):
             return A.Target(_pos(fn), inner.name, (str(fn),) + inner.wrappers)
         return A.Target(_pos(fn), str(inner), (str(fn),))
 
-    def bare_fn(self, c):
+    def bare_fn(self, c: list[Any]) -> A.Bind:
         return A.Bind(c[0].pos, c[0], None)
 
-    def fn_binding(self, c):
+    def fn_binding(self, c: list[Any]) -> A.Bind:
         return A.Bind(c[0].pos, c[0], self._args(c[1:]))
 
-    def delta(self, c):
+    def delta(self, c: list[Any]) -> A.Delta:
         args = self._args(c)
         return A.Delta(args[0].pos if args else A.NOWHERE, args)
 
-    def zero(self, c):
+    def zero(self, c: list[Any]) -> A.Zero:
         args = self._args(c)
         return A.Zero(args[0].pos if args else A.NOWHERE, args)
 
-    def signed_int(self, c):
+    def signed_int(self, c: list[Any]) -> tuple[int, A.Pos]:
         minus, num = c
         text = str(num)
         if not text.isdigit():
             raise SourceError("a shift offset must be an integer", num.line, num.column)
         return (-1 if minus is not None else 1) * int(text), _pos(minus if minus is not None else num)
 
-    def shift(self, c):
+    def shift(self, c: list[Any]) -> A.Shift:
         (offset, pos), args = c[0], self._args(c[1:])
         return A.Shift(pos, offset, args)
 
-    def paren(self, c):
+    def paren(self, c: list[Any]) -> A.Node:
         return c[0]
 
-    def elemfn(self, c):
+    def elemfn(self, c: list[Any]) -> A.Node:
         return c[0]
 
-    def axisfn(self, c):
+    def axisfn(self, c: list[Any]) -> A.Node:
         return c[0]
 
-    def call1(self, c):
+    def call1(self, c: list[Any]) -> A.Call:
         return A.Call(_pos(c[0]), str(c[0]), (c[1],))
 
-    def pow_call(self, c):
+    def pow_call(self, c: list[Any]) -> A.Call:
         return A.Call(c[0].pos, "pow", (c[0], c[1]))
 
-    def min_call(self, c):
+    def min_call(self, c: list[Any]) -> A.Call:
         return A.Call(c[0].pos, "min", tuple(c))
 
-    def axis_call(self, c):
+    def axis_call(self, c: list[Any]) -> A.AxisCall:
         return A.AxisCall(_pos(c[0]), str(c[0]), c[1], c[2])
 
-    def func_app(self, c):
+    def func_app(self, c: list[Any]) -> A.FuncApp:
         name, src, dst, arg = c
         return A.FuncApp(_pos(name), str(name), _label(src), _label(dst), arg)
 
-    def keep(self, c):
+    def keep(self, c: list[Any]) -> A.Keep:
         return A.Keep(c[0][0].pos, c[0], c[1])
 
-    def group(self, c):
+    def group(self, c: list[Any]) -> A.Group:
         parts, new, arg = c
         return A.Group(parts[0].pos, parts, _label(new), arg)
 
-    def split_part(self, c):
+    def split_part(self, c: list[Any]) -> A.SplitPart:
         return A.SplitPart(_pos(c[0]), str(c[0]), c[1])
 
-    def split(self, c):
+    def split(self, c: list[Any]) -> A.Split:
         return A.Split(_pos(c[0]), _label(c[0]), tuple(c[1:-1]), c[-1])
 
-    def diff_binding(self, c):
+    def diff_binding(self, c: list[Any]) -> A.Bind:
         return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), self._args(c[1:]))
 
-    def diff_bare(self, c):
+    def diff_bare(self, c: list[Any]) -> A.Bind:
         return A.Bind(_pos(c[0]), A.Target(_pos(c[0]), str(c[0])), None)
 
-    def diff_fn_binding(self, c):
+    def diff_fn_binding(self, c: list[Any]) -> A.Bind:
         return A.Bind(c[0].pos, c[0], self._args(c[1:]))
 
-    def diff(self, c):
+    def diff(self, c: list[Any]) -> A.Diff:
         return A.Diff(c[0].pos, c[0], c[1])
 
 
@@ -485,7 +490,8 @@ def parse_text(text: str, path: str = "<input>", *, hand_path: bool = True) -> A
 Fragment = Literal["expr_input", "equation_input", "show_input"]
 
 
-def parse_fragment(text: str, start: Fragment, path: str = "<input>"):
+def parse_fragment(text: str, start: Fragment,
+                   path: str = "<input>") -> A.Node | A.ShowStmt | tuple[A.Node, str, A.Node]:
     """Parse ``text`` by one of the fragment start rules: ``expr_input`` gives an
     expression node, ``equation_input`` a tuple ``(lhs, op, rhs)`` and ``show_input``
     an :class:`~diagalg.ast.ShowStmt` (``[unfold] E [by RULES]``). Positions are in
@@ -496,9 +502,10 @@ def parse_fragment(text: str, start: Fragment, path: str = "<input>"):
     return _parse(text, start, path)
 
 
-def _parse(text: str, start: str, path: str, shown: str | None = None):
+def _parse(text: str, start: str, path: str, shown: str | None = None) -> Any:
     """Parse ``text`` from ``start``; errors are located in ``path`` and show the
-    lines of ``shown`` (the text as the user wrote it; ``text`` by default)."""
+    lines of ``shown`` (the text as the user wrote it; ``text`` by default). The result
+    is what :class:`_ToAst` builds for ``start`` (lark types it as a parse tree)."""
     shown = text if shown is None else shown
     try:
         return _lark().parse(text, start=start)

@@ -55,6 +55,7 @@ def declaration_prefix(text: str) -> tuple[list[A.Stmt], int]:
         if _BLANK.fullmatch(line):
             continue
         m = _TENSOR.fullmatch(line)
+        stmt: A.Stmt | None
         if m is not None:
             stmt = _tensor(m, number, reserved)
         else:

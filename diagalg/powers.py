@@ -50,13 +50,14 @@ This module depends on :mod:`diagalg.model` only (the canonical form uses
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence, TypeGuard
 
 import sympy
 
 from .model import (
     BoxOp,
     BubbleOp,
+    DerivOp,
     Diagram,
     Expr,
     Node,
@@ -74,7 +75,7 @@ ONE = sympy.Integer(1)
 # --------------------------------------------------------------------------- exponents
 
 
-def is_pow(op: object) -> bool:
+def is_pow(op: object) -> TypeGuard[BubbleOp]:
     """True for a ``pow`` bubble."""
     return isinstance(op, BubbleOp) and op.kind == "pow"
 
@@ -98,7 +99,7 @@ def is_natural(p: sympy.Expr) -> bool:
 # --------------------------------------------------------------------------- pieces of diagrams
 
 
-def single_term(expr: Expr):
+def single_term(expr: Expr) -> Term | None:
     """The one term of ``expr``, or None when it has none or several."""
     return expr.terms[0] if len(expr.terms) == 1 else None
 
@@ -200,6 +201,7 @@ def expand_integer_powers(d: Diagram) -> Diagram:
         if at is None:
             return d
         node = d.nodes[at]
+        assert isinstance(node.op, BubbleOp)  # the pow node just found
         k = int(exponent(node.op))
         rest = [n for i, n in enumerate(d.nodes) if i != at]
         if k == 0:
@@ -226,7 +228,7 @@ def is_real(expr: Expr) -> bool:
         op = n.op
         if isinstance(op, TensorOp) and op.decl.is_complex:
             return False
-        if getattr(op, "wrt", None) is not None and op.wrt.decl.is_complex:
+        if isinstance(op, DerivOp) and op.wrt.decl.is_complex:
             return False
     return all(sympy.sympify(t.coeff).is_real for t in _all_terms(expr))
 
@@ -298,6 +300,7 @@ def bubble_argument(node: Node, kinds: tuple[str, ...]) -> tuple[BubbleOp, tuple
     (coefficient 1, its legs exactly the argument's legs, each leg a distinct free
     label): that inner bubble and the outer edges its ports map to; else None. The
     shape ``log(exp(x))`` and ``pow(pow(x, a), b)`` rewrite from."""
+    assert isinstance(node.op, BubbleOp)  # the caller's node is a bubble
     term = single_term(node.op.inner)
     if term is None or term.coeff != 1 or len(term.diagram.nodes) != 1:
         return None

@@ -36,6 +36,7 @@ def scalar_text(value: sympy.Expr) -> str:
 
 import re  # noqa: E402
 from functools import lru_cache  # noqa: E402
+from typing import Any  # noqa: E402
 
 from .model import (  # noqa: E402
     FUNC_OUT_PORT,
@@ -45,6 +46,8 @@ from .model import (  # noqa: E402
     DerivOp,
     Diagram,
     Expr,
+    Node,
+    Op,
     ReshapeOp,
     ShiftOp,
     IndexOp,
@@ -167,7 +170,7 @@ class _TermPrinter:
         dim = self.needs.pop(name, None)
         return name if dim is None else f"{name}: {scalar_text(dim)}"
 
-    def node(self, node, names: dict[str, str]) -> str:
+    def node(self, node: Node, names: dict[str, str]) -> str:
         op = node.op
         labels = [names[e] for e in node.edges]
         extra = ""
@@ -184,7 +187,7 @@ class _TermPrinter:
             extra = " " + " ".join(joins)
         return self._node(op, labels) + extra
 
-    def _node(self, op, labels: list[str]) -> str:
+    def _node(self, op: Op, labels: list[str]) -> str:
         if isinstance(op, TensorOp):
             return f"{op.text()}[{', '.join(labels)}]"
         if isinstance(op, CopyTensor):
@@ -212,6 +215,7 @@ class _TermPrinter:
             if op.kind == "pow":
                 return f"pow({inner}, {scalar_text(op.param)})"
             if op.kind == "func":
+                assert op.func is not None  # a func bubble carries its declaration
                 return f"{op.func.name}[{inner_names[op.axes[0]]} -> {port_names[FUNC_OUT_PORT]}]({inner})"
             if op.axes:
                 return f"{op.kind}[{', '.join(inner_names[a] for a in op.axes)}]({inner})"
@@ -225,7 +229,7 @@ class _TermPrinter:
 
     def term(self, t: Term, label_names: dict[str, str]) -> tuple[int, str]:
         d = t.diagram
-        names = {}
+        names: dict[str, str] = {}
         for label, e in d.free:
             names.setdefault(e, label_names.get(label, label))
         body, keep = self.diagram(d, names, label_names)
@@ -263,9 +267,10 @@ def expr_text(expr: Expr) -> str:
     return _TermPrinter(taken).expr(expr, {l: l for l in expr.labels})
 
 
-def derivation_lines(derivation) -> list[str]:
-    """A derivation (``engine.Derivation``) as `diagalg simplify --trace` prints it: the
-    start, then ``= expr  by rule[, N sites][ [check err]]`` per step."""
+def derivation_lines(derivation: Any) -> list[str]:
+    """A derivation (``engine.Derivation``, not imported: the engine imports this module)
+    as `diagalg simplify --trace` prints it: the start, then
+    ``= expr  by rule[, N sites][ [check err]]`` per step."""
     states = derivation.states()
     texts = [expr_text(e) for e, _ in states]
     width = min(max(len(t) for t in texts), 70)

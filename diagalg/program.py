@@ -7,12 +7,16 @@ API. Statements hold model expressions (no syntax).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from pathlib import Path
 
 from .ast import Pos
 from .dims import DimEnv
 from .model import Diagram, Expr, FuncDecl, Node, TensorDecl, tensor_op
+
+if TYPE_CHECKING:
+    from .decompose import Decomposition
+    from .weights import Binding
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ class DecomposeStmt:
     on random draws; ``lhs`` is the target bound to its labels, ``rhs`` the product."""
 
     source: Source
-    decomposition: object  # diagalg.decompose.Decomposition
+    decomposition: Decomposition
     lhs: Expr
     rhs: Expr
 
@@ -146,11 +150,11 @@ class Program:
     #: rules every proof uses without `by`: the exact decompositions (target -> factors)
     auto_rules: list[str] = field(default_factory=list)
     #: stated decompositions by rule name (diagalg.decompose.Decomposition)
-    decompositions: dict[str, object] = field(default_factory=dict)
+    decompositions: dict[str, Decomposition] = field(default_factory=dict)
     statements: list[RunStmt] = field(default_factory=list)
     weights: list[tuple[str, Source]] = field(default_factory=list)
     #: arrays bound by `weights` statements (or --weights): a diagalg.weights.Binding
-    binding: object | None = None
+    binding: Binding | None = None
     #: where every declared name (dimension, tensor, function, let, rule) was declared:
     #: one namespace across the file and its imports
     origins: dict[str, Origin] = field(default_factory=dict)

@@ -20,8 +20,14 @@ line and a caret. An inconclusive result fails too (``check`` exits 4 for it).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
+    from .program import RunStmt
 
 PLUGIN_NAME = "diagalg.pytest_plugin"
 
@@ -39,7 +45,7 @@ def _enabled(config: pytest.Config) -> bool:
     return PLUGIN_NAME in requested
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> DiagFile | None:
     if file_path.suffix == ".diag" and _enabled(parent.config):
         return DiagFile.from_parent(parent, path=file_path)
     return None
@@ -52,7 +58,7 @@ class DiagCheckFailure(Exception):
 class DiagFile(pytest.File):
     """A .diag file: loaded (with its imports) and checked statically at collection."""
 
-    def collect(self):
+    def collect(self) -> Iterator[DiagItem]:
         from .checker import Checker, Options
         from .lower import load_program
 
@@ -71,7 +77,8 @@ class DiagFile(pytest.File):
             short = text if len(text) <= 60 else text[:59].rstrip() + " …"
             yield DiagItem.from_parent(self, name=f"line {stmt.source.line}: {short}", stmt=stmt)
 
-    def repr_failure(self, excinfo):
+    def repr_failure(  # type: ignore[override]  # no style, as pytest's own Collector.repr_failure
+            self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:
         from .errors import SourceError
 
         if isinstance(excinfo.value, SourceError):
@@ -82,13 +89,14 @@ class DiagFile(pytest.File):
 class DiagItem(pytest.Item):
     """One statement of a .diag file (a calc block is one item; it fails if a step fails)."""
 
-    def __init__(self, *, stmt, **kw) -> None:
+    def __init__(self, *, stmt: RunStmt, **kw: Any) -> None:
         super().__init__(**kw)
         self.stmt = stmt
 
     def runtest(self) -> None:
         from .checker import OK
 
+        assert isinstance(self.parent, DiagFile)  # items are collected from their file
         results = self.parent.checker.run_statement(self.stmt)
         if any(r.status != OK for r in results):
             lines: list[str] = []
@@ -97,10 +105,11 @@ class DiagItem(pytest.Item):
                 lines += ["    " + out for out in r.output]
             raise DiagCheckFailure("\n".join(lines))
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, DiagCheckFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.stmt.source.line - 1, f"{self.path.name}:{self.stmt.source.line}"

@@ -29,7 +29,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -37,6 +37,11 @@ from .expand import _position_tags, _split_edges, fix_values
 from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, replace_node
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
+
+if TYPE_CHECKING:
+    import sympy
+
+    from .expand import Path
 
 __all__ = ["Ranked", "TopResult", "top_terms"]
 
@@ -60,7 +65,7 @@ class _Ranker:
     def __init__(self, inst: Instance, over: Mapping[str, int]) -> None:
         self.inst = inst
         self.over = dict(over)
-        self._norms: dict[tuple, float] = {}
+        self._norms: dict[tuple, tuple[np.ndarray, object]] = {}
         self._maxbound: dict[int, tuple[float, Expr]] = {}
         self._ops: dict[tuple, tuple[float, object]] = {}
 
@@ -79,7 +84,7 @@ class _Ranker:
             d = Diagram.build([Node(op, tuple(edge_of[e] for e in node.edges))], {edge_of[e]: dims[e] for e in order},
                               {v: v for v in edge_of.values()})
             arr = evaluate(Expr.single(d), self.inst, [edge_of[e] for e in order]).array
-            index = [slice(None)] * arr.ndim
+            index: list[slice | int] = [slice(None)] * arr.ndim
             for k, v in pos:
                 index[order.index(node.edges[k])] = v
             self._norms[key] = (arr[tuple(index)], op)  # keep op alive: its id is the key
@@ -164,20 +169,20 @@ class _Ranker:
         for members in groups.values():
             best = math.inf
             for root in members:
-                b = self.node_norm(d.nodes[root], fixed, d.dims)
+                norm = self.node_norm(d.nodes[root], fixed, d.dims)
                 seen, stack = {root}, [root]
-                while stack and b < best:
+                while stack and norm < best:
                     u = stack.pop()
                     for v, edges in adj[u]:
                         if v not in seen:
                             seen.add(v)
                             stack.append(v)
-                            b *= self.op_norm(d.nodes[v], edges, fixed, d.dims)
-                best = min(best, b)
+                            norm *= self.op_norm(d.nodes[v], edges, fixed, d.dims)
+                best = min(best, norm)
             total *= best
         return total
 
-    def bound(self, coeff, d: Diagram) -> float:
+    def bound(self, coeff: sympy.Expr, d: Diagram) -> float:
         fixed = {n.edges[0]: n.op.value for n in d.nodes if isinstance(n.op, IndexOp)}
         scale = abs(complex(self.inst.scalar(coeff)))
         tree = self.tree_bound(d, fixed)
@@ -200,7 +205,7 @@ class _Ranker:
                 out *= math.sqrt(self.inst.size(dims[e]))
         return out
 
-    def split_edges(self, d: Diagram, among=None) -> list[str]:
+    def split_edges(self, d: Diagram, among: Iterable[str] | None = None) -> list[str]:
         return _split_edges(d, self.over, among)
 
     def max_bound(self, e: Expr) -> float:
@@ -220,7 +225,7 @@ class _Ranker:
             self._maxbound[key] = (best, e)
         return self._maxbound[key][0]
 
-    def _bound_unsliced(self, coeff, d: Diagram) -> float:
+    def _bound_unsliced(self, coeff: sympy.Expr, d: Diagram) -> float:
         fixed = {n.edges[0] for n in d.nodes if isinstance(n.op, IndexOp)}
         out = abs(complex(self.inst.scalar(coeff)))
         for n in d.nodes:
@@ -236,12 +241,16 @@ class _Ranker:
 
     # ------------------------------------------------------------------ children of a state
 
-    def fix(self, coeff, d: Diagram, tags: tuple[str, ...], new_edges) -> list[tuple[object, Diagram, tuple]]:
+    def fix(self, coeff: sympy.Expr, d: Diagram, tags: tuple[str, ...],
+            new_edges: Iterable[str]) -> list[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
         return [(coeff, d2, tags + fixed) for d2, fixed in fix_values(d, self.split_edges(d, new_edges), self.over)]
 
-    def children(self, coeff, d: Diagram, tags: tuple[str, ...]):
+    def children(self, coeff: sympy.Expr, d: Diagram,
+                 tags: tuple[str, ...]) -> Iterator[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
         at = next(k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp))
-        inner = d.nodes[at].op.inner
+        box = d.nodes[at].op
+        assert isinstance(box, BoxOp)  # the node just found
+        inner = box.inner
         for k, t in enumerate(inner.terms, 1):
             d2 = replace_node(d, at, t.diagram)
             new_edges = [e for e in d2.dims if e not in d.dims]
@@ -302,7 +311,7 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
 
 @dataclass(frozen=True)
 class TopPaths:
-    paths: list[tuple[float, object]]  # (norm, diagalg.expand.Path), largest first
+    paths: list[tuple[float, Path]]  # (norm, path), largest first
     proven: bool                        # every path was evaluated
     evaluated: int
     seconds: float
@@ -320,7 +329,7 @@ def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
     labels = list(expr.labels)
     inst.share_bubbles()  # paths share their bubbles: each is evaluated once
     t0 = time.perf_counter()
-    best: list[tuple[float, int, object]] = []  # a min-heap of the k largest
+    best: list[tuple[float, int, Path]] = []  # a min-heap of the k largest
     evaluated = 0
     proven = True
     for n, p in enumerate(paths(expr, over)):

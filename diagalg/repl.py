@@ -28,12 +28,17 @@ import shlex
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from .errors import SourceError
 from .lower.statements import PROPERTY_NAMES, code_line, join_lines
 from .program import Program
 from .vocabulary import grammar_keywords, statement_keywords
+
+if TYPE_CHECKING:
+    from prompt_toolkit.completion import CompleteEvent, Completer
+
+    from .model import Expr
 
 REPL_PATH = "<repl>"
 
@@ -261,7 +266,7 @@ class Session:
             return self.names_text()
         raise CommandError(f"unknown command {name} (commands: {', '.join(COMMAND_NAMES)}; :help explains them)")
 
-    def expression(self, text: str):
+    def expression(self, text: str) -> Expr:
         """``text`` as an expression in the session's declarations (SourceError positioned
         in ``text``, shown as ``<repl>``)."""
         from .lower import parse_expression
@@ -309,7 +314,7 @@ class Session:
         expr_text, target = (m.group("expr"), m.group("path")) if m else (arg, None)
         expr = self.expression(expr_text)
         try:
-            from . import render  # type: ignore[attr-defined]
+            from . import render
         except ImportError:
             raise CommandError("cannot draw: this diagalg has no renderer (diagalg.render is not installed)")
         if target is None:
@@ -328,7 +333,7 @@ class Session:
         render.write(expr, self.program, path)
         return f"wrote {target}"
 
-    def derivation_lines(self, expr, unfold: bool = False, rules=None) -> list[str]:
+    def derivation_lines(self, expr: Expr, unfold: bool = False, rules: Sequence[str] | None = None) -> list[str]:
         """The derivation of ``expr`` as `diagalg simplify --trace` prints it."""
         from .checker import Checker, Options
         from .engine import simplify
@@ -365,7 +370,7 @@ def history_path() -> Path:
     return Path(os.environ.get("DIAGALG_HISTORY") or Path.home() / ".diagalg_history").expanduser()
 
 
-def make_completer(session: Session):
+def make_completer(session: Session) -> Completer:
     """Completion of commands (after ':', each once), file names (after ':load '),
     declared names, keywords, and rule names (all of them right after ``by`` or a comma
     in its list, the session's own rules first)."""
@@ -377,7 +382,7 @@ def make_completer(session: Session):
     paths = PathCompleter(expanduser=True)
 
     class DiagCompleter(Completer):
-        def get_completions(self, document, complete_event):
+        def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
             before = document.text_before_cursor
             if before.lstrip().startswith(":load "):
                 arg = before.lstrip()[len(":load "):]
@@ -448,14 +453,14 @@ def run_repl(file: str | None = None, seed: int = 0, output: Callable[[str], Non
             output(session.execute(f":load {file}"))
         return run_piped(session, sys.stdin, output)
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory
-    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.history import FileHistory, History
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
     session = Session(seed=seed)
     hist = history_path()
     try:
         hist.parent.mkdir(parents=True, exist_ok=True)
-        history = FileHistory(str(hist))
+        history: History = FileHistory(str(hist))
     except OSError:
         from prompt_toolkit.history import InMemoryHistory
 
@@ -463,14 +468,14 @@ def run_repl(file: str | None = None, seed: int = 0, output: Callable[[str], Non
     keys = KeyBindings()
 
     @keys.add("enter")
-    def _(event) -> None:
+    def _(event: KeyPressEvent) -> None:
         buf = event.current_buffer
         if input_complete(buf.text if buf.cursor_position == len(buf.text) else buf.text[:buf.cursor_position]):
             buf.validate_and_handle()
         else:
             buf.insert_text("\n")
 
-    prompt = PromptSession(history=history, completer=make_completer(session), multiline=True,
+    prompt: PromptSession[str] = PromptSession(history=history, completer=make_completer(session), multiline=True,
                            key_bindings=keys, complete_while_typing=False,
                            prompt_continuation=lambda width, line, soft: "...".rjust(width - 1) + " ")
     output(f"diagalg {__import__('diagalg').__version__} — :help for help, Ctrl-D to leave")

@@ -16,21 +16,21 @@ from __future__ import annotations
 from html import escape
 from typing import Iterable, Sequence
 
-from .checker import summary_text
+from .checker import Checker, Result, summary_text
 from .engine import simplify, unfold
-from .program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, ShowStmt
+from .program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, RunStmt, ShowStmt
 from .printing import expr_text as _text
 from .render import let_opened
 from .render.html import CSS, figure, trace_figures
 
 
-def _result_line(r) -> str:
+def _result_line(r: Result) -> str:
     return (f"<div class=\"result\">{escape(r.source.path)}:{r.source.line}: <span class=\"status\">"
             f"{escape(r.status)}</span> {escape(r.source.text)} {escape(r.detail)}</div>"
             + "".join(f"<div class=\"output\">{escape(line)}</div>" for line in r.output))
 
 
-def _how_checked(r) -> str:
+def _how_checked(r: Result | None) -> str:
     """`` · exact`` or `` · numeric 3e-16`` for a step's result (empty when none ran)."""
     if r is None or r.path is None:
         return ""
@@ -39,7 +39,7 @@ def _how_checked(r) -> str:
     return "" if r.error is None else f" · numeric {r.error:.1g}"
 
 
-def _calc_figures(stmt, results) -> list[str]:
+def _calc_figures(stmt: CalcStmt, results: list[Result]) -> list[str]:
     figs = [figure(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
     for k, step in enumerate(stmt.steps, start=1):
         r = results[k - 1] if k - 1 < len(results) else None
@@ -53,7 +53,7 @@ def _calc_figures(stmt, results) -> list[str]:
     return figs
 
 
-def _statement_figures(checker, stmt, results) -> list[str]:
+def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -> list[str]:
     if isinstance(stmt, CalcStmt):
         return _calc_figures(stmt, results)
     if isinstance(stmt, AssertStmt):
@@ -82,7 +82,7 @@ nav.toc a { color: #1a4f8b; } label.filter { font-size: 14px; cursor: pointer; }
 """
 
 
-def _status(results) -> str:
+def _status(results: list[Result]) -> str:
     """A statement's worst status: ERROR, FAIL, INCONCLUSIVE, else ok (also when it printed nothing)."""
     for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
         if any(r.status == s for r in results):
@@ -90,7 +90,7 @@ def _status(results) -> str:
     return "ok"
 
 
-def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: int,
+def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]], seed: int,
            title: str = "diagalg check") -> str:
     """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file.
 
@@ -103,7 +103,7 @@ def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: 
     scripts and loads nothing from outside."""
     sections: list[str] = []
     toc: list[str] = []
-    every: list = []
+    every: list[Result] = []
     nfiles = 0
     for checker, pairs in files:
         nfiles += 1
@@ -111,7 +111,7 @@ def report(files: Iterable[tuple[object, Sequence[tuple[object, list]]]], seed: 
         anchor = f"file-{nfiles}"
         heading = len(sections)
         sections.append(f"<h2 id=\"{anchor}\">{escape(str(program.path))}</h2>")
-        mine: list = []
+        mine: list[Result] = []
         problems: list[str] = []
         for stmt, results in pairs:
             every.extend(results)

@@ -260,7 +260,7 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
     ``WQ{l}``); a layer's d_model differs from the first layer's; or an
     array is not real and finite.
     """
-    groups: dict[int, dict[str, object]] = {}
+    groups: dict[int, dict[str, np.ndarray]] = {}
     for name, a in arrays.items():
         m = _NAME.match(name)
         if not m:

@@ -3,7 +3,7 @@ elsewhere (the attention mask; ``q`` and ``k`` have one dimension)."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -21,7 +21,8 @@ def mask(shape: Sequence[int], q: int, k: int) -> np.ndarray:
     return np.arange(shape[k]).reshape(ks) > np.arange(shape[q]).reshape(qs)
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``x`` with ``-inf`` where the index on axis ``axes[1]`` exceeds that on ``axes[0]``."""
     q, k = axes
     return np.where(mask(x.shape, q, k), -np.inf, x)

@@ -3,12 +3,15 @@ parameters in the oracle, no closed form to export or differentiate)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .spec import Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """The sampled function ``func`` (:class:`diagalg.numeric.sample.FuncParams`) on axis
     ``axes[0]`` of ``x``; the result has the output axis last instead."""
     if func is None:

@@ -6,6 +6,8 @@ The constants are written here once: the oracle's function, the exported code
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import math
 
 import numpy as np
@@ -13,6 +15,9 @@ import sympy
 
 from .pieces import Pieces, bubble, chain, hadamard, ones, pieces, power_of, scaled, square
 from .spec import BackendCode, Bubble
+
+if TYPE_CHECKING:
+    from ..model import BubbleOp
 
 #: c = sqrt(2/π) and a, as floats (the oracle and exported code)
 C = math.sqrt(2 / math.pi)
@@ -22,7 +27,8 @@ GELU_C = sympy.Rational(repr(C))
 GELU_A = sympy.Rational(repr(A))
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """gelu of every entry, in the tanh form."""
     return 0.5 * x * (1 + np.tanh(C * (x + A * x**3)))
 
@@ -33,7 +39,7 @@ def _helper(lib: str) -> str:
             f"    return 0.5 * x * (1 + {lib}.tanh({C!r} * (x + {A!r} * x**3)))\n")
 
 
-def _fprime(op, dims) -> Pieces:
+def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     """gelu' = 1/2 + t/2 + (c/2) x + (3ac/2) x³ − (c/2) x t² − (3ac/2) x³ t², with
     t = tanh(u), u = c (x + a x³)."""
     labels = op.ports

@@ -10,7 +10,7 @@ holomorphic), so the ``derivative`` rule does not fire for complex ones.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import sympy
@@ -25,7 +25,8 @@ LAYERNORM_EPS = 1e-5
 LAYERNORM_EPS_EXACT = sympy.Rational(repr(LAYERNORM_EPS))
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``c / sqrt(mean_d |c|² + eps)`` with ``c = x − mean_d x`` along axis ``axes[0]``."""
     (axis,) = axes
     c = x - x.mean(axis=axis, keepdims=True)

@@ -3,6 +3,8 @@ real semantics, see :func:`diagalg.bubbles.spec.real_guard`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import sympy
 
@@ -10,7 +12,8 @@ from .pieces import bubble, chain
 from .spec import BackendCode, Bubble, real_guard
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``log`` of every entry."""
     return real_guard(np.log(x), x, real_semantics)
 

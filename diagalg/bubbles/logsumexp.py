@@ -3,7 +3,7 @@ real maximum, replaced by 0 where it is not finite: an all ``-inf`` row)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import sympy
@@ -13,7 +13,8 @@ from .pieces import Pieces, glue, pieces, single
 from .spec import BackendCode, Bubble, real_max
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``log Σ exp(x)`` along axis ``axes[0]``, which the result lacks."""
     (axis,) = axes
     m = real_max(x, axis)

@@ -6,14 +6,19 @@ integer power divides; any other power is real-guarded like ``log``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
 import sympy
 
 from .pieces import Pieces, chain, power_of, scaled
 from .spec import BackendCode, Bubble, real_guard
 
+if TYPE_CHECKING:
+    from ..model import BubbleOp
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None, func=None,
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None, func: Any = None,
           real_semantics: bool = False) -> np.ndarray:
     """``x ** param`` entrywise (an integer power by repeated products, so exact)."""
     if param is None:
@@ -32,7 +37,7 @@ def polynomial(param: sympy.Expr | None) -> bool:
     return bool(p.is_integer) and bool(p.is_nonnegative)
 
 
-def _fprime(op, dims) -> Pieces:
+def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     """pow(E, k)' = k pow(E, k − 1) (ones for k = 1, nothing for k = 0)."""
     k = sympy.sympify(op.param)
     if k == 0:

@@ -3,19 +3,25 @@ through it stay analytic)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
 import sympy
 
 from .pieces import ONE, Pieces, bubble, chain, hadamard, single
 from .spec import BackendCode, Bubble
 
+if TYPE_CHECKING:
+    from ..model import BubbleOp
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``x`` where its real part is positive, else 0."""
     return np.where(np.real(x) > 0, x, 0)
 
 
-def _fprime(op, dims) -> Pieces:
+def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     """relu'(x) = relu(x) / x for x != 0 (relu is not differentiable at 0)."""
     return hadamard(dims, [(ONE, single(op))], bubble("pow", op.inner, op.ports, dims, param=sympy.Integer(-1)))
 

@@ -3,18 +3,26 @@ differentiation is exact)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
 
 from .pieces import ONE, Pieces, chain, scaled, single, square
 from .spec import BackendCode, Bubble
 
+if TYPE_CHECKING:
+    import sympy
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+    from ..model import BubbleOp
+
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``1 / (1 + exp(-x))`` of every entry, as ``(1 + tanh(x / 2)) / 2``."""
     return 0.5 * (1 + np.tanh(x / 2))
 
 
-def _fprime(op, dims) -> Pieces:
+def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     """sigmoid' = sigmoid − sigmoid²."""
     s = [(ONE, single(op))]
     return s + scaled(square(s, op.ports, dims), -ONE)

@@ -3,7 +3,7 @@ a real constant, so complex steps stay exact)."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import sympy
@@ -13,7 +13,8 @@ from .pieces import ONE, Pieces, glue, hadamard, pieces, single
 from .spec import BackendCode, Bubble, real_max
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``exp(x) / Σ_k exp(x)`` along axis ``axes[0]``."""
     (axis,) = axes
     e = np.exp(x - real_max(x, axis))

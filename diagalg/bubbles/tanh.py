@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Mapping
+
 import numpy as np
 
 from .pieces import ONE, Pieces, chain, ones, scaled, single, square
 from .spec import BackendCode, Bubble
 
+if TYPE_CHECKING:
+    import sympy
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param=None, func=None, real_semantics: bool = False) -> np.ndarray:
+    from ..model import BubbleOp
+
+
+def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
+          func: Any = None, real_semantics: bool = False) -> np.ndarray:
     """``tanh`` of every entry."""
     return np.tanh(x)
 
 
-def _fprime(op, dims) -> Pieces:
+def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     """tanh' = 1 − tanh²."""
     t = [(ONE, single(op))]
     return [(ONE, ones(op.ports, dims))] + scaled(square(t, op.ports, dims), -ONE)

@@ -17,12 +17,17 @@ import os
 import shutil
 import sys
 import time
+from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 
 from ..errors import DiagalgError, SourceError
 from .args import files_of, parse_dims, parse_size
 
+if TYPE_CHECKING:
+    from ..checker import Checker, Result
+    from ..program import RunStmt
 
-def add_check_parser(sub) -> None:
+
+def add_check_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``check`` subcommand."""
     c = sub.add_parser("check", help="check the assertions of .diag files")
     c.add_argument("paths", nargs="+", help=".diag files or directories (searched for *.diag)")
@@ -45,7 +50,7 @@ def add_check_parser(sub) -> None:
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
-    from ..checker import Checker, Options, exit_status, summary_text
+    from ..checker import Checker, Options, Result, exit_status, summary_text
     from ..lower import load_program
 
     files = files_of(ns.paths)
@@ -64,11 +69,11 @@ def cmd_check(ns: argparse.Namespace) -> int:
         try:
             arrays = load_arrays(ns.weights)
             for program in programs:
-                mine = {k: v for k, v in arrays.items() if k in program.tensors}
-                if not mine:
+                own = {k: v for k, v in arrays.items() if k in program.tensors}
+                if not own:
                     raise WeightsError(f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "
                                        f"tensor declared in {program.path}")
-                program.binding = bind(mine, program.tensors, program.env, ns.weights,
+                program.binding = bind(own, program.tensors, program.env, ns.weights,
                                        program.binding or Binding())
         except WeightsError as e:
             raise DiagalgError(str(e)) from None
@@ -83,15 +88,15 @@ def cmd_check(ns: argparse.Namespace) -> int:
             if clash:
                 raise DiagalgError(f"{program.path}: {clash}")
     if errors:
-        for e in errors:
+        for err in errors:
             if ns.json:
-                print(json.dumps({"file": e.path, "line": e.line, "col": e.col, "status": "error",
-                                  "message": e.message}))
+                print(json.dumps({"file": err.path, "line": err.line, "col": err.col, "status": "error",
+                                  "message": err.message}))
             else:
-                print(e.render(), file=sys.stderr)
+                print(err.render(), file=sys.stderr)
         return 2
-    results = []
-    report = []  # (checker, [(statement, its results)]) per file, for --html
+    results: list[Result] = []
+    report: list[tuple[Checker, list[tuple[RunStmt, list[Result]]]]] = []  # per file, for --html
     progress = Progress(len(programs), enabled=not ns.json and sys.stdout.isatty() and sys.stderr.isatty())
     timings = getattr(ns, "timings", False)
     for number, program in enumerate(programs, start=1):
@@ -139,7 +144,7 @@ class Progress:
     :meth:`clear` erases it, so result lines and the summary never share a line with
     it. A disabled progress (stdout or stderr not a TTY, or ``--json``) writes nothing at all."""
 
-    def __init__(self, files: int, enabled: bool, stream=None) -> None:
+    def __init__(self, files: int, enabled: bool, stream: TextIO | None = None) -> None:
         self.files = files
         self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
@@ -172,7 +177,8 @@ class Progress:
             self.shown = False
 
 
-def write_report(path: str, files, seed: int) -> None:
+def write_report(path: str, files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]],
+                 seed: int) -> None:
     """Write the HTML report of ``check --html`` (see :func:`diagalg.report.report`)."""
     from ..report import report
 

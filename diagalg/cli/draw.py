@@ -52,7 +52,7 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     return 0
 
 
-def add_draw_parser(sub) -> None:
+def add_draw_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``draw`` subcommand on the CLI's subparsers."""
     d = sub.add_parser("draw", help="draw a let, a tensor or an expression (svg, tikz, png, html)")
     d.add_argument("file", help=".diag file")

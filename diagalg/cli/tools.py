@@ -104,7 +104,7 @@ def cmd_repl(ns: argparse.Namespace) -> int:
     return run_repl(ns.file, seed=ns.seed)
 
 
-def add_tool_commands(sub) -> None:
+def add_tool_commands(sub: argparse._SubParsersAction) -> None:
     """Register `simplify`, `scores`, `export` and `repl` on the CLI's subparsers."""
     s = sub.add_parser("simplify", help="simplify the lets (or named ones) of a file, or an expression")
     s.add_argument("file", nargs="?", help=".diag file")

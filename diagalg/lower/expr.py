@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from typing import Iterable
+from typing import Callable, Iterable
 
 import sympy
 
@@ -31,7 +31,9 @@ from ..model import (
     DerivOp,
     Diagram,
     Expr,
+    FuncDecl,
     Node,
+    Op,
     ReshapeOp,
     ShiftOp,
     TensorOp,
@@ -156,7 +158,8 @@ class Scope:
             for item in node.items:
                 if item.tag is not None:
                     if item.tag in tags:
-                        raise error_at(f"summand tag '{item.tag}' is already used in this file", item.tag_pos)
+                        raise error_at(f"summand tag '{item.tag}' is already used in this file",
+                                       item.tag_pos or item.pos)
                     tags.add(item.tag)
                 summands.append(ISummand(item.pos, item.sign, item.tag, self.product(item.expr)))
             return ISum(node.pos, summands)
@@ -277,7 +280,7 @@ class Scope:
             raise error_at(f"'{name}' is a dimension, not a tensor", t.pos)
         raise error_at(f"undeclared name '{name}'{did_you_mean(name, declared_names(self.program))}", t.pos)
 
-    def atom(self, node: A.Node):
+    def atom(self, node: A.Node) -> IAtom | IScopedAtom:
         if isinstance(node, A.Name):
             return self.bind_target(A.Target(node.pos, node.name), None, node.pos)
         if isinstance(node, A.Bind):
@@ -288,7 +291,7 @@ class Scope:
             labels, poss = self.free_args(node.args)
             if len(set(labels)) != len(labels):
                 raise error_at("zero[...] takes distinct labels", node.pos)
-            return IScopedAtom(node.pos, labels, lambda labels=labels: (self.zero_expr(labels), None))
+            return IScopedAtom(node.pos, labels, lambda: (self.zero_expr(labels), None))
         if isinstance(node, A.Shift):
             labels, poss = self.free_args(node.args)
             if len(labels) != 2:
@@ -296,7 +299,7 @@ class Scope:
             self.same_dim.append(labels)
             offset = node.offset
 
-            def build(labels=labels, pos=node.pos):
+            def build(labels: list[str] = labels, pos: A.Pos = node.pos) -> ShiftOp:
                 d0, d1 = self.dim_of(labels[0]), self.dim_of(labels[1])
                 if not self.env.same_dim(d0, d1):
                     raise error_at("shift(o)'s two legs must have one dimension", pos)
@@ -321,25 +324,25 @@ class Scope:
             raise error_at("`**` applies to scalars; use pow(E, k) for an elementwise power", node.pos)
         raise error_at("unexpected expression here", node.pos)
 
-    def bind_target(self, target: A.Target, args, pos: A.Pos):
+    def bind_target(self, target: A.Target, args: tuple[A.Arg, ...] | None, pos: A.Pos) -> IAtom:
         kind, obj = self.resolve_target(target)
         if kind == "tensor":
             op: TensorOp = obj  # type: ignore[assignment]
             ports = op.ports
             labels, poss = self.bind_args(op.text(), ports, tuple(op.port_dim(p) for p in ports), args, pos)
-            return IAtom(pos, labels, lambda op=op: op)
+            return IAtom(pos, labels, lambda: op)
         let: LetDef = obj  # type: ignore[assignment]
         dims = tuple(let.expr.free_dims[l] for l in let.labels)
         labels, poss = self.bind_args(f"'{let.name}'", let.labels, dims, args, pos)
-        return IAtom(pos, labels, lambda let=let: BoxOp(let.expr, let.labels, let.name))
+        return IAtom(pos, labels, lambda: BoxOp(let.expr, let.labels, let.name))
 
-    def delta_atom(self, node: A.Delta):
+    def delta_atom(self, node: A.Delta) -> IAtom:
         labels, poss = self.free_args(node.args)
         if not labels:
             raise error_at("delta[...] needs at least one label", node.pos)
         self.same_dim.append(labels)
 
-        def build(labels=labels, pos=node.pos):
+        def build(labels: list[str] = labels, pos: A.Pos = node.pos) -> CopyTensor:
             d0 = self.dim_of(labels[0])
             for l in labels[1:]:
                 if not self.env.same_dim(self.dim_of(l), d0):
@@ -351,7 +354,7 @@ class Scope:
     def zero_expr(self, labels: list[str]) -> Expr:
         return Expr.of([], {l: self.dim_of(l) for l in labels})
 
-    def bubble_call(self, node: A.Call):
+    def bubble_call(self, node: A.Call) -> IScopedAtom:
         fn = node.fn
         if fn in ("sqrt", "min"):
             raise error_at(f"{fn}(...) takes scalars (numbers and dimensions)", node.pos)
@@ -364,13 +367,14 @@ class Scope:
                 raise error_at("pow's exponent must be a scalar", node.args[1].pos)
         labels = self.predict_free(ir)
 
-        def make(ir=ir, fn=fn, param=param, pos=arg.pos):
+        def make(ir: ISum = ir, fn: str = fn, param: sympy.Expr | None = param,
+                 pos: A.Pos = arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             return inner, (lambda inner: BubbleOp(fn, inner, (), param))
 
         return IScopedAtom(node.pos, labels, make)
 
-    def axis_bubble(self, node: A.AxisCall):
+    def axis_bubble(self, node: A.AxisCall) -> IScopedAtom:
         ir = self.stage_a(node.arg)
         axes = tuple(l.name for l in node.labels)
         spec = get_bubble(node.fn)  # how many labels it takes, and whether it drops them
@@ -386,7 +390,8 @@ class Scope:
         if spec.drops_axes:
             labels = [l for l in labels if l not in axes]
 
-        def make(ir=ir, fn=node.fn, axes=axes, pos=node.arg.pos):
+        def make(ir: ISum = ir, fn: str = node.fn, axes: tuple[str, ...] = axes,
+                 pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             if fn == "causal" and not self.env.same_dim(inner.free_dims[axes[0]], inner.free_dims[axes[1]]):
                 raise error_at("causal[q, k]: q and k must have one dimension", node.pos)
@@ -394,7 +399,7 @@ class Scope:
 
         return IScopedAtom(node.pos, labels, make)
 
-    def func_app(self, node: A.FuncApp):
+    def func_app(self, node: A.FuncApp) -> IScopedAtom:
         f = self.program.funcs.get(node.fname)
         if f is None:
             if node.fname in self.program.tensors or node.fname in self.program.lets:
@@ -411,7 +416,8 @@ class Scope:
         self.see_label(node.src.name, node.src.pos, f.in_dim)
         out_labels = [l for l in labels if l != node.src.name] + [node.dst.name]
 
-        def make(ir=ir, f=f, src=node.src.name, pos=node.arg.pos):
+        def make(ir: ISum = ir, f: FuncDecl = f, src: str = node.src.name,
+                 pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             return inner, (lambda inner: BubbleOp("func", inner, (src,), None, f))
 
@@ -420,7 +426,7 @@ class Scope:
         self.see_label(node.dst.name, node.dst.pos, f.out_dim)
         return atom
 
-    def keep(self, node: A.Keep):
+    def keep(self, node: A.Keep) -> IScopedAtom:
         ir = self.stage_a(node.arg)
         kept = [l.name for l in node.labels]
         if len(set(kept)) != len(kept):
@@ -433,12 +439,12 @@ class Scope:
                 raise error_at(f"keep[{ref.name}]: label '{ref.name}' is not used in its argument", ref.pos)
         labels = self.predict_free(ir, forced=set(kept))
 
-        def make(ir=ir, kept=kept, pos=node.arg.pos):
+        def make(ir: ISum = ir, kept: list[str] = kept, pos: A.Pos = node.arg.pos) -> tuple[Expr, None]:
             return self.close_sum(ir, pos, forced=set(kept)), None
 
         return IScopedAtom(node.pos, labels, make)
 
-    def group(self, node: A.Group):
+    def group(self, node: A.Group) -> IScopedAtom:
         ir = self.stage_a(node.arg)
         labels = self.predict_free(ir)
         parts = [p.name for p in node.parts]
@@ -454,13 +460,14 @@ class Scope:
         self.see_label(new, node.new.pos, None)
         out_labels = [l for l in labels if l not in parts] + [new]
 
-        def make(ir=ir, parts=parts, new=new, pos=node.arg.pos):
+        def make(ir: ISum = ir, parts: list[str] = parts, new: str = new,
+                 pos: A.Pos = node.arg.pos) -> tuple[Expr, None]:
             inner = self.close_sum(ir, pos)
             return self.reshaped(inner, parts, new, self.dim_of(new), grouping=True), None
 
         return IScopedAtom(node.pos, out_labels, make)
 
-    def split(self, node: A.Split):
+    def split(self, node: A.Split) -> IScopedAtom:
         ir = self.stage_a(node.arg)
         labels = self.predict_free(ir)
         whole = node.label.name
@@ -475,7 +482,8 @@ class Scope:
             self.see_label(p.label, p.pos, dim_expr(self.program, p.dim))
         out_labels = [l for l in labels if l != whole] + parts
 
-        def make(ir=ir, parts=parts, whole=whole, pos=node.arg.pos):
+        def make(ir: ISum = ir, parts: list[str] = parts, whole: str = whole,
+                 pos: A.Pos = node.arg.pos) -> tuple[Expr, None]:
             inner = self.close_sum(ir, pos)
             want = sympy.Mul(*[self.dim_of(p) for p in parts])
             if not self.env.same_dim(inner.free_dims[whole], want):
@@ -487,7 +495,7 @@ class Scope:
 
         return IScopedAtom(node.pos, out_labels, make)
 
-    def reshaped(self, inner: Expr, parts: list[str], whole: str, whole_dim, grouping: bool) -> Expr:
+    def reshaped(self, inner: Expr, parts: list[str], whole: str, whole_dim: sympy.Expr, grouping: bool) -> Expr:
         """Attach a reshape node to every term: group consumes ``parts`` and makes
         ``whole``; split consumes ``whole`` and makes ``parts``."""
         part_dims = tuple(self.dim_of(p) for p in parts)
@@ -522,7 +530,7 @@ class Scope:
                 free_dims[p] = self.dim_of(p)
         return Expr.of(terms, free_dims)
 
-    def diff(self, node: A.Diff):
+    def diff(self, node: A.Diff) -> IScopedAtom:
         ir = self.stage_a(node.arg)
         labels = self.predict_free(ir)
         t = node.wrt.target
@@ -544,7 +552,7 @@ class Scope:
         if len(set(wrt_labels)) != len(wrt_labels):
             raise error_at("diff: the derivative's labels must be distinct", node.wrt.pos)
 
-        def make(ir=ir, op=op, pos=node.arg.pos):
+        def make(ir: ISum = ir, op: TensorOp = op, pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             return inner, (lambda inner: DerivOp(inner, op))
 
@@ -681,7 +689,8 @@ class Scope:
             out[FUNC_OUT_PORT] = a.func_out
         return out
 
-    def _inline_or_box(self, inner: Expr, port_labels: dict[str, str], coeff, dims, merges, used_names,
+    def _inline_or_box(self, inner: Expr, port_labels: dict[str, str], coeff: sympy.Expr,
+                       dims: dict[str, sympy.Expr], merges: list[tuple[str, str]], used_names: set[str],
                        pos: A.Pos) -> tuple[sympy.Expr, list[Node]]:
         """A single-term inner expression is inlined into the product; a sum stays a box."""
         if len(inner.terms) == 1:

@@ -17,7 +17,7 @@ from typing import Callable
 import sympy
 
 from .. import ast as A
-from ..model import Expr
+from ..model import Expr, Op
 
 
 @dataclass
@@ -26,7 +26,7 @@ class IAtom:
 
     pos: A.Pos
     labels: list[str]
-    build: Callable[[], object]
+    build: Callable[[], Op]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class IScopedAtom:
 
     pos: A.Pos
     labels: list[str]
-    make: Callable[[], tuple[Expr, Callable[[Expr], object] | None]]
+    make: Callable[[], tuple[Expr, Callable[[Expr], Op] | None]]
     #: the derivative's labels of ``diff(E, X[...])``, bound to its ports ``@d0``, ``@d1``...
     deriv_labels: list[str] = field(default_factory=list)
     #: the output label of a function application ``f[a -> b](E)``
@@ -70,7 +70,7 @@ class ISum:
 class IProd:
     pos: A.Pos
     coeff: sympy.Expr = sympy.Integer(1)
-    atoms: list = field(default_factory=list)  # IAtom | ISum | IScopedAtom
+    atoms: list[IAtom | ISum | IScopedAtom] = field(default_factory=list)
 
     def free_within(self, label: str) -> bool:
         """True when ``label`` is used exactly once in this product (after distribution)."""
@@ -107,7 +107,7 @@ def exposed_uses(prod: IProd, outside: Counter, forced: set[str]) -> list[Counte
         if not isinstance(a, ISum):
             out.append(r)
             continue
-        exposed = Counter()
+        exposed: Counter[str] = Counter()
         for l in r:
             others = total[l] - r[l] + outside[l] + (1 if l in forced else 0)
             if others > 0 or any(s.prod.free_within(l) for s in a.summands):

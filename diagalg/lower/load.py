@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 from .. import ast as A
 from ..errors import SourceError
 from ..model import Expr
-from ..parser import parse_fragment, parse_text
+from ..parser import Fragment, parse_fragment, parse_text
 from ..program import Program, ShowStmt, Source, register_front_end
 from .expr import Scope
 from .statements import FileLowering, rule_names
@@ -31,6 +32,7 @@ from .statements import FileLowering, rule_names
 #: Nested expressions are lowered recursively; brackets are capped at
 #: parser.MAX_NESTING, so this bound is reached only by pathological input.
 _RECURSION_LIMIT = 20_000
+T = TypeVar("T")
 
 
 class Loader:
@@ -79,7 +81,7 @@ class Loader:
                 self.loading.pop()
         return program
 
-    def _import(self, program: Program):
+    def _import(self, program: Program) -> Callable[[Path, str], None]:
         def load(target: Path, display: str) -> None:
             self.load_file(target, display, program, run_statements=False)
 
@@ -106,11 +108,12 @@ def parse_program(text: str, path: str = "<input>", base_dir: str | Path | None 
     return Loader().load_text(text, path, module_path, Program(path))
 
 
-def _lower_fragment(program: Program, text: str, start: str, path: str, tags: set[str], lower):
+def _lower_fragment(program: Program, text: str, start: Fragment, path: str, tags: set[str],
+                    lower: Callable[[Scope, Any], T]) -> T:
     """Parse ``text`` by the fragment rule ``start`` and lower it with ``lower(scope, node)``
     in ``program``'s declarations, recording summand tags in ``tags``. Errors are
     located in ``text`` shown as ``path``."""
-    node = parse_fragment(text, start, path)  # type: ignore[arg-type]
+    node = parse_fragment(text, start, path)
     _deep_enough()
     try:
         return lower(Scope(program, tags), node)

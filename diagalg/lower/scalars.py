@@ -9,6 +9,8 @@ positioned error before it is computed.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import sympy
 
 from .. import ast as A
@@ -29,7 +31,7 @@ def error_at(msg: str, pos: A.Pos) -> SourceError:
     return SourceError(msg, pos.line, pos.col)
 
 
-def did_you_mean(name: str, candidates) -> str:
+def did_you_mean(name: str, candidates: Iterable[object]) -> str:
     """`` (did you mean 'X'?)`` naming the declared name closest to ``name`` among
     ``candidates`` (difflib's close matches, cutoff 0.6), or "" when none is close."""
     import difflib

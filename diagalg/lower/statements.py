@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import sympy
 
@@ -23,7 +23,7 @@ from ..cost import CostError, has_written_order, network
 from ..decompose import FactorUse
 from ..dims import DimConstraint
 from ..engine import unfold
-from ..model import BoxOp, BubbleOp, DerivOp, FuncDecl, TensorDecl
+from ..model import BoxOp, BubbleOp, DerivOp, Expr, FuncDecl, TensorDecl, Term
 from ..program import (
     AssertStmt,
     CalcStep,
@@ -201,6 +201,7 @@ class FileLowering:
                 self.declare(item.name, item.pos, "dimension")
                 env.declare(item.name)
             elif item.op == "=":
+                assert item.value is not None  # the parser gives every operator its value
                 value = scalar(self.program, item.value)
                 self.declare(item.name, item.pos, "dimension")
                 value_s = sympy.sympify(value)
@@ -213,6 +214,7 @@ class FileLowering:
                 else:
                     raise error_at(f"dimension '{item.name}' must be a positive integer", item.value.pos)
             else:
+                assert item.value is not None
                 value = scalar(self.program, item.value)
                 self.declare(item.name, item.pos, "dimension")
                 sym = env.declare(item.name)
@@ -394,7 +396,7 @@ class FileLowering:
         if self.run_statements:
             self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over, s.top))
 
-    def over_size(self, expr, ref: A.LabelRef) -> int:
+    def over_size(self, expr: Expr, ref: A.LabelRef) -> int:
         """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""
         if ref.name in expr.labels:
             raise error_at(f"over {ref.name}: '{ref.name}' is a free label of the expression; "
@@ -432,6 +434,7 @@ class FileLowering:
         items = s.rhs.factors if isinstance(s.rhs, A.Product) else (A.Factor("", s.rhs),)
         uses: list[FactorUse] = []
         use_pos: list[A.Pos] = []
+        binds: list[A.Bind] = []  # the factors, each checked to be a binding
         label_pos: dict[str, A.Pos] = {}
         label_last: dict[str, A.Pos] = {}
         annotations: dict[str, A.Node] = {}
@@ -458,6 +461,7 @@ class FileLowering:
                     annotations[a.label] = a.dim
             uses.append(FactorUse(e.target.name, bool(e.target.wrappers), tuple(a.label for a in e.args)))
             use_pos.append(e.pos)
+            binds.append(e)
 
         def written(label: str) -> sympy.Expr | str | None:
             note = annotations.get(label)
@@ -468,7 +472,7 @@ class FileLowering:
 
         try:
             plan = decompose.plan(s.kind, not s.approx, target, tlabels, uses, written, self.program.env,
-                                  self.program.decompositions.values(), self.origins)  # type: ignore[arg-type]
+                                  self.program.decompositions.values(), self.origins)
         except decompose.ShapeError as e:
             pos = s.kind_pos
             if e.factor is not None:
@@ -494,13 +498,13 @@ class FileLowering:
         self.declare(dec.rule, s.kind_pos, "rule")
         sides = [(lhs, rhs)]
         if len(plan.rules) > 1:  # conj(T) -> the factors with conj flipped
-            flip = tuple(A.Factor("", A.Bind(f.expr.pos, A.Target(f.expr.target.pos, f.expr.target.name,
-                                                                 () if f.expr.target.wrappers else ("conj",)),
-                                             f.expr.args)) for f in items)
+            flip = tuple(A.Factor("", A.Bind(b.pos, A.Target(b.target.pos, b.target.name,
+                                                            () if b.target.wrappers else ("conj",)),
+                                             b.args)) for b in binds)
             conj_lhs = A.Bind(s.target_pos, A.Target(s.target_pos, s.target, ("conj",)), s.args)
             sides.append(self.scope().lower_pair(conj_lhs, A.Product(s.rhs.pos, flip)))
-        for name, (a, b) in zip(plan.rules, sides):
-            rule = UserRule(name, a, b, self.source(s.pos))
+        for name, (left, right) in zip(plan.rules, sides):
+            rule = UserRule(name, left, right, self.source(s.pos))
             UserRuleRewriter(rule)
             self.program.rules[name] = rule
             self.program.auto_rules.append(name)
@@ -533,7 +537,7 @@ class FileLowering:
         # bound here, not after the file: the arrays bind to the tensors declared above
         try:
             self.program.binding = bind_file(self.base / s.path, s.path, self.program.tensors,
-                                             self.program.env, self.program.binding)  # type: ignore[arg-type]
+                                             self.program.env, self.program.binding)
         except WeightsError as e:
             raise error_at(str(e), s.pos) from None
         self.program.weights.append((s.path, self.source(s.pos)))
@@ -541,7 +545,7 @@ class FileLowering:
 
 
 
-def _all_terms(expr):
+def _all_terms(expr: Expr) -> Iterator[Term]:
     """Every term of ``expr`` and of the expressions nested in it (boxes, bubbles, derivatives)."""
     seen: set[int] = set()
     stack = [expr]

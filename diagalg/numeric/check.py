@@ -12,7 +12,7 @@ loosens the tolerances (1e-5·S equal; 1e-4·S different for ``!=``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence, cast
 
 import numpy as np
 import sympy
@@ -29,6 +29,10 @@ from .needs import SizeNeeds, size_needs
 from .result import NumericResult
 from .sample import DEFAULT_MEMORY_CAP, SizeDraw, sample_func, sample_sizes, sample_tensor
 from .sizes import MAX_KEPT_CONCRETE
+
+if TYPE_CHECKING:
+    from ..decompose import Decomposition
+    from ..weights import Binding
 
 EQUAL_RTOL = 1e-9
 EQUAL_RTOL_APPROX = 1e-5
@@ -90,12 +94,12 @@ def compute_factors(factors: Sequence[TensorDecl], inst: Instance) -> None:
     while pending:
         progressed = False
         for name, decl in sorted(pending.items()):
-            dec = decl.origin
-            if name in inst.arrays or dec.target.name not in inst.arrays:  # type: ignore[union-attr]
+            dec = cast("Decomposition", decl.origin)  # the factors of stated decompositions have one
+            if name in inst.arrays or dec.target.name not in inst.arrays:
                 continue
-            arrays, report = factorise(dec, inst.arrays[dec.target.name], inst.sizes)  # type: ignore[arg-type]
+            arrays, report = factorise(dec, inst.arrays[dec.target.name], inst.sizes)
             inst.arrays.update(arrays)
-            inst.factor_reports[dec.rule] = report  # type: ignore[union-attr]
+            inst.factor_reports[dec.rule] = report
             progressed = True
         pending = {n: d for n, d in pending.items() if n not in inst.arrays}
         if pending and not progressed:
@@ -129,7 +133,7 @@ def compare(
     tensor_draws: int = 2,
     memory_cap: int = DEFAULT_MEMORY_CAP,
     expect_equal: bool = True,
-    binding=None,
+    binding: Binding | None = None,
     dims: Mapping[str, int] | None = None,
     path: str = "auto",
     also: Sequence[Expr] = (),
@@ -357,7 +361,7 @@ def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: lis
     )
 
 
-def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding=None,
+def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding: Binding | None = None,
                  dims: Mapping[str, int] | None = None) -> tuple[dict[sympy.Symbol, int], dict[str, np.ndarray]]:
     """What every draw keeps fixed: sizes (``--dims`` and the binding's real sizes) and the
     bound arrays of the tensors in ``decls``. A ``--dims`` size that differs from the size a
@@ -374,7 +378,7 @@ def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding=None,
     return exact, bound
 
 
-def dims_conflict(env: DimEnv, binding, dims: Mapping[str, int] | None) -> str:
+def dims_conflict(env: DimEnv, binding: Binding | None, dims: Mapping[str, int] | None) -> str:
     """Why ``dims`` (``--dims``) contradicts the sizes the bound weights fix, or ``""``."""
     for name, size in sorted((dims or {}).items()):
         sym = env.symbols.get(name)

@@ -98,7 +98,8 @@ class _State:
     def incidence(self) -> dict[str, list[tuple[str, int, int]]]:
         """Edge -> touches, each ("dense" | "pending" | "copy", operand index, port index)."""
         inc: dict[str, list[tuple[str, int, int]]] = {e: [] for e in self.edge_size}
-        for kind, group in (("dense", self.dense), ("pending", self.pending)):
+        groups: tuple[tuple[str, Sequence[_Dense | _Pending]], ...] = (("dense", self.dense), ("pending", self.pending))
+        for kind, group in groups:
             for i, item in enumerate(group):
                 for p, e in enumerate(item.edges):
                     inc[e].append((kind, i, p))
@@ -206,6 +207,7 @@ def _absorb_shift(st: _State, p: _Pending) -> bool:
     internal and shared with nothing else: on a hyperedge or a free edge the
     same index would also be read unshifted by the other users, so the shift is
     then a dense 0/1 matrix instead."""
+    assert isinstance(p.op, ShiftOp)  # _absorb passes shifts only
     a, b = p.edges
     if a == b:
         return False

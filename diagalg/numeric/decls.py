@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, cast
 
 import numpy as np
 import sympy
 
 from ..model import Expr, FuncDecl, TensorDecl, dim_symbols_in, funcs_in, tensor_decls_in
 from .errors import SamplingError
+
+if TYPE_CHECKING:
+    from ..decompose import Decomposition
 
 
 def map_groups(decl: TensorDecl) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -79,9 +82,9 @@ def collect(exprs: Iterable[Expr]) -> tuple[dict[str, TensorDecl], dict[str, Fun
     # a factor of a stated decomposition is computed from its target: sample the target too
     todo = [d for d in decls.values() if d.origin is not None]
     while todo:
-        origin = todo.pop().origin
-        target = origin.target  # type: ignore[union-attr]
-        for _, dim in origin.bonds:  # type: ignore[union-attr]
+        origin = cast("Decomposition", todo.pop().origin)  # not None: todo holds factors only
+        target = origin.target
+        for _, dim in origin.bonds:
             syms |= sympy.sympify(dim).free_symbols
         if target.name not in decls:
             decls[target.name] = target

@@ -19,7 +19,7 @@ reach (the float path then decides it); :func:`compare_exact` runs the check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -36,6 +36,9 @@ from .result import NumericResult
 from .sample import DEFAULT_MEMORY_CAP
 from .sizes import SizeDraw
 
+if TYPE_CHECKING:
+    from ..weights import Binding
+
 __all__ = ["FieldInstance", "compare_exact", "evaluate_exact", "exact_obstacle"]
 
 #: A replacement prime is drawn at most this many times when a denominator vanishes.
@@ -47,7 +50,7 @@ _STREAM = 0x5A17
 # --------------------------------------------------------------------------- which statements
 
 
-def exact_obstacle(exprs: Sequence[Expr], binding=None) -> str | None:
+def exact_obstacle(exprs: Sequence[Expr], binding: Binding | None = None) -> str | None:
     """Why the exact path cannot decide a statement about ``exprs``, or None when it can.
 
     Obstacles: a transcendental or piecewise bubble (exp, log, tanh, sigmoid,
@@ -313,7 +316,7 @@ def compare_exact(
     primes = list(draw_primes(rng, 2))
     tried = set(primes)
     evaluated = 0
-    standins: dict[str, tuple[int, int]] = {}
+    standins: dict[str, tuple[int, ...]] = {}
     current: dict[str, int] = {}  # the sizes being checked (named in a refusal)
 
     def result(status: str, sizes: dict[str, int], reason: str = "") -> NumericResult:

@@ -100,11 +100,11 @@ def factorise(dec: Decomposition, target: np.ndarray,
     if dec.kind == "eigh":
         vec = next(u for u in uses if len(u.labels) == 1)
         q1, q2 = [u for u in uses if u is not vec]
-        rows, (k,) = split(q1)
+        rows, (bond_label,) = split(q1)
         cols = split(q2)[0]
         m = _matrix(target, tl, rows, cols)
         w, q = np.linalg.eigh((m + m.conj().T) / 2)
-        out[q1.name] = _place(q.reshape([shape[l] for l in rows] + [bond[k]]), rows + [k], q1)
+        out[q1.name] = _place(q.reshape([shape[l] for l in rows] + [bond[bond_label]]), rows + [bond_label], q1)
         out[vec.name] = np.ascontiguousarray(w.astype(np.float64))
         return out, report
     if dec.kind == "tucker":
@@ -116,7 +116,8 @@ def factorise(dec: Decomposition, target: np.ndarray,
     raise ValueError(f"unknown decomposition kind {dec.kind!r}")
 
 
-def _tucker(dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]):
+def _tucker(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
+            shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
     tl = dec.target_labels
     report = FactorReport("tucker")
     out: dict[str, np.ndarray] = {}
@@ -143,7 +144,8 @@ def _tucker(dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape:
     return out, report
 
 
-def _tt(dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]):
+def _tt(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
+        shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
     tl = dec.target_labels
     report = FactorReport("tt")
     out: dict[str, np.ndarray] = {}
@@ -176,7 +178,8 @@ def _tt(dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dic
     return out, report
 
 
-def _cp(dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]):
+def _cp(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
+        shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
     """Rank-r CP by alternating least squares from a fixed start (deterministic)."""
     tl = dec.target_labels
     report = FactorReport("cp")

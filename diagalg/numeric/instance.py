@@ -5,7 +5,7 @@ from __future__ import annotations
 import cmath
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy
@@ -14,6 +14,9 @@ from ..model import IndexOp, TensorOp
 from .decls import dim_value, int_subs
 from .errors import NumericError, SamplingError
 from .sample import DEFAULT_MEMORY_CAP, FuncParams
+
+if TYPE_CHECKING:
+    from .factorise import FactorReport
 
 
 class SizeLookup:
@@ -66,7 +69,7 @@ class Instance(SizeLookup):
     funcs: dict[str, FuncParams] = field(default_factory=dict)
     memory_cap: int = DEFAULT_MEMORY_CAP
     #: decomposition rule name -> diagalg.numeric.factorise.FactorReport for stated decompositions
-    factor_reports: dict[str, Any] = field(default_factory=dict)
+    factor_reports: dict[str, FactorReport] = field(default_factory=dict)
     _cache: dict[str, dict[Any, Any]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _bucket(self, name: str) -> dict[Any, Any]:

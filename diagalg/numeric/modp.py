@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, overload
 
 import numpy as np
 
@@ -152,6 +152,12 @@ class Field:
         if im_num % p == 0:
             return re
         return (re, im_num * pow(im_den, -1, p) % p)
+
+    @overload
+    def inverse_element(self, x: int) -> int: ...
+
+    @overload
+    def inverse_element(self, x: tuple[int, int]) -> tuple[int, int]: ...
 
     def inverse_element(self, x: Element) -> Element:
         """``1/x`` in F_p or F_p[i]; ZeroDivisionError for zero."""
@@ -274,6 +280,7 @@ class Field:
         for s in range(0, k, chunk):
             part = self.reduce(np.matmul(a[..., s:s + chunk], b[..., s:s + chunk, :]))
             total = part if total is None else total + part
+        assert total is not None  # k > chunk: at least one chunk
         return self.reduce(total)
 
     def sum_axes(self, x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:

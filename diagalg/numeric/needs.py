@@ -165,7 +165,10 @@ def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
     structural = (CopyTensor, ShiftOp, ReshapeOp)
     joined = resolve_merges([(node.edges[0], e) for node in diagram.nodes
                              if isinstance(node.op, structural) for e in node.edges[1:]])
-    root = lambda e: joined.get(e, e)  # noqa: E731
+
+    def root(e: str) -> str:
+        return joined.get(e, e)
+
     touched = {root(e) for _, e in diagram.free}
     touched |= {root(e) for node in diagram.nodes if not isinstance(node.op, structural) for e in node.edges}
     out = [(node.op.dim, f"a closed loop of {node.op.dim}") for node in diagram.nodes

@@ -89,6 +89,7 @@ def plan_slices(spec: Spec, out: Sequence[int], cap_entries: int, strategy: str 
             score = (lg >= largest, total if lg < largest else lg, total)
             if best is None or score < best[4]:
                 best = (i, p, lg, total, score)
+        assert best is not None  # there was a candidate
         sliced.append(best[0])
         path, largest, cost = best[1], best[2], best[3] / math.prod(size[j] for j in sliced)
         if cost * math.prod(size[j] for j in sliced) > max_flops:

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 SymmetryClass = tuple[tuple[int, ...], int]
 
@@ -130,7 +133,7 @@ def _validated(shape: tuple[int, ...], classes: Sequence[SymmetryClass]) -> list
 
 
 def symmetric_from_free(free: Callable[[int], np.ndarray], shape: tuple[int, ...],
-                        classes: Sequence[SymmetryClass], dtype) -> np.ndarray:
+                        classes: Sequence[SymmetryClass], dtype: DTypeLike) -> np.ndarray:
     """An array ``T`` of ``shape`` with ``T[σ·x] = sign(σ)·T[x]`` for every
     permutation σ of the axes of each class ``(axes, sign)`` (sign 0: ``T`` is
     zero), whose entries are free values, their negatives or zero.

@@ -23,7 +23,7 @@ FORMATS = ("svg", "tikz")
 EXTENSIONS = DRAWING_EXTENSIONS
 
 
-def render(expr: Expr, program=None, fmt: str = "svg") -> str:
+def render(expr: Expr, program: object = None, fmt: str = "svg") -> str:
     """The drawing of ``expr`` as an SVG document (``fmt="svg"``) or a standalone LaTeX
     document with one TikZ picture (``fmt="tikz"``). ``program`` may be None: the
     declarations an expression needs travel with it."""
@@ -62,7 +62,7 @@ def let_opened(expr: Expr) -> Expr:
     return op.inner
 
 
-def write(expr: Expr, program, path: str | Path, folded: bool = False) -> None:
+def write(expr: Expr, program: object, path: str | Path, folded: bool = False) -> None:
     """Write the drawing of ``expr`` to ``path``, as a ``draw`` statement does; the format
     follows the extension. A bare let name is drawn as its definition one level deep
     (:func:`let_opened`) unless ``folded``, which draws it as one box.

@@ -7,7 +7,7 @@ external resources. Nothing here runs the engine.
 from __future__ import annotations
 
 from html import escape
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from ..model import Expr
 from .scene import picture
@@ -62,7 +62,17 @@ def page(title: str, figures: Sequence[tuple[str, str]]) -> str:
             f"<style>{CSS}</style></head><body><div class=\"figures\">{body}</div></body></html>\n")
 
 
-def trace_figures(start: Expr, derivation) -> list[str]:
+class Trace(Protocol):
+    """What a drawing needs of an ``engine.Derivation`` (the renderer does not import the engine)."""
+
+    start: Expr
+    result: Expr
+
+    def states(self) -> list[tuple[Expr, Any]]:
+        """The start, then each expression with the step (or None: collect) that made it."""
+
+
+def trace_figures(start: Expr, derivation: Trace) -> list[str]:
     """Figures of a traced derivation: the start, then each rewrite with its rule, its
     number of sites and its check error (at most :data:`MAX_STEPS` of them)."""
     states = derivation.states()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
 import sympy
 
 from ..model import Diagram, Expr, Node, TensorDecl, tensor_op
@@ -18,7 +20,7 @@ from . import render
 _n = sympy.Symbol("n")
 
 
-def _decl(name: str, legs: str, **props) -> TensorDecl:
+def _decl(name: str, legs: str, **props: Any) -> TensorDecl:
     names = tuple(legs.split())
     return TensorDecl(name, names, tuple(_n for _ in names), **props)
 
@@ -26,7 +28,8 @@ def _decl(name: str, legs: str, **props) -> TensorDecl:
 def _product(*factors: tuple) -> Expr:
     """The product of ``(decl, labels)`` or ``(decl, labels, "conj"/"inv")`` factors, einsum
     style (a label used once is free)."""
-    nodes, uses = [], {}
+    nodes: list[Node] = []
+    uses: dict[str, int] = {}
     for decl, labels, *how in factors:
         ls = tuple(labels.split())
         nodes.append(Node(tensor_op(decl, conj="conj" in how, inv=1 if "inv" in how else 0), ls))

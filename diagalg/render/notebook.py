@@ -15,7 +15,7 @@ import sympy
 
 from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorOp
 from ..bubbles import get_bubble
-from .html import CSS, trace_figures
+from .html import CSS, Trace, trace_figures
 
 
 def expr_svg(expr: Expr) -> str:
@@ -118,17 +118,17 @@ def expr_latex(expr: Expr) -> str:
 
 # --------------------------------------------------------------------------- derivations
 
-def derivation_html(derivation) -> str:
+def derivation_html(derivation: Trace) -> str:
     figs = trace_figures(derivation.start, derivation)
     return f"<div class=\"diagalg\"><style>{CSS}</style><div class=\"figures\">{''.join(figs)}</div></div>"
 
 
-def derivation_svg(derivation) -> str:
+def derivation_svg(derivation: Trace) -> str:
     """The result of the derivation, drawn."""
     return expr_svg(derivation.result)
 
 
-def derivation_latex(derivation) -> str:
+def derivation_latex(derivation: Trace) -> str:
     states = derivation.states()
     rows = [expr_latex_body(states[0][0])]
     for expr, step in states[1:]:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from .ports import IDENTITY, ORIENTS, Orient, PlacedPort, PortPlan, apex_of, place
 from .shapes import Shape, obstacle
-from .wires import STUB, Box, Polygon, hits, length, route
+from .wires import STUB, Box, Point, Polygon, hits, length, route
 
 FREE_WEIGHT = 60.0  # the cost of a free leg leaving at right angles to where it was meant to go
 THROUGH = 1000.0  # the cost of a wire through a shape
@@ -121,7 +121,7 @@ def _placed(it: Item, m: Orient) -> dict[str, PlacedPort]:
     return {k: PlacedPort(p.x, p.y + it.dy, p.nx, p.ny, p.side) for k, p in out.items()}
 
 
-def _free_cost(it: Item, term: Item, p, n, frame: Box, boxes: list[Polygon]) -> float:
+def _free_cost(it: Item, term: Item, p: Point, n: Point | None, frame: Box, boxes: list[Polygon]) -> float:
     """A free leg leaves straight out of its port to the frame: it should point where the
     layout meant (towards ``term``) and pass through no shape on its way."""
     if n is None:

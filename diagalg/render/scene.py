@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 import sympy
 
-from ..model import Diagram, Expr
+from ..model import Diagram, Expr, Op
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
 from .orient import Item, choose_orientations
@@ -42,13 +42,13 @@ from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
     text_width,
 )
 from .vertices import Vertex as _Vertex, node_vertex, reflect, set_container_ports  # noqa: F401
-from .wires import label_spot, route, segment_hits_box
+from .wires import Box, Point, Polygon, label_spot, route, segment_hits_box
 
 MARGIN = 26.0  # between the outermost shapes and a term's frame
 HUG = 12.0  # between the shapes and a side of the frame that no free leg ends on
 
 
-def _crosses(p, q, center, v: "_Vertex") -> bool:
+def _crosses(p: Point, q: Point, center: np.ndarray, v: "_Vertex") -> bool:
     """Whether segment p-q passes through the box of vertex ``v`` centred at ``center``."""
     box = (center[0] - v.w / 2, center[1] - v.h / 2, center[0] + v.w / 2, center[1] + v.h / 2)
     return segment_hits_box(p, q, box, pad=2.0)
@@ -97,7 +97,7 @@ class _TermLayout:
                 for u, pu in ends:
                     self.conns.append((u, pu, j, None, e))
 
-    def _vertex(self, op, ni: int) -> _Vertex:
+    def _vertex(self, op: Op, ni: int) -> _Vertex:
         v = node_vertex(op, lambda inner: framed_expr(inner, self.depth + 1))
         v.node = ni
         loops = sum(1 for e in set(self.d.nodes[ni].edges)
@@ -280,10 +280,12 @@ class _TermLayout:
                 continue
             k = solid[0]
             v = self.verts[k]
-            label_of = {}
+            assert v.plan is not None and v.shape is not None  # checked above
+            label_of: dict[str, str] = {}
             for a, pa, b, pb, _ in self.conns:
                 for me, port, other in ((a, pa, b), (b, pb, a)):
                     if me == k and other != k and self.verts[other].kind == "terminal":
+                        assert port is not None  # a shape's wires end at its ports
                         label_of[port] = self.verts[other].label
             if not label_of:
                 continue
@@ -315,12 +317,12 @@ class _TermLayout:
                         self._fixed_end[me] = (pos[other, 0] + fixed.x, pos[other, 1] + fixed.y)
                         self._fixed_side[me] = fixed.side
         sides: dict[int, str] = {}
-        for k, v in enumerate(verts):
-            if v.kind != "terminal":
+        for k, vert in enumerate(verts):
+            if vert.kind != "terminal":
                 continue
             a = attached.get(k)
             if a is None or verts[a].kind == "terminal":
-                sides[k] = "top" if a is None or verts[a].label > v.label else "bottom"
+                sides[k] = "top" if a is None or verts[a].label > vert.label else "bottom"
                 continue
             sides[k] = self._fixed_side.get(k) or self._side(pos, k, a, solid, (x0, y0, x1, y1))
         spot: dict[int, float] = {}
@@ -355,7 +357,7 @@ class _TermLayout:
                       "top": (spot[k], y0), "bottom": (spot[k], y1)}[side]
         return self._draw(pos, (x0, y0, x1, y1), sides)
 
-    def _side(self, pos: np.ndarray, k: int, a: int, solid: list[int], rect) -> str:
+    def _side(self, pos: np.ndarray, k: int, a: int, solid: list[int], rect: Box) -> str:
         """The side of the frame for free leg ``k`` of vertex ``a``: the one it points to,
         unless the straight leg to that side would cross another shape."""
         dx, dy = pos[k] - pos[a]
@@ -372,7 +374,7 @@ class _TermLayout:
         return order[0]
 
     # -------------------------------------------------------------- drawing
-    def _draw(self, pos: np.ndarray, rect, sides: dict[int, str]) -> Framed:
+    def _draw(self, pos: np.ndarray, rect: Box, sides: dict[int, str]) -> Framed:
         verts = self.verts
         x0, y0, x1, y1 = rect
         show_labels = self.depth == 0
@@ -493,13 +495,14 @@ class _TermLayout:
                     my = (p[1] + q[1]) / 2 + perp[1] * 8 * side + 3
                     pic.texts.append(Text(mx, my, label, "middle", "leg"))
 
-    def _routed(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, boxes, one, two,
-                label: str) -> None:
+    def _routed(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, boxes: dict[int, Polygon],
+                one: tuple[int, PlacedPort | None], two: tuple[int, PlacedPort | None], label: str) -> None:
         """A wire with at least one fixed port: it leaves each fixed port straight out, then
         goes round every shape it does not attach to (:func:`~.wires.route`)."""
         (u, eu), (v, ev) = one, two
 
-        def point(k, e, other_k, other_e):
+        def point(k: int, e: PlacedPort | None, other_k: int,
+                  other_e: PlacedPort | None) -> tuple[Point, Point | None]:
             if e is not None:
                 return (e.x, e.y), (e.nx, e.ny)
             if other_e is not None:

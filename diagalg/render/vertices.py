@@ -11,14 +11,16 @@ legs leave where the contents' legs end (:func:`set_container_ports`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
 from ..bubbles import get_bubble
-from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, IndexOp, ReshapeOp, ShiftOp, TensorOp
+from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Expr, IndexOp, Op, ReshapeOp, ShiftOp, TensorOp
 from ..printing import scalar_text
 from .ports import IDENTITY, MIRROR, Orient, PlacedPort, PortPlan, apex_of, box_plan, compose, triangle_plan
 from .shapes import Framed, Line, Picture, Shape, Text, text_width, to_ellipse, to_rect
+from .wires import Point
 
 
 @dataclass
@@ -156,10 +158,10 @@ def reflect(f: Framed, axis: str) -> Framed:
     k = 0 if axis == "x" else 1
     size = f.pic.width if axis == "x" else f.pic.height
 
-    def m(p):
+    def m(p: Point) -> Point:
         q = list(p)
         q[k] = size - q[k]
-        return tuple(q)
+        return q[0], q[1]
 
     shapes = []
     for s in f.pic.shapes:
@@ -179,7 +181,7 @@ def reflect(f: Framed, axis: str) -> Framed:
     return Framed(Picture(f.pic.width, f.pic.height, shapes, lines, texts), rect, ports, f.single)
 
 
-def node_vertex(op, nested) -> Vertex:
+def node_vertex(op: Op, nested: Callable[[Expr], Framed]) -> Vertex:
     """The vertex of one node; ``nested(expr)`` draws the contents of a bubble or box."""
     if isinstance(op, TensorOp):
         return tensor_vertex(op)

@@ -24,7 +24,7 @@ def segment_hits_box(p: Point, q: Point, box: Box, pad: float = -0.5) -> bool:
     """Whether the segment p-q passes through ``box`` grown by ``pad`` (a negative pad lets
     a wire touch a shape's outline without counting as through it)."""
     x0, y0, x1, y1 = box
-    return segment_hits(p, q, ((x0, y0), (x1, y0), (x1, y1), (x0, y1)), pad)
+    return segment_hits(p, q, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)], pad)
 
 
 def segment_hits(p: Point, q: Point, poly: Polygon, pad: float = -0.5) -> bool:

@@ -10,11 +10,11 @@ O(diagram) per pass, not per site) or, for rules that split a term into a sum
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import sympy
 
-from ..model import Diagram, Node, resolve_merges
+from ..model import Diagram, Expr, Node, resolve_merges
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,20 @@ class Edit:
 Rewrite = Edit | list[tuple[sympy.Expr, Diagram]]
 
 
-class Rule(Protocol):
+class Rewriter(Protocol):
+    """What the engine needs of a rule on one diagram: a built-in :class:`Rule` or a
+    user rule (:class:`~diagalg.rules.user.UserRuleRewriter`)."""
+
+    name: str
+
+    def match(self, diagram: Diagram) -> Iterator[Site]:
+        """Sites where the rule applies (may overlap; the engine keeps disjoint ones)."""
+
+    def rewrite(self, diagram: Diagram, site: Site) -> Rewrite:
+        """The rewrite of one site."""
+
+
+class RuleInfo(Protocol):
     """What every registered rule class carries (checked by :func:`register`).
 
     ``default``: used by ``assert`` when no rule is named; ``inside_derivative``:
@@ -61,11 +74,16 @@ class Rule(Protocol):
     on_sums: bool
     order: int
 
-    def match(self, diagram: Diagram) -> Iterator[Site]:
-        """Sites where the rule applies (may overlap; the engine keeps disjoint ones)."""
 
-    def rewrite(self, diagram: Diagram, site: Site) -> Rewrite:
-        """The rewrite of one site."""
+class Rule(RuleInfo, Rewriter, Protocol):
+    """A registered rule on one diagram (``match`` / ``rewrite``)."""
+
+
+class SumRule(RuleInfo, Protocol):
+    """A registered rule on whole sums (``on_sums``)."""
+
+    def apply(self, expr: Expr, subs: Mapping[Any, Any] | None = None) -> Expr:
+        """``expr`` rewritten as a whole; ``subs`` gives concrete dimensions their values."""
 
 
 #: The attributes :func:`register` requires of a rule class, with their types.
@@ -73,10 +91,10 @@ RULE_ATTRIBUTES: dict[str, type] = {"name": str, "description": str, "default": 
                                     "inside_derivative": bool, "on_sums": bool, "order": int}
 
 _REGISTRY: dict[str, Rule] = {}  # rules on one diagram (match / rewrite)
-_SUM_REGISTRY: dict[str, Rule] = {}  # rules on whole sums (apply)
+_SUM_REGISTRY: dict[str, SumRule] = {}  # rules on whole sums (apply)
 
 
-def register(rule_cls: type) -> type:
+def register(rule_cls: type[Any]) -> type[Any]:
     """Class decorator: instantiate and register a rule under its ``name``.
 
     Refuses (TypeError) a class lacking one of :data:`RULE_ATTRIBUTES` (declared on
@@ -95,7 +113,7 @@ def register(rule_cls: type) -> type:
     return rule_cls
 
 
-def get_rule(name: str) -> Rule:
+def get_rule(name: str) -> Rule | SumRule:
     """The registered rule ``name`` (diagram or sum rule); KeyError when there is none."""
     if name in _REGISTRY:
         return _REGISTRY[name]
@@ -107,9 +125,9 @@ def registered() -> dict[str, Rule]:
     return dict(_REGISTRY)
 
 
-def all_rules() -> dict[str, Rule]:
+def all_rules() -> dict[str, Rule | SumRule]:
     """Every registered rule, diagram and sum rules, by name in the engine's order."""
-    rules = {**_REGISTRY, **_SUM_REGISTRY}
+    rules: dict[str, Rule | SumRule] = {**_REGISTRY, **_SUM_REGISTRY}
     return {n: rules[n] for n in sorted(rules, key=lambda n: (getattr(rules[n], "order", 0), n))}
 
 
@@ -132,8 +150,8 @@ def apply_edits(diagram: Diagram, edits: Sequence[Edit]) -> tuple[sympy.Expr, Di
         factor = factor * e.factor
     nodes = [replaced.get(i, n) for i, n in enumerate(diagram.nodes) if i not in removed]
     nodes.extend(added)
-    for e in drops:
-        dims.pop(e, None)
+    for edge in drops:
+        dims.pop(edge, None)
     d = Diagram.build(nodes, dims, diagram.free_map)
     if merges:
         d = d.rename_edges(resolve_merges(merges))

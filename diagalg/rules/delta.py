@@ -41,5 +41,6 @@ class DeltaRule:
         node = diagram.nodes[i]
         edges = node.edges
         if not edges:  # a copy tensor with no legs is a sum of ones over one index
+            assert isinstance(node.op, CopyTensor)
             return Edit(remove=(i,), factor=node.op.dim)
         return Edit(remove=(i,), merge=tuple((e, edges[0]) for e in edges[1:]))

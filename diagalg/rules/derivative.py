@@ -174,7 +174,12 @@ def _derivative_node(op: Op, wrt: TensorOp, dl: tuple[str, ...]) -> Expr:
         return derivative_expr(op.inner, wrt, dl)
     elif isinstance(op, BubbleOp):
         d_inner = derivative_expr(op.inner, wrt, dl)
-        pieces = get_bubble(op.kind).derivative(op, d_inner, dims) if d_inner.terms else []
+        if d_inner.terms:
+            derive = get_bubble(op.kind).derivative
+            assert derive is not None  # differentiable() refuses a bubble without one
+            pieces = derive(op, d_inner, dims)
+        else:
+            pieces = []
     else:  # pragma: no cover - excluded by differentiable()
         raise ValueError(f"cannot differentiate {op}")
     return Expr.of([Term(c, d) for c, d in pieces], free)

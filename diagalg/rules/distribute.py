@@ -29,4 +29,6 @@ class DistributeRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> list:
         (i,) = site.nodes
-        return [(term.coeff, replace_node(diagram, i, term.diagram)) for term in diagram.nodes[i].op.inner.terms]
+        box = diagram.nodes[i].op
+        assert isinstance(box, BoxOp)  # the site is an unnamed box
+        return [(term.coeff, replace_node(diagram, i, term.diagram)) for term in box.inner.terms]

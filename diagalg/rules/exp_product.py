@@ -41,6 +41,7 @@ class ExpProductRule:
         for i, node in enumerate(diagram.nodes):
             if not _is_exp(node):
                 continue
+            assert isinstance(node.op, BubbleOp)
             if not node.op.inner.terms:
                 yield Site((i,), data="zero")
                 continue
@@ -54,10 +55,12 @@ class ExpProductRule:
             return Edit(remove=site.nodes)
         first, *rest = site.nodes
         keep = diagram.nodes[first]
+        assert isinstance(keep.op, BubbleOp)  # the site's nodes are exp bubbles
         label_at = {e: p for p, e in zip(keep.op.ports, keep.edges)}
         terms = list(keep.op.inner.terms)
         for k in rest:
             other = diagram.nodes[k]
+            assert isinstance(other.op, BubbleOp)
             mapping = {p: label_at[e] for p, e in zip(other.op.ports, other.edges)}
             terms.extend(relabel_expr(other.op.inner, mapping).terms)
         merged = BubbleOp("exp", Expr.of(terms, keep.op.inner.free_dims))

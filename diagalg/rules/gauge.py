@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..model import Diagram
+from ..model import Diagram, TensorOp
 from .base import Edit, Site, cancel_pair, register
 from .inverse import InverseRule
 from .isometry import IsometryRule
@@ -34,7 +34,9 @@ class GaugeRule:
     def match(self, diagram: Diagram) -> Iterator[Site]:
         yield from self._inverse.match(diagram)
         for site in self._isometry.match(diagram):
-            if diagram.nodes[site.nodes[0]].op.decl.structure == "unitary":
+            op = diagram.nodes[site.nodes[0]].op
+            assert isinstance(op, TensorOp)  # isometry's sites are tensors
+            if op.decl.structure == "unitary":
                 yield site
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:

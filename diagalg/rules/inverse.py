@@ -44,6 +44,7 @@ class InverseRule:
             (i,) = site.nodes
             node = diagram.nodes[i]
             op = node.op
+            assert isinstance(op, TensorOp)  # match found a double inverse here
             new = Node(TensorOp(op.decl, op.conj, op.inv - 2), node.edges)
             return Edit(replace=((i, new),))
         i, j = site.nodes

@@ -18,7 +18,7 @@ path order of the engine's docstring).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, cast
 
 from ..model import BoxOp, BubbleOp, Diagram, Node
 from ..powers import bubble_argument, is_real, positive
@@ -60,5 +60,5 @@ class LogExpRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         (i,) = site.nodes
-        inner, edges = site.data  # type: ignore[misc]
+        inner, edges = cast("tuple[BubbleOp, tuple[str, ...]]", site.data)
         return Edit(replace=((i, Node(BoxOp(inner.inner, inner.ports), edges)),))

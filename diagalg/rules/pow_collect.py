@@ -25,17 +25,24 @@ what is added is one bubble with the same argument, or copies of a proper part
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Hashable, Iterator
+from typing import Hashable, Iterator, cast
 
 import sympy
 
-from ..model import Diagram, Node
+from ..model import BubbleOp, Diagram, Node
 from ..powers import boundary_components, exponent, is_pow, single_term
 from .base import Edit, Site, register
 
 #: The prefix of an outer free label in a piece's key: never an edge name, so a piece that
 #: carries a free label of the term never matches a base.
 _OUTER_LABEL = "\x00"
+
+
+def _pow_op(diagram: Diagram, i: int) -> BubbleOp:
+    """The op of node ``i``, a pow bubble that :func:`_base_key` named a base of."""
+    op = diagram.nodes[i].op
+    assert isinstance(op, BubbleOp)
+    return op
 
 
 def _base_key(diagram: Diagram, i: int) -> tuple[Hashable, frozenset[str]] | None:
@@ -81,8 +88,8 @@ class PowCollectRule:
     uses_declared_properties = False
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
-        bases: dict[Hashable, list[int]] = {}
-        boundary_of: dict[Hashable, frozenset[str]] = {}
+        bases: dict[tuple[Hashable, frozenset[str]], list[int]] = {}
+        boundary_of: dict[tuple[Hashable, frozenset[str]], frozenset[str]] = {}
         for i in range(len(diagram.nodes)):
             found = _base_key(diagram, i)
             if found is not None:
@@ -96,23 +103,23 @@ class PowCollectRule:
             boundary = boundary_of[base]
             if boundary not in pieces_by_boundary:
                 pieces_by_boundary[boundary] = boundary_components(diagram, boundary)
-            size = len(diagram.nodes[bubbles[0]].op.inner.terms[0].diagram.nodes)
-            found: list[list[int]] = []
+            size = len(_pow_op(diagram, bubbles[0]).inner.terms[0].diagram.nodes)
+            copies: list[list[int]] = []
             for piece in pieces_by_boundary[boundary]:
                 if len(piece) != size or used.intersection(piece):
                     continue
                 if _piece_key(diagram, piece, boundary) == base[0]:
-                    found.append(piece)
+                    copies.append(piece)
                     used.update(piece)
-            if len(bubbles) + len(found) < 2:
+            if len(bubbles) + len(copies) < 2:
                 continue
-            total = sum((exponent(diagram.nodes[b].op) for b in bubbles), sympy.Integer(0)) + len(found)
-            inside = tuple(sorted({e for piece in found for k in piece for e in diagram.nodes[k].edges}
+            total = sum((exponent(_pow_op(diagram, b)) for b in bubbles), sympy.Integer(0)) + len(copies)
+            inside = tuple(sorted({e for piece in copies for k in piece for e in diagram.nodes[k].edges}
                                   - boundary))
-            yield Site(tuple(bubbles) + tuple(k for piece in found for k in piece), data=(bubbles[0], total, inside))
+            yield Site(tuple(bubbles) + tuple(k for piece in copies for k in piece), data=(bubbles[0], total, inside))
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
-        first, total, inside = site.data  # type: ignore[misc]
+        first, total, inside = cast("tuple[int, sympy.Expr, tuple[str, ...]]", site.data)
         keep = diagram.nodes[first]
         removed = tuple(k for k in site.nodes if k != first or total == 0)
         replaced = () if total == 0 else ((first, Node(replace(keep.op, param=total), keep.edges)),)

@@ -27,7 +27,7 @@ from typing import Iterator
 
 import sympy
 
-from ..model import BoxOp, Diagram, Node
+from ..model import BoxOp, BubbleOp, Diagram, Node
 from ..powers import copies, exponent, is_natural, is_pow
 from .base import Edit, Site, register
 
@@ -51,6 +51,7 @@ class PowExpandRule:
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         (i,) = site.nodes
         node = diagram.nodes[i]
+        assert isinstance(node.op, BubbleOp)  # match found a pow bubble here
         k = int(exponent(node.op))
         inner = node.op.inner
         if k == 0:

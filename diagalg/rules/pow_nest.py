@@ -20,7 +20,7 @@ Termination: the outer bubble goes; the result's argument is the inner bubble's
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, cast
 
 from ..model import BubbleOp, Diagram, Node
 from ..powers import bubble_argument, exponent, is_integer, is_natural, is_pow, is_real, positive
@@ -58,8 +58,10 @@ class PowNestRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         (i,) = site.nodes
-        inner, edges = site.data  # type: ignore[misc]
-        b = exponent(diagram.nodes[i].op)
+        inner, edges = cast("tuple[BubbleOp, tuple[str, ...]]", site.data)
+        op = diagram.nodes[i].op
+        assert isinstance(op, BubbleOp)  # match found a pow bubble here
+        b = exponent(op)
         if inner.kind == "pow":
             new = BubbleOp("pow", inner.inner, (), exponent(inner) * b)
         else:

@@ -23,7 +23,7 @@ order of the engine's docstring, with ``pow`` above products).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, cast
 
 import sympy
 
@@ -74,11 +74,12 @@ class PowSplitRule:
         (i,) = site.nodes
         node = diagram.nodes[i]
         op = node.op
+        assert isinstance(op, BubbleOp)  # match found a pow bubble here
         b = exponent(op)
         (term,) = op.inner.terms
         outer = dict(zip(op.ports, node.edges))  # the argument's label -> the outer edge
         added = []
-        for part in site.data:  # type: ignore[union-attr]
+        for part in cast("list[list[int]]", site.data):  # match stored factor_components
             piece = sub_diagram(term.diagram, part)
             inner = Expr.single(piece)
             new = BubbleOp("pow", inner, (), b)

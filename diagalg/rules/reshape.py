@@ -72,7 +72,7 @@ class ReshapeRule:
             group = sorted(n for n, _ in inc0)
             if group[0] != i or len(set(group)) != len(group):
                 continue  # found from the lowest node; a node twice on e_0 is not a match
-            if not all(isinstance(nodes[n].op, ReshapeOp) and nodes[n].op.part_dims == op.part_dims
+            if not all(isinstance(other := nodes[n].op, ReshapeOp) and other.part_dims == op.part_dims
                        for n in group):
                 continue
             edges = []

@@ -91,6 +91,7 @@ class ShiftRule:
         if kind == "orient":  # shift(-o)[a, b] is shift(o)[b, a]
             (i,) = site.nodes
             node = diagram.nodes[i]
+            assert isinstance(node.op, ShiftOp)
             flipped = Node(ShiftOp(-node.op.offset, node.op.dim), (node.edges[1], node.edges[0]))
             return Edit(replace=((i, flipped),))
         if kind == "identity":

@@ -53,7 +53,7 @@ marks the rule so that the engine can keep it away from them.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, cast
 
 from ..model import Diagram, Node, TensorDecl, TensorOp
 from .base import Edit, Site, exclusive_edge, register
@@ -139,7 +139,7 @@ class SymmetryRule:
             new_op = TensorOp(decl, conj=False, inv=op.inv)  # type: ignore[union-attr]
             new = Node(new_op, tuple(edge_of[swap.get(p, p)] for p in new_op.ports))
             return Edit(replace=((i, new),))
-        _, g1, g2 = site.data  # type: ignore[misc]
+        _, g1, g2 = cast("tuple[str, str, str]", site.data)
         i, j = site.nodes
         a, b = diagram.nodes[i], diagram.nodes[j]
         decl = a.op.decl  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ import sympy
 from ..match import Match, Pattern, find_matches
 from ..model import Diagram, inline_diagram, resolve_merges
 from ..program import Program, UserRule
-from .base import Edit, Rewrite, Rule, Site
+from .base import Edit, Rewrite, Rewriter, Site
 
 __all__ = ["UserRuleRewriter", "user_rules"]
 
@@ -138,7 +138,7 @@ def _shrinks(lhs: Diagram, rhs: list[Diagram]) -> bool:
     return all(inner(d) < size for d in rhs)
 
 
-def user_rules(program: Program, names: Iterable[str] | None = None) -> dict[str, Rule]:
+def user_rules(program: Program, names: Iterable[str] | None = None) -> dict[str, Rewriter]:
     """Rewriters for the program's user rules (all of them, or those in ``names``).
 
     Raises ValueError for a rule whose left side cannot be matched (see
