@@ -87,6 +87,22 @@ def equal(a: Expr, b: Expr, program: Program | None = None, rules: Iterable[str]
     return _equal(sa, sb, subs)
 
 
+def values(expr: Expr, program: Program, seed: int = 0):
+    """The drawing of ``expr`` with the arrays behind it below (``diagalg draw --values``):
+    heatmaps and bars of its value and of every tensor it shows, from ``program``'s bound
+    weights or one instance sampled from ``seed``. Returns a figure a notebook displays;
+    ``.svg`` is the document, ``.shown.arrays`` the arrays, ``.shown.source`` where they
+    come from."""
+    from .numeric.values import values_of
+    from .printing import expr_text
+    from .render import let_opened, render
+    from .render.values import ValuesFigure, with_values
+
+    opened = let_opened(expr)
+    shown = values_of(opened, program, seed=seed)
+    return ValuesFigure(with_values(render(opened, program, "svg"), shown.arrays, shown.source, expr_text(expr)), shown)
+
+
 def to_text(expr: Expr) -> str:
     """The expression as .diag text (parses back to an equal expression)."""
     from .printing import expr_text
@@ -94,5 +110,5 @@ def to_text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-__all__ = ["load", "parse", "simplify", "equal", "to_text", "Program", "Expr", "Diagram", "Term",
+__all__ = ["load", "parse", "simplify", "equal", "to_text", "values", "Program", "Expr", "Diagram", "Term",
            "SourceError", "__version__"]

@@ -86,6 +86,15 @@ class Shift(Node):
 
 
 @dataclass(frozen=True)
+class OneHot(Node):
+    """``onehot(v)[i]``: the basis vector e_v (0-based) on one label."""
+
+    pos: Pos
+    value: int
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True)
 class Summand:
     pos: Pos
     sign: int
@@ -305,6 +314,7 @@ class ExpandStmt(Stmt):
     expr: Node
     over: tuple[LabelRef, ...]
     top: int | None
+    metric: Node | None = None  # `top K by M`: rank by the contraction <M, term>
 
 
 @dataclass(frozen=True)
@@ -329,6 +339,7 @@ class DecomposeStmt(Stmt):
 class DrawStmt(Stmt):
     expr: Node
     path: str
+    folded: bool = False  # `draw psi to "f.svg" folded`: a let as one box
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ class Result:
     unconfirmed: bool = False
     #: wall time of the statement that produced this line (set by ``diagalg check``; None when not measured)
     seconds: float | None = None
+    #: (caption, expression) of each term an ``expand`` or ``paths`` line lists, in its order
+    #: (the caption is the term's output line): what the report and ``draw --line`` draw
+    terms: tuple[tuple[str, Expr], ...] = ()
 
     def line(self, width: int = 60) -> str:
         text = self.source.text
@@ -237,7 +240,7 @@ class Checker:
         checked when no path is approximate."""
         from itertools import islice
 
-        from .expand import count_paths, count_terms, expand_terms, paths
+        from .expand import count_paths, count_terms, expand_terms, paths, skip_tags
 
         start = unfold(s.expr)
         lines: list[str] = []
@@ -253,8 +256,9 @@ class Checker:
             what = f"{count} term{'s' if count != 1 else ''}"
         else:
             over = dict(s.over)
-            count = count_paths(start, over)
-            found = list(islice(paths(start, over), PRINT_LIMIT))
+            skips = skip_tags(s.expr)
+            count = count_paths(start, over, skips=skips)
+            found = list(islice(paths(start, over, skips), PRINT_LIMIT))
             for p in found:
                 how = f"order {p.order}" + (", approximate" if p.approximate else "")
                 lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term)}")
@@ -262,71 +266,106 @@ class Checker:
             exact = not any(p.approximate for p in found)
             n_approx = sum(p.approximate for p in found)
             what = f"{count} path{'s' if count != 1 else ''}" + (f", {n_approx} approximate" if n_approx else "")
+        drawn = _drawn_terms(lines, terms, start)
         if count > PRINT_LIMIT:
             lines.append(f"... and {count - PRINT_LIMIT} more")
         if not exact:
-            return Result(s.source, s.kind, OK, f"[{what}: paths through a bubble do not sum to E]", output=lines)
+            return Result(s.source, s.kind, OK, f"[{what}: paths through a bubble do not sum to E]", output=lines,
+                          terms=drawn)
         if count > PRINT_LIMIT:
             return Result(s.source, s.kind, OK, f"[{what}; numeric check skipped: more than {PRINT_LIMIT} terms]",
-                          output=lines)
+                          output=lines, terms=drawn)
         n = self.numeric(start, Expr.of([_plain(t) for t in terms], start.free_dims))
         if n.status == "different":
             return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E ("
-                          f"{_difference(n)}, seed {n.seed})", output=lines, **_figures(n))
+                          f"{_difference(n)}, seed {n.seed})", output=lines, terms=drawn, **_figures(n))
         checked = "sum checked exactly" if n.path == "exact" else _checked(n)
         detail = f"[{what}, exact; {checked}]" if n.status == "equal" \
             else f"[{what}; numeric inconclusive: {n.reason}]"
-        return Result(s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", **_figures(n))
+        return Result(s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", terms=drawn,
+                      **_figures(n))
 
     def check_top(self, s: ExpandStmt, start: Expr) -> Result:
-        """``expand E [over h] top K``: the K largest terms by Frobenius norm on the bound
-        weights (or one random draw), by best-first search with a proven bound."""
-        assert s.top is not None  # called for an `expand ... top K` only
+        """``expand E [over h] top K [by M]``: the K largest terms by Frobenius norm, or by
+        the magnitude of their signed contribution ``<M, term>``, on the bound weights (or
+        one random draw), by best-first search with a proven bound. With a metric the
+        contributions of all terms sum to ``<M, E>`` (the expansion is exact): the check is
+        printed when every term was evaluated, the unexplained remainder otherwise."""
         import numpy as np
 
         from .expand import count_terms
         from .numeric.check import collect, draw_instance, fixed_inputs
         from .numeric.errors import NumericError
+        from .numeric.evaluate import evaluate
         from .numeric.sizes import sample_sizes
         from .rank import top_terms
 
         over = dict(s.over)
         rng = np.random.default_rng(self.options.seed)
-        decls, funcs, syms = collect([start])
+        metric = unfold(s.metric) if s.metric is not None else None
+        decls, funcs, syms = collect([start] + ([metric] if metric is not None else []))
         binding = self.program.binding
+        labels = list(start.labels)
         try:
             exact, bound = fixed_inputs(self.program.env, decls, binding, self.options.dims)
             draw = sample_sizes(syms, self.program.env, decls.values(), rng, exact=exact)
             inst = draw_instance(decls, funcs, draw, rng, self.options.memory_cap, bound)
+            m = None if metric is None else evaluate(metric, inst, labels).array
             if s.kind == "paths":
-                return self._top_paths(s, start, inst, over)
-            res = top_terms(start, s.top, inst, over)
+                return self._top_paths(s, start, inst, over, m)
+            count = count_terms(start, over)
+            # with a metric and few terms, score them all: the ranking and the sum are then complete
+            want = count if m is not None and count <= PRINT_LIMIT else s.top
+            res = top_terms(start, want, inst, over, metric=m)
+            whole = None if m is None else complex(np.sum(m * evaluate(start, inst, labels).array)).real
         except NumericError as e:
             return Result(s.source, s.kind, INCONCLUSIVE, f"inconclusive: {e}")
-        count = count_terms(start, over)
         on = "the bound weights" if binding else f"a random draw (seed {self.options.seed})"
         how = "proven" if res.proven else "NOT proven: the search budget ran out, these are the best found"
-        lines = [f"‖·‖ {r.norm:.4g}  {_provenance(r.term.tags)}{_term_text(r.term)}" for r in res.terms]
-        detail = (f"[top {len(res.terms)} of {count} terms by Frobenius norm on {on}, {how}; "
+        shown = res.terms[: s.top]
+        lines = [f"{_score_text(r.norm, r.value, m is not None)}  {_provenance(r.term.tags)}{_term_text(r.term)}"
+                 for r in shown]
+        drawn = _drawn_terms(lines, [r.term for r in shown], start)
+        by = f"|<{_metric_name(s)}, term>|" if m is not None else \
+            ("|value|" if not labels else "Frobenius norm")
+        detail = (f"[top {len(shown)} of {count} terms by {by} on {on}, {how}; "
                   f"{res.evaluated} terms evaluated, {res.states} states]")
-        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
+        if m is not None:
+            lines.append(_sum_line(_metric_name(s), whole, [r.value or 0.0 for r in res.terms],
+                                   len(shown), complete=res.proven and len(res.terms) == count, exact=True))
+        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines, terms=drawn)
 
-    def _top_paths(self, s: ExpandStmt, start: Expr, inst: Instance, over: dict[str, int]) -> Result:
-        from .expand import count_paths
+    def _top_paths(self, s: ExpandStmt, start: Expr, inst, over, metric=None) -> Result:
+        import numpy as np
+
+        from .expand import count_paths, skip_tags
+        from .numeric.evaluate import evaluate
         from .rank import top_paths
 
-        assert s.top is not None
-        res = top_paths(start, s.top, inst, over)
-        count = count_paths(start, over)
+        skips = skip_tags(s.expr)
+        res = top_paths(start, s.top, inst, over, metric=metric, skips=skips)
+        count = count_paths(start, over, skips=skips)
         on = "the bound weights" if self.program.binding else f"a random draw (seed {self.options.seed})"
         how = "proven (every path evaluated)" if res.proven else \
             f"NOT proven: the budget ran out after {res.evaluated} of {count} paths"
         lines = []
-        for norm, p in res.paths:
+        for (size, p), value in zip(res.paths, res.values):
             kind = f"order {p.order}" + (", approximate" if p.approximate else "")
-            lines.append(f"‖·‖ {norm:.4g}  {p.name} ({kind}) {_provenance(p.term.tags)}{_term_text(p.term)}")
-        detail = f"[top {len(res.paths)} of {count} paths by Frobenius norm on {on}, {how}]"
-        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines)
+            lines.append(f"{_score_text(size, value, metric is not None)}  {p.name} ({kind}) "
+                         f"{_provenance(p.term.tags)}{_term_text(p.term)}")
+        drawn = _drawn_terms(lines, [p.term for _, p in res.paths], start)
+        by = f"|<{_metric_name(s)}, path>|" if metric is not None else \
+            ("|value|" if not start.labels else "Frobenius norm")
+        detail = f"[top {len(res.paths)} of {count} paths by {by} on {on}, {how}]"
+        if metric is not None:
+            whole = complex(np.sum(metric * evaluate(start, inst, list(start.labels)).array)).real
+            if res.all_exact:
+                lines.append(_sum_line(_metric_name(s), whole, [res.total or 0.0], len(res.paths),
+                                       complete=res.proven, exact=True, listed=sum(v or 0.0 for v in res.values)))
+            else:
+                lines.append(f"<{_metric_name(s)}, E> = {whole:+.6g}; paths through a softmax are approximate "
+                             "(attention patterns not frozen): their contributions are not claimed to sum to it")
+        return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines, terms=drawn)
 
     def run_draw(self, s: DrawStmt) -> Result:
         """``draw E to "f.svg"``: write the drawing (format by extension)."""
@@ -334,7 +373,7 @@ class Checker:
         from .render import write
 
         try:
-            write(s.expr, self.program, s.target)
+            write(s.expr, self.program, s.target, folded=s.folded)
         except (DiagalgError, OSError) as e:
             return Result(s.source, "draw", FAIL, f"not drawn: {e}")
         return Result(s.source, "draw", OK, f"[wrote {s.path}]")
@@ -438,7 +477,13 @@ _HANDLERS = {
 PRINT_LIMIT = 200
 
 
-def _plain(t: Term) -> Term:
+def _drawn_terms(lines: Sequence[str], terms: Sequence, start: Expr) -> tuple[tuple[str, Expr], ...]:
+    """Each listed term as (its output line, the term as an expression on E's labels): the
+    report and ``draw --line`` draw them under the lines ``check`` prints."""
+    return tuple((line, Expr.of([_plain(t)], start.free_dims)) for line, t in zip(lines, terms))
+
+
+def _plain(t):
     """A term with no tags anywhere (tags inside bubbles are provenance, not syntax)."""
     from .model import Term, walk_term
 
@@ -450,7 +495,39 @@ def _term_text(t: Term) -> str:
     return expr_text(Expr.of([plain], {label: plain.diagram.dims[e] for label, e in plain.diagram.free}))
 
 
-def _provenance(tags: Sequence[str]) -> str:
+def _score_text(size: float, value: float | None, metric: bool) -> str:
+    """The ranking column: a signed contribution ``<M,·> +1.234``, a scalar term's signed
+    value ``= -0.5`` (its norm would lose the sign), or a norm ``‖·‖ 1.7``."""
+    if value is not None:
+        return f"{'<M,·>' if metric else '='} {value:+.6g}"
+    return f"‖·‖ {size:.4g}"
+
+
+def _metric_name(s) -> str:
+    """The metric as the user wrote it after `by` (from the statement's text), else M."""
+    text = s.source.text
+    at = text.rfind(" by ")
+    return text[at + 4:].strip() if at >= 0 else "M"
+
+
+def _sum_line(name: str, whole: float, values: list[float], listed_n: int, complete: bool, exact: bool,
+              listed: float | None = None) -> str:
+    """The line that accounts for the contributions: with every term evaluated, their sum
+    checked against ``<M, E>``; otherwise the listed terms' share and the remainder."""
+    total = float(sum(values))
+    shown = float(sum(values[:listed_n])) if listed is None else listed
+    scale = max(abs(whole), max((abs(v) for v in values), default=0.0), 1e-300)
+    if complete:
+        err = abs(total - whole) / scale
+        verdict = "checked" if err <= 1e-9 else "MISMATCH"
+        return (f"<{name}, E> = {whole:+.6g}: every term evaluated, contributions sum to {total:+.6g} "
+                f"({verdict}, relative error {err:.1g}); the {listed_n} listed give {shown:+.6g}, "
+                f"the rest {whole - shown:+.6g}")
+    return (f"<{name}, E> = {whole:+.6g}: the {listed_n} listed give {shown:+.6g}; unexplained remainder "
+            f"{whole - shown:+.6g} (the search stopped before evaluating every term)")
+
+
+def _provenance(tags) -> str:
     return f"[{' · '.join(tags)}] " if tags else ""
 
 

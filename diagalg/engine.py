@@ -26,7 +26,12 @@ it, and so do the other rules (they remove nodes or summands, and ``derivative``
 replaces a derivative by terms built from its argument's parts and lower symbols).
 ``exp_product`` (``exp(a) ⊙ exp(b)`` -> ``exp(a + b)``, ``exp(0)`` -> 1) keeps
 it and lowers the next component, the number of ``exp`` bubbles; the diagram
-measure above comes after both.
+measure above comes after both. ``distribution_sum`` removes a node.
+
+Sum rules run once on the simplified sum. ``pow_sum`` (``pow(S, a)`` times a
+cofactor that S divides -> ``pow(S, a + 1)`` times the quotient) lowers the
+cofactor's degree; its output is simplified again, at most
+:data:`MAX_SUM_PASSES` levels deep.
 
 User rules carry no such guarantee. A user rule whose right-side terms are all
 smaller than its left side (``shrinks``) is applied like a built-in rule. Any
@@ -53,6 +58,9 @@ if TYPE_CHECKING:
 
 MAX_STEPS = 200_000
 MAX_GROWING_STEPS = 2_000
+#: A sum rule whose output is simplified again (``resimplify``: ``pow_sum``) is applied at
+#: most this many times in a row to one sum (each application also lowers a degree).
+MAX_SUM_PASSES = 8
 
 
 def diagram_measure(d: Diagram) -> int:
@@ -241,6 +249,7 @@ class Engine:
         self._growing_seen: dict[str, set] = {r.name: set() for r in self.diagram_rules
                                               if not getattr(r, "shrinks", True)}
         self._growing_count = 0
+        self._sum_depth = 0  # nesting of sum rules that simplify their output again
 
     def simplify(self, expr: Expr) -> Expr:
         out: list[Term] = []
@@ -263,8 +272,53 @@ class Engine:
                 work.extend(reversed(produced))
         result = Expr.of(out, expr.free_dims)
         for rule in self.sum_rules:  # collect: on the whole sum, after the diagram rules
-            result = rule.apply(result, self.subs)
+            if getattr(rule, "resimplify", False):
+                result = self._resimplified(rule, result)
+            else:
+                result = rule.apply(result, self.subs)
         return result
+
+    def _resimplified(self, rule, expr: Expr) -> Expr:
+        """``expr`` after a sum rule whose new terms need the diagram rules again
+        (``resimplify``): each replaced group recorded as a step and, in checked mode,
+        compared numerically with what it replaces; then the whole sum simplified again,
+        at most :data:`MAX_SUM_PASSES` levels deep."""
+        if self._sum_depth >= MAX_SUM_PASSES:
+            return expr
+        found = rule.rewrites(expr, self.subs)
+        if not found:
+            return expr
+        gone = {t for ts, _ in found for t in ts}
+        terms = [term for t, term in enumerate(expr.terms) if t not in gone]
+        for ts, new in found:
+            before = [expr.terms[t] for t in ts]
+            if self.checked:
+                self.check_terms(rule.name, Expr.of(before, expr.free_dims), Expr.of(new, expr.free_dims))
+            if self.record:
+                self.steps.append(Step(rule.name, len(ts), before[0], tuple(new)))
+            terms.extend(new)
+        self._sum_depth += 1
+        try:
+            return self.simplify(Expr.of(terms, expr.free_dims))
+        finally:
+            self._sum_depth -= 1
+
+    def check_terms(self, name: str, before: Expr, after: Expr) -> None:
+        """Compare a sum rule's group of terms with its replacement numerically; raise
+        UnsoundRewrite if they differ."""
+        from .dims import DimEnv
+        from .numeric.check import compare
+
+        key = (name, _pair_key(before, after))
+        if key in self._verdicts:
+            return
+        self.checks += 1
+        env = self.env if self.env is not None else DimEnv()
+        result = compare(unfold(before), unfold(after), env, seed=self.seed)
+        if result.status == "different":
+            raise UnsoundRewrite(name, "a group of terms", result.max_error, result.seed)
+        self._verdicts[key] = (result.rel_error if result.status == "equal" else 0.0,
+                               result.status == "equal" and result.path == "exact")
 
     def simplify_nested(self, d: Diagram) -> Diagram:
         """``d`` with the expressions nested in its bubbles, derivatives (by the

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import sympy
 
 
-__all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip"]
+__all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip", "skip_tags"]
 
 
 # --------------------------------------------------------------------------- expand
@@ -157,7 +157,7 @@ class Path:
 
     term: Term
     blocks: tuple[str, ...]          # tags of the block summands chosen, outermost first
-    compositions: tuple[str, ...]    # e.g. ("Q",), ("K", "V"): roles of nested block choices
+    compositions: tuple[str, ...]    # e.g. ("Q",), ("K", "V"), ("MLP",): roles of nested block choices
     approximate: bool                # a choice was made inside a nonlinear bubble
 
     @property
@@ -171,6 +171,8 @@ class Path:
         if not self.compositions:
             return " + ".join(self.blocks)
         letters = "".join(r for r in "QKV" if r in self.compositions)
+        if "MLP" in self.compositions:
+            return f"{letters}-composition through an MLP" if letters else "MLP-composition"
         return f"{letters}-composition"
 
 
@@ -182,23 +184,42 @@ class _Choice:
     approximate: bool
 
 
-def is_skip(term: Term, labels: tuple[str, ...]) -> bool:
+def is_skip(term: Term, labels: tuple[str, ...], siblings: Iterable[Term] | None = None) -> bool:
     """A residual skip: one node (a tensor or an unfolded definition) whose edges are
-    exactly the sum's free labels, passed straight through."""
+    exactly the sum's free labels, passed straight through, and (when the sum's other
+    summands are given) read by one of them: the skip carries the block's own input.
+    ``WP[s, e]`` in ``tok[s, t] WE[t, e] + WP[s, e]`` is one node on the sum's labels,
+    but no other summand reads it, so that sum is an input, not a residual sum."""
     d = term.diagram
     if len(d.nodes) != 1 or term.coeff != 1:
         return False
     free_edges = set(d.free_map.values())
-    return set(d.nodes[0].edges) == free_edges and len(free_edges) == len(labels)
+    if not (set(d.nodes[0].edges) == free_edges and len(free_edges) == len(labels)):
+        return False
+    if siblings is None:
+        return True
+    op = d.nodes[0].op
+    return any(_reads(t.diagram, op) for t in siblings if t is not term)
 
 
-def count_paths(expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None) -> int:
+def _reads(d: Diagram, op) -> bool:
+    """Whether ``op`` (a tensor or a definition) occurs in ``d``, at any depth."""
+    for n in d.nodes:
+        if n.op == op:
+            return True
+        if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)) and any(_reads(t.diagram, op) for t in n.op.inner.terms):
+            return True
+    return False
+
+
+def count_paths(expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None,
+                skips: frozenset[str] = frozenset()) -> int:
     """The number of paths :func:`paths` yields (no enumeration)."""
     memo = {} if _memo is None else _memo
-    return _count_paths(expr, memo, "sum", over or {})
+    return _count_paths(expr, memo, "sum", over or {}, skips)
 
 
-def _count_paths(e: Expr, memo: dict, how: str, over: Mapping[str, int]) -> int:
+def _count_paths(e: Expr, memo: dict, how: str, over: Mapping[str, int], skips: frozenset[str]) -> int:
     key = (id(e), how)
     if key not in memo:
         per_term = []
@@ -209,10 +230,10 @@ def _count_paths(e: Expr, memo: dict, how: str, over: Mapping[str, int]) -> int:
                     out *= over[_base(x)]
             for n in t.diagram.nodes:
                 op = n.op
-                if isinstance(op, BoxOp) and _tagged(op.inner):
-                    out *= _count_paths(op.inner, memo, "sum", over)
+                if isinstance(op, BoxOp) and _residual(op.inner, skips):
+                    out *= _count_paths(op.inner, memo, "sum", over, skips)
                 elif isinstance(op, (BoxOp, BubbleOp, DerivOp)):
-                    out *= _count_paths(op.inner, memo, "nested", over)
+                    out *= _count_paths(op.inner, memo, "nested", over, skips)
             per_term.append(out)
         if how == "sum":
             total = sum(per_term)
@@ -228,13 +249,49 @@ def _tagged(e: Expr) -> bool:
     return len(e.terms) > 1 and any(t.tags for t in e.terms)
 
 
-def paths(expr: Expr, over: Mapping[str, int] | None = None) -> Iterator[Path]:
+def _is_skip(t: Term, labels: tuple[str, ...], skips: frozenset[str], siblings: Iterable[Term]) -> bool:
+    """A skip summand: structurally (:func:`is_skip`), or tagged with a tag that was a
+    skip before the lets were unfolded (:func:`skip_tags`)."""
+    return bool(t.tags and t.tags[-1] in skips) or is_skip(t, labels, siblings)
+
+
+def _residual(e: Expr, skips: frozenset[str]) -> bool:
+    """A residual sum: tagged, with a skip summand. A sum without a skip (an embedding,
+    token plus position, however it is written) is an input, kept whole by paths."""
+    return _tagged(e) and any(_is_skip(t, e.labels, skips, e.terms) for t in e.terms)
+
+
+def skip_tags(expr: Expr) -> frozenset[str]:
+    """The tags of skip summands, read from ``expr`` *before* its lets are unfolded
+    (tags are unique within a file, so they survive unfolding): a summand that is one
+    bound name passing the sum's labels through (``skip1: y1[q, e]`` with y1 a let, even
+    a one-term let that unfolding inlines into several factors) is the skip. The roles
+    are assigned first and the lets unfolded after, as the contract says."""
+    found: set[str] = set()
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if _tagged(e):
+            found.update(t.tags[-1] for t in e.terms if t.tags and is_skip(t, e.labels, e.terms))
+        for t in e.terms:
+            for n in t.diagram.nodes:
+                if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
+                    stack.append(n.op.inner)
+    return frozenset(found)
+
+
+def paths(expr: Expr, over: Mapping[str, int] | None = None, skips: frozenset[str] = frozenset()) -> Iterator[Path]:
     """The paper's path expansion of ``expr`` (lets unfolded), lazily. ``over`` splits
-    the summed labels of that name in every chosen summand (one path per head)."""
+    the summed labels of that name in every chosen summand (one path per head);
+    ``skips`` are the tags of skip summands read before unfolding (:func:`skip_tags`)."""
     over = over or {}
     for k, t in enumerate(expr.terms, 1):
         for fixed, tags in _fixings(t, over):
-            for choice, term in _path_term(fixed, {}, False, False, over):
+            for choice, term in _path_term(fixed, {}, False, False, over, skips):
                 yield Path(Term(term.coeff, term.diagram, _position_tags(expr, k, t) + tags + choice.tags),
                            choice.blocks, choice.roles, choice.approximate)
 
@@ -271,13 +328,14 @@ def _inner_roles(n: Node, sub: Diagram, outer_roles: Mapping[str, str]) -> dict[
 
 
 def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
-               in_block: bool = False, over: Mapping[str, int] | None = None) -> Iterator[tuple[_Choice, Term]]:
+               in_block: bool = False, over: Mapping[str, int] | None = None,
+               skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
     d = t.diagram
     roles = _roles_here(d, inherited)
     slots: list[tuple[Node, object]] = []  # (node, generator factory or None)
     for n in d.nodes:
         op = n.op
-        if isinstance(op, BoxOp) and _tagged(op.inner):
+        if isinstance(op, BoxOp) and _residual(op.inner, skips):
             slots.append((n, "sum"))
         elif isinstance(op, (BoxOp, BubbleOp)):
             slots.append((n, "nested"))
@@ -287,7 +345,7 @@ def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
     work = [n for n, kind in slots if kind is not None]
     base = Diagram.build(kept, d.dims, d.free_map)
     yield from _path_choose(base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block,
-                            over or {})
+                            over or {}, skips)
 
 
 def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> str | None:
@@ -300,22 +358,24 @@ def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> s
 
 def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
                  roles: Mapping[str, str], in_bubble: bool, in_block: bool,
-                 over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
+                 over: Mapping[str, int], skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
     if not work:
         yield acc, Term(coeff, diagram, ())
         return
     n, rest = work[0], work[1:]
     op = n.op
     edges = tuple(renamed.get(e, e) for e in n.edges)
-    if isinstance(op, BoxOp) and _tagged(op.inner):
+    if isinstance(op, BoxOp) and _residual(op.inner, skips):
         role = _role_of(n, roles, renamed)
+        if role is None and in_bubble:
+            role = "MLP"  # entering a nonlinear bubble that is not an attention pattern: an MLP
         labels = op.inner.labels
         for k, plain in enumerate(op.inner.terms, 1):
-            skip = is_skip(plain, labels)
+            skip = _is_skip(plain, labels, skips, op.inner.terms)
             for summand, fixed_tags in _fixings(plain, over):
                 own_tag = _position_tags(op.inner, k, plain) + fixed_tags
                 sub_roles = _inner_roles(n, summand.diagram, roles)
-                for choice, sub in _path_term(summand, sub_roles, in_bubble, in_block or not skip, over):
+                for choice, sub in _path_term(summand, sub_roles, in_bubble, in_block or not skip, over, skips):
                     blocks = (() if skip else own_tag[:1]) + choice.blocks
                     # a block reached from inside another block is a composition: Q or K through a
                     # softmax's query or key side, otherwise V (the values; with frozen attention
@@ -325,7 +385,7 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
                                 acc.roles + ((role or "V",) if composes else ()) + choice.roles,
                                 acc.approximate or choice.approximate or in_bubble)
                     yield from _inline_then(diagram, coeff * sub.coeff, c, n, edges, sub.diagram, rest, renamed,
-                                            roles, in_bubble, in_block, over)
+                                            roles, in_bubble, in_block, over, skips)
     else:
         # a bubble or an untagged box: choices inside it, the node stays (one term inside)
         assert isinstance(op, (BoxOp, BubbleOp))  # the work list holds boxes and bubbles only
@@ -339,7 +399,7 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
                 yield acc2, done
                 return
             t, r = sub_iters[i]
-            for choice, sub in _path_term(t, r, inner_bubble, in_block, over):
+            for choice, sub in _path_term(t, r, inner_bubble, in_block, over, skips):
                 c = _Choice(acc2.tags + choice.tags, acc2.blocks + choice.blocks, acc2.roles + choice.roles,
                             acc2.approximate or choice.approximate)
                 yield from per_term(i + 1, c, done + (Term(sub.coeff, sub.diagram, t.tags),))
@@ -347,11 +407,12 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
         for c, terms in per_term(0, acc, ()):
             new_op = with_inner(op, Expr.of(list(terms), op.inner.free_dims))
             d2 = Diagram.build(diagram.nodes + (Node(new_op, edges),), diagram.dims, diagram.free_map)
-            yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over)
+            yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over, skips)
 
 
 def _inline_then(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
                  rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
-                 in_bubble: bool, in_block: bool, over: Mapping[str, int]) -> Iterator[tuple[_Choice, Term]]:
+                 in_bubble: bool, in_block: bool, over: Mapping[str, int],
+                 skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
     d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)
-    yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block, over)
+    yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block, over, skips)

@@ -50,13 +50,15 @@ class _StatementNewlines:
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         stack: list[Token] = []
         prev: Token | None = None
-        for tok in stream:
+        for tok in _soft_onehot(stream):
             if tok.type == "_NL":
                 if stack or prev is None or prev.type == "_NL" or prev.type in _CONTINUING:
                     continue
                 prev = tok
                 yield tok
                 continue
+            if tok.type == "NAME" and tok.value == "folded" and prev is not None and prev.type == "STRING":
+                tok = Token.new_borrow_pos("FOLDED", tok.value, tok)  # draw E to "f.svg" folded
             if tok.type == "NAME" and tok.value == "decompose" and not stack \
                     and (prev is None or prev.type == "_NL"):
                 tok = Token.new_borrow_pos("DECOMPOSE", tok.value, tok)
@@ -90,6 +92,22 @@ class _StatementNewlines:
             yield Token("_NL", "\n", 0, 1, 1, 1, 1, 1)
         elif prev.type != "_NL":
             yield Token.new_borrow_pos("_NL", "\n", prev)
+
+
+def _soft_onehot(stream: Iterator[Token]) -> Iterator[Token]:
+    """The NAME ``onehot`` directly followed by ``(`` as the soft keyword ONEHOT (a file
+    that declares a tensor named onehot binds it with ``[``, which stays a NAME)."""
+    held: Token | None = None
+    for tok in stream:
+        if held is not None:
+            yield Token.new_borrow_pos("ONEHOT", held.value, held) if tok.type == "LPAR" else held
+            held = None
+        if tok.type == "NAME" and tok.value == "onehot":
+            held = tok
+            continue
+        yield tok
+    if held is not None:
+        yield held
 
 
 def _check_number(tok: Token) -> None:
@@ -211,8 +229,8 @@ class _ToAst(Transformer):
     def over_clause(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
 
-    def top_clause(self, c: list[Any]) -> Token:
-        return c[0]
+    def top_clause(self, c):
+        return c[0], c[1]
 
     def assert_stmt(self, c: list[Any]) -> A.AssertStmt:
         numeric, lhs, op, rhs, by = c
@@ -231,11 +249,13 @@ class _ToAst(Transformer):
     def _expand(self, kind: str, c: list[Any]) -> A.ExpandStmt:
         expr, over, top = c
         top_n = None
+        metric = None
         if top is not None:
+            top, metric = top
             if not str(top).isdigit():
                 raise SourceError("`top` takes a whole number", top.line, top.column)
             top_n = int(str(top))
-        return A.ExpandStmt(expr.pos, kind, expr, over or (), top_n)
+        return A.ExpandStmt(expr.pos, kind, expr, over or (), top_n, metric)
 
     def expand_stmt(self, c: list[Any]) -> A.ExpandStmt:
         return self._expand("expand", c)
@@ -255,8 +275,8 @@ class _ToAst(Transformer):
     def decomp_op(self, c: list[Any]) -> str:
         return str(c[0])
 
-    def draw_stmt(self, c: list[Any]) -> A.DrawStmt:
-        return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1])
+    def draw_stmt(self, c):
+        return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1], c[2] is not None)
 
     def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
         return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1])
@@ -353,14 +373,18 @@ class _ToAst(Transformer):
         minus, num = c
         text = str(num)
         if not text.isdigit():
-            raise SourceError("a shift offset must be an integer", num.line, num.column)
+            raise SourceError("expected a whole number (a shift offset or a onehot value)", num.line, num.column)
         return (-1 if minus is not None else 1) * int(text), _pos(minus if minus is not None else num)
 
     def shift(self, c: list[Any]) -> A.Shift:
         (offset, pos), args = c[0], self._args(c[1:])
         return A.Shift(pos, offset, args)
 
-    def paren(self, c: list[Any]) -> A.Node:
+    def onehot(self, c):
+        (value, pos), args = c[1], self._args(c[2:])
+        return A.OneHot(_pos(c[0]), value, args)
+
+    def paren(self, c):
         return c[0]
 
     def elemfn(self, c: list[Any]) -> A.Node:

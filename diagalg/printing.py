@@ -247,9 +247,14 @@ class _TermPrinter:
             return "zero[" + ", ".join(f"{label_names.get(l, l)}: {scalar_text(d)}" for l, d in e.free) + "]"
         out = []
         saved = set(self.taken)
+        used = set(saved)
         for k, t in enumerate(e.terms):
+            # summands of one sum may reuse a summed label (each term sums its own), but
+            # a sibling sum after this one must not: distributed, the label would join
+            # both sums' legs in one hyperedge. So every name used here stays taken.
             self.taken = set(saved)
             sign, text = self.term(t, label_names)
+            used |= self.taken
             tag = f"{t.tags[-1]}: " if t.tags and len(e.terms) > 1 else ""
             if k == 0:
                 out.append(f"{tag}{'-' if sign < 0 else ''}{text}")
@@ -258,6 +263,7 @@ class _TermPrinter:
                     out.append(f" + {tag}{'-' if sign < 0 else ''}{text}")
                 else:
                     out.append(f" {'-' if sign < 0 else '+'} {text}")
+        self.taken = used
         return "".join(out)
 
 

@@ -101,7 +101,8 @@ class ExpandStmt:
     expr: Expr
     kind: str  # "expand" or "paths"
     over: tuple[tuple[str, int], ...] = ()  # labels split into one term per value, with their sizes
-    top: int | None = None  # list only the `top` largest terms (by Frobenius norm)
+    top: int | None = None  # list only the `top` largest terms (by Frobenius norm, or by the metric)
+    metric: Expr | None = None  # `top K by M`: rank by the signed contribution <M, term>
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class DrawStmt:
     expr: Expr
     path: str
     target: str
+    folded: bool = False  # ``draw psi to "f.svg" folded``: a bare let drawn as one box
 
 
 RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DecomposeStmt | CostStmt | DrawStmt

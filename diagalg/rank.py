@@ -28,7 +28,7 @@ import heapq
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import numpy as np
@@ -48,8 +48,37 @@ __all__ = ["Ranked", "TopResult", "top_terms"]
 
 @dataclass(frozen=True)
 class Ranked:
+    """A ranked term: ``norm`` is what it was ranked by (its Frobenius norm, or
+    ``|value|``), ``value`` its signed number when it has one: the contribution
+    ``<M, term>`` under a metric, or the term itself when it is a scalar."""
+
     norm: float
     term: Term
+    value: float | None = None
+
+
+class Score:
+    """How a complete term is scored: its Frobenius norm, or, with a metric array ``M``
+    (on the expression's free labels, in order), its contribution ``<M, term>``; a
+    scalar term (no free labels) is its own signed value. Ranking is by the absolute
+    value; ``scale`` turns a norm bound of a term into a bound of its score
+    (``|<M, t>| <= |M| |t|``, Cauchy-Schwarz), so the proven search stays proven."""
+
+    def __init__(self, labels: list[str], metric: np.ndarray | None = None) -> None:
+        self.labels = labels
+        self.metric = metric
+        self.scale = 1.0 if metric is None else float(np.linalg.norm(metric))
+        self.signed = metric is not None or not labels
+
+    def of(self, array: np.ndarray) -> tuple[float, float | None]:
+        """(what the term is ranked by, its signed value or None)."""
+        if self.metric is not None:
+            v = complex(np.sum(self.metric * array))
+            return abs(v), v.real
+        if not self.labels:
+            v = complex(np.asarray(array).reshape(()))
+            return abs(v), v.real
+        return float(np.linalg.norm(array)), None
 
 
 @dataclass(frozen=True)
@@ -258,19 +287,23 @@ class _Ranker:
 
 
 def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
-              max_states: int = 50_000, max_seconds: float = 20.0) -> TopResult:
+              max_states: int = 50_000, max_seconds: float = 20.0,
+              metric: np.ndarray | None = None) -> TopResult:
     """The ``k`` terms of ``expand expr [over ...]`` with the largest Frobenius norm on the
-    instance ``inst`` (lets unfolded). Promise: when ``proven``, no other term has a
-    larger norm than the last one listed."""
+    instance ``inst`` (lets unfolded), or with the largest ``|<metric, term>|`` when a
+    metric array (on ``expr.labels``, in order) is given. Promise: when ``proven``, no
+    other term scores higher than the last one listed."""
     r = _Ranker(inst, over or {})
     labels = list(expr.labels)
+    score = Score(labels, metric)
     t0 = time.perf_counter()
     heap: list = []
     counter = itertools.count()
     for i, t in enumerate(expr.terms, 1):
         for c, d, tags in r.fix(t.coeff, t.diagram, _position_tags(expr, i, t), t.diagram.dims):
-            heapq.heappush(heap, (-r.bound(c, d), next(counter), False, c, d, tags))
+            heapq.heappush(heap, (-score.scale * r.bound(c, d), next(counter), False, c, d, tags))
     found: list[Ranked] = []
+    values: dict[int, float | None] = {}  # id(diagram) of an evaluated term -> its signed value
     states = evaluated = 0
     proven = True
     while heap and len(found) < k:
@@ -279,47 +312,52 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
             break
         neg, _, complete, c, d, tags = heapq.heappop(heap)
         if complete:
-            found.append(Ranked(-neg, Term(c, d, tags)))
+            found.append(Ranked(-neg, Term(c, d, tags), values.get(id(d))))
             continue
         states += 1
         if any(isinstance(n.op, BoxOp) for n in d.nodes):
             for c2, d2, tags2 in r.children(c, d, tags):
-                b = r.bound(c2, d2)
+                b = score.scale * r.bound(c2, d2)
                 if b > 0.0:
                     heapq.heappush(heap, (-b, next(counter), False, c2, d2, tags2))
             continue
         term = Term(c, d, tags)
-        norm = float(np.linalg.norm(evaluate(Expr.of([term], expr.free_dims), inst, labels).array))
+        size, values[id(d)] = score.of(evaluate(Expr.of([term], expr.free_dims), inst, labels).array)
         evaluated += 1
-        heapq.heappush(heap, (-norm, next(counter), True, c, d, tags))
+        heapq.heappush(heap, (-size, next(counter), True, c, d, tags))
     if len(found) < k and not proven:
         # out of budget: finish the most promising open states greedily (best child first)
         # and keep the best complete terms seen; the ranking is then not proven
-        extra = [(-neg, Term(c, d, tags)) for neg, _, complete, c, d, tags in heap if complete]
+        extra = [(-neg, Term(c, d, tags), values.get(id(d))) for neg, _, complete, c, d, tags in heap if complete]
         open_states = heapq.nsmallest(k, [x for x in heap if not x[2]])
         for _, _, _, c, d, tags in open_states:
             while any(isinstance(n.op, BoxOp) for n in d.nodes):
                 c, d, tags = max(r.children(c, d, tags), key=lambda ch: r.bound(*ch[:2]))
             term = Term(c, d, tags)
-            extra.append((float(np.linalg.norm(evaluate(Expr.of([term], expr.free_dims), inst, labels).array)),
-                          term))
+            size, value = score.of(evaluate(Expr.of([term], expr.free_dims), inst, labels).array)
+            extra.append((size, term, value))
             evaluated += 1
         extra.sort(key=lambda x: -x[0])
-        found += [Ranked(n, t) for n, t in extra[: k - len(found)]]
+        found += [Ranked(n, t, v) for n, t, v in extra[: k - len(found)]]
     return TopResult(found, proven, evaluated, states, time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)
 class TopPaths:
-    paths: list[tuple[float, Path]]  # (norm, path), largest first
+    paths: list[tuple[float, object]]  # (norm or |contribution|, diagalg.expand.Path), largest first
     proven: bool                        # every path was evaluated
     evaluated: int
     seconds: float
+    values: list[float | None] = field(default_factory=list)  # signed contribution of each listed path
+    total: float | None = None          # the sum of every evaluated path's signed value
+    all_exact: bool = True              # no evaluated path went through a nonlinear bubble
 
 
 def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
-              max_paths: int = 100_000, max_seconds: float = 60.0) -> TopPaths:
-    """The ``k`` paths of ``paths expr [over ...]`` with the largest Frobenius norm on ``inst``.
+              max_paths: int = 100_000, max_seconds: float = 60.0,
+              metric: np.ndarray | None = None, skips: frozenset[str] = frozenset()) -> TopPaths:
+    """The ``k`` paths of ``paths expr [over ...]`` with the largest Frobenius norm on ``inst``,
+    or with the largest ``|<metric, path>|`` when a metric array is given.
 
     Paths pass through nonlinear bubbles, where no product bound holds, so they are
     streamed and each evaluated (bubbles shared by many paths are evaluated once);
@@ -327,21 +365,27 @@ def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
     from .expand import paths
 
     labels = list(expr.labels)
+    score = Score(labels, metric)
+    total = 0.0
+    all_exact = True
     inst.share_bubbles()  # paths share their bubbles: each is evaluated once
     t0 = time.perf_counter()
     best: list[tuple[float, int, Path]] = []  # a min-heap of the k largest
     evaluated = 0
     proven = True
-    for n, p in enumerate(paths(expr, over)):
+    for n, p in enumerate(paths(expr, over, skips)):
         if evaluated >= max_paths or time.perf_counter() - t0 > max_seconds:
             proven = False
             break
-        norm = float(np.linalg.norm(evaluate(Expr.of([p.term], expr.free_dims), inst, labels).array))
+        size, value = score.of(evaluate(Expr.of([p.term], expr.free_dims), inst, labels).array)
         evaluated += 1
-        item = (norm, -n, p)
+        total += value or 0.0
+        all_exact = all_exact and not p.approximate
+        item = (size, -n, value, p)
         if len(best) < k:
             heapq.heappush(best, item)
-        elif item > best[0]:
+        elif item[:2] > best[0][:2]:
             heapq.heapreplace(best, item)
-    ranked = [(norm, p) for norm, _, p in sorted(best, key=lambda x: (-x[0], -x[1]))]
-    return TopPaths(ranked, proven, evaluated, time.perf_counter() - t0)
+    ranked = sorted(best, key=lambda x: (-x[0], -x[1]))
+    return TopPaths([(size, p) for size, _, _, p in ranked], proven, evaluated, time.perf_counter() - t0,
+                    [v for _, _, v, _ in ranked], total if score.signed else None, all_exact)

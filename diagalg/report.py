@@ -18,10 +18,10 @@ from typing import Iterable, Sequence
 
 from .checker import Checker, Result, summary_text
 from .engine import simplify, unfold
-from .program import AssertStmt, CalcStmt, DrawStmt, RuleStmt, RunStmt, ShowStmt
+from .program import AssertStmt, CalcStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, RunStmt, ShowStmt
 from .printing import expr_text as _text
 from .render import let_opened
-from .render.html import CSS, figure, trace_figures
+from .render.html import CSS, figure, steady_figures, trace_figures
 
 
 def _result_line(r: Result) -> str:
@@ -39,8 +39,8 @@ def _how_checked(r: Result | None) -> str:
     return "" if r.error is None else f" · numeric {r.error:.1g}"
 
 
-def _calc_figures(stmt: CalcStmt, results: list[Result]) -> list[str]:
-    figs = [figure(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
+def _calc_figures(stmt, results) -> list[str]:
+    items = [(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
     for k, step in enumerate(stmt.steps, start=1):
         r = results[k - 1] if k - 1 < len(results) else None
         rules = ", ".join(step.rules) if step.rules is not None else "default rules"
@@ -49,27 +49,118 @@ def _calc_figures(stmt: CalcStmt, results: list[Result]) -> list[str]:
         status = "" if r is None else f" · {r.status}"
         cap = (f"step {k}: <span class=\"rule\">by {escape(rules)}</span><span class=\"err\">{escape(err)}"
                f"{escape(status)}</span>\n{escape(_text(step.expr))}")
-        figs.append(figure(step.expr, cap, cls))
-    return figs
+        items.append((step.expr, cap, cls))
+    return steady_figures(items)  # each step laid out from the previous one: tensors hold still
 
 
 def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -> list[str]:
     if isinstance(stmt, CalcStmt):
         return _calc_figures(stmt, results)
     if isinstance(stmt, AssertStmt):
-        return [figure(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
-                figure(stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")]
+        # the right side laid out from the left one's positions, where they share tensors
+        return steady_figures([(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
+                               (stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")])
     if isinstance(stmt, RuleStmt):
-        return [figure(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
-                figure(stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")]
+        return steady_figures([(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
+                               (stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")])
+    if isinstance(stmt, DecomposeStmt):
+        return _decompose_figures(checker, stmt)
+    if isinstance(stmt, ExpandStmt):
+        return term_figures(stmt, results)
     if isinstance(stmt, DrawStmt):  # the picture the statement wrote: a bare let opened one level
-        return [figure(let_opened(stmt.expr), escape(f"draw to {stmt.path}"), "draw")]
+        shown = stmt.expr if stmt.folded else let_opened(stmt.expr)
+        return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw")]
     if isinstance(stmt, ShowStmt):
         start = unfold(stmt.expr) if stmt.unfold else stmt.expr
         d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,
                      env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
         return trace_figures(start, d)
     return []
+
+
+#: terms of one expand or paths statement drawn at most (the rest are counted)
+MAX_TERMS = 24
+
+
+def term_figures(stmt, results, limit: int = MAX_TERMS) -> list[str]:
+    """An ``expand`` or ``paths`` statement's figures: the expression, then each term it
+    lists drawn under its line (label, order, value or bound, as printed), the first
+    ``limit`` of them; the figures end with a count of the listed terms not drawn."""
+    terms = [t for r in results for t in r.terms]
+    figs = [figure(stmt.expr, "expression\n" + escape(_text(stmt.expr)), "side")]
+    figs += [figure(expr, escape(caption), "term") for caption, expr in terms[:limit]]
+    if len(terms) > limit:
+        figs.append(f"<p class=\"more\">… and {len(terms) - limit} more listed terms, not drawn</p>")
+    return figs
+
+
+def statement_drawings(checker, stmt, results, limit: int = MAX_TERMS) -> tuple[list[tuple[str, str]], str]:
+    """What a statement shows, as (caption, SVG document) pairs and a closing note: the
+    same drawings as its report section (``expand``/``paths``: the expression, then the
+    listed terms up to ``limit``; assertions and rules: both sides; ``calc``: the start and
+    each step; ``decompose``: both sides and the spectra it cuts; anything else: its
+    expression), for ``diagalg draw --line``."""
+    from .render import render
+
+    def drawn(pairs) -> list[tuple[str, str]]:
+        return [(caption, render(expr, checker.program, "svg")) for caption, expr in pairs]
+
+    note = ""
+    if isinstance(stmt, ExpandStmt):
+        terms = [t for r in results for t in r.terms]
+        items = drawn([("expression: " + _text(stmt.expr), stmt.expr)] + terms[:limit])
+        if len(terms) > limit:
+            note = f"… and {len(terms) - limit} more listed terms, not drawn"
+        return items, note
+    if isinstance(stmt, CalcStmt):
+        return drawn([("start: " + _text(stmt.expr), stmt.expr)] +
+                     [(f"step {k}: {step.source.text.strip()}", step.expr)
+                      for k, step in enumerate(stmt.steps, start=1)]), note
+    if isinstance(stmt, AssertStmt):
+        return drawn([("left: " + _text(stmt.lhs), stmt.lhs), ("right: " + _text(stmt.rhs), stmt.rhs)]), note
+    if isinstance(stmt, RuleStmt):
+        return drawn([("rule left: " + _text(stmt.rule.lhs), stmt.rule.lhs),
+                      ("rule right: " + _text(stmt.rule.rhs), stmt.rule.rhs)]), note
+    if isinstance(stmt, DecomposeStmt):
+        from .numeric.errors import NumericError
+        from .numeric.values import spectra_of
+        from .render.values import spectrum_svg
+
+        items = drawn([("target: " + _text(stmt.lhs), stmt.lhs), ("factors: " + _text(stmt.rhs), stmt.rhs)])
+        try:
+            spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
+        except NumericError as e:
+            return items, f"no spectrum: {e}"
+        target = stmt.decomposition.target.name
+        items += [(f"singular values at bond {s.bond}", spectrum_svg(target, s.rows, s.cols, s.bond, s.values,
+                                                                     s.kept, source)) for s in spectra]
+        return items, note
+    expr = getattr(stmt, "expr", None)
+    if expr is None:
+        return [], note
+    return drawn([(_text(expr), let_opened(expr))]), note
+
+
+def _decompose_figures(checker, stmt) -> list[str]:
+    """Both sides drawn, then the spectrum each cut of the decomposition cuts (svd, tt,
+    tucker): the singular values of the target's unfolding on the check's first draw, with
+    the truncation line, so a reader sees what a ``~`` discards."""
+    from .numeric.errors import NumericError
+    from .numeric.values import spectra_of
+    from .render.values import spectrum_svg
+
+    figures = steady_figures([(stmt.lhs, "target\n" + escape(_text(stmt.lhs)), "side"),
+                              (stmt.rhs, "factors\n" + escape(_text(stmt.rhs)), "side")])
+    try:
+        spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
+    except NumericError as e:
+        return figures + [f"<p class=\"nodrawing\">no spectrum: {escape(str(e))}</p>"]
+    target = stmt.decomposition.target.name
+    for s in spectra:
+        cut = f"keeps {s.kept} of {len(s.values)}" if s.kept < len(s.values) else f"keeps all {len(s.values)}"
+        figures.append(f"<figure class=\"spectrum\">{spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source)}"
+                       f"<figcaption>singular values at bond {escape(s.bond)}: {escape(cut)}</figcaption></figure>")
+    return figures
 
 
 #: the report's own rules, after the shared style sheet: its contents and its failures filter

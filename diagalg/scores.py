@@ -431,11 +431,15 @@ def random_baseline(d_model: int, dh: int, heads: int, seed: int = 0, samples: i
     )
 
 
-def format_table(scores: Iterable[Score], baseline: Baseline | float | None = None) -> str:
-    """A plain-text table: one row per head pair (``L1.H0 -> L2.H3``), columns Q, K, V.
+def format_table(scores: Iterable[Score], baseline: Baseline | float | None = None,
+                 name=None, digits: int | None = 4) -> str:
+    """A plain-text table: one row per head pair (``L0H0 -> L1H3``), columns Q, K, V.
 
-    Rows appear in the order of ``scores``; a missing kind shows ``-``, a
-    nan score ``nan``.  With a :class:`Baseline`, a ``random (mean)`` row
+    Heads are named by ``name(layer_index, head)``; by default TransformerLens's way,
+    layers counted from 0 in the order of their indices (``L0H3``; see
+    :func:`diagalg.score_views.head_namer` for the file's own numbering). Scores have
+    ``digits`` decimals (None: full precision). Rows appear in the order of
+    ``scores``; a missing kind shows ``-``, a nan score ``nan``.  With a :class:`Baseline`, a ``random (mean)`` row
     under the header gives its Monte-Carlo means in the same columns and a
     note states ``1/sqrt(d_model)`` and how the baseline was drawn; with a
     float, a ``baseline`` row repeats it in every column.  Ends with a
@@ -444,13 +448,20 @@ def format_table(scores: Iterable[Score], baseline: Baseline | float | None = No
     rows: dict[tuple[int, int, int, int], dict[str, float]] = {}
     for s in scores:
         rows.setdefault((s.layer1, s.head1, s.layer2, s.head2), {})[s.kind] = s.value
+    if name is None:
+        position = {i: k for k, i in enumerate(sorted({x for key in rows for x in (key[0], key[2])}))}
+
+        def name(layer: int, head: int) -> str:
+            return f"L{position[layer]}H{head}"
 
     def cell(v: float | None) -> str:
         if v is None:
             return "-"
-        return "nan" if math.isnan(v) else f"{v:.4f}"
+        if math.isnan(v):
+            return "nan"
+        return repr(float(v)) if digits is None else f"{v:.{digits}f}"
 
-    labels = [f"L{a}.H{b} -> L{c}.H{d}" for a, b, c, d in rows]
+    labels = [f"{name(a, b)} -> {name(c, d)}" for a, b, c, d in rows]
     body = [[lab, *(cell(r.get(k)) for k in KINDS)] for lab, r in zip(labels, rows.values())]
     header = ["h1 -> h2", *KINDS]
     extra: list[list[str]] = []

@@ -22,6 +22,8 @@ import numpy as np
 import sympy
 
 from .dims import DimEnv
+from .distribution import distribution_legs
+from .distribution import violation as distribution_violation
 from .model import TensorDecl
 
 __all__ = ["Binding", "WeightsError", "load_arrays", "bind", "bind_file"]
@@ -143,6 +145,8 @@ def property_violation(decl: TensorDecl, arr: np.ndarray) -> str:
             return f"is not {what} in legs {', '.join(group)} as declared"
     if decl.positive and (np.iscomplexobj(arr) or not bool(np.all(arr > 0))):
         return "is not positive as declared (every entry a positive real)"
+    if distribution_legs(decl):
+        return distribution_violation(decl, arr)
     if decl.structure is None:
         return ""
     inputs, outputs = map_groups(decl)

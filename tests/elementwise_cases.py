@@ -2,7 +2,7 @@
 
 * :data:`DECLS` / :data:`PROG`: the tensors the identities are stated over (vectors
   on two labels, a ``positive`` vector, matrices, a complex vector, a three-leg
-  tensor);
+  tensor, a ``distribution`` vector and a batch of them);
 * :func:`run` checks ``.diag`` statements exactly as ``diagalg check`` does
   (checked mode: every rewrite is also verified numerically on its site);
 * :func:`proved` / :func:`numerically_different` decide one pair symbolically
@@ -55,6 +55,8 @@ tensor M[i: n, j: m]
 tensor P[i: n, j: n] positive, symmetric(i, j)
 tensor S[q: n, k: n]
 tensor T3[a: n, b: n, c: m]
+tensor tgt[i: n] distribution(i)
+tensor Tgt[i: n, j: m] distribution(i)
 let eB[p, q] = exp(B[p, q])
 """
 

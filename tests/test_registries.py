@@ -35,7 +35,7 @@ ROOT = TESTS.parent
 #: The modules whose random or hand-made cases test the rules' soundness.
 PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubble_rules.py",
                          "test_derivative.py", "test_soundness.py", "test_power_algebra.py",
-                         "test_elementwise_algebra.py")
+                         "test_elementwise_algebra.py", "test_everyday_algebra.py")
 
 
 # --------------------------------------------------------------------------- rules
@@ -44,12 +44,13 @@ PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubb
 def test_rule_sets_are_those_once_kept_by_hand():
     assert DEFAULT_RULES == ("delta", "isometry", "inverse", "distribute", "shift", "symmetry", "reshape",
                              "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
-                             "logsumexp_shift", "layernorm_shift", "exp_product", "log_exp", "derivative", "collect")
-    assert SUM_RULES == ("collect",)
+                             "distribution_sum", "logsumexp_shift", "layernorm_shift", "softmax_fold", "exp_product",
+                             "log_exp", "log_softmax", "derivative", "pow_sum", "collect")
+    assert SUM_RULES == ("pow_sum", "collect")
     # the engine filters its own rule list by this set, so only membership matters
     assert set(DERIVATIVE_INNER_RULES) == {"derivative", "delta", "distribute", "inverse", "shift", "reshape",
                                            "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
-                                           "pow_collect", "exp_product", "softmax_sum"}
+                                           "pow_collect", "exp_product", "softmax_sum", "pow_sum"}
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 
 

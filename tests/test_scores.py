@@ -316,9 +316,10 @@ def test_format_table():
     assert lines[0].split() == ["h1", "->", "h2", "Q", "K", "V"]
     assert lines[1].startswith("random (mean)")
     assert f"{b.mean['V']:.4f}" in lines[1]
-    rows = [ln for ln in lines if ln.startswith("L1.")]
-    assert [r.split()[:3] for r in rows] == [["L1.H0", "->", "L2.H0"], ["L1.H0", "->", "L2.H1"],
-                                             ["L1.H1", "->", "L2.H0"], ["L1.H1", "->", "L2.H1"]]
+    rows = [ln for ln in lines if ln.startswith("L0H")]
+    # TransformerLens names: the file's layers WQ1, WQ2 are L0 and L1
+    assert [r.split()[:3] for r in rows] == [["L0H0", "->", "L1H0"], ["L0H0", "->", "L1H1"],
+                                             ["L0H1", "->", "L1H0"], ["L0H1", "->", "L1H1"]]
     by_key = as_dict(scores)
     assert rows[1].split()[3:] == [f"{by_key[k, 1, 0, 2, 1]:.4f}" for k in KINDS]
     assert "1/sqrt(d_model) = 0.2500" in text and "seed 0" in text
@@ -431,7 +432,7 @@ def test_toy_model_script(tmp_path, capsys):
     assert len(scores) == 3 * 16 and all(0 <= s.value <= 1 for s in scores)
     want = direct_scores(arrays, 2)
     assert all(s.value == pytest.approx(want[s.kind, s.layer1, s.head1, s.layer2, s.head2]) for s in scores)
-    assert "L1.H3 -> L2.H3" in format_table(scores, random_baseline(16, 4, 4, samples=4))
+    assert "L0H3 -> L1H3" in format_table(scores, random_baseline(16, 4, 4, samples=4))
     # the defaults are the brief's, and a seed gives the same file
     again = tmp_path / "sub" / "again.bin"
     assert script.main(["-o", str(again)]) == 0
@@ -467,7 +468,7 @@ def test_scores_cli_prints_the_table(tmp_path, cli):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["h1", "->", "h2", "Q", "K", "V"]
-    assert sum(1 for l in lines if l.startswith("L1.H")) == 16
+    assert sum(1 for l in lines if l.startswith("L0H")) == 16
     assert "1/sqrt(d_model) = 0.2500" in res.stdout
     bad = tmp_path / "bad.npz"
     np.savez(bad, A=np.ones((2, 2)))

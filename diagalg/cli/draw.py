@@ -21,6 +21,10 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     if ns.folded and ns.unfold:
         raise DiagalgError("draw: --folded and --unfold exclude each other")
     program = load_program(ns.file)
+    if ns.line is not None:
+        if ns.expr is not None or ns.name is not None or ns.values:
+            raise DiagalgError("draw: --line draws a statement; give no NAME, -e or --values with it")
+        return _draw_statement(ns, program)
     if ns.expr is not None:
         if ns.name is not None:
             raise DiagalgError("draw: give a NAME or -e EXPR, not both")
@@ -39,6 +43,8 @@ def cmd_draw(ns: argparse.Namespace) -> int:
         expr = unfold(expr)
     elif not ns.folded:
         expr = let_opened(expr)
+    if ns.values:
+        return _draw_with_values(ns, expr, program)
     if ns.output is None:
         sys.stdout.write(render(expr, program, ns.format or "svg"))
         return 0
@@ -52,7 +58,97 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     return 0
 
 
-def add_draw_parser(sub: argparse._SubParsersAction) -> None:
+def _draw_with_values(ns: argparse.Namespace, expr, program) -> int:
+    """``--values``: the drawing with the arrays behind it below (heatmaps, bars), from the
+    bound weights or one sampled instance (``--seed``), and a line saying which."""
+    from pathlib import Path
+
+    from ..numeric.errors import NumericError
+    from ..numeric.values import values_of
+    from ..render import EXTENSIONS, render
+    from ..render.values import with_values
+
+    kind = "svg"
+    out = Path(ns.output) if ns.output is not None else None
+    if out is not None:
+        kind = EXTENSIONS.get(out.suffix.lower(), "")
+        if kind not in ("svg", "html", "png"):
+            raise DiagalgError(f"{out}: --values draws SVG panels: write .svg, .html or .png")
+    elif ns.format == "tikz":
+        raise DiagalgError("draw: --values draws SVG panels; it has no TikZ form")
+    labels = name = None
+    if ns.name is not None and ns.name in program.lets:
+        labels = program.lets[ns.name].labels
+        name = ns.name
+    try:
+        shown = values_of(expr, program, seed=ns.seed, labels=labels, name=name)
+    except NumericError as e:
+        raise DiagalgError(f"draw --values: {e}") from None
+    title = _expr_title(expr)
+    text = with_values(render(expr, program, "svg"), shown.arrays, shown.source, title)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    if kind == "png":
+        from ..render.png import svg_to_png
+
+        out.write_bytes(svg_to_png(text))
+    elif kind == "html":
+        from ..render.html import page
+
+        out.write_text(page(title or "diagram", [(shown.source, text)]), encoding="utf-8")
+    else:
+        out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+def _draw_statement(ns: argparse.Namespace, program) -> int:
+    """``--line N``: what the statement starting on line N shows in the report, as one file:
+    for ``expand`` and ``paths`` the expression and every listed term drawn under its line
+    (label, order, value or bound, as ``check`` prints it), for the others their sides or
+    steps. ``.html`` is the report's section of that statement; ``.svg`` (or stdout) stacks
+    the drawings top to bottom under their captions."""
+    from pathlib import Path
+
+    from ..checker import Checker, Options
+    from ..report import report, statement_drawings
+
+    stmt = next((s for s in program.statements if s.source.line == ns.line), None)
+    if stmt is None:
+        lines = ", ".join(str(s.source.line) for s in program.statements) or "none"
+        raise DiagalgError(f"{ns.file}: no statement starts on line {ns.line} (statements start on lines: {lines})")
+    checker = Checker(program, Options(seed=ns.seed))
+    results = checker.run_statement(stmt)
+    out = Path(ns.output) if ns.output is not None else None
+    if out is not None and out.suffix.lower() == ".html":
+        out.write_text(report([(checker, [(stmt, results)])], ns.seed, f"{ns.file}:{ns.line}"), encoding="utf-8")
+    else:
+        if out is not None and out.suffix.lower() != ".svg":
+            raise DiagalgError(f"{out}: --line writes .svg or .html")
+        from ..render.stack import stacked_svg
+
+        items, note = statement_drawings(checker, stmt, results)
+        text = stacked_svg(items, f"{ns.file}:{ns.line}: {stmt.source.text}", note)
+        if out is None:
+            sys.stdout.write(text)
+            return 0
+        out.write_text(text, encoding="utf-8")
+    for r in results:  # what `check` prints for the statement, then the file
+        print(r.line())
+        for line in r.output:
+            print(f"    {line}")
+    print(f"wrote {out}")
+    return 0
+
+
+def _expr_title(expr) -> str:
+    from ..printing import expr_text
+
+    return expr_text(expr)
+
+
+def add_draw_parser(sub) -> None:
     """Register the ``draw`` subcommand on the CLI's subparsers."""
     d = sub.add_parser("draw", help="draw a let, a tensor or an expression (svg, tikz, png, html)")
     d.add_argument("file", help=".diag file")
@@ -63,4 +159,12 @@ def add_draw_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--unfold", action="store_true", help="unfold let definitions first (every level)")
     d.add_argument("--folded", action="store_true",
                    help="draw a let as one box (by default a let is drawn as its definition, one level deep)")
+    d.add_argument("--values", action="store_true",
+                   help="show the arrays behind the drawing below it: heatmaps of matrices, bars of vectors "
+                        "(bound weights, or one sampled instance)")
+    d.add_argument("--seed", type=int, default=0,
+                   help="seed of the sampled instance --values shows, and of --line's check (default 0)")
+    d.add_argument("--line", type=int, metavar="N",
+                   help="draw what the statement starting on line N shows: an expansion's terms, one under "
+                        "another with their labels and values, a statement's sides or steps (.svg or .html)")
     d.set_defaults(func=cmd_draw)

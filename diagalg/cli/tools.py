@@ -60,10 +60,38 @@ def cmd_scores(ns: argparse.Namespace) -> int:
         raise DiagalgError(f"{ns.weights}: {e}" if not str(e).startswith(ns.weights) else str(e)) from None
     if len(layers) < 2:
         raise DiagalgError(f"{ns.weights}: composition needs at least two layers, found {len(layers)}")
+    from ..score_views import format_detectors, format_ranked, head_detectors, head_namer, scores_json
+
     scores = composition_scores(layers)
     first = layers[0]
     baseline = random_baseline(first.d_model, first.d_head, first.n_heads, seed=ns.seed, samples=ns.samples)
-    print(format_table(scores, baseline))
+    name = head_namer(layers, ns.numbering)
+    digits = None if ns.full else ns.digits
+    if ns.detect is not None:
+        arrays = load_arrays(ns.weights)
+        if "WE" not in arrays or "WP" not in arrays:
+            raise DiagalgError(f"{ns.weights}: --detect runs the model: it needs WE[vocab, d_model] and "
+                               "WP[seq, d_model]")
+        if not 1 <= ns.detect or 2 * ns.detect > arrays["WP"].shape[0]:
+            raise DiagalgError(f"--detect {ns.detect}: two copies need 2 x {ns.detect} positions, "
+                               f"but WP has {arrays['WP'].shape[0]}")
+        rows = head_detectors(layers, arrays["WE"], arrays["WP"], ns.detect, seed=ns.seed)
+        if ns.json:
+            import json
+
+            for r in rows:
+                print(json.dumps({"head": name(int(r["layer"]), int(r["head"])),
+                                  **{k: r[k] for k in ("previous", "induction", "duplicate")}}))
+        else:
+            print(f"head detectors: mean attention on {ns.detect} random tokens repeated twice (seed {ns.seed})")
+            sys.stdout.write(format_detectors(rows, name, digits))
+        return 0
+    if ns.json:
+        sys.stdout.write(scores_json(scores, baseline, name))
+    elif ns.ranked or ns.above:
+        sys.stdout.write(format_ranked(scores, baseline, name, digits, only_above=ns.above, limit=ns.top))
+    else:
+        print(format_table(scores, baseline, name, digits))
     return 0
 
 
@@ -121,6 +149,21 @@ def add_tool_commands(sub: argparse._SubParsersAction) -> None:
     k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d])")
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
     k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
+    k.add_argument("--json", action="store_true",
+                   help="one JSON object per pair and kind: kind, from, to, score, baseline, above")
+    k.add_argument("--ranked", action="store_true",
+                   help="every score largest first, those above the random baseline marked *")
+    k.add_argument("--above", action="store_true",
+                   help="only the scores above the baseline (random mean + 2 std), ranked")
+    k.add_argument("--top", type=int, metavar="N", help="with --ranked/--above: the first N lines")
+    k.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
+    k.add_argument("--full", action="store_true", help="full precision (shortest exact float repr)")
+    k.add_argument("--numbering", choices=("tl", "file"), default="tl",
+                   help="tl (default): TransformerLens names, layers from 0 (L0H3); "
+                        "file: the file's layer numbers (L1.H3, as before)")
+    k.add_argument("--detect", type=int, metavar="PERIOD",
+                   help="instead: head detectors (previous-token, induction, duplicate-token scores) "
+                        "on PERIOD random tokens repeated twice (needs WE and WP)")
     k.set_defaults(func=cmd_scores)
     x = sub.add_parser("export", help="print a Python function computing a let (numpy, torch or einsum)")
     x.add_argument("file", help=".diag file")

@@ -35,6 +35,7 @@ from ..model import (
     Node,
     Op,
     ReshapeOp,
+    IndexOp,
     ShiftOp,
     TensorOp,
     Term,
@@ -255,6 +256,27 @@ class Scope:
             poss.append(a.pos)
         return labels, poss
 
+    def onehot(self, node: A.OneHot) -> "IAtom":
+        """``onehot(v)[i]``: e_v on the label i, whose dimension comes from the rest of the
+        statement (like a delta's). Contracted with a summed label it selects one value
+        of it (one head); v must be at least 0 and below a concrete dimension."""
+        labels, _ = self.free_args(node.args)
+        if len(labels) != 1:
+            raise error_at(f"onehot(v) has 1 leg but {len(labels)} were bound", node.pos)
+        if node.value < 0:
+            raise error_at(f"onehot({node.value}): the value is an index from 0", node.pos)
+        value = node.value
+
+        def build(labels=labels, pos=node.pos):
+            dim = self.dim_of(labels[0])
+            size = sympy.sympify(dim).xreplace(self.env.concrete_subs())
+            if size.is_Integer and value >= int(size):
+                raise error_at(f"onehot({value}) is outside '{labels[0]}', of dimension {size} "
+                               f"(values 0 to {int(size) - 1})", pos)
+            return IndexOp(value, dim)
+
+        return IAtom(node.pos, labels, build)
+
     def resolve_target(self, t: A.Target) -> tuple[str, object]:
         name = t.name
         if name in self.program.tensors:
@@ -306,6 +328,8 @@ class Scope:
                 return ShiftOp(offset, d0)
 
             return IAtom(node.pos, labels, build)
+        if isinstance(node, A.OneHot):
+            return self.onehot(node)
         if isinstance(node, A.Call):
             return self.bubble_call(node)
         if isinstance(node, A.AxisCall):

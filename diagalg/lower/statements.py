@@ -12,6 +12,7 @@ decomposition, :func:`diagalg.weights.bind_file` for a weights file.
 from __future__ import annotations
 
 import os
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -22,6 +23,8 @@ from .. import decompose
 from ..cost import CostError, has_written_order, network
 from ..decompose import FactorUse
 from ..dims import DimConstraint
+from ..distribution import DistributionDecl
+from ..distribution import conflict as distribution_conflict
 from ..engine import unfold
 from ..model import BoxOp, BubbleOp, DerivOp, Expr, FuncDecl, TensorDecl, Term
 from ..program import (
@@ -48,7 +51,7 @@ from .expr import Scope
 from .scalars import did_you_mean, dim_expr, error_at, scalar
 
 PROPERTY_NAMES = ("symmetric", "antisymmetric", "isometry", "unitary", "invertible",
-                  "projector", "posdef", "complex", "positive")
+                  "projector", "posdef", "complex", "positive", "distribution")
 
 
 def rule_names(program: Program, by: A.ByClause | None) -> tuple[str, ...]:
@@ -241,6 +244,7 @@ class FileLowering:
         outputs: tuple[str, ...] = ()
         is_complex = False
         positive_at: A.Pos | None = None
+        distribution: tuple[tuple[str, ...], A.Pos] | None = None
         seen: set[str] = set()
         group_pos: list[tuple[tuple[str, ...], A.Pos]] = []
 
@@ -271,6 +275,10 @@ class FileLowering:
                 if p.inputs is not None:
                     raise error_at("'positive' takes no legs", p.pos)
                 positive_at = p.pos
+            elif p.name == "distribution":
+                if p.outputs is not None:
+                    raise error_at("'distribution' takes a list of legs, not a map", p.pos)
+                distribution = (leg_names(p.inputs) if p.inputs else legs, p.pos)
             elif p.name in ("symmetric", "antisymmetric"):
                 group = leg_names(p.inputs) if p.inputs else legs
                 if p.outputs is not None:
@@ -327,6 +335,12 @@ class FileLowering:
         decl = TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
                           inputs, outputs, is_complex, positive=positive_at is not None)
         _check_leg_symmetry(decl, group_pos, env.concrete_subs())
+        if distribution is not None:
+            decl = DistributionDecl(**{f.name: getattr(decl, f.name) for f in dataclass_fields(TensorDecl)},
+                                    distribution=distribution[0])
+            why = distribution_conflict(decl)
+            if why:
+                raise error_at(why, distribution[1])
         return decl
 
     def stmt_FuncStmt(self, s: A.FuncStmt) -> None:
@@ -389,12 +403,36 @@ class FileLowering:
             self.program.statements.append(CalcStmt(self.source(s.pos), exprs[0], steps))
 
     def stmt_ExpandStmt(self, s: A.ExpandStmt) -> None:
-        expr = self.scope().lower_top(s.expr)
+        metric = None
+        if s.metric is None:
+            expr = self.scope().lower_top(s.expr)
+        else:
+            expr, metric = self.lower_metric(s.expr, s.metric)
         if s.top is not None and s.top < 1:
             raise error_at(f"top {s.top}: the number of terms must be at least 1", s.pos)
         over = tuple((ref.name, self.over_size(expr, ref)) for ref in s.over)
         if self.run_statements:
-            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over, s.top))
+            self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over, s.top, metric))
+
+    def lower_metric(self, expr_node: A.Node, metric_node: A.Node):
+        """``E`` and the metric ``M`` of ``top K by M``, lowered together: a label is one
+        label with one dimension in both, and M must have exactly E's free labels, so that
+        ``<M, term>`` (every free label contracted) is a number."""
+        sc = self.scope()
+        irs = [sc.stage_a(expr_node), sc.stage_a(metric_node)]
+        sc.resolve_groups()
+        expr = sc.close_sum(irs[0], expr_node.pos)
+        metric = sc.close_sum(irs[1], metric_node.pos)
+        if set(metric.labels) != set(expr.labels):
+            missing = sorted(set(expr.labels) - set(metric.labels))
+            extra = sorted(set(metric.labels) - set(expr.labels))
+            parts = ([f"it lacks {', '.join(missing)}"] if missing else []) + \
+                ([f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not free in the expression"]
+                 if extra else [])
+            free = ", ".join(expr.labels) or "none"
+            raise error_at(f"the metric after `by` must have the expression's free labels ({free}): "
+                           + "; ".join(parts), metric_node.pos)
+        return expr, metric
 
     def over_size(self, expr: Expr, ref: A.LabelRef) -> int:
         """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""
@@ -531,7 +569,8 @@ class FileLowering:
             raise error_at(f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
                            f"(use {', '.join(sorted(EXTENSIONS))})", s.pos)
         if self.run_statements:
-            self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(self.base / s.path)))
+            self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(self.base / s.path),
+                                                    s.folded))
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         # bound here, not after the file: the arrays bind to the tensors declared above

@@ -15,7 +15,10 @@ declared properties exactly (as identities mod p, not up to rounding).
 * isometry: the first ``n_in`` columns of an ``n_out × n_out`` orthogonal/unitary;
 * projector: ``Q Q†`` for an ``n × k`` isometry Q, k random in 1..n−1;
 * posdef: ``G G† + I`` (Hermitian by construction), checked invertible;
-* invertible: a uniform matrix checked invertible (symmetric when declared so).
+* invertible: a uniform matrix checked invertible (symmetric when declared so);
+* distribution: uniform residues divided by their sum over the distribution legs,
+  a uniform point of the hyperplane where those sums are 1 (see
+  :mod:`diagalg.distribution` for why that decides identities on the simplex).
 
 A singular draw (I + A, the Householder norm v† v, a posdef or invertible
 matrix with determinant 0 mod p: probability about n/p each) is drawn again.
@@ -32,6 +35,7 @@ from typing import Mapping
 import numpy as np
 import sympy
 
+from ..distribution import distribution_legs, normalise_field
 from ..model import TensorDecl
 from .decls import decl_shape, int_subs, map_shape
 from .errors import SamplingError, check_memory
@@ -173,6 +177,8 @@ def field_sample(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.ra
     check_memory(math.prod(shape) * itemsize, memory_cap, f"tensor {decl.name} {list(shape)}")
     if decl.structure is not None:
         return _structured(decl, shape, rng, field)
+    if distribution_legs(decl):  # uniform on the hyperplane where the sums are 1 (diagalg.distribution)
+        return normalise_field(decl, field, shape, rng), None
     if not decl.leg_symmetry:
         return field.uniform(shape, rng, decl.is_complex), None
     classes = [(tuple(decl.legs.index(leg) for leg in legs), sign) for legs, sign in decl.leg_symmetry]

@@ -12,7 +12,9 @@ group by k!), map structures (isometry, unitary, invertible, posdef,
 projector) from QR factorisations of Gaussian matrices. A structured tensor is a matrix whose rows
 are its output legs and whose columns are its input legs, each group flattened
 row-major in the declared group order. A ``positive`` tensor is the exponential
-of such a sample (log-normal entries around 1, its leg symmetries kept).
+of such a sample (log-normal entries around 1, its leg symmetries kept). A
+``distribution`` is the exponential of a standard Gaussian divided by its sum over
+the distribution legs (:mod:`diagalg.distribution`).
 
 Sizes are drawn by :mod:`.sizes`; :func:`sample_sizes` is re-exported here.
 """
@@ -27,6 +29,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import sympy
 
+from ..distribution import distribution_legs, normalise_float
 from ..model import FuncDecl, TensorDecl, permutation_sign
 from .decls import decl_shape, dim_value, int_subs, map_shape
 from .errors import SamplingError, check_memory
@@ -163,6 +166,8 @@ def sample_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.r
     check_memory(math.prod(shape) * itemsize, memory_cap, f"tensor {decl.name} {list(shape)}")
     if decl.structure is not None:
         return _sample_structured(decl, shape, rng)
+    if distribution_legs(decl):  # exp of a standard Gaussian, normalised (diagalg.distribution)
+        return normalise_float(decl, gaussian(shape, rng))
     variance = 1.0 / max(shape, default=1)
     if not decl.leg_symmetry:
         arr = gaussian(shape, rng, decl.is_complex, variance=variance)

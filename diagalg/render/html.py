@@ -10,7 +10,7 @@ from html import escape
 from typing import Any, Iterable, Protocol, Sequence
 
 from ..model import Expr
-from .scene import picture
+from .scene import Picture, picture, pictures
 from .svg import svg_document
 
 CSS = """
@@ -36,9 +36,9 @@ figcaption { font-size: 12px; color: #333; font-family: DejaVu Sans Mono, monosp
 MAX_STEPS = 40
 
 
-def _svg(expr: Expr) -> str:
+def _svg(expr: Expr, pic: Picture | None = None) -> str:
     try:
-        return svg_document(picture(expr), _text(expr))
+        return svg_document(pic if pic is not None else picture(expr), _text(expr))
     except Exception as e:  # noqa: BLE001 - one undrawable expression must not lose the report
         return f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"
 
@@ -49,10 +49,23 @@ def _text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-def figure(expr: Expr, caption: str, cls: str = "") -> str:
-    """One ``<figure>``: the drawing of ``expr`` above its caption (HTML-escaped text)."""
+def figure(expr: Expr, caption: str, cls: str = "", pic: Picture | None = None) -> str:
+    """One ``<figure>``: the drawing of ``expr`` (or the already laid out ``pic`` of it)
+    above its caption (HTML-escaped text)."""
     klass = f" class=\"{cls}\"" if cls else ""
-    return f"<figure{klass}>{_svg(expr)}<figcaption>{caption}</figcaption></figure>"
+    return f"<figure{klass}>{_svg(expr, pic)}<figcaption>{caption}</figcaption></figure>"
+
+
+def steady_figures(items: Sequence[tuple[Expr, str, str]]) -> list[str]:
+    """The figures of (expression, caption, class) items that are steps of one derivation,
+    or the two sides of one assertion: each laid out from the previous one's positions
+    (:func:`~.scene.pictures`), so that a tensor that survives a step keeps its place."""
+    exprs = [e for e, _, _ in items]
+    try:
+        pics: list[Picture | None] = list(pictures(exprs))
+    except Exception:  # noqa: BLE001 - then each is drawn on its own (and an undrawable one says so)
+        pics = [None] * len(exprs)
+    return [figure(e, cap, cls, pic) for (e, cap, cls), pic in zip(items, pics)]
 
 
 def page(title: str, figures: Sequence[tuple[str, str]]) -> str:
@@ -76,10 +89,9 @@ def trace_figures(start: Expr, derivation: Trace) -> list[str]:
     """Figures of a traced derivation: the start, then each rewrite with its rule, its
     number of sites and its check error (at most :data:`MAX_STEPS` of them)."""
     states = derivation.states()
-    figs = [figure(start, f"start\n{escape(_text(start))}", "step start")]
+    items = [(start, f"start\n{escape(_text(start))}", "step start")]
     for k, (expr, step) in enumerate(states[1:], start=1):
         if k > MAX_STEPS:
-            figs.append(f"<p>… {len(states) - 1 - MAX_STEPS} more steps not drawn</p>")
             break
         if step is None:
             why, err = "by collect", ""
@@ -90,5 +102,8 @@ def trace_figures(start: Expr, derivation: Trace) -> list[str]:
                 " · check exact" if step.check_exact else f" · check {step.check_error:.1g}"
         cap = (f"step {k}: <span class=\"rule\">{escape(why)}</span><span class=\"err\">{escape(err)}</span>\n"
                f"{escape(_text(expr))}")
-        figs.append(figure(expr, cap, "step"))
+        items.append((expr, cap, "step"))
+    figs = steady_figures(items)
+    if len(states) - 1 > MAX_STEPS:
+        figs.append(f"<p>… {len(states) - 1 - MAX_STEPS} more steps not drawn</p>")
     return figs

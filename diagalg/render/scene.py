@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Sequence
 
 import numpy as np
-import sympy
-
 from ..model import Diagram, Expr, Op
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
@@ -42,8 +41,14 @@ from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
     text_width,
 )
 from .vertices import Vertex as _Vertex, node_vertex, reflect, set_container_ports  # noqa: F401
+from .steady import Memory, TermMemory, align, choose, match, node_keys
+from .sums import arrange, coeff_text
 from .wires import Box, Point, Polygon, label_spot, route, segment_hits_box
 
+#: a network laid out wider than this (pixels) and :data:`LONG` times wider than high
+#: is turned to run down the page instead (a long chain inside a large drawing)
+MAX_WIDTH = 1500.0
+LONG = 3.0
 MARGIN = 26.0  # between the outermost shapes and a term's frame
 HUG = 12.0  # between the shapes and a side of the frame that no free leg ends on
 
@@ -54,15 +59,40 @@ def _crosses(p: Point, q: Point, center: np.ndarray, v: "_Vertex") -> bool:
     return segment_hits_box(p, q, box, pad=2.0)
 
 
+def upright(x: np.ndarray, sizes: np.ndarray, solid: np.ndarray) -> np.ndarray:
+    """``x`` with its axes swapped (reflected in the diagonal: what was leftmost is now at
+    the top) when the shapes ``solid`` span more than :data:`MAX_WIDTH` across and
+    :data:`LONG` times more across than down: a long network of large shapes then runs
+    down the page, which keeps the drawing around it from becoming a long strip."""
+    if not solid.any():
+        return x
+    lo = (x - sizes / 2)[solid].min(axis=0)
+    hi = (x + sizes / 2)[solid].max(axis=0)
+    w, h = hi - lo
+    if w <= MAX_WIDTH or w <= LONG * h:
+        return x
+    # would it be squarer turned? (the shapes keep their own width and height)
+    tx = x[:, ::-1]
+    tlo = (tx - sizes / 2)[solid].min(axis=0)
+    thi = (tx + sizes / 2)[solid].max(axis=0)
+    tw, th = thi - tlo
+    if max(tw, th) / max(1.0, min(tw, th)) >= w / max(1.0, h):
+        return x
+    return tx.copy()
+
+
 # --------------------------------------------------------------------------- one term
 
 
 class _TermLayout:
     """Lays out one diagram (one term of a sum) inside its frame."""
 
-    def __init__(self, d: Diagram, depth: int) -> None:
+    def __init__(self, d: Diagram, depth: int, seed: TermMemory | None = None) -> None:
         self.d = d
         self.depth = depth
+        self.seed = seed  # where the previous step put this term's shapes (steady derivations)
+        self.memory: TermMemory | None = None  # where this layout put them, once laid out
+        self._origin = (0.0, 0.0)
         self.verts: list[_Vertex] = []
         self.conns: list[tuple[int, str | None, int, str | None, str]] = []
         self.node_vertex: dict[int, int] = {}
@@ -131,7 +161,8 @@ class _TermLayout:
 
     def _train(self, comp: list[int]) -> list[int] | None:
         """The tensors of a matrix product state in chain order, when ``comp`` is one: a
-        path of three or more tensors, each with exactly one free leg. None otherwise."""
+        path of three or more tensors, each with at least one free leg (a site of a
+        matrix product operator has two). None otherwise."""
         solid = [k for k in comp if self.verts[k].kind != "terminal"]
         if len(solid) < 3 or any(self.verts[k].kind != "node" for k in solid):
             return None
@@ -146,9 +177,9 @@ class _TermLayout:
                         free[a].append(self.verts[b].label)
                     else:
                         nbrs[a].add(b)
-        if any(len(free[k]) != 1 or len(nbrs[k]) > 2 for k in solid):
+        if any(not free[k] or len(nbrs[k]) > 2 for k in solid):
             return None
-        ends = sorted((k for k in solid if len(nbrs[k]) == 1), key=lambda k: free[k][0])
+        ends = sorted((k for k in solid if len(nbrs[k]) == 1), key=lambda k: min(free[k]))
         if len(ends) != 2:
             return None  # a ring, not a chain
         order, prev = [ends[0]], None
@@ -168,10 +199,15 @@ class _TermLayout:
                 if n:
                     at += self.verts[train[n - 1]].w / 2 + self.verts[k].w / 2 + 40.0
                 x[index[k]] = (at, 0.0)
+            legs: dict[int, list[int]] = {}
             for u, _, v, _, _ in self.conns:
                 for a, b in ((u, v), (v, u)):
                     if a in index and self.verts[a].kind == "terminal" and b in index:
-                        x[index[a]] = (x[index[b], 0], self.verts[b].h / 2 + 40.0)
+                        legs.setdefault(b, []).append(a)
+            for b, ends in legs.items():  # a site's free legs side by side below it
+                ends.sort(key=lambda a: self.verts[a].label)
+                for j, a in enumerate(ends):
+                    x[index[a]] = (x[index[b], 0] + 24.0 * (j - (len(ends) - 1) / 2), self.verts[b].h / 2 + 40.0)
             return x
         index = {k: i for i, k in enumerate(comp)}
         edges = []
@@ -182,26 +218,74 @@ class _TermLayout:
         x = principal_axes(stress_layout(dist))
         terms = [i for i, k in enumerate(comp) if self.verts[k].kind == "terminal"]
         others = [i for i in range(len(comp)) if i not in terms]
-        # left-right: the first free label (alphabetically) on the left; else the first node
+        # left-right: the first free label (alphabetically) on the left; without free legs
+        # (a closed loop) the canonically first shape, whatever order the nodes came in
         if terms:
             first = min(terms, key=lambda i: self.verts[comp[i]].label)
             if x[first, 0] > x[:, 0].mean() + 1e-6:
                 x[:, 0] = -x[:, 0]
-        elif len(comp) > 1 and x[0, 0] > x[:, 0].mean() + 1e-6:
-            x[:, 0] = -x[:, 0]
+        elif len(comp) > 1:
+            x = self._canonical_turn(comp, x)
         # up-down: free legs hang downwards, as the paper's matrix product states do
         if terms and others and x[terms, 1].mean() < x[others, 1].mean() - 1e-6:
             x[:, 1] = -x[:, 1]
         sizes = np.array([[self.verts[k].w, self.verts[k].h] for k in comp])
         movable = np.array([self.verts[k].kind != "terminal" for k in comp])
-        return separate(x, sizes, movable)
+        return separate(upright(x, sizes, movable), sizes, movable)
+
+    def _rank(self, comp: list[int]) -> list[int]:
+        """The component's vertices (as indices into ``comp``) in an order that does not
+        depend on the order of the diagram's nodes: by what the shape shows and how many
+        legs it has, the node order breaking ties only between shapes that look alike."""
+        keys = node_keys(self.d)
+
+        def key(i: int):
+            v = self.verts[comp[i]]
+            if v.node is None:
+                return (1, v.kind, v.label, "", i)
+            degree = sum(1 for u, _, w, _, _ in self.conns if comp[i] in (u, w))
+            return (0, keys[v.node][0], str(degree), "", i)
+
+        return sorted(range(len(comp)), key=key)
+
+    def _canonical_turn(self, comp: list[int], x: np.ndarray) -> np.ndarray:
+        """A closed network turned the same way however it was written (``A B C`` and
+        ``C A B`` are one loop): its canonically first shape on the left, and the second
+        above the middle. A round layout (a ring: no longest axis) is first rotated to put
+        the first shape exactly on the left."""
+        order = self._rank(comp)
+        first, second = order[0], order[1]
+        c = x - x.mean(axis=0)
+        spread = np.linalg.eigvalsh(c.T @ c)
+        if abs(spread[1] - spread[0]) < 0.02 * max(1.0, spread[1]):  # round: rotate first to the left
+            ang = np.arctan2(c[first, 1], c[first, 0])
+            turn = np.pi - ang
+            rot = np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]])
+            c = c @ rot
+            c[np.abs(c) < 1e-9] = 0.0
+        if c[first, 0] > 1e-6:
+            c[:, 0] = -c[:, 0]
+        if c[second, 1] > 1e-6:
+            c[:, 1] = -c[:, 1]
+        return c
 
     def layout(self) -> Framed:
         comps = self._components()
         pos = np.zeros((len(self.verts), 2))
         cursor = 0.0
+        keys = node_keys(self.d)
+        placed = []  # the components laid where the previous step had them
         for comp in comps:
             x = self._place_component(comp)
+            if self.seed is not None:
+                nodes = [i for i, k in enumerate(comp) if self.verts[k].node is not None]
+                found = match([keys[self.verts[comp[i]].node] for i in nodes], self.seed)
+                if found:
+                    x = align(x, {nodes[j]: at for j, at in found.items()})
+                    for i, k in enumerate(comp):
+                        pos[k] = x[i]
+                    placed.append(comp)
+                    continue
             solid = [i for i, k in enumerate(comp) if self.verts[k].kind != "terminal"]
             if solid:
                 lo = min(x[i, 0] - self.verts[comp[i]].w / 2 for i in solid)
@@ -213,9 +297,17 @@ class _TermLayout:
             for i, k in enumerate(comp):
                 pos[k] = (x[i, 0] - lo + cursor, x[i, 1] - ymid)
             cursor += hi - lo + 40.0
+        if placed:  # what is new goes to the right of what stayed in place
+            right = max(pos[k, 0] + self.verts[k].w / 2 for comp in placed for k in comp)
+            new = [k for comp in comps if comp not in placed for k in comp]
+            for k in new:
+                pos[k, 0] += right + 40.0
         self._orient_nested(pos)
         self._orient_ports(pos)
-        return self._frame(pos)
+        framed = self._frame(pos)
+        self.memory = TermMemory(tuple((keys[v.node], (float(pos[k, 0]), float(pos[k, 1])))
+                                       for k, v in enumerate(self.verts) if v.node is not None), self._origin)
+        return framed
 
     def _orient_nested(self, pos: np.ndarray) -> None:
         """Mirror a bubble's contents when that brings its legs nearer to what they connect to."""
@@ -238,7 +330,10 @@ class _TermLayout:
             best, best_cost = (v.inner, dict(v.port_at)), cost(v) - 1e-6
             # a row of terms read right to left would change its meaning: sums only flip top-bottom
             ordered = any(t.role == "coeff" for t in v.inner.pic.texts)
-            for axes in ((("y",),) if ordered else (("x",), ("y",), ("x", "y"))):
+            # nor may a stack of terms (its sums' signs right-aligned: anchor "end"), either way
+            stack = v.inner.stacked or any(t.role == "coeff" and t.anchor == "end" for t in v.inner.pic.texts)
+            choices = () if stack else ((("y",),) if ordered else (("x",), ("y",), ("x", "y")))
+            for axes in choices:
                 f = v.inner
                 for axis in axes:
                     f = reflect(f, axis)
@@ -386,6 +481,9 @@ class _TermLayout:
             ox, oy = -x0 + lpad + 6, -y0 + tpad + 4
         else:
             ox, oy = -x0, -y0
+        if self.seed is not None:  # the frame keeps the previous step's origin where it can
+            ox, oy = max(ox, self.seed.origin[0]), max(oy, self.seed.origin[1])
+        self._origin = (float(ox), float(oy))
         pos = pos + np.array([ox, oy])
         rect = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
         width = rect[2] + (rpad + 6 if show_labels else 0)
@@ -528,61 +626,59 @@ class _TermLayout:
 # --------------------------------------------------------------------------- sums
 
 
-def _coeff_text(c: sympy.Expr, first: bool) -> str:
-    c = sympy.sympify(c)
-    neg = c.could_extract_minus_sign()
-    mag = -c if neg else c
-    text = "" if mag == 1 else scalar_text(mag)
-    if text and isinstance(mag, sympy.Add):
-        text = f"({text})"
-    sign = ("−" if neg else "") if first else ("− " if neg else "+ ")
-    return (sign + text).strip()
-
-
 def _EMPTY() -> Framed:
     return Framed(Picture(0.0, 30.0), (0.0, 0.0, 0.0, 30.0), {}, True)
 
 
 def framed_expr(expr: Expr, depth: int = 0) -> Framed:
-    """The expression as a framed picture: one framed term, or a row of terms with their
-    signs and coefficients (the empty sum is the text 0)."""
+    """The expression as a framed picture: one framed term, or its terms with their signs
+    and coefficients, in a row or stacked (:func:`~.sums.arrange`; the empty sum is the
+    text 0)."""
+    return _framed(expr, depth, None)[0]
+
+
+def _framed(expr: Expr, depth: int, memory: Memory | None) -> tuple[Framed, Memory]:
     terms = expr.terms
     if not terms:
         pic = Picture(30.0, 30.0, texts=[Text(15.0, 20.0, "0", "middle", "coeff")])
-        return Framed(pic, (0.0, 0.0, 30.0, 30.0), {}, False)
+        return Framed(pic, (0.0, 0.0, 30.0, 30.0), {}, False), Memory(())
     parts = []
+    kept: list[TermMemory] = []
     for k, t in enumerate(terms):
-        text = _coeff_text(t.coeff, k == 0)
+        text = coeff_text(t.coeff, k == 0)
         if not t.diagram.nodes and not t.diagram.edge_dims:  # a bare number
             parts.append(((text + " 1").strip() if text in ("", "−", "+", "− ", "+ ") else text, _EMPTY()))
+            kept.append(TermMemory((), (0.0, 0.0)))
         else:
-            parts.append((text, _TermLayout(t.diagram, depth).layout()))
+            term = _TermLayout(t.diagram, depth, choose(node_keys(t.diagram), memory, k))
+            parts.append((text, term.layout()))
+            assert term.memory is not None
+            kept.append(term.memory)
     if len(parts) == 1 and not parts[0][0]:
-        return parts[0][1]
-    height = max(f.pic.height for _, f in parts)
-    pic = Picture(0.0, height)
-    ports: dict[str, list[Port]] = {}
-    x = 0.0
-    for text, f in parts:
-        if text:
-            w = text_width(text) + 8
-            pic.texts.append(Text(x + w / 2, height / 2 + 5, text, "middle", "coeff"))
-            x += w + 4
-        dy = (height - f.pic.height) / 2
-        if not f.pic.shapes and not f.pic.lines and not f.ports:  # a bare scalar
-            x -= 4
-            continue
-        pic.add(f.pic, x, dy)
-        for label, ends in f.ports.items():
-            ports.setdefault(label, []).extend((px + x, py + dy, s) for px, py, s in ends)
-        x += f.pic.width + 8
-    pic.width = max(x, 30.0)
-    return Framed(pic, (0.0, 0.0, pic.width, height), ports, len(parts) == 1)
+        return parts[0][1], Memory(tuple(kept))
+    return arrange(parts), Memory(tuple(kept))
 
 
 def picture(expr: Expr, padding: float = 10.0) -> Picture:
     """The whole drawing of ``expr``, with ``padding`` around it."""
-    f = framed_expr(expr)
+    return steady_picture(expr, None, padding)[0]
+
+
+def steady_picture(expr: Expr, memory: Memory | None, padding: float = 10.0) -> tuple[Picture, Memory]:
+    """The drawing of ``expr`` laid out from where ``memory`` (the previous step's drawing)
+    had its shapes (:mod:`.steady`), and the memory of this drawing for the next step.
+    With no memory it is :func:`picture`."""
+    f, kept = _framed(expr, 0, memory)
     out = Picture(f.pic.width + 2 * padding, f.pic.height + 2 * padding)
     out.add(f.pic, padding, padding)
+    return out, kept
+
+
+def pictures(exprs: Sequence[Expr], padding: float = 10.0) -> list[Picture]:
+    """The drawings of the steps of a derivation, each laid out from the previous one's
+    positions: a tensor that survives a step stays where it was."""
+    out, memory = [], None
+    for e in exprs:
+        pic, memory = steady_picture(e, memory, padding)
+        out.append(pic)
     return out

@@ -106,6 +106,7 @@ class Framed:
     rect: tuple[float, float, float, float]
     ports: dict[str, list[Port]]
     single: bool  # one term: its legs can be continued by lines outside
+    stacked: bool = False  # a sum drawn as terms one below the other (never mirrored)
 
 
 def text_width(text: str, small: bool = False) -> float:

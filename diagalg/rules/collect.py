@@ -1,6 +1,6 @@
 """``collect``: combine the terms of a sum whose diagrams are equal.
 
-Unlike every other rule, ``collect`` works on a whole sum, not on one diagram: the
+Like ``pow_sum``, ``collect`` works on a whole sum, not on one diagram: the
 engine calls :meth:`CollectRule.apply` on the simplified sum once its terms are
 rewritten (``on_sums``). Equality is the canonical form of
 :mod:`diagalg.canonical`, which uses the declared leg symmetries (symmetric and
