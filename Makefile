@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables lint
+.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables lint format
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -24,7 +24,14 @@ test: $(STAMP)
 
 # The static checks: mypy on the whole package (configured in pyproject.toml).
 lint: $(STAMP)
+	$(BIN)/python -m ruff check diagalg tests scripts bench docs
+	$(BIN)/python -m ruff format --check diagalg tests scripts bench docs
 	$(BIN)/python -m mypy
+
+# ruff's automatic fixes and formatting, in place (then `make lint`)
+format: $(STAMP)
+	$(BIN)/python -m ruff check --fix diagalg tests scripts bench docs
+	$(BIN)/python -m ruff format diagalg tests scripts bench docs
 
 # The edit loop: the suite without its slow end-to-end tests (every example, the docs,
 # the tutorial, the wheel), in parallel. `make test` before you commit.

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .engine import Derivation
     from .model import Diagram, Expr, Term
     from .program import Program
+    from .render.values import ValuesFigure
 
 # The model classes are imported on first use (PEP 562): ``import diagalg`` is then
 # cheap, so ``diagalg --version`` and ``--help`` do not pay for sympy and numpy.
@@ -87,7 +88,7 @@ def equal(a: Expr, b: Expr, program: Program | None = None, rules: Iterable[str]
     return _equal(sa, sb, subs)
 
 
-def values(expr: Expr, program: Program, seed: int = 0):
+def values(expr: Expr, program: Program, seed: int = 0) -> "ValuesFigure":
     """The drawing of ``expr`` with the arrays behind it below (``diagalg draw --values``):
     heatmaps and bars of its value and of every tensor it shows, from ``program``'s bound
     weights or one instance sampled from ``seed``. Returns a figure a notebook displays;

@@ -34,6 +34,7 @@ class Options:
     checked: bool = True  # verify every rewrite numerically on its site
     dims: dict[str, int] = field(default_factory=dict)  # --dims: sizes used for these dimensions
     path: str = "auto"  # --path: how numeric checks decide (auto: exact where the statement allows)
+    full_terms: bool = False  # --full-terms: expand/paths listings print terms with no let folded
 
 
 @dataclass
@@ -116,6 +117,17 @@ class Checker:
         self.refused: dict[str, int] = {}
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def folds(self):
+        """The lets a listed term may fold into (None with --full-terms): computed once."""
+        if self.options.full_terms:
+            return None
+        if not hasattr(self, "_folds"):
+            from .term_text import let_folds
+
+            self._folds = let_folds(self.program.lets)
+        return self._folds
+
     def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True, also: Sequence[Expr] = ()) -> NumericResult:
         return compare(lhs, rhs, self.program.env, seed=self.options.seed,
                        memory_cap=self.options.memory_cap, expect_equal=expect_equal,
@@ -251,7 +263,7 @@ class Checker:
             count = count_terms(start, over)
             shown = list(islice(expand_terms(start, over), PRINT_LIMIT))
             for t in shown:
-                lines.append(f"{_provenance(t.tags)}{_term_text(t)}{_nonlinear_note(t)}")
+                lines.append(f"{_provenance(t.tags)}{_term_text(t, self.folds)}{_nonlinear_note(t)}")
             terms, exact = shown, True
             what = f"{count} term{'s' if count != 1 else ''}"
         else:
@@ -261,7 +273,7 @@ class Checker:
             found = list(islice(paths(start, over, skips), PRINT_LIMIT))
             for p in found:
                 how = f"order {p.order}" + (", approximate" if p.approximate else "")
-                lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term)}")
+                lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
             terms = [p.term for p in found]
             exact = not any(p.approximate for p in found)
             n_approx = sum(p.approximate for p in found)
@@ -321,9 +333,9 @@ class Checker:
         except NumericError as e:
             return Result(s.source, s.kind, INCONCLUSIVE, f"inconclusive: {e}")
         on = "the bound weights" if binding else f"a random draw (seed {self.options.seed})"
-        how = "proven" if res.proven else "NOT proven: the search budget ran out, these are the best found"
+        how = "proven" if res.proven else _not_proven(res)
         shown = res.terms[: s.top]
-        lines = [f"{_score_text(r.norm, r.value, m is not None)}  {_provenance(r.term.tags)}{_term_text(r.term)}"
+        lines = [f"{_score_text(r.norm, r.value, _metric_name(s) if m is not None else None)}  {_provenance(r.term.tags)}{_term_text(r.term, self.folds)}"
                  for r in shown]
         drawn = _drawn_terms(lines, [r.term for r in shown], start)
         by = f"|<{_metric_name(s)}, term>|" if m is not None else \
@@ -351,8 +363,8 @@ class Checker:
         lines = []
         for (size, p), value in zip(res.paths, res.values):
             kind = f"order {p.order}" + (", approximate" if p.approximate else "")
-            lines.append(f"{_score_text(size, value, metric is not None)}  {p.name} ({kind}) "
-                         f"{_provenance(p.term.tags)}{_term_text(p.term)}")
+            lines.append(f"{_score_text(size, value, _metric_name(s) if metric is not None else None)}  {p.name} ({kind}) "
+                         f"{_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
         drawn = _drawn_terms(lines, [p.term for _, p in res.paths], start)
         by = f"|<{_metric_name(s)}, path>|" if metric is not None else \
             ("|value|" if not start.labels else "Frobenius norm")
@@ -490,17 +502,31 @@ def _plain(t):
     return walk_term(t, lambda x: Term(x.coeff, x.diagram))
 
 
-def _term_text(t: Term) -> str:
-    plain = _plain(t)
-    return expr_text(Expr.of([plain], {label: plain.diagram.dims[e] for label, e in plain.diagram.free}))
+def _term_text(t: Term, folds=None) -> str:
+    """A listed term as .diag text: full, or short with ``folds`` (diagalg.term_text)."""
+    from .term_text import term_text
+
+    return term_text(t, folds)
 
 
-def _score_text(size: float, value: float | None, metric: bool) -> str:
-    """The ranking column: a signed contribution ``<M,·> +1.234``, a scalar term's signed
-    value ``= -0.5`` (its norm would lose the sign), or a norm ``‖·‖ 1.7``."""
+def _score_text(size: float, value: float | None, metric: str | None) -> str:
+    """The ranking column: a signed contribution ``<P[q, k],·> +1.234`` (the metric as
+    written after ``by``), a scalar term's signed value ``= -0.5`` (its norm would lose
+    the sign), or a norm ``‖·‖ 1.7``."""
     if value is not None:
-        return f"{'<M,·>' if metric else '='} {value:+.6g}"
+        return f"{f'<{metric},·>' if metric is not None else '='} {value:+.6g}"
     return f"‖·‖ {size:.4g}"
+
+
+def _not_proven(res) -> str:
+    """Why a ``top K`` search stopped without a proof: the estimate of the work said so
+    early, or the budget ran out."""
+    from .rank import MAX_STATES
+
+    if res.stopped == "estimate":
+        return (f"NOT proven: about {res.estimate:.2g} search states would be needed (estimated from the bounds "
+                f"after {res.states} states), far over the budget of {MAX_STATES}; these are the best found")
+    return "NOT proven: the search budget ran out, these are the best found"
 
 
 def _metric_name(s) -> str:

@@ -35,11 +35,14 @@ declaration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .model import TensorDecl
+
+if TYPE_CHECKING:
+    from .numeric.modp import Field
 
 #: entries of a bound array may miss the simplex by this much (relative to 1)
 DISTRIBUTION_TOL = 1e-8
@@ -86,7 +89,7 @@ def normalise_float(decl: TensorDecl, gaussian: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=axes, keepdims=True)
 
 
-def normalise_field(decl: TensorDecl, field, shape: Sequence[int], rng: np.random.Generator,
+def normalise_field(decl: TensorDecl, field: Field, shape: Sequence[int], rng: np.random.Generator,
                     retries: int = 20) -> np.ndarray:
     """The exact sample of a distribution over F_p: uniform residues divided by their sum
     over the distribution legs, slice by slice (a slice whose sum is 0 mod p is drawn

@@ -24,7 +24,9 @@ occurrence of a base -> one bubble of the same base, or copies of it), ``log_exp
 (two bubbles -> their argument) and ``softmax_sum`` (a node goes) all decrease
 it, and so do the other rules (they remove nodes or summands, and ``derivative``
 replaces a derivative by terms built from its argument's parts and lower symbols).
-``exp_product`` (``exp(a) ⊙ exp(b)`` -> ``exp(a + b)``, ``exp(0)`` -> 1) keeps
+``elementwise_reshape`` (``f(E ⊙ P)`` -> ``f(E) ⊙ P`` for a group, split or shift
+node P) moves a factor out of a bubble, which lowers it (no rule moves a node into
+a bubble). ``exp_product`` (``exp(a) ⊙ exp(b)`` -> ``exp(a + b)``, ``exp(0)`` -> 1) keeps
 it and lowers the next component, the number of ``exp`` bubbles; the diagram
 measure above comes after both. ``distribution_sum`` removes a node.
 
@@ -51,7 +53,7 @@ from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, NestedOp, Node, Ter
                     walk_terms)
 from .rules import DEFAULT_RULES, SUM_RULES, all_rules, get_rule
 from .numeric.sizes import standin_sizes
-from .rules.base import Edit, Rewriter, Rule, Site, SumRule, apply_edits, disjoint_sites
+from .rules.base import Edit, ResimplifyingSumRule, Rewriter, Rule, Site, SumRule, apply_edits, disjoint_sites
 
 if TYPE_CHECKING:
     from .dims import DimEnv
@@ -273,12 +275,12 @@ class Engine:
         result = Expr.of(out, expr.free_dims)
         for rule in self.sum_rules:  # collect: on the whole sum, after the diagram rules
             if getattr(rule, "resimplify", False):
-                result = self._resimplified(rule, result)
+                result = self._resimplified(cast(ResimplifyingSumRule, rule), result)
             else:
                 result = rule.apply(result, self.subs)
         return result
 
-    def _resimplified(self, rule, expr: Expr) -> Expr:
+    def _resimplified(self, rule: ResimplifyingSumRule, expr: Expr) -> Expr:
         """``expr`` after a sum rule whose new terms need the diagram rules again
         (``resimplify``): each replaced group recorded as a step and, in checked mode,
         compared numerically with what it replaces; then the whole sum simplified again,

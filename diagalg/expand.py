@@ -35,6 +35,8 @@ from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, NestedOp, 
 if TYPE_CHECKING:
     import sympy
 
+    from .model import Op
+
 
 __all__ = ["count_terms", "expand_terms", "Path", "paths", "count_paths", "is_skip", "skip_tags"]
 
@@ -202,7 +204,7 @@ def is_skip(term: Term, labels: tuple[str, ...], siblings: Iterable[Term] | None
     return any(_reads(t.diagram, op) for t in siblings if t is not term)
 
 
-def _reads(d: Diagram, op) -> bool:
+def _reads(d: Diagram, op: Op) -> bool:
     """Whether ``op`` (a tensor or a definition) occurs in ``d``, at any depth."""
     for n in d.nodes:
         if n.op == op:

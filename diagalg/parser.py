@@ -229,7 +229,7 @@ class _ToAst(Transformer):
     def over_clause(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
 
-    def top_clause(self, c):
+    def top_clause(self, c: list[Any]) -> tuple[Any, Any]:
         return c[0], c[1]
 
     def assert_stmt(self, c: list[Any]) -> A.AssertStmt:
@@ -275,7 +275,7 @@ class _ToAst(Transformer):
     def decomp_op(self, c: list[Any]) -> str:
         return str(c[0])
 
-    def draw_stmt(self, c):
+    def draw_stmt(self, c: list[Any]) -> A.DrawStmt:
         return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1], c[2] is not None)
 
     def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
@@ -380,11 +380,11 @@ class _ToAst(Transformer):
         (offset, pos), args = c[0], self._args(c[1:])
         return A.Shift(pos, offset, args)
 
-    def onehot(self, c):
+    def onehot(self, c: list[Any]) -> A.OneHot:
         (value, pos), args = c[1], self._args(c[2:])
         return A.OneHot(_pos(c[0]), value, args)
 
-    def paren(self, c):
+    def paren(self, c: list[Any]) -> Any:
         return c[0]
 
     def elemfn(self, c: list[Any]) -> A.Node:

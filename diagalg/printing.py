@@ -36,7 +36,7 @@ def scalar_text(value: sympy.Expr) -> str:
 
 import re  # noqa: E402
 from functools import lru_cache  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Mapping, Sequence  # noqa: E402
 
 from .model import (  # noqa: E402
     FUNC_OUT_PORT,
@@ -100,9 +100,43 @@ def _coeff_prefix(c: sympy.Expr) -> tuple[int, str]:
     return sign, text
 
 
+class Folds:
+    """Let definitions to print by name: a node of a printed term that is a ``let``'s
+    unfolded definition (a one-node definition such as a softmax pattern, or a
+    multi-term definition, which unfolds to a box) prints as ``A1[h, q, k]``. The let is
+    declared in the file, so the short form parses back to the same expression.
+
+    ``forms`` maps a node's key (``key(op)``: the canonical key of the node alone, its
+    ports free, so that node order and edge names inside do not matter) to (let name,
+    the port under each of the let's labels). ``sig(op)`` is a cheap prefilter (kind
+    and ports): only nodes whose signature some form has are keyed."""
+
+    def __init__(self, forms: Mapping[Any, tuple[str, tuple[str, ...]]], key: Any, sig: Any) -> None:
+        self.forms = dict(forms)
+        self.key, self.sig = key, sig
+        self.sigs = set()
+        self._keys: dict[int, tuple[Any, Op]] = {}
+
+    def add(self, op: Op, name: str, where: tuple[str, ...]) -> None:
+        self.sigs.add(self.sig(op))
+        self.forms.setdefault(self.key(op), (name, where))
+
+    def match(self, op: Op, labels: Sequence[str]) -> str | None:
+        """The folded text of a node with ``op`` whose ports carry ``labels``, or None."""
+        if not self.forms or self.sig(op) not in self.sigs:
+            return None
+        found = self.forms.get(self.key(op))
+        if found is None:
+            return None
+        name, where = found
+        ports = dict(zip(op.ports, labels))
+        return f"{name}[{', '.join(ports[w] for w in where)}]"
+
+
 class _TermPrinter:
-    def __init__(self, taken: set[str]) -> None:
+    def __init__(self, taken: set[str], folds: Folds | None = None) -> None:
         self.taken = taken
+        self.folds = folds
 
     def diagram(self, d: Diagram, names: dict[str, str], label_names: dict[str, str]) -> tuple[str, list[str]]:
         """Factors text for diagram ``d`` whose edges are already named in ``names``
@@ -173,6 +207,12 @@ class _TermPrinter:
     def node(self, node: Node, names: dict[str, str]) -> str:
         op = node.op
         labels = [names[e] for e in node.edges]
+        if self.folds is not None and len(set(labels)) == len(labels):
+            folded = self.folds.match(op, labels)
+            if folded is not None:
+                for name in labels:
+                    self.needs.pop(name, None)   # the let's declaration fixes its labels' dimensions
+                return folded
         extra = ""
         if not isinstance(op, (TensorOp, CopyTensor)) and len(set(labels)) != len(labels):
             # a scope's ports on one edge: name them apart and join them outside
@@ -267,10 +307,11 @@ class _TermPrinter:
         return "".join(out)
 
 
-def expr_text(expr: Expr) -> str:
-    """``expr`` as .diag text; parsing it back (with the same declarations) gives an equal expression."""
+def expr_text(expr: Expr, folds: Folds | None = None) -> str:
+    """``expr`` as .diag text; parsing it back (with the same declarations, and the lets
+    of ``folds`` when given) gives an equal expression."""
     taken = set(expr.labels)
-    return _TermPrinter(taken).expr(expr, {l: l for l in expr.labels})
+    return _TermPrinter(taken, folds).expr(expr, {l: l for l in expr.labels})
 
 
 def derivation_lines(derivation: Any) -> list[str]:

@@ -37,6 +37,7 @@ from .expand import _position_tags, _split_edges, fix_values
 from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, replace_node
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
+from .rank_search import PROBE_AT
 
 if TYPE_CHECKING:
     import sympy
@@ -88,6 +89,11 @@ class TopResult:
     evaluated: int    # complete terms evaluated numerically
     states: int       # search states expanded
     seconds: float
+    refined: int = 0  # popped states whose exact bound sent them back to the queue
+    bounds: int = 0   # state bounds computed
+    probed: int = 0   # states expanded by the work estimate
+    estimate: float | None = None  # estimated states a proof needs (when it was estimated)
+    stopped: str | None = None     # "budget" or "estimate" when not proven
 
 
 class _Ranker:
@@ -286,60 +292,114 @@ class _Ranker:
             yield from self.fix(coeff * t.coeff, d2, tags + _position_tags(inner, k, t), new_edges)
 
 
+#: the default budget of ``top K``: expanded search states
+MAX_STATES = 50_000
+
+
 def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
-              max_states: int = 50_000, max_seconds: float = 20.0,
-              metric: np.ndarray | None = None) -> TopResult:
+              max_states: int = MAX_STATES, max_seconds: float = 20.0,
+              metric: np.ndarray | None = None, probe_at: int = PROBE_AT) -> TopResult:
     """The ``k`` terms of ``expand expr [over ...]`` with the largest Frobenius norm on the
     instance ``inst`` (lets unfolded), or with the largest ``|<metric, term>|`` when a
     metric array (on ``expr.labels``, in order) is given. Promise: when ``proven``, no
-    other term scores higher than the last one listed."""
-    r = _Ranker(inst, over or {})
+    other term scores higher than the last one listed.
+
+    The search (:mod:`diagalg.rank_search`) contracts each state's chosen tensors
+    exactly and bounds only its unexpanded sums; children get a bound derived from
+    their parent's without contracting, refined when popped. After ``probe_at``
+    expanded states it estimates the states a proof needs and, when that is more than
+    ten times the budget left (the estimate prunes at the K-th best score found so
+    far, a lower bound, so it errs high), stops at once (``stopped == "estimate"``)
+    with the best found.
+    ``max_states`` counts expanded states; ``max_seconds`` is a last guard only."""
+    from .rank_search import _Search
+
     labels = list(expr.labels)
     score = Score(labels, metric)
+    r = _Ranker(inst, over or {})
+    search = _Search(expr, inst, over or {}, metric, r.node_array)
     t0 = time.perf_counter()
     heap: list = []
     counter = itertools.count()
-    for i, t in enumerate(expr.terms, 1):
-        for c, d, tags in r.fix(t.coeff, t.diagram, _position_tags(expr, i, t), t.diagram.dims):
-            heapq.heappush(heap, (-score.scale * r.bound(c, d), next(counter), False, c, d, tags))
+
+    def push(b: float, done: bool, item, value: float | None = None) -> None:
+        heapq.heappush(heap, (-b, next(counter), done, item, value))
+
+    for c in search.children(search.root):
+        b = search.bound(c)
+        if b > 0.0:
+            push(b, False, c)
     found: list[Ranked] = []
-    values: dict[int, float | None] = {}  # id(diagram) of an evaluated term -> its signed value
-    states = evaluated = 0
-    proven = True
+    states = evaluated = refined = probed = 0
+    proven, stopped, estimate = True, None, None
     while heap and len(found) < k:
         if states >= max_states or time.perf_counter() - t0 > max_seconds:
-            proven = False
+            proven, stopped = False, "budget"
             break
-        neg, _, complete, c, d, tags = heapq.heappop(heap)
-        if complete:
-            found.append(Ranked(-neg, Term(c, d, tags), values.get(id(d))))
+        if estimate is None and states >= probe_at:
+            floor, dived = _floor(search, heap, found, k, score)
+            evaluated += dived
+            estimate, probed = search.estimate(floor)
+            if estimate > 10 * (max_states - states):
+                proven, stopped = False, "estimate"
+                break
+        neg, _, done, s, value = heapq.heappop(heap)
+        if done:
+            found.append(Ranked(-neg, s, value))
+            continue
+        if isinstance(s, tuple):   # a child not yet made: (its parent, the choice)
+            s = search.make(*s)
+        b = -neg
+        if not s.exact:
+            search.merge(s)
+            b = min(b, search.bound(s))
+            if heap and b < -heap[0][0]:
+                refined += 1
+                if b > 0.0:
+                    push(b, False, s)
+                continue
+        if not s.boxes:
+            size, value, term = search.evaluate(s, score)
+            evaluated += 1
+            push(size, True, term, value)
             continue
         states += 1
-        if any(isinstance(n.op, BoxOp) for n in d.nodes):
-            for c2, d2, tags2 in r.children(c, d, tags):
-                b = score.scale * r.bound(c2, d2)
-                if b > 0.0:
-                    heapq.heappush(heap, (-b, next(counter), False, c2, d2, tags2))
-            continue
-        term = Term(c, d, tags)
-        size, values[id(d)] = score.of(evaluate(Expr.of([term], expr.free_dims), inst, labels).array)
-        evaluated += 1
-        heapq.heappush(heap, (-size, next(counter), True, c, d, tags))
+        for choice in search.choices(s.boxes[0][0]):
+            cb = search.derived(s, b, choice)
+            if cb > 0.0:
+                push(cb, False, (s, choice))
     if len(found) < k and not proven:
-        # out of budget: finish the most promising open states greedily (best child first)
-        # and keep the best complete terms seen; the ranking is then not proven
-        extra = [(-neg, Term(c, d, tags), values.get(id(d))) for neg, _, complete, c, d, tags in heap if complete]
-        open_states = heapq.nsmallest(k, [x for x in heap if not x[2]])
-        for _, _, _, c, d, tags in open_states:
-            while any(isinstance(n.op, BoxOp) for n in d.nodes):
-                c, d, tags = max(r.children(c, d, tags), key=lambda ch: r.bound(*ch[:2]))
-            term = Term(c, d, tags)
-            size, value = score.of(evaluate(Expr.of([term], expr.free_dims), inst, labels).array)
-            extra.append((size, term, value))
+        # stopped early: complete the most promising open states greedily and keep the
+        # best complete terms seen; the ranking is then not proven
+        seen = {r.term.tags for r in found}
+        extra = [(-neg, t, v) for neg, _, done, t, v in heap if done]
+        for _, _, _, s, _ in heapq.nsmallest(k, [x for x in heap if not x[2]]):
+            size, value, term = search.evaluate(search.dive(search.make(*s) if isinstance(s, tuple) else s), score)
             evaluated += 1
+            extra.append((size, term, value))
         extra.sort(key=lambda x: -x[0])
-        found += [Ranked(n, t, v) for n, t, v in extra[: k - len(found)]]
-    return TopResult(found, proven, evaluated, states, time.perf_counter() - t0)
+        for size, term, value in extra:
+            if len(found) >= k:
+                break
+            if term.tags not in seen:
+                seen.add(term.tags)
+                found.append(Ranked(size, term, value))
+    return TopResult(found, proven, evaluated, states, time.perf_counter() - t0, refined=refined,
+                     bounds=search.bounds, probed=probed, estimate=estimate, stopped=stopped)
+
+
+def _floor(search, heap: list, found: list[Ranked], k: int, score: Score) -> tuple[float, int]:
+    """The K-th best score among the terms known so far (listed, evaluated, and greedy
+    completions of the K best open states): a lower bound on the true K-th best, the
+    pruning level of the work estimate. Returns it and the terms evaluated for it."""
+    scores = [r.norm for r in found] + [-neg for neg, _, done, _, _ in heap if done]
+    scores.append(search.evaluate(search.dive(search.root), score)[0])
+    dived = 1
+    for _, _, _, s, _ in heapq.nsmallest(k, [x for x in heap if not x[2]]):
+        scores.append(search.evaluate(search.dive(search.make(*s) if isinstance(s, tuple) else s), score)[0])
+        dived += 1
+    scores.sort(reverse=True)
+    return (scores[k - 1] if len(scores) >= k else (scores[-1] if scores else 0.0)), dived
 
 
 @dataclass(frozen=True)

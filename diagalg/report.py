@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 
 from .checker import Checker, Result, summary_text
 from .engine import simplify, unfold
+from .model import Expr
 from .program import AssertStmt, CalcStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, RunStmt, ShowStmt
 from .printing import expr_text as _text
 from .render import let_opened
@@ -39,7 +40,7 @@ def _how_checked(r: Result | None) -> str:
     return "" if r.error is None else f" · numeric {r.error:.1g}"
 
 
-def _calc_figures(stmt, results) -> list[str]:
+def _calc_figures(stmt: CalcStmt, results: Sequence[Result]) -> list[str]:
     items = [(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
     for k, step in enumerate(stmt.steps, start=1):
         r = results[k - 1] if k - 1 < len(results) else None
@@ -82,7 +83,7 @@ def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -
 MAX_TERMS = 24
 
 
-def term_figures(stmt, results, limit: int = MAX_TERMS) -> list[str]:
+def term_figures(stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_TERMS) -> list[str]:
     """An ``expand`` or ``paths`` statement's figures: the expression, then each term it
     lists drawn under its line (label, order, value or bound, as printed), the first
     ``limit`` of them; the figures end with a count of the listed terms not drawn."""
@@ -94,7 +95,8 @@ def term_figures(stmt, results, limit: int = MAX_TERMS) -> list[str]:
     return figs
 
 
-def statement_drawings(checker, stmt, results, limit: int = MAX_TERMS) -> tuple[list[tuple[str, str]], str]:
+def statement_drawings(checker: Checker, stmt: RunStmt, results: Sequence[Result],
+                       limit: int = MAX_TERMS) -> tuple[list[tuple[str, str]], str]:
     """What a statement shows, as (caption, SVG document) pairs and a closing note: the
     same drawings as its report section (``expand``/``paths``: the expression, then the
     listed terms up to ``limit``; assertions and rules: both sides; ``calc``: the start and
@@ -102,8 +104,16 @@ def statement_drawings(checker, stmt, results, limit: int = MAX_TERMS) -> tuple[
     expression), for ``diagalg draw --line``."""
     from .render import render
 
-    def drawn(pairs) -> list[tuple[str, str]]:
+    def drawn(pairs: Sequence[tuple[str, Expr]]) -> list[tuple[str, str]]:
         return [(caption, render(expr, checker.program, "svg")) for caption, expr in pairs]
+
+    def steady(pairs: Sequence[tuple[str, Expr]]) -> list[tuple[str, str]]:
+        """Steps (or sides) drawn as the report draws them: each from the previous one's layout."""
+        from .render.scene import pictures
+        from .render.svg import svg_document
+
+        pics = pictures([expr for _, expr in pairs])
+        return [(caption, svg_document(pic, _text(expr))) for (caption, expr), pic in zip(pairs, pics)]
 
     note = ""
     if isinstance(stmt, ExpandStmt):
@@ -113,11 +123,11 @@ def statement_drawings(checker, stmt, results, limit: int = MAX_TERMS) -> tuple[
             note = f"… and {len(terms) - limit} more listed terms, not drawn"
         return items, note
     if isinstance(stmt, CalcStmt):
-        return drawn([("start: " + _text(stmt.expr), stmt.expr)] +
-                     [(f"step {k}: {step.source.text.strip()}", step.expr)
-                      for k, step in enumerate(stmt.steps, start=1)]), note
+        return steady([("start: " + _text(stmt.expr), stmt.expr)] +
+                      [(f"step {k}: {step.source.text.strip()}", step.expr)
+                       for k, step in enumerate(stmt.steps, start=1)]), note
     if isinstance(stmt, AssertStmt):
-        return drawn([("left: " + _text(stmt.lhs), stmt.lhs), ("right: " + _text(stmt.rhs), stmt.rhs)]), note
+        return steady([("left: " + _text(stmt.lhs), stmt.lhs), ("right: " + _text(stmt.rhs), stmt.rhs)]), note
     if isinstance(stmt, RuleStmt):
         return drawn([("rule left: " + _text(stmt.rule.lhs), stmt.rule.lhs),
                       ("rule right: " + _text(stmt.rule.rhs), stmt.rule.rhs)]), note
@@ -141,7 +151,7 @@ def statement_drawings(checker, stmt, results, limit: int = MAX_TERMS) -> tuple[
     return drawn([(_text(expr), let_opened(expr))]), note
 
 
-def _decompose_figures(checker, stmt) -> list[str]:
+def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
     """Both sides drawn, then the spectrum each cut of the decomposition cuts (svd, tt,
     tucker): the singular values of the target's unfolding on the check's first draw, with
     the truncation line, so a reader sees what a ``~`` discards."""

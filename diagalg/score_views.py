@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from .scores import KINDS, Baseline, Layer, Score
+from .scores import KINDS, Baseline, Kind, Layer, Score
 
 __all__ = ["head_namer", "above_baseline", "format_ranked", "scores_json", "run_patterns", "head_detectors",
            "format_detectors"]
@@ -41,7 +41,7 @@ def head_namer(layers: Sequence[Layer], numbering: Numbering = "tl") -> Callable
     return lambda layer, head: f"L{position[layer]}H{head}"
 
 
-def _threshold(baseline: Baseline, kind: str) -> float:
+def _threshold(baseline: Baseline, kind: Kind) -> float:
     return baseline.mean[kind] + 2.0 * baseline.std[kind]
 
 

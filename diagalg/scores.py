@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -432,7 +432,7 @@ def random_baseline(d_model: int, dh: int, heads: int, seed: int = 0, samples: i
 
 
 def format_table(scores: Iterable[Score], baseline: Baseline | float | None = None,
-                 name=None, digits: int | None = 4) -> str:
+                 name: Callable[[int, int], str] | None = None, digits: int | None = 4) -> str:
     """A plain-text table: one row per head pair (``L0H0 -> L1H3``), columns Q, K, V.
 
     Heads are named by ``name(layer_index, head)``; by default TransformerLens's way,

@@ -41,6 +41,7 @@ from diagalg.engine import unfold  # noqa: E402
 from diagalg.program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt,  # noqa: E402
                              ExpandStmt, RuleStmt, ShowStmt)
 from diagalg.render import render  # noqa: E402
+from diagalg.render.scene import pictures  # noqa: E402
 
 #: the paper's order; any other example file follows, sorted
 ORDER = ["contractions", "trace_cyclicity", "tensor_product", "symmetric", "copy_tensor", "kronecker",
@@ -136,9 +137,17 @@ class Writer:
         self.pictures.mkdir(parents=True, exist_ok=True)
         self.md: list[str] = []
 
-    def picture(self, name: str, expr) -> str:
-        """Draw ``expr`` to pictures/``name`` (SVG); its path relative to the tutorial."""
-        (self.pictures / name).write_text(render(expr, None, "svg"), encoding="utf-8")
+    def picture(self, name: str, expr, pic=None) -> str:
+        """Draw ``expr`` (or its already laid out ``pic``: a step of a derivation, laid out
+        from the previous step) to pictures/``name`` (SVG); its path relative to the tutorial."""
+        if pic is None:
+            text = render(expr, None, "svg")
+        else:
+            from diagalg.printing import expr_text
+            from diagalg.render.svg import svg_document
+
+            text = svg_document(pic, expr_text(expr))
+        (self.pictures / name).write_text(text, encoding="utf-8")
         return f"pictures/{name}"
 
     def output(self, results) -> None:
@@ -179,11 +188,12 @@ class Writer:
         for k, (calc, results) in enumerate(calcs, start=1):
             self.md += [f"### Derivation {k} (line {calc.source.line})", "", "```diag", calc.source.text]
             self.md += ["  " + step.source.text for step in calc.steps] + ["```", ""]
-            src = self.picture(f"{stem}-calc{k}-0.svg", calc.expr)
+            steady = pictures([calc.expr] + [step.expr for step in calc.steps])  # steps hold still
+            src = self.picture(f"{stem}-calc{k}-0.svg", calc.expr, steady[0])
             self.md += [f"Start: ![start]({src})", ""]
             for j, step in enumerate(calc.steps, start=1):
                 why = f"by {', '.join(step.rules)}" if step.rules is not None else "by the default rules"
-                src = self.picture(f"{stem}-calc{k}-{j}.svg", step.expr)
+                src = self.picture(f"{stem}-calc{k}-{j}.svg", step.expr, steady[j])
                 self.md += [f"Step {j}, {why}: ![step {j}]({src})", ""]
             self.output(results)
         checked = [(s, results) for s, results in ran if results and not isinstance(s, CalcStmt)]
@@ -191,10 +201,12 @@ class Writer:
             self.md += ["### Checked statements", ""]
         for k, (stmt, results) in enumerate(checked[:CHECKS_PER_FILE], start=1):
             self.md += ["```diag", stmt.source.text, "```", ""]
-            pictures = [f"{caption.capitalize()}: ![{caption}]({self.picture(f'{stem}-check{k}-{caption}.svg', e)})"
-                        for caption, e in drawn_parts(stmt)]
-            if pictures:
-                self.md += [" ".join(pictures), ""]
+            parts = drawn_parts(stmt)
+            sides = pictures([e for _, e in parts])  # the sides share one layout where they can
+            shown = [f"{caption.capitalize()}: ![{caption}]({self.picture(f'{stem}-check{k}-{caption}.svg', e, pic)})"
+                     for (caption, e), pic in zip(parts, sides)]
+            if shown:
+                self.md += [" ".join(shown), ""]
             self.output(results)
         if len(checked) > CHECKS_PER_FILE:
             self.md += [f"({_plural(len(checked) - CHECKS_PER_FILE, 'more checked statement')} in the file.)", ""]

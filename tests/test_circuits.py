@@ -43,7 +43,8 @@ def numpy_kcomp(arrays) -> tuple[np.ndarray, float]:
 
 
 def contributions(stdout: str) -> list[tuple[float, str]]:
-    return [(float(m.group(1)), m.group(2)) for m in re.finditer(r"<M,·> ([-+][0-9.e+-]+)  [^\[\n]*\[([^\]]*)\]", stdout)]
+    return [(float(m.group(1)), m.group(2))
+            for m in re.finditer(r"<P\[q, k\],·> ([-+][0-9.e+-]+)  [^\[\n]*\[([^\]]*)\]", stdout)]
 
 
 def test_the_induction_probe_puts_the_k_composition_term_first(cli, model):

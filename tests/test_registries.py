@@ -43,13 +43,14 @@ PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubb
 
 def test_rule_sets_are_those_once_kept_by_hand():
     assert DEFAULT_RULES == ("delta", "isometry", "inverse", "distribute", "shift", "symmetry", "reshape",
-                             "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
+                             "elementwise_reshape", "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
                              "distribution_sum", "logsumexp_shift", "layernorm_shift", "softmax_fold", "exp_product",
                              "log_exp", "log_softmax", "derivative", "pow_sum", "collect")
     assert SUM_RULES == ("pow_sum", "collect")
     # the engine filters its own rule list by this set, so only membership matters
     assert set(DERIVATIVE_INNER_RULES) == {"derivative", "delta", "distribute", "inverse", "shift", "reshape",
                                            "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
+                                           "elementwise_reshape",
                                            "pow_collect", "exp_product", "softmax_sum", "pow_sum"}
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 

@@ -82,11 +82,21 @@ def test_the_measures_see_an_overlap_and_a_wire_through_a_shape():
     assert x1 == 50 and x0 < 50 and y0 < 40 < y1
 
 
+def test_a_wire_goes_the_long_way_round_a_large_shape_rather_than_through_it():
+    from diagalg.render.wires import hits, route
+
+    box = [(0.0, 0.0), (3000.0, 0.0), (3000.0, 2000.0), (0.0, 2000.0)]  # a big dashed box
+    # out of a port on its left wall, pointing left, to a tensor far on its right
+    points, through = route((0.0, 1000.0), (-1.0, 0.0), (3200.0, 1500.0), (-1.0, 0.0), [box])
+    assert through == 0 and hits(points, [box]) == []
+
+
 # --------------------------------------------------------------------------- large drawings
 
 
 @pytest.mark.parametrize("where,name", [("examples/transformers/two_layer_paths.diag", "y2"),
-                                        ("examples/transformers/gpt2_shapes.diag", "x2")])
+                                        ("examples/transformers/gpt2_shapes.diag", "x2"),
+                                        ("examples/transformers/gpt2_shapes.diag", "logits")])
 def test_an_unfolded_transformer_is_a_figure_not_a_strip(where, name):
     pic = picture(unfold(diagalg.load(ROOT / where)[name]))
     r = readability(pic)
@@ -98,6 +108,16 @@ def test_an_unfolded_transformer_is_a_figure_not_a_strip(where, name):
     root = ET.fromstring(svg)
     w, h = float(root.get("width")), float(root.get("height"))
     assert max(w, h) / min(w, h) <= 4.0
+
+
+def test_draw_measure_prints_the_figures(cli):
+    run = cli("draw", ROOT / "examples/transformers/two_layer_paths.diag", "y2", "--unfold", "--measure")
+    assert run.returncode == 0, run.stderr
+    m = re.fullmatch(r"(\d+) x (\d+) px \(aspect ([\d.]+)\), (\d+) label overlaps, (\d+) wires through shapes, "
+                     r"\d+ shapes, \d+ wires\n", run.stdout)
+    assert m, run.stdout
+    w, h, aspect, overlaps, through = (float(g) for g in m.groups())
+    assert abs(aspect - max(w, h) / min(w, h)) < 0.01 and aspect <= 4 and overlaps == through == 0
 
 
 def test_a_long_sum_is_stacked_and_a_short_one_stays_a_row(prog):
@@ -117,7 +137,8 @@ def test_a_long_sum_is_stacked_and_a_short_one_stays_a_row(prog):
         pic.width < 2 * picture(prog.expr(long_term)).width
 
 
-@pytest.mark.parametrize("text", ["A1[s1, a] T[a, s2, t2, b] A3[b, s3]", "A1[s1, a] T[a, s2, t2, b] T[b, s3, t3, c] A3[c, s4]"])
+@pytest.mark.parametrize("text", ["A1[s1, a] T[a, s2, t2, b] A3[b, s3]",
+                                  "A1[s1, a] T[a, s2, t2, b] T[b, s3, t3, c] A3[c, s4]"])
 def test_a_train_lies_flat_even_with_two_physical_legs_on_a_site(prog, text):
     got = centres(render(prog.expr(text)))
     assert max(y for _, _, y in got) - min(y for _, _, y in got) < 0.5, got
@@ -251,3 +272,18 @@ def test_a_draw_statement_can_ask_for_the_folded_let(write_diag, cli, tmp_path):
     bad = write_diag("bad.diag", "dim n\ntensor A[i: n, j: n]\nlet y[i] = A[i, j]\ndraw y to \"y.svg\" flded\n")
     run = cli("check", bad)
     assert run.returncode != 0 and "folded" in run.stdout + run.stderr
+
+
+def test_draw_line_of_a_calc_draws_its_steps_holding_still(tmp_path):
+    from diagalg.cli import main
+
+    f = tmp_path / "steady.diag"
+    f.write_text(CALC)
+    line = next(k for k, text in enumerate(CALC.splitlines(), start=1) if text.startswith("calc"))
+    assert main(["draw", str(f), "--line", str(line), "-o", str(tmp_path / "calc.svg")]) == 0
+    root = ET.parse(tmp_path / "calc.svg").getroot()
+    steps = [g for g in root.iter(f"{SVG}g") if g.get("class") == "stacked"]
+    assert len(steps) == 2
+    xs = [{t.get("data-name"): float(t.find(f"{SVG}rect").get("x")) for t in g.iter(f"{SVG}g")
+           if t.get("class") == "tensor"} for g in steps]
+    assert abs(xs[0]["R"] - xs[1]["R"]) < 0.5 and abs(xs[0]["S"] - xs[1]["S"]) < 0.5

@@ -17,6 +17,7 @@ from diagalg.engine import unfold
 from diagalg.expand import expand_terms, paths, skip_tags
 from diagalg.model import Expr
 from diagalg.numeric.check import compare
+from diagalg.term_text import let_folds
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").rglob("*.diag"))
@@ -34,15 +35,29 @@ def expansion_terms(program):
 
 
 def assert_round_trip(program, term) -> None:
+    """Both printed forms parse back to an equal expression: the full one, and the short
+    one listings print, with lets folded into their names (diagalg.term_text)."""
     plain = _plain(term)
     expr = Expr.of([plain], {label: plain.diagram.dims[e] for label, e in plain.diagram.free})
-    text = _term_text(term)
-    try:
-        back = program.expr(text)
-    except diagalg.SourceError as err:
-        pytest.fail(f"printed term does not parse back: {text}\n{err.render()}")
-    result = compare(expr, back, program.env)
-    assert result.status == "equal", f"{text}: {result.status} {result.reason}"
+    full = _term_text(term)
+    short = _term_text(term, folds_of(program))
+    assert len(short) <= len(full)
+    for text in {full, short}:
+        try:
+            back = program.expr(text)
+        except diagalg.SourceError as err:
+            pytest.fail(f"printed term does not parse back: {text}\n{err.render()}")
+        result = compare(expr, back, program.env)
+        assert result.status == "equal", f"{text}: {result.status} {result.reason}"
+
+
+_FOLDS: dict[int, tuple] = {}
+
+
+def folds_of(program):
+    if id(program) not in _FOLDS:
+        _FOLDS[id(program)] = (let_folds(program.lets), program)
+    return _FOLDS[id(program)][0]
 
 
 @pytest.mark.parametrize("path", [p for p in EXAMPLES if any(
@@ -67,3 +82,20 @@ def test_terms_with_sibling_sums_of_an_embedding_parse_back(tmp_path):
     assert len(terms) == 4 * PER_STATEMENT   # two statements, each as expand and as paths
     for t in terms:
         assert_round_trip(program, t)
+
+
+def test_the_short_form_folds_lets_and_stays_much_shorter(tmp_path):
+    """The planted model's layer-2 scores: every listed term holds layer 1's softmax; the
+    short form names it ``A1[...]`` (and, in paths, the embedding sum ``x[...]``)."""
+    cm.write_model(tmp_path)
+    (tmp_path / "m.diag").write_text(cm.DIAG + "let S2[q, k] = onehot(1)[g] y1[q, a] WQ2[g, a, f] WK2[g, b, f] "
+                                     "y1[k, b] / sqrt(dh)\nexpand S2[q, k] over h\npaths S2[q, k] over h\n")
+    program = diagalg.load(tmp_path / "m.diag")
+    folds = folds_of(program)
+    st = [s for s in program.statements if hasattr(s, "over") and hasattr(s, "kind")]
+    expand_term = next(t for t in expand_terms(unfold(st[0].expr), dict(st[0].over)) if "attn1" in t.tags)
+    path_term = next(paths(unfold(st[1].expr), dict(st[1].over), skip_tags(st[1].expr))).term
+    for t, name in ((expand_term, "A1["), (path_term, "x[")):
+        short, full = _term_text(t, folds), _term_text(t)
+        assert name in short and "softmax" not in short and "softmax" in full
+        assert 3 * len(short) < len(full)

@@ -36,6 +36,8 @@ def add_check_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--memory", type=parse_size, default=2**30,
                    help="memory cap of one numeric check (default 1G)")
     c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
+    c.add_argument("--full-terms", action="store_true",
+                   help="expand/paths listings: print every term in full (no let folded into its name)")
     c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
     c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
@@ -101,7 +103,8 @@ def cmd_check(ns: argparse.Namespace) -> int:
     timings = getattr(ns, "timings", False)
     for number, program in enumerate(programs, start=1):
         checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
-                                           dims=dict(ns.dims or {}), path=ns.path))
+                                           dims=dict(ns.dims or {}), path=ns.path,
+                                           full_terms=getattr(ns, "full_terms", False)))
         report.append((checker, []))
         for stmt in program.statements:
             progress.update(str(program.path), number)

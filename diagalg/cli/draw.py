@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import DiagalgError
+
+if TYPE_CHECKING:
+    from ..model import Expr
+    from ..program import Program
 
 
 def cmd_draw(ns: argparse.Namespace) -> int:
@@ -45,6 +50,8 @@ def cmd_draw(ns: argparse.Namespace) -> int:
         expr = let_opened(expr)
     if ns.values:
         return _draw_with_values(ns, expr, program)
+    if ns.measure:
+        return _measure(expr)
     if ns.output is None:
         sys.stdout.write(render(expr, program, ns.format or "svg"))
         return 0
@@ -58,7 +65,21 @@ def cmd_draw(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _draw_with_values(ns: argparse.Namespace, expr, program) -> int:
+def _measure(expr: Expr) -> int:
+    """``--measure``: how readable the drawing is, by the figures docs/drawing.md promises
+    for large drawings (size and aspect ratio, labels that overlap, wires through shapes
+    they do not attach to) and the work it took (shapes and wires laid out)."""
+    from ..render.measure import readability
+    from ..render.scene import picture
+
+    pic = picture(expr)
+    r = readability(pic)
+    print(f"{r.width:.0f} x {r.height:.0f} px (aspect {r.aspect:.2f}), {r.label_overlaps} label overlaps, "
+          f"{r.wires_through} wires through shapes, {len(pic.shapes)} shapes, {len(pic.lines)} wires")
+    return 0
+
+
+def _draw_with_values(ns: argparse.Namespace, expr: Expr, program: Program) -> int:
     """``--values``: the drawing with the arrays behind it below (heatmaps, bars), from the
     bound weights or one sampled instance (``--seed``), and a line saying which."""
     from pathlib import Path
@@ -103,7 +124,7 @@ def _draw_with_values(ns: argparse.Namespace, expr, program) -> int:
     return 0
 
 
-def _draw_statement(ns: argparse.Namespace, program) -> int:
+def _draw_statement(ns: argparse.Namespace, program: Program) -> int:
     """``--line N``: what the statement starting on line N shows in the report, as one file:
     for ``expand`` and ``paths`` the expression and every listed term drawn under its line
     (label, order, value or bound, as ``check`` prints it), for the others their sides or
@@ -142,13 +163,13 @@ def _draw_statement(ns: argparse.Namespace, program) -> int:
     return 0
 
 
-def _expr_title(expr) -> str:
+def _expr_title(expr: Expr) -> str:
     from ..printing import expr_text
 
     return expr_text(expr)
 
 
-def add_draw_parser(sub) -> None:
+def add_draw_parser(sub: argparse._SubParsersAction) -> None:
     """Register the ``draw`` subcommand on the CLI's subparsers."""
     d = sub.add_parser("draw", help="draw a let, a tensor or an expression (svg, tikz, png, html)")
     d.add_argument("file", help=".diag file")
@@ -167,4 +188,7 @@ def add_draw_parser(sub) -> None:
     d.add_argument("--line", type=int, metavar="N",
                    help="draw what the statement starting on line N shows: an expansion's terms, one under "
                         "another with their labels and values, a statement's sides or steps (.svg or .html)")
+    d.add_argument("--measure", action="store_true",
+                   help="print how readable the drawing is instead of drawing it: size and aspect ratio, "
+                        "overlapping labels, wires through shapes")
     d.set_defaults(func=cmd_draw)

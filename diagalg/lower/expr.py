@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import sympy
 
@@ -267,7 +267,7 @@ class Scope:
             raise error_at(f"onehot({node.value}): the value is an index from 0", node.pos)
         value = node.value
 
-        def build(labels=labels, pos=node.pos):
+        def build(labels: Sequence[str] = labels, pos: A.Pos = node.pos) -> IndexOp:
             dim = self.dim_of(labels[0])
             size = sympy.sympify(dim).xreplace(self.env.concrete_subs())
             if size.is_Integer and value >= int(size):

@@ -414,7 +414,7 @@ class FileLowering:
         if self.run_statements:
             self.program.statements.append(ExpandStmt(self.source(s.pos), expr, s.kind, over, s.top, metric))
 
-    def lower_metric(self, expr_node: A.Node, metric_node: A.Node):
+    def lower_metric(self, expr_node: A.Node, metric_node: A.Node) -> tuple[Expr, Expr]:
         """``E`` and the metric ``M`` of ``top K by M``, lowered together: a label is one
         label with one dimension in both, and M must have exactly E's free labels, so that
         ``<M, term>`` (every free label contracted) is a number."""

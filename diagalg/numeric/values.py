@@ -18,7 +18,7 @@ never pass for the real model's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, Protocol
 
 import numpy as np
 
@@ -27,7 +27,21 @@ from .check import draw_instance, fixed_inputs
 from .decls import collect
 from .evaluate import evaluate
 from .sample import DEFAULT_MEMORY_CAP
-from .sizes import sample_sizes
+from .sizes import SizeDraw, sample_sizes
+
+if TYPE_CHECKING:
+    from ..decompose import Decomposition
+    from ..dims import DimEnv
+    from ..model import TensorDecl
+    from ..program import DecomposeStmt
+    from ..weights import Binding
+
+
+class Declarations(Protocol):
+    """What the values need of a program: its dimensions and its bound weights."""
+
+    env: DimEnv
+    binding: Binding | None
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ def shapes_shown(expr: Expr) -> list[TensorOp | BoxOp]:
     return list(seen.values())
 
 
-def values_of(expr: Expr, program, seed: int = 0, labels: tuple[str, ...] | None = None,
+def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[str, ...] | None = None,
               name: str | None = None, dims: Mapping[str, int] | None = None,
               memory_cap: int = DEFAULT_MEMORY_CAP) -> ShownValues:
     """The arrays behind a drawing of ``expr`` in ``program``: first the expression's own
@@ -103,7 +117,7 @@ def values_of(expr: Expr, program, seed: int = 0, labels: tuple[str, ...] | None
     for op in shapes_shown(expr):
         if isinstance(op, BoxOp):
             let_labels = tuple(op.ports)
-            shown.append(ShownArray(op.name, let_labels,
+            shown.append(ShownArray(op.name or "", let_labels,
                                     evaluate(op.inner, inst, let_labels).array, "value"))
             continue
         tensor = op.decl.name
@@ -133,7 +147,8 @@ def _name_of(expr: Expr) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _source_text(draw, bound: Mapping[str, np.ndarray], decls: Mapping, seed: int, program) -> str:
+def _source_text(draw: SizeDraw, bound: Mapping[str, np.ndarray], decls: Mapping[str, TensorDecl], seed: int,
+                 program: Declarations) -> str:
     sizes = ", ".join(f"{k}={v}" for k, v in sorted(draw.by_name().items()))
     sampled = sorted(n for n, d in decls.items() if n not in bound and d.origin is None)
     binding = getattr(program, "binding", None)
@@ -164,7 +179,7 @@ class Spectrum:
     kept: int
 
 
-def spectra_of(stmt, program, seed: int = 0, dims: Mapping[str, int] | None = None,
+def spectra_of(stmt: DecomposeStmt, program: Declarations, seed: int = 0, dims: Mapping[str, int] | None = None,
                memory_cap: int = DEFAULT_MEMORY_CAP) -> tuple[list[Spectrum], str]:
     """The spectra a ``decompose`` statement cuts, on the first draw its check makes
     (bound target, or sampled from ``seed``), and the source line: for ``svd`` the one
@@ -194,7 +209,7 @@ def spectra_of(stmt, program, seed: int = 0, dims: Mapping[str, int] | None = No
     return out, _source_text(draw, bound, decls, seed, program)
 
 
-def _unfoldings(dec, labels: tuple[str, ...], bonds: Mapping[str, object]) -> list[tuple[tuple[str, ...], str]]:
+def _unfoldings(dec: Decomposition, labels: tuple[str, ...], bonds: Mapping[str, object]) -> list[tuple[tuple[str, ...], str]]:
     uses = dec.uses
     if dec.kind == "tucker":
         return [(tuple(l for l in u.labels if l in labels), next(l for l in u.labels if l in bonds))

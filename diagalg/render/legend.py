@@ -56,6 +56,9 @@ Z = _decl("Z", "i j", is_complex=True)
 A = _decl("A", "i j")
 B = _decl("B", "i j")
 x = _decl("x", "i")
+C = _decl("C", "i j")
+Q = _decl("Q", "i j")
+R = _decl("R", "i j")
 
 #: (file name, what it shows, expression)
 LEGEND: list[tuple[str, str, Expr]] = [
@@ -75,6 +78,20 @@ LEGEND: list[tuple[str, str, Expr]] = [
      _sum(_product((X, "j k", "inv"), (X, "k i")), _product((Z, "k j", "conj"), (Z, "k i")))),
     ("network.svg", "x[i] A[i, j] B[k, j]: each shape turned the way its wires run, its flag showing how",
      _product((x, "i"), (A, "i j"), (B, "k j"))),
+    ("loop.svg", "A[i, j] B[j, k] C[k, i], however written: the first name on the left, "
+                 "the next above",
+     _product((C, "k i"), (A, "i j"), (B, "j k"))),
+    ("stacked-sum.svg", "a sum whose row would be a long strip: its terms stacked, signs on the left",
+     _sum(_product(*[((A, B, C)[k % 3], f"l{k} l{k + 1}") for k in range(12)]),
+          _product(*[((B, C, A)[k % 3], f"l{k} l{k + 1}") for k in range(12)]).scaled(sympy.Integer(-2)))),
+]
+
+#: (file name, what it shows, the steps of one derivation), drawn as the report draws steps
+STEPS: list[tuple[str, str, Expr]] = [
+    ("steady-0.svg", "a derivation's start: Q[a, b] V[k, b] V[k, c] R[c, d] S[d, i]",
+     _product((Q, "a b"), (V, "k b"), (V, "k c"), (R, "c d"), (S, "d i"))),
+    ("steady-1.svg", "its next step, V V cancelled: R and S stay where they were, Q moves in",
+     _product((Q, "a c"), (R, "c d"), (S, "d i"))),
 ]
 
 
@@ -86,6 +103,13 @@ def write_legend(out: str | Path) -> list[Path]:
     for name, _, expr in LEGEND:
         path = out / name
         path.write_text(render(expr, None, "svg"), encoding="utf-8")
+        written.append(path)
+    from .scene import pictures
+    from .svg import svg_document
+
+    for (name, what, _), pic in zip(STEPS, pictures([e for _, _, e in STEPS])):
+        path = out / name
+        path.write_text(svg_document(pic, what), encoding="utf-8")
         written.append(path)
     return written
 

@@ -3,8 +3,7 @@ ratio, labels that overlap (each other, or a shape they do not belong to) and wi
 that pass through a shape they do not attach to.
 
 These are the numbers the layout promises for large drawings (docs/drawing.md): the
-tests and the documentation use them, and ``python -m diagalg.render.measure FILE
-NAME`` prints them for a let of a file, unfolded.
+tests use them, and ``diagalg draw FILE NAME --measure`` prints them.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .shapes import CONTAINERS, SMALL_CHAR_W, Picture, Shape, Text, obstacle
+from .shapes import SMALL_CHAR_W, Picture, Shape, Text, obstacle
 from .wires import Box, segment_hits
 
 #: (font size, width of one character) of each text role, as the SVG writer draws it
@@ -48,8 +47,11 @@ def label_overlaps(pic: Picture) -> list[tuple[str, str]]:
     whose boxes overlap, and every label lying over a tensor-like shape (the shape's own
     name is inside it and not counted). Each entry names the two things that overlap."""
     labels: list[tuple[str, Box]] = [(t.text, text_box(t)) for t in pic.texts]
-    labels += [(f"title {s.name}", b) for s in pic.shapes if (b := title_box(s)) is not None]
-    out = []
+    for s in pic.shapes:
+        title = title_box(s)
+        if title is not None:
+            labels.append((f"title {s.name}", title))
+    out: list[tuple[str, str]] = []
     for i, (a, ba) in enumerate(labels):
         for b, bb in labels[i + 1:]:
             if _meet(ba, bb):
@@ -104,34 +106,3 @@ class Readability:
 def readability(pic: Picture) -> Readability:
     """Aspect, label overlaps and wires through shapes of ``pic``."""
     return Readability(pic.width, pic.height, len(label_overlaps(pic)), len(wires_through(pic)))
-
-
-def _containers(pic: Picture) -> int:
-    return sum(1 for s in pic.shapes if s.kind in CONTAINERS)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m diagalg.render.measure FILE NAME...``: the figures of each let, unfolded."""
-    import sys
-    import time
-
-    import diagalg
-    from diagalg.engine import unfold
-
-    from .scene import picture
-
-    args = sys.argv[1:] if argv is None else argv
-    program = diagalg.load(args[0])
-    for name in args[1:]:
-        start = time.perf_counter()
-        pic = picture(unfold(program[name]))
-        took = time.perf_counter() - start
-        r = readability(pic)
-        print(f"{name}: {r.width:.0f} x {r.height:.0f} (aspect {r.aspect:.2f}), {r.label_overlaps} label overlaps, "
-              f"{r.wires_through} wires through shapes, {len(pic.shapes)} shapes ({_containers(pic)} containers), "
-              f"{took:.2f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
+
 from ..model import Diagram, Expr, Op
 from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
@@ -40,9 +41,10 @@ from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
     ray_exit,
     text_width,
 )
-from .vertices import Vertex as _Vertex, node_vertex, reflect, set_container_ports  # noqa: F401
 from .steady import Memory, TermMemory, align, choose, match, node_keys
 from .sums import arrange, coeff_text
+from .vertices import Vertex as _Vertex  # noqa: F401
+from .vertices import node_vertex, reflect, set_container_ports
 from .wires import Box, Point, Polygon, label_spot, route, segment_hits_box
 
 #: a network laid out wider than this (pixels) and :data:`LONG` times wider than high
@@ -239,7 +241,7 @@ class _TermLayout:
         legs it has, the node order breaking ties only between shapes that look alike."""
         keys = node_keys(self.d)
 
-        def key(i: int):
+        def key(i: int) -> tuple[int, str, str, str, int]:
             v = self.verts[comp[i]]
             if v.node is None:
                 return (1, v.kind, v.label, "", i)
@@ -278,8 +280,9 @@ class _TermLayout:
         for comp in comps:
             x = self._place_component(comp)
             if self.seed is not None:
-                nodes = [i for i, k in enumerate(comp) if self.verts[k].node is not None]
-                found = match([keys[self.verts[comp[i]].node] for i in nodes], self.seed)
+                node_of = {i: n for i, k in enumerate(comp) if (n := self.verts[k].node) is not None}
+                nodes = list(node_of)
+                found = match([keys[node_of[i]] for i in nodes], self.seed)
                 if found:
                     x = align(x, {nodes[j]: at for j, at in found.items()})
                     for i, k in enumerate(comp):

@@ -31,7 +31,7 @@ SYMMETRIES = tuple(np.array(m, float) for m in (
     [[0, 1], [1, 0]], [[0, -1], [1, 0]], [[0, 1], [-1, 0]], [[0, -1], [-1, 0]]))
 
 
-def node_name(op) -> str:
+def node_name(op: object) -> str:
     """What a node's shape shows, as a reader would name it: ``A``, ``A*``, ``X⁻¹``, a
     let's name, ``softmax`` (a bubble), ``delta``."""
     if isinstance(op, TensorOp):

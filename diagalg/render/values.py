@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -52,6 +52,19 @@ _POS = (178, 24, 43)    # #b2182b
 _SEQ = (8, 48, 107)     # #08306b
 
 
+class ShownLike(Protocol):
+    """An array to show (:class:`~diagalg.numeric.values.ShownArray` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def legs(self) -> tuple[str, ...]: ...
+    @property
+    def array(self) -> np.ndarray: ...
+    @property
+    def origin(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Panel:
     """One drawn panel: its SVG group (drawn at the origin) and its size."""
@@ -71,7 +84,7 @@ def colour(v: float, top: float, signed: bool) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def panels(shown: Iterable) -> list[Panel]:
+def panels(shown: Iterable[ShownLike]) -> list[Panel]:
     """The panels of every shown array, in order (see the module docstring)."""
     out: list[Panel] = []
     for item in shown:
@@ -232,7 +245,7 @@ def arrange(items: Sequence[Panel], max_width: float) -> tuple[str, float, float
     return "\n".join(out), width, y + row_h
 
 
-def with_values(diagram_svg: str, shown, source: str = "", title: str = "") -> str:
+def with_values(diagram_svg: str, shown: Iterable[ShownLike], source: str = "", title: str = "") -> str:
     """One SVG document: the drawing ``diagram_svg`` (an SVG document) on top, the values
     panels of ``shown`` (arrays as in :func:`panels`) below it, and a line saying where the
     numbers come from (``source``)."""

@@ -18,6 +18,9 @@ Polygon = list[Point]  # a shape's convex outline
 
 STUB = 8.0  # the straight piece of a wire next to a fixed port
 DETOUR = 10.0  # how far a detour passes outside the shapes it avoids
+#: the cost of passing through a shape: more than any detour in a drawing of any size, so a long
+#: way round always beats a short way through
+BLOCKED = 1e7
 
 
 def segment_hits_box(p: Point, q: Point, box: Box, pad: float = -0.5) -> bool:
@@ -118,7 +121,7 @@ def route(p: Point, np_: Point | None, q: Point, nq: Point | None,
     best, best_cost, best_hits = direct, math.inf, len(blocked)
     for core in candidates:
         n = len(hits(core, shapes))
-        cost = 1000.0 * n + length(core) + 4.0 * (len(core) - 2)
+        cost = BLOCKED * n + length(core) + 4.0 * (len(core) - 2)
         if cost < best_cost:
             best, best_cost, best_hits = core, cost, n
     return _tidy([p, *best, q]), best_hits

@@ -11,7 +11,7 @@ from __future__ import annotations
 from . import cyclic, delta, derivative, distribute, gauge, inverse, isometry, reshape, shift, symmetry  # noqa: F401
 from . import collect, layernorm_shift, softmax_shift  # noqa: F401
 from . import exp_product, log_exp, pow_collect, pow_expand, pow_nest, pow_split, softmax_sum  # noqa: F401
-from . import distribution_sum, log_softmax, pow_sum, softmax_fold  # noqa: F401
+from . import distribution_sum, elementwise_reshape, log_softmax, pow_sum, softmax_fold  # noqa: F401
 from .base import Edit, Rule, Site, all_rules, get_rule, registered
 
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
 import sympy
 
-from ..model import Diagram, Expr, Node, resolve_merges
+from ..model import Diagram, Expr, Node, Term, resolve_merges
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,14 @@ class SumRule(RuleInfo, Protocol):
 
     def apply(self, expr: Expr, subs: Mapping[Any, Any] | None = None) -> Expr:
         """``expr`` rewritten as a whole; ``subs`` gives concrete dimensions their values."""
+
+
+class ResimplifyingSumRule(SumRule, Protocol):
+    """A sum rule marked ``resimplify`` (``pow_sum``): besides ``apply`` it lists its
+    rewrites, so the engine can record each as a step, check it and simplify the new terms."""
+
+    def rewrites(self, expr: Expr, subs: Mapping[Any, Any] | None = None) -> list[tuple[list[int], list[Term]]]:
+        """Each group of term positions it replaces, with the terms replacing them."""
 
 
 #: The attributes :func:`register` requires of a rule class, with their types.

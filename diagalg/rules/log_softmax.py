@@ -23,7 +23,7 @@ part (the recursive path order of the engine's docstring).
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, cast
 
 import sympy
 
@@ -67,5 +67,5 @@ class LogSoftmaxRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         (i,) = site.nodes
-        inner, edges = site.data  # type: ignore[misc]
+        inner, edges = cast("tuple[BubbleOp, tuple[str, ...]]", site.data)  # what match found
         return Edit(replace=((i, Node(BoxOp(log_softmax_expr(inner), inner.ports), edges)),))

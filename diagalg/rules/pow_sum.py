@@ -174,6 +174,7 @@ class PowSumRule:
             q += sympy.sympify(expr.terms[t].coeff) * m
         t0, i0 = members[0]
         op = expr.terms[t0].diagram.nodes[i0].op
+        assert is_pow(op)  # the members are the pow bubbles the grouping found
         s = sympy.Integer(0)
         for term in op.inner.terms:
             d = term.diagram

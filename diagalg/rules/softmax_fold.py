@@ -30,7 +30,7 @@ of the engine's docstring) and the negative exponent rises towards 0, where the
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterator
+from typing import Iterator, cast
 
 from ..model import BubbleOp, Diagram, Expr, Node
 from ..powers import exponent, is_pow, relabel_expr, single_term
@@ -41,10 +41,13 @@ def _normaliser(diagram: Diagram, j: int) -> tuple[BubbleOp, str, dict[str, str]
     """For ``pow(Σₖ exp(E), a)`` (a negative integer a) at node ``j``: the inner exp bubble, its summed axis port,
     and its other ports -> the outer edges they meet. None for anything else."""
     node = diagram.nodes[j]
-    a = exponent(node.op) if is_pow(node.op) else None
+    op = node.op
+    if not is_pow(op):
+        return None
+    a = exponent(op)
     if a is None or not (a.is_integer and a.is_negative) or len(set(node.edges)) != len(node.edges):
         return None
-    term = single_term(node.op.inner)
+    term = single_term(op.inner)
     if term is None or term.coeff != 1 or len(term.diagram.nodes) != 1:
         return None
     d = term.diagram
@@ -115,10 +118,10 @@ class SoftmaxFoldRule:
                 if found is not None:
                     yield Site((m,), data=found)
         for j in range(len(diagram.nodes)):
-            found = _normaliser(diagram, j)
-            if found is None:
+            normaliser = _normaliser(diagram, j)
+            if normaliser is None:
                 continue
-            inner, axis, rest = found
+            inner, axis, rest = normaliser
             for m, node in enumerate(diagram.nodes):
                 op = node.op
                 if m == j or not isinstance(op, BubbleOp) or op.kind != "exp" or len(op.ports) != len(inner.ports):
@@ -139,13 +142,15 @@ class SoftmaxFoldRule:
         if len(site.nodes) == 1:  # exp(F - logsumexp[k](F)) -> softmax[k](F)
             (m,) = site.nodes
             node = diagram.nodes[m]
-            rest, axis = site.data  # type: ignore[misc]
+            rest, axis = cast("tuple[Expr, str]", site.data)  # match's first kind of site
             return Edit(replace=((m, Node(BubbleOp("softmax", rest, axes=(axis,)), node.edges)),))
         j, m = site.nodes
         node = diagram.nodes[m]
-        softmax = BubbleOp("softmax", node.op.inner, axes=(site.data,))
+        exp_op, pw_op = node.op, diagram.nodes[j].op
+        assert isinstance(exp_op, BubbleOp) and is_pow(pw_op)  # the exp and the pow match found
+        softmax = BubbleOp("softmax", exp_op.inner, axes=(cast(str, site.data),))
         pw = diagram.nodes[j]
-        a = exponent(pw.op) + 1
+        a = exponent(pw_op) + 1
         if a == 0:
             return Edit(remove=(j,), replace=((m, Node(softmax, node.edges)),))
         return Edit(replace=((m, Node(softmax, node.edges)), (j, Node(replace(pw.op, param=a), pw.edges))))
