@@ -161,11 +161,15 @@ class AxisCall(Node):
 
 @dataclass(frozen=True)
 class FuncApp(Node):
+    """``f[a -> b](E)``; for a primed name ``f'[a -> b, c](E)`` (the derivative of
+    ``func f``) ``dlegs`` are the labels after ``b``, one per prime."""
+
     pos: Pos
     fname: str
     src: LabelRef
     dst: LabelRef
     arg: Node
+    dlegs: tuple[LabelRef, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,8 @@ def _nested_info(op: BoxOp | BubbleOp | DerivOp, depth: int) -> tuple[tuple, _Ne
         for p in ports:
             if op.kind == "func" and p == FUNC_OUT_PORT:
                 roles.append("out")
+            elif op.kind == "func" and p.startswith("@d"):
+                roles.append("in")  # f's derivative legs: one role, mixed partials of a smooth f commute
             elif op.kind == "causal" and p in axes:
                 roles.append("q" if p == axes[0] else "k")
             elif op.kind in ("softmax", "layernorm") and p in axes:

@@ -324,12 +324,11 @@ class BubbleOp:
     """A nonlinear function applied to an expression.
 
     ``kind``: a kind of the bubble registry (:mod:`diagalg.bubbles`, which says what
-    each kind is): an elementwise name, ``softmax``/``logsumexp``/``layernorm``
-    (``axes=(k,)``), ``causal`` (``axes=(q, k)``), or ``func`` (``func`` set,
-    ``axes=(input label,)``). ``param`` is pow's exponent. Ports are the inner
-    free labels kept by the bubble (all of them, minus the consumed axis of
-    logsumexp and func) plus ``FUNC_OUT_PORT`` for a func.
-    """
+    each kind is): an elementwise name, ``softmax``/``logsumexp``/``layernorm`` (``axes=(k,)``),
+    ``causal`` (``axes=(q, k)``), or ``func`` (``func`` set, ``axes=(input label,)``).
+    ``param`` is pow's exponent, or a func's derivative order k (None: f itself; k: f's
+    k-th derivative, ports ``@d0 .. @d{k-1}`` of the input's dimension). Ports are the inner
+    free labels kept (all, minus the consumed axis of logsumexp and func), then ``@out``."""
 
     kind: str
     inner: "Expr"
@@ -343,13 +342,12 @@ class BubbleOp:
         if self.kind == "logsumexp" or self.kind == "func":
             labels = tuple(l for l in labels if l not in self.axes)
         if self.kind == "func":
-            labels = labels + (FUNC_OUT_PORT,)
+            labels = labels + (FUNC_OUT_PORT,) + tuple(f"@d{k}" for k in range(int(self.param or 0)))
         return labels
 
     def port_dim(self, port: str) -> sympy.Expr:
-        if port == FUNC_OUT_PORT:
-            assert self.func is not None
-            return self.func.out_dim
+        if self.func is not None and (port == FUNC_OUT_PORT or port.startswith("@d")):
+            return self.func.out_dim if port == FUNC_OUT_PORT else self.func.in_dim
         return self.inner.free_dims[port]
 
     @property

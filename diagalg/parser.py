@@ -96,18 +96,29 @@ class _StatementNewlines:
 
 def _soft_onehot(stream: Iterator[Token]) -> Iterator[Token]:
     """The NAME ``onehot`` directly followed by ``(`` as the soft keyword ONEHOT (a file
-    that declares a tensor named onehot binds it with ``[``, which stays a NAME)."""
+    that declares a tensor named onehot binds it with ``[``, which stays a NAME); the
+    same for the soft bubble words (``sign``, ``step``, ``abs``: :func:`soft_kinds`),
+    which become SOFT_CALL."""
     held: Token | None = None
+    soft = _soft_words()
     for tok in stream:
         if held is not None:
-            yield Token.new_borrow_pos("ONEHOT", held.value, held) if tok.type == "LPAR" else held
+            yield Token.new_borrow_pos(soft[held.value], held.value, held) if tok.type == "LPAR" else held
             held = None
-        if tok.type == "NAME" and tok.value == "onehot":
+        if tok.type == "NAME" and tok.value in soft:
             held = tok
             continue
         yield tok
     if held is not None:
         yield held
+
+
+@lru_cache(maxsize=1)
+def _soft_words() -> dict[str, str]:
+    """Each soft word the postlexer promotes before ``(``, with the token it becomes."""
+    from .bubbles import soft_kinds  # the bubble registry says which bubble names are soft
+
+    return {"onehot": "ONEHOT", **{k: "SOFT_CALL" for k in soft_kinds()}}
 
 
 def _check_number(tok: Token) -> None:
@@ -406,8 +417,8 @@ class _ToAst(Transformer):
         return A.AxisCall(_pos(c[0]), str(c[0]), c[1], c[2])
 
     def func_app(self, c: list[Any]) -> A.FuncApp:
-        name, src, dst, arg = c
-        return A.FuncApp(_pos(name), str(name), _label(src), _label(dst), arg)
+        name, src, dst, *dlegs, arg = c
+        return A.FuncApp(_pos(name), str(name), _label(src), _label(dst), arg, tuple(_label(d) for d in dlegs))
 
     def keep(self, c: list[Any]) -> A.Keep:
         return A.Keep(c[0][0].pos, c[0], c[1])

@@ -256,7 +256,10 @@ class _TermPrinter:
                 return f"pow({inner}, {scalar_text(op.param)})"
             if op.kind == "func":
                 assert op.func is not None  # a func bubble carries its declaration
-                return f"{op.func.name}[{inner_names[op.axes[0]]} -> {port_names[FUNC_OUT_PORT]}]({inner})"
+                order = int(op.param or 0)  # f'[a -> b, c](E): the derivative, one label per prime
+                name = op.func.name + "'" * order
+                legs = "".join(", " + port_names[f"@d{k}"] for k in range(order))
+                return f"{name}[{inner_names[op.axes[0]]} -> {port_names[FUNC_OUT_PORT]}{legs}]({inner})"
             if op.axes:
                 return f"{op.kind}[{', '.join(inner_names[a] for a in op.axes)}]({inner})"
             return f"{op.kind}({inner})"

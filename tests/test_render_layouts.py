@@ -15,12 +15,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from strategies import cases
 
 import diagalg
 from diagalg.engine import unfold
 from diagalg.render import render
 from diagalg.render.measure import label_overlaps, readability, text_box, wires_through
-from diagalg.render.scene import picture, pictures
+from diagalg.render.scene import overlaps, picture, pictures
 from diagalg.render.shapes import Line, Picture, Shape, Text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +79,9 @@ def test_the_measures_see_an_overlap_and_a_wire_through_a_shape():
     assert wires_through(pic) == [(0, "A")]
     assert ("q", "k") in label_overlaps(pic) and not any("far" in pair for pair in label_overlaps(pic))
     pic.lines = [Line([(10, 50), (80, 50)])]  # ends on A's left side: attached
-    assert wires_through(pic) == []
+    assert wires_through(pic) == [] and ("far", "a wire") not in label_overlaps(pic)
+    pic.lines.append(Line([(140, 77), (180, 77)]))  # through the label "far"
+    assert ("far", "a wire") in label_overlaps(pic)
     x0, y0, x1, y1 = text_box(Text(50, 40, "abc", "end", "free"))
     assert x1 == 50 and x0 < 50 and y0 < 40 < y1
 
@@ -287,3 +291,20 @@ def test_draw_line_of_a_calc_draws_its_steps_holding_still(tmp_path):
     xs = [{t.get("data-name"): float(t.find(f"{SVG}rect").get("x")) for t in g.iter(f"{SVG}g")
            if t.get("class") == "tensor"} for g in steps]
     assert abs(xs[0]["R"] - xs[1]["R"]) < 0.5 and abs(xs[0]["S"] - xs[1]["S"]) < 0.5
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=cases(), second=cases())
+def test_any_step_after_any_other_draws_without_overlaps(first, second):
+    """Steady layouts never buy stillness with overlaps: whatever the previous step was,
+    the next one is drawn with no two shapes overlapping, and a step that changes nothing
+    is drawn exactly as before."""
+    a, b = first.expr(), second.expr()
+    _, after = pictures([a, b])
+    assert overlaps(after) == [], (first.text, second.text)
+    same = pictures([a, a])
+    assert by_shapes(same[0]) == by_shapes(same[1]) == by_shapes(picture(a))
+
+
+def by_shapes(pic: Picture) -> list[tuple[str, str, float, float]]:
+    return [(s.kind, s.name, round(s.x, 3), round(s.y, 3)) for s in pic.shapes]

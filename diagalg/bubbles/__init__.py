@@ -5,16 +5,18 @@ Every reader of bubble knowledge reads it here: the numeric oracle
 (:mod:`diagalg.numeric.bubbles`), export, the ``derivative`` and shift rules,
 printing and the REPL (through the grammar's tokens), drawing, and the exact
 evaluator (``Bubble.exact_obstacle``). Adding a bubble is one module here (listed
-in :data:`_MODULES`) plus its token in ``grammar/diag.lark``.
+in :data:`_MODULES`) plus its token in ``grammar/diag.lark`` (or, for a soft word, ``soft=True``:
+the parser's postlexer reads it, the grammar has one SOFT_CALL token for all).
 """
 
 from __future__ import annotations
 
-from . import causal, exp, func, gelu, layernorm, log, logsumexp, pow, relu, sigmoid, softmax, tanh
+from . import abs, causal, exp, func, gelu, layernorm, log, logsumexp, pow, relu, sigmoid, sign, softmax, step, tanh
 from .spec import SHIFT_FACTS, BackendCode, Bubble
 
-# the grammar's order: elementwise maps, pow, the axis maps, then user functions
-_MODULES = (exp, log, relu, gelu, tanh, sigmoid, pow, softmax, logsumexp, layernorm, causal, func)
+# the grammar's order: elementwise maps, pow, the axis maps, then user functions; then
+# the soft words (elementwise maps whose names are names elsewhere)
+_MODULES = (exp, log, relu, gelu, tanh, sigmoid, pow, softmax, logsumexp, layernorm, causal, func, sign, step, abs)
 
 #: Every bubble kind, by ``BubbleOp.kind``.
 BUBBLES: dict[str, Bubble] = {m.BUBBLE.kind: m.BUBBLE for m in _MODULES}
@@ -29,8 +31,13 @@ def get_bubble(kind: str) -> Bubble:
 
 
 def keyword_kinds() -> tuple[str, ...]:
-    """The kinds that are grammar tokens (every kind but user functions)."""
+    """The kinds that are grammar tokens (every kind but user functions and soft words)."""
     return tuple(k for k, b in BUBBLES.items() if b.keyword)
 
 
-__all__ = ["BUBBLES", "SHIFT_FACTS", "BackendCode", "Bubble", "get_bubble", "keyword_kinds"]
+def soft_kinds() -> frozenset[str]:
+    """The kinds that are soft words: a call ``name(E)`` only where ``(`` follows the name."""
+    return frozenset(k for k, b in BUBBLES.items() if b.soft)
+
+
+__all__ = ["BUBBLES", "SHIFT_FACTS", "BackendCode", "Bubble", "get_bubble", "keyword_kinds", "soft_kinds"]

@@ -12,7 +12,10 @@ of keeping its own table:
   evaluates (axes are axis positions of ``x``; see :mod:`diagalg.numeric.bubbles`).
 * ``polynomial(param)`` — True when the map is a polynomial for this parameter, so
   that it has an exact meaning over a prime field (``pow`` with a non-negative
-  integer exponent); ``why_not_exact`` says why not otherwise.
+  integer exponent); ``why_not_exact`` says why not otherwise. ``exact(x, axes,
+  param, field)`` — the map computed over the prime field, for a map that is
+  rational without being a polynomial (``inv``, ``det``); it raises
+  ``ExactUnavailable`` where the value has no meaning there (a singular draw).
 * ``export`` — code per backend (``numpy``, ``torch``): an optional helper function
   and the call (:class:`BackendCode`); a kind without an entry is refused with
   ``no_export``.
@@ -23,7 +26,10 @@ of keeping its own table:
 * ``shift`` — how a summand constant along the axis passes through the bubble,
   used by the shift rules (:data:`SHIFT_FACTS`).
 * ``label`` — the drawing title (None: the kind); ``keyword`` — the kind is a
-  token of the grammar (False for ``func``, whose bubbles carry user names).
+  token of the grammar (False for ``func``, whose bubbles carry user names);
+  ``soft`` — the kind is a soft word (contract section 1): the parser's postlexer
+  reads the name as the bubble only where ``(`` follows it, so a file that names a
+  tensor ``step`` keeps working (``sign``, ``step``, ``abs``).
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ class Bubble:
     drops_axes: bool = False
     polynomial: Callable[[sympy.Expr | None], bool] = _never
     why_not_exact: str = ""
+    exact: Callable[..., np.ndarray] | None = None
     export: Mapping[str, BackendCode] = field(default_factory=dict)
     no_export: str = ""
     derivative: Callable | None = None
@@ -82,6 +89,7 @@ class Bubble:
     shift: str | None = None
     label: str | None = None
     keyword: bool = True
+    soft: bool = False
 
     def __post_init__(self) -> None:
         if self.shift is not None and self.shift not in SHIFT_FACTS:
@@ -99,7 +107,7 @@ class Bubble:
     def exact_obstacle(self, param: sympy.Expr | None = None) -> str | None:
         """Why the bubble has no exact meaning over a prime field (None when it has:
         a polynomial map for this parameter)."""
-        if self.polynomial(param):
+        if self.polynomial(param) or self.exact is not None:
             return None
         return self.why_not_exact or f"{self.kind} is transcendental"
 

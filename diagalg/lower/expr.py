@@ -424,7 +424,13 @@ class Scope:
         return IScopedAtom(node.pos, labels, make)
 
     def func_app(self, node: A.FuncApp) -> IScopedAtom:
-        f = self.program.funcs.get(node.fname)
+        f, order = self.program.funcs.get(node.fname), 0
+        base = node.fname.rstrip("'")
+        if f is None and base != node.fname and base in self.program.funcs:
+            f, order = self.program.funcs[base], len(node.fname) - len(base)  # f'': f's 2nd derivative
+        if f is not None and len(node.dlegs) != order:
+            raise error_at(f"{node.fname}[a -> b{', c' * order}] takes {order} derivative label"
+                           f"{'s' if order != 1 else ''} after the output label (one per prime)", node.pos)
         if f is None:
             if node.fname in self.program.tensors or node.fname in self.program.lets:
                 raise error_at(f"'{node.fname}' is not a function (declare it with `func`)", node.pos)
@@ -437,17 +443,25 @@ class Scope:
                            node.src.pos)
         if node.dst.name in labels and node.dst.name != node.src.name:
             raise error_at(f"label '{node.dst.name}' is already free in the argument", node.dst.pos)
+        dlegs = [d.name for d in node.dlegs]
+        for k, d in enumerate(node.dlegs):
+            if (d.name in labels and d.name != node.src.name) or d.name in [node.dst.name] + dlegs[:k]:
+                raise error_at(f"derivative label '{d.name}' must be new (not free in the argument, "
+                               f"not the output label, not repeated)", d.pos)
         self.see_label(node.src.name, node.src.pos, f.in_dim)
-        out_labels = [l for l in labels if l != node.src.name] + [node.dst.name]
+        out_labels = [l for l in labels if l != node.src.name] + [node.dst.name] + dlegs
+        param = sympy.Integer(order) if order else None
 
         def make(ir: ISum = ir, f: FuncDecl = f, src: str = node.src.name,
                  pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
-            return inner, (lambda inner: BubbleOp("func", inner, (src,), None, f))
+            return inner, (lambda inner: BubbleOp("func", inner, (src,), param, f))
 
-        # the output label's dimension belongs to the outer statement
-        atom = IScopedAtom(node.pos, out_labels, make, func_out=node.dst.name)
+        # the output label's (and derivative labels') dimensions belong to the outer statement
+        atom = IScopedAtom(node.pos, out_labels, make, deriv_labels=dlegs, func_out=node.dst.name)
         self.see_label(node.dst.name, node.dst.pos, f.out_dim)
+        for d in node.dlegs:
+            self.see_label(d.name, d.pos, f.in_dim)
         return atom
 
     def keep(self, node: A.Keep) -> IScopedAtom:

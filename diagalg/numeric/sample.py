@@ -208,15 +208,30 @@ def _sample_structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.
 
 @dataclass(frozen=True)
 class FuncParams:
-    """A fixed random analytic map ``y = tanh(W x + c)``: ``W`` is (out, in), ``c`` is (out,)."""
+    """A fixed random analytic map ``y = tanh(W x + c)``: ``W`` is (out, in), ``c`` is (out,).
+
+    Its derivatives are known exactly, so ``f'`` (the Jacobian) and higher derivatives
+    are sampled consistently with f: ``∂ᵏ y_b / ∂x_p1 .. ∂x_pk = tanhᵏ(u_b) W[b, p1] .. W[b, pk]``
+    with u = W x + c and tanhᵏ the k-th derivative of tanh, a polynomial in tanh."""
 
     W: np.ndarray
     c: np.ndarray
 
-    def apply(self, x: np.ndarray, axis: int) -> np.ndarray:
-        """Apply the map along ``axis`` of ``x``; the output axis is the last one."""
+    def apply(self, x: np.ndarray, axis: int, order: int = 0) -> np.ndarray:
+        """The map's ``order``-th derivative along ``axis`` of ``x`` (0: the map itself):
+        the output axis comes after the other axes of ``x``, then ``order`` input axes."""
         moved = np.moveaxis(x, axis, -1)
-        return np.tanh(moved @ self.W.T + self.c)
+        t = np.tanh(moved @ self.W.T + self.c)
+        if order == 0:
+            return t
+        poly = np.polynomial.Polynomial([0, 1])  # tanh = t, and d/du P(t) = P'(t) (1 - t²)
+        for _ in range(order):
+            poly = poly.deriv() * np.polynomial.Polynomial([1, 0, -1])
+        out = poly(t)
+        for _ in range(order):  # one factor W[b, p] per derivative leg
+            out = out[..., None] * self.W.reshape(self.W.shape[:1] + (1,) * (out.ndim - moved.ndim)
+                                                  + self.W.shape[1:])
+        return out
 
 
 def sample_func(fdecl: FuncDecl, sizes: Mapping[sympy.Symbol, int], rng: np.random.Generator) -> FuncParams:

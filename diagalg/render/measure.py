@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from .shapes import SMALL_CHAR_W, Picture, Shape, Text, obstacle
-from .wires import Box, segment_hits
+from .wires import Box, segment_hits, segment_hits_box
 
 #: (font size, width of one character) of each text role, as the SVG writer draws it
 FONTS = {"free": (13.0, 7.4), "leg": (10.0, SMALL_CHAR_W), "coeff": (15.0, 8.6)}
@@ -44,8 +44,9 @@ def _meet(a: Box, b: Box, slack: float = 0.5) -> bool:
 
 def label_overlaps(pic: Picture) -> list[tuple[str, str]]:
     """Every pair of labels (free-leg, contracted-leg, coefficient and bubble-title texts)
-    whose boxes overlap, and every label lying over a tensor-like shape (the shape's own
-    name is inside it and not counted). Each entry names the two things that overlap."""
+    whose boxes overlap, every label lying over a tensor-like shape (the shape's own name
+    is inside it and not counted) and every label a wire is drawn through. Each entry
+    names the two things that overlap."""
     labels: list[tuple[str, Box]] = [(t.text, text_box(t)) for t in pic.texts]
     for s in pic.shapes:
         title = title_box(s)
@@ -61,6 +62,11 @@ def label_overlaps(pic: Picture) -> list[tuple[str, str]]:
             for a, ba in labels:
                 if _meet(ba, s.box, 1.0):
                     out.append((a, f"shape {s.name}"))
+    for a, (x0, y0, x1, y1) in labels:  # a wire drawn through a label (1 px of slack each side)
+        inner = (x0 + 1.0, y0 + 1.0, x1 - 1.0, y1 - 1.0)
+        if inner[0] < inner[2] and any(segment_hits_box(p, q, inner, pad=0.0)
+                                       for line in pic.lines for p, q in zip(line.points, line.points[1:])):
+            out.append((a, "a wire"))
     return out
 
 

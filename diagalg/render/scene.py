@@ -235,6 +235,20 @@ class _TermLayout:
         movable = np.array([self.verts[k].kind != "terminal" for k in comp])
         return separate(upright(x, sizes, movable), sizes, movable)
 
+    def _collides(self, comp: list[int], x: np.ndarray, placed: list[list[int]], pos: np.ndarray) -> bool:
+        """Whether a shape of ``comp`` at ``x`` would overlap one of the components already
+        ``placed`` at ``pos`` (two parts of a step both wanting the same old place)."""
+        mine = [(x[i], self.verts[k]) for i, k in enumerate(comp) if self.verts[k].kind != "terminal"]
+        for other in placed:
+            for k in other:
+                v = self.verts[k]
+                if v.kind == "terminal":
+                    continue
+                for c, u in mine:
+                    if abs(c[0] - pos[k, 0]) < (u.w + v.w) / 2 + 4 and abs(c[1] - pos[k, 1]) < (u.h + v.h) / 2 + 4:
+                        return True
+        return False
+
     def _rank(self, comp: list[int]) -> list[int]:
         """The component's vertices (as indices into ``comp``) in an order that does not
         depend on the order of the diagram's nodes: by what the shape shows and how many
@@ -276,19 +290,23 @@ class _TermLayout:
         pos = np.zeros((len(self.verts), 2))
         cursor = 0.0
         keys = node_keys(self.d)
-        placed = []  # the components laid where the previous step had them
+        placed: list[list[int]] = []  # the components laid where the previous step had them
+        taken: set[int] = set()  # the remembered places they took
         for comp in comps:
             x = self._place_component(comp)
             if self.seed is not None:
                 node_of = {i: n for i, k in enumerate(comp) if (n := self.verts[k].node) is not None}
                 nodes = list(node_of)
-                found = match([keys[node_of[i]] for i in nodes], self.seed)
+                trial = set(taken)
+                found = match([keys[node_of[i]] for i in nodes], self.seed, trial)
                 if found:
-                    x = align(x, {nodes[j]: at for j, at in found.items()})
-                    for i, k in enumerate(comp):
-                        pos[k] = x[i]
-                    placed.append(comp)
-                    continue
+                    y = align(x, {nodes[j]: at for j, at in found.items()})
+                    if not self._collides(comp, y, placed, pos):  # else: laid out as new, to the right
+                        for i, k in enumerate(comp):
+                            pos[k] = y[i]
+                        placed.append(comp)
+                        taken = trial
+                        continue
             solid = [i for i, k in enumerate(comp) if self.verts[k].kind != "terminal"]
             if solid:
                 lo = min(x[i, 0] - self.verts[comp[i]].w / 2 for i in solid)

@@ -70,12 +70,15 @@ class Memory:
     terms: tuple[TermMemory, ...]
 
 
-def match(keys: Sequence[Key], memory: TermMemory) -> dict[int, tuple[tuple[float, float], bool]]:
+def match(keys: Sequence[Key], memory: TermMemory,
+          taken: set[int] | None = None) -> dict[int, tuple[tuple[float, float], bool]]:
     """The remembered centre of every node (by index in ``keys``) that survives from
     ``memory``, and whether it matched exactly: first the nodes with the same name and leg
     labels, then those with the same name alone, each remembered place used once, in
-    order."""
-    free = list(range(len(memory.places)))
+    order. ``taken``: places already used (by another part of the same term); the places
+    used here are added to it."""
+    taken = set() if taken is None else taken
+    free = [j for j in range(len(memory.places)) if j not in taken]
     out: dict[int, tuple[tuple[float, float], bool]] = {}
     for exact in (True, False):
         for i, key in enumerate(keys):
@@ -86,6 +89,7 @@ def match(keys: Sequence[Key], memory: TermMemory) -> dict[int, tuple[tuple[floa
                 if k == key if exact else k[0] == key[0]:
                     out[i] = (memory.places[j][1], exact)
                     free.remove(j)
+                    taken.add(j)
                     break
     return out
 

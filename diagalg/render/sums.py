@@ -72,11 +72,16 @@ def arrange(parts: list[tuple[str, Framed]]) -> Framed:
     ports: dict[str, list[Port]] = {}
     x = 0.0
     for text, f in parts:
+        dy = (height - f.pic.height) / 2
         if text:
             w = text_width(text) + 8
-            pic.texts.append(Text(x + w / 2, height / 2 + 5, text, "middle", "coeff"))
+            baseline = height / 2 + 5
+            if len(parts) == 1:  # the legs of a lone term continue outside, past its coefficient
+                ys = [py + dy for ends in f.ports.values() for _, py, side in ends if side == "left"]
+                if any(baseline - 12 <= y <= baseline + 4 for y in ys):
+                    baseline = max(12.0, min(ys) - 5)  # just above the highest such leg
+            pic.texts.append(Text(x + w / 2, baseline, text, "middle", "coeff"))
             x += w + 4
-        dy = (height - f.pic.height) / 2
         if _bare(f):  # a bare scalar
             x -= 4
             continue

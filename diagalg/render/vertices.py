@@ -173,7 +173,12 @@ def reflect(f: Framed, axis: str) -> Framed:
                               apex=apex_of(orient) if s.kind == "triangle" else s.apex))
     lines = [Line([m(p) for p in l.points], l.label) for l in f.pic.lines]
     flip_anchor = {"start": "end", "end": "start"} if axis == "x" else {}
-    texts = [Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role) for t in f.pic.texts]
+    # a text is placed by its baseline: mirrored top-bottom, its box (not its baseline) is
+    # mirrored, or a label just above its wire would land on the wire
+    lift = {"free": 13.0, "leg": 10.0, "coeff": 15.0}
+    texts = [Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role) if axis == "x"
+             else Text(t.x, size - t.y + 0.55 * lift.get(t.role, 12.0), t.text, t.anchor, t.role)
+             for t in f.pic.texts]
     ports = {label: [(*m((x, y)), _MIRROR_SIDE[axis].get(side, side)) for x, y, side in ends]
              for label, ends in f.ports.items()}
     x0, y0, x1, y1 = f.rect
