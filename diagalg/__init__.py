@@ -94,14 +94,10 @@ def values(expr: Expr, program: Program, seed: int = 0) -> "ValuesFigure":
     weights or one instance sampled from ``seed``. Returns a figure a notebook displays;
     ``.svg`` is the document, ``.shown.arrays`` the arrays, ``.shown.source`` where they
     come from."""
-    from .numeric.values import values_of
-    from .printing import expr_text
-    from .render import let_opened, render
-    from .render.values import ValuesFigure, with_values
+    from .render.values import ValuesFigure
+    from .values_figure import values_document
 
-    opened = let_opened(expr)
-    shown = values_of(opened, program, seed=seed)
-    return ValuesFigure(with_values(render(opened, program, "svg"), shown.arrays, shown.source, expr_text(expr)), shown)
+    return ValuesFigure(*values_document(expr, program, seed))
 
 
 def to_text(expr: Expr) -> str:

@@ -40,12 +40,15 @@ class Name(Node):
 
 @dataclass(frozen=True)
 class Arg(Node):
-    """One binding argument: ``label``, ``leg=label`` or ``label: dim``."""
+    """One binding argument: ``label``, ``leg=label``, ``label: dim`` or a selection
+    ``leg=3`` (``value`` 3, written at ``value_pos``; ``label`` is then the leg's name)."""
 
     pos: Pos
     label: str
     leg: str | None = None
     dim: "Node | None" = None
+    value: int | None = None
+    value_pos: Pos | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,18 @@ class AxisCall(Node):
     pos: Pos
     fn: str
     labels: tuple[LabelRef, ...]
+    arg: Node
+
+
+@dataclass(frozen=True)
+class MatrixCall(Node):
+    """``inv[k -> i](E)``, ``det[k -> i](E)`` (E read as a map from its labels ``inputs``
+    to its labels ``outputs``), and ``inv(E)``, ``det(E)`` (both None: a two-leg E)."""
+
+    pos: Pos
+    fn: str
+    inputs: tuple[LabelRef, ...] | None
+    outputs: tuple[LabelRef, ...] | None
     arg: Node
 
 
@@ -344,6 +359,7 @@ class DrawStmt(Stmt):
     expr: Node
     path: str
     folded: bool = False  # `draw psi to "f.svg" folded`: a let as one box
+    values: bool = False  # `draw psi to "f.svg" values`: the arrays behind it below the picture
 
 
 @dataclass(frozen=True)

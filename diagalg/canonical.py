@@ -29,7 +29,10 @@ when E is one term with coefficient 1), so ``pow(x[i], 2)`` and
 Nested expressions (box, bubble and derivative nodes) are encoded in the same
 graph: the operation's port vertices are coloured by their role (bubble axis,
 batch, ``@out``, causal q/k, ``@d{i}``, box port); a bubble's consumed axis
-(logsumexp, func) is an internal vertex joined to the node vertex only. The
+(logsumexp, func) is an internal vertex joined to the node vertex only. ``inv`` and
+``det`` of an expression join each of their two leg groups to one group vertex
+(the two of one colour: the transposed reading is the same value); det's
+consumed legs are coloured by their position in the group. The
 inner expression is collected (:func:`collect`) and each of its terms gets a
 *term vertex* coloured by the term's coefficient, joined to the node vertex and
 to every node and edge vertex of the term's diagram, which is encoded at depth
@@ -57,7 +60,10 @@ import numpy as np
 import sympy
 
 from . import caches
+from .bubbles.matrix import MATRIX_KINDS
+from .bubbles.matrix import roles as matrix_roles
 from .model import (
+    FUNC_IN_PREFIX,
     FUNC_OUT_PORT,
     BoxOp,
     BubbleOp,
@@ -250,6 +256,12 @@ class _NestedInfo:
     consumed: frozenset[str]  # inner labels consumed by the op (internal axis vertex)
     axis_colour: str
     inner: Expr
+    #: ``inv``/``det`` of an expression: its two leg groups, each one vertex (of one colour,
+    #: so swapping the groups is an automorphism: the reading as the transposed map has the
+    #: same value) joined to the vertices of its labels; ``ordered``: a label's position in
+    #: its group is part of its colour (det: reordering rows may change the sign)
+    groups: tuple[tuple[str, ...], ...] = ()
+    ordered: bool = False
 
 
 def _tensor_ident(op: TensorOp) -> tuple:
@@ -263,6 +275,12 @@ def _nested_info(op: BoxOp | BubbleOp | DerivOp, depth: int) -> tuple[tuple, _Ne
     if isinstance(op, BoxOp):
         ident: tuple = ("box", op.name)
         roles = ["box-port"] * len(ports)
+    elif isinstance(op, BubbleOp) and op.kind in MATRIX_KINDS:
+        ins, outs = matrix_roles(op)
+        ident = ("bubble", op.kind)
+        axis_colour = repr((depth, "axis", ident))
+        consumed = frozenset(op.axes) if op.kind == "det" else frozenset()
+        return ident, _NestedInfo(["m"] * len(ports), consumed, axis_colour, op.inner, (ins, outs), op.kind == "det")
     elif isinstance(op, BubbleOp):
         param = None if op.param is None else _dim_str(op.param)
         fname = None if op.func is None else op.func.name
@@ -272,7 +290,7 @@ def _nested_info(op: BoxOp | BubbleOp | DerivOp, depth: int) -> tuple[tuple, _Ne
         for p in ports:
             if op.kind == "func" and p == FUNC_OUT_PORT:
                 roles.append("out")
-            elif op.kind == "func" and p.startswith("@d"):
+            elif op.kind == "func" and p.startswith(FUNC_IN_PREFIX):
                 roles.append("in")  # f's derivative legs: one role, mixed partials of a smooth f commute
             elif op.kind == "causal" and p in axes:
                 roles.append("q" if p == axes[0] else "k")
@@ -420,13 +438,24 @@ class _Encoder:
                 targets[label] = port_index[label]
                 continue
             v = len(colours)
-            if label in nested.consumed:
+            if label in nested.consumed and nested.ordered:
+                pos = next(g.index(label) for g in nested.groups if label in g)
+                colours.append(nested.axis_colour + f":{pos}")
+            elif label in nested.consumed:
                 colours.append(nested.axis_colour)
             else:  # a free inner label the op does not expose (not expected): keep it exact
                 colours.append(repr((depth, "unbound", node.op.__class__.__name__, label)))
             src.append(nv)
             dst.append(v)
             targets[label] = v
+        for group in nested.groups:  # inv/det: one vertex per leg group (see _NestedInfo)
+            gv = len(colours)
+            colours.append(repr((depth, "group", nested.axis_colour)))
+            src.append(nv)
+            dst.append(gv)
+            for label in group:
+                src.append(gv)
+                dst.append(targets[label])
         for cstr, inner_diagram in _collected_inner(nested.inner):
             tv = len(colours)
             colours.append(repr((depth + 1, "term", cstr)))
@@ -476,8 +505,44 @@ def _odd_automorphism(graph: igraph.Graph, colour: list[int], groups: list[list[
     return False
 
 
+def _split_onehots(diagram: Diagram) -> Diagram:
+    """``diagram`` with every onehot on a summed edge of more than one other port
+    replaced by one onehot per port (each on its own edge): ``e_v[h] A[h] B[h]``
+    summed over h is ``A[v] B[v]``, whatever A and B are. This is the one form keys
+    are taken of, so that ``W[h=1, a, f] V[h=1, b, f]`` (a selection per leg) and
+    ``onehot(1)[g] W[g, a, f] V[g, b, f]`` (one onehot on a hyperedge) are one key."""
+    inc = None
+    nodes = list(diagram.nodes)
+    dims = dict(diagram.dims)
+    drop: set[int] = set()
+    for k, node in enumerate(diagram.nodes):
+        if not isinstance(node.op, IndexOp):
+            continue
+        if inc is None:
+            inc = diagram.incidence
+        edge = node.edges[0]
+        others = [(j, p) for j, p in inc[edge] if j != k]
+        if len(others) < 2 or diagram.edge_labels[edge]:
+            continue
+        if any(isinstance(diagram.nodes[j].op, IndexOp) for j, _ in others):
+            continue
+        drop.add(k)
+        for n, (j, p) in enumerate(others):
+            fresh = f"{edge}~sel{n}"
+            while fresh in dims:
+                fresh += "'"
+            dims[fresh] = dims[edge]
+            old = nodes[j]
+            nodes[j] = Node(old.op, old.edges[:p] + (fresh,) + old.edges[p + 1:])
+            nodes.append(Node(node.op, (fresh,)))
+        del dims[edge]  # every port moved to its own edge: the old one would be a closed loop
+    if not drop:
+        return diagram
+    return Diagram.build([n for k, n in enumerate(nodes) if k not in drop], dims, diagram.free_map)
+
+
 def _compute_term(diagram: Diagram) -> tuple[DiagramKey, int]:
-    enc = _encode(diagram)
+    enc = _encode(_split_onehots(diagram))
     n = len(enc.colours)
     if n == 0:
         return _EMPTY_KEY, 1

@@ -272,8 +272,7 @@ class Checker:
             count = count_paths(start, over, skips=skips)
             found = list(islice(paths(start, over, skips), PRINT_LIMIT))
             for p in found:
-                how = f"order {p.order}" + (", approximate" if p.approximate else "")
-                lines.append(f"{p.name} ({how}) {_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
+                lines.append(f"{p.name} ({p.kind}) {_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
             terms = [p.term for p in found]
             exact = not any(p.approximate for p in found)
             n_approx = sum(p.approximate for p in found)
@@ -362,8 +361,7 @@ class Checker:
             f"NOT proven: the budget ran out after {res.evaluated} of {count} paths"
         lines = []
         for (size, p), value in zip(res.paths, res.values):
-            kind = f"order {p.order}" + (", approximate" if p.approximate else "")
-            lines.append(f"{_score_text(size, value, _metric_name(s) if metric is not None else None)}  {p.name} ({kind}) "
+            lines.append(f"{_score_text(size, value, _metric_name(s) if metric is not None else None)}  {p.name} ({p.kind}) "
                          f"{_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
         drawn = _drawn_terms(lines, [p.term for _, p in res.paths], start)
         by = f"|<{_metric_name(s)}, path>|" if metric is not None else \
@@ -385,7 +383,12 @@ class Checker:
         from .render import write
 
         try:
-            write(s.expr, self.program, s.target, folded=s.folded)
+            if s.values:
+                from .values_figure import write_values
+
+                write_values(s.expr, self.program, s.target, self.options.seed, folded=s.folded)
+            else:
+                write(s.expr, self.program, s.target, folded=s.folded)
         except (DiagalgError, OSError) as e:
             return Result(s.source, "draw", FAIL, f"not drawn: {e}")
         return Result(s.source, "draw", OK, f"[wrote {s.path}]")

@@ -76,10 +76,13 @@ def _base(edge: str) -> str:
 
 def _split_edges(d: Diagram, over: Mapping[str, int], among: Iterable[str] | None = None) -> list[str]:
     """The summed edges of ``d`` itself (not of its boxes; only those in ``among`` if
-    given) that ``over`` splits, by label name."""
+    given) that ``over`` splits, by label name. An edge a ``onehot`` already fixes (a
+    selection ``W[h=1, ...]``, or ``onehot(1)[h]`` written out) is not split again: its
+    other values are zero terms."""
     if not over:
         return []
     free = set(d.free_map.values())
+    free |= {n.edges[0] for n in d.nodes if isinstance(n.op, IndexOp)}
     return sorted(e for e in (d.dims if among is None else among) if _base(e) in over and e not in free)
 
 
@@ -176,6 +179,19 @@ class Path:
         if "MLP" in self.compositions:
             return f"{letters}-composition through an MLP" if letters else "MLP-composition"
         return f"{letters}-composition"
+
+    @property
+    def kind(self) -> str:
+        """``order N``, ``approximate`` when a choice was made inside a bubble and, for a
+        path through an MLP, how the MLP is read: its bubble holds only this path's share
+        of its input, so the MLP is evaluated at that input alone (not at the whole
+        residual stream, and not split linearly: the shares do not add up to the MLP)."""
+        out = f"order {self.order}"
+        if self.approximate:
+            out += ", approximate"
+        if "MLP" in self.compositions:
+            out += ", MLP evaluated on this path's input alone"
+        return out
 
 
 @dataclass(frozen=True)

@@ -605,7 +605,8 @@ class _Exporter:
             self.helper(op.kind)
         axes = {f"axis{k}": inner_labels.index(a) for k, a in enumerate(op.axes)}
         param = self.dim_code(op.param) if op.param is not None else ""
-        code = code_of.call.format(x=x, param=param, **axes)
+        axes_code = "(" + "".join(f"{inner_labels.index(a)}, " for a in op.axes) + ")"  # inv, det: all roles
+        code = code_of.call.format(x=x, param=param, axes=axes_code, **axes)
         var = self.fresh(op.kind)
         self.lines.append(f"{var} = {code}")
         return var

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["induction_probe", "previous_token_probe", "repeated_tokens"]
+__all__ = ["induction_probe", "previous_token_probe", "repeated_tokens", "next_token_direction", "token_period"]
 
 
 def _causal_centred(target: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -66,3 +66,25 @@ def repeated_tokens(vocab: int, period: int, repeats: int = 2, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     first = rng.permutation(vocab)[:period] if period <= vocab else rng.integers(0, vocab, period)
     return np.eye(vocab)[np.tile(first, repeats)]
+
+
+def next_token_direction(tokens: np.ndarray, vocab: int) -> np.ndarray:
+    """``N[q, v]``: 1 at ``v = tokens[q + 1]``, 0 elsewhere and on the last row (it has no
+    next token). Contracted with logits ``L[q, v]`` it is the summed logit of the correct
+    next token, the quantity a model trained on next-token prediction raises; it equals
+    ``shift(1)[p, q] tok[p, v]`` written in the language."""
+    tokens = np.asarray(tokens)
+    out = np.zeros((len(tokens), vocab))
+    out[np.arange(len(tokens) - 1), tokens[1:]] = 1.0
+    return out
+
+
+def token_period(tokens: np.ndarray) -> int | None:
+    """The smallest period p with at least one whole repeat (``2 p <= len``) such that
+    ``tokens[i + p] == tokens[i]`` everywhere, or None: the shift an induction head
+    uses on this input (random tokens repeated have the length of the random part)."""
+    tokens = np.asarray(tokens)
+    for p in range(1, len(tokens) // 2 + 1):
+        if np.array_equal(tokens[p:], tokens[:-p]):
+            return p
+    return None

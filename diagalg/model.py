@@ -317,6 +317,7 @@ class BoxOp:
 
 
 FUNC_OUT_PORT = "@out"
+FUNC_IN_PREFIX = "@in"  # a func derivative's legs: @in0, @in1, ...
 
 
 @dataclass(frozen=True)
@@ -327,8 +328,9 @@ class BubbleOp:
     each kind is): an elementwise name, ``softmax``/``logsumexp``/``layernorm`` (``axes=(k,)``),
     ``causal`` (``axes=(q, k)``), or ``func`` (``func`` set, ``axes=(input label,)``).
     ``param`` is pow's exponent, or a func's derivative order k (None: f itself; k: f's
-    k-th derivative, ports ``@d0 .. @d{k-1}`` of the input's dimension). Ports are the inner
-    free labels kept (all, minus the consumed axis of logsumexp and func), then ``@out``."""
+    k-th derivative, ports ``@in0 .. @in{k-1}`` of the input's dimension). Ports are the inner
+    free labels kept (all, minus the consumed axis of logsumexp and func; none for det), then
+    ``@out``."""
 
     kind: str
     inner: "Expr"
@@ -339,14 +341,14 @@ class BubbleOp:
     @cached_property
     def ports(self) -> tuple[str, ...]:
         labels = self.inner.labels
-        if self.kind == "logsumexp" or self.kind == "func":
+        if self.kind in ("logsumexp", "func", "det"):
             labels = tuple(l for l in labels if l not in self.axes)
         if self.kind == "func":
-            labels = labels + (FUNC_OUT_PORT,) + tuple(f"@d{k}" for k in range(int(self.param or 0)))
+            labels = labels + (FUNC_OUT_PORT,) + tuple(f"{FUNC_IN_PREFIX}{k}" for k in range(int(self.param or 0)))
         return labels
 
     def port_dim(self, port: str) -> sympy.Expr:
-        if self.func is not None and (port == FUNC_OUT_PORT or port.startswith("@d")):
+        if self.func is not None and (port == FUNC_OUT_PORT or port.startswith(FUNC_IN_PREFIX)):
             return self.func.out_dim if port == FUNC_OUT_PORT else self.func.in_dim
         return self.inner.free_dims[port]
 

@@ -22,6 +22,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast as A
 from .errors import SourceError
 from .parser_fast import declaration_prefix
+from .soft_matrix import soft_matrix
 from .parser_tables import load_parser
 from .vocabulary import grammar_path, statement_keywords
 
@@ -50,7 +51,7 @@ class _StatementNewlines:
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         stack: list[Token] = []
         prev: Token | None = None
-        for tok in _soft_onehot(stream):
+        for tok in soft_matrix(_soft_onehot(stream)):
             if tok.type == "_NL":
                 if stack or prev is None or prev.type == "_NL" or prev.type in _CONTINUING:
                     continue
@@ -59,6 +60,8 @@ class _StatementNewlines:
                 continue
             if tok.type == "NAME" and tok.value == "folded" and prev is not None and prev.type == "STRING":
                 tok = Token.new_borrow_pos("FOLDED", tok.value, tok)  # draw E to "f.svg" folded
+            if tok.type == "NAME" and tok.value == "values" and prev is not None and prev.type in ("STRING", "FOLDED"):
+                tok = Token.new_borrow_pos("VALUES", tok.value, tok)  # draw E to "f.svg" values
             if tok.type == "NAME" and tok.value == "decompose" and not stack \
                     and (prev is None or prev.type == "_NL"):
                 tok = Token.new_borrow_pos("DECOMPOSE", tok.value, tok)
@@ -287,7 +290,7 @@ class _ToAst(Transformer):
         return str(c[0])
 
     def draw_stmt(self, c: list[Any]) -> A.DrawStmt:
-        return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1], c[2] is not None)
+        return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1], c[2] is not None, c[3] is not None)
 
     def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
         return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1])
@@ -347,6 +350,10 @@ class _ToAst(Transformer):
     def barg_named(self, c: list[Any]) -> A.Arg:
         return A.Arg(_pos(c[0]), str(c[1]), leg=str(c[0]))
 
+    def barg_select(self, c: list[Any]) -> A.Arg:
+        value, vpos = c[1]
+        return A.Arg(_pos(c[0]), str(c[0]), value=value, value_pos=vpos)
+
     def barg_dim(self, c: list[Any]) -> A.Arg:
         return A.Arg(_pos(c[0]), str(c[0]), dim=c[1])
 
@@ -384,7 +391,7 @@ class _ToAst(Transformer):
         minus, num = c
         text = str(num)
         if not text.isdigit():
-            raise SourceError("expected a whole number (a shift offset or a onehot value)", num.line, num.column)
+            raise SourceError("expected a whole number (a shift offset, a onehot value or a selected index)", num.line, num.column)
         return (-1 if minus is not None else 1) * int(text), _pos(minus if minus is not None else num)
 
     def shift(self, c: list[Any]) -> A.Shift:
@@ -415,6 +422,23 @@ class _ToAst(Transformer):
 
     def axis_call(self, c: list[Any]) -> A.AxisCall:
         return A.AxisCall(_pos(c[0]), str(c[0]), c[1], c[2])
+
+    def inv_call(self, c: list[Any]) -> A.MatrixCall:
+        return self._matrix_call("inv", c)
+
+    def det_call(self, c: list[Any]) -> A.MatrixCall:
+        return self._matrix_call("det", c)
+
+    @staticmethod
+    def _matrix_call(fn: str, c: list[Any]) -> A.MatrixCall:
+        """``inv(E)``/``det(E)`` (c: the word's token, E) or ``inv[k -> i](E)`` (c: the two
+        label lists and E; the literal ``inv`` is not kept) or ``det[k -> i](E)``."""
+        word = c[0] if isinstance(c[0], Token) else None
+        rest = c[1:] if word is not None else c
+        if len(rest) == 1:
+            return A.MatrixCall(_pos(word) if word is not None else rest[0].pos, fn, None, None, rest[0])
+        ins, outs, arg = rest
+        return A.MatrixCall(_pos(word) if word is not None else ins[0].pos, fn, ins, outs, arg)
 
     def func_app(self, c: list[Any]) -> A.FuncApp:
         name, src, dst, *dlegs, arg = c

@@ -39,6 +39,7 @@ from functools import lru_cache  # noqa: E402
 from typing import Any, Mapping, Sequence  # noqa: E402
 
 from .model import (  # noqa: E402
+    FUNC_IN_PREFIX,
     FUNC_OUT_PORT,
     BoxOp,
     BubbleOp,
@@ -114,7 +115,7 @@ class Folds:
     def __init__(self, forms: Mapping[Any, tuple[str, tuple[str, ...]]], key: Any, sig: Any) -> None:
         self.forms = dict(forms)
         self.key, self.sig = key, sig
-        self.sigs = set()
+        self.sigs: set[Any] = set()
         self._keys: dict[int, tuple[Any, Op]] = {}
 
     def add(self, op: Op, name: str, where: tuple[str, ...]) -> None:
@@ -160,8 +161,11 @@ class _TermPrinter:
         self.needs = {names[e]: dim for e, dim in d.edge_dims if e not in fixed}
         factors: list[str] = []
         keep: list[str] = []
-        for node in d.nodes:
-            factors.append(self.node(node, names))
+        selected, hidden = _selections(d)
+        for k, node in enumerate(d.nodes):
+            if k in hidden:
+                continue
+            factors.append(self.node(node, names, selected.get(k)))
         inc = d.incidence
         for e, dim in d.edge_dims:
             labels = d.edge_labels[e]
@@ -204,9 +208,13 @@ class _TermPrinter:
         dim = self.needs.pop(name, None)
         return name if dim is None else f"{name}: {scalar_text(dim)}"
 
-    def node(self, node: Node, names: dict[str, str]) -> str:
+    def node(self, node: Node, names: dict[str, str], selected: dict[int, int] | None = None) -> str:
         op = node.op
         labels = [names[e] for e in node.edges]
+        if selected:
+            # W[h=1, a, f]: the onehots on these ports are written as selections
+            legs = [f"{p}={selected[k]}" if k in selected else labels[k] for k, p in enumerate(op.ports)]
+            return f"{op.name if isinstance(op, BoxOp) else op.text()}[{', '.join(legs)}]"  # type: ignore[union-attr]
         if self.folds is not None and len(set(labels)) == len(labels):
             folded = self.folds.match(op, labels)
             if folded is not None:
@@ -252,13 +260,17 @@ class _TermPrinter:
                 if ax not in inner_names:
                     inner_names[ax] = _unique(ax, self.taken)
             inner = self.expr(op.inner, inner_names)
+            if op.kind in ("inv", "det"):  # of an expression (diagalg.bubbles.matrix)
+                from .bubbles.matrix import matrix_text
+
+                return matrix_text(op, inner, inner_names)
             if op.kind == "pow":
                 return f"pow({inner}, {scalar_text(op.param)})"
             if op.kind == "func":
                 assert op.func is not None  # a func bubble carries its declaration
                 order = int(op.param or 0)  # f'[a -> b, c](E): the derivative, one label per prime
                 name = op.func.name + "'" * order
-                legs = "".join(", " + port_names[f"@d{k}"] for k in range(order))
+                legs = "".join(", " + port_names[f"{FUNC_IN_PREFIX}{k}"] for k in range(order))
                 return f"{name}[{inner_names[op.axes[0]]} -> {port_names[FUNC_OUT_PORT]}{legs}]({inner})"
             if op.axes:
                 return f"{op.kind}[{', '.join(inner_names[a] for a in op.axes)}]({inner})"
@@ -308,6 +320,35 @@ class _TermPrinter:
                     out.append(f" {'-' if sign < 0 else '+'} {text}")
         self.taken = used
         return "".join(out)
+
+
+def _selectable(op: Op) -> bool:
+    """A node that takes a selection in source: a declared tensor or a folded let."""
+    return isinstance(op, TensorOp) or (isinstance(op, BoxOp) and op.name is not None)
+
+
+def _selections(d: Diagram) -> tuple[dict[int, dict[int, int]], set[int]]:
+    """The onehots of ``d`` that print as selections ``W[h=1, a, f]``: a onehot on a
+    summed edge whose every other end is a port of a declared tensor or of a folded let
+    (the form parses back to the same contraction, one onehot per port, which is equal:
+    e_v[h] A[h] B[h] summed over h is A[v] B[v]). Returns the value at each such (node,
+    port), and the onehot nodes that are then not printed."""
+    selected: dict[int, dict[int, int]] = {}
+    hidden: set[int] = set()
+    inc = d.incidence
+    for k, node in enumerate(d.nodes):
+        if not isinstance(node.op, IndexOp):
+            continue
+        edge = node.edges[0]
+        if d.edge_labels[edge]:
+            continue
+        others = [(j, port) for j, port in inc[edge] if j != k]
+        if not others or len(others) != len(inc[edge]) - 1 or not all(_selectable(d.nodes[j].op) for j, _ in others):
+            continue
+        hidden.add(k)
+        for j, port in others:
+            selected.setdefault(j, {})[port] = node.op.value
+    return selected, hidden
 
 
 def expr_text(expr: Expr, folds: Folds | None = None) -> str:

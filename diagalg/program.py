@@ -134,6 +134,7 @@ class DrawStmt:
     path: str
     target: str
     folded: bool = False  # ``draw psi to "f.svg" folded``: a bare let drawn as one box
+    values: bool = False  # ``draw psi to "f.svg" values``: the arrays behind it drawn below
 
 
 RunStmt = AssertStmt | ShowStmt | CalcStmt | RuleStmt | ExpandStmt | DecomposeStmt | CostStmt | DrawStmt

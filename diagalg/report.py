@@ -69,6 +69,8 @@ def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -
     if isinstance(stmt, ExpandStmt):
         return term_figures(stmt, results)
     if isinstance(stmt, DrawStmt):  # the picture the statement wrote: a bare let opened one level
+        if stmt.values:  # with the arrays behind it, as the file it wrote shows them
+            return [_values_figure(checker, stmt)]
         shown = stmt.expr if stmt.folded else let_opened(stmt.expr)
         return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw")]
     if isinstance(stmt, ShowStmt):
@@ -77,6 +79,18 @@ def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -
                      env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
         return trace_figures(start, d)
     return []
+
+
+def _values_figure(checker: Checker, stmt: DrawStmt) -> str:
+    from .errors import DiagalgError
+    from .values_figure import values_document
+
+    caption = escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "") + " values")
+    try:
+        text, shown = values_document(stmt.expr, checker.program, checker.options.seed, folded=stmt.folded)
+    except DiagalgError as e:
+        return f"<figure class=\"draw\"><p class=\"nodrawing\">no values: {escape(str(e))}</p></figure>"
+    return f"<figure class=\"draw values\">{text}<figcaption>{caption}\n{escape(shown.source)}</figcaption></figure>"
 
 
 #: terms of one expand or paths statement drawn at most (the rest are counted)

@@ -24,6 +24,8 @@ SCALAR_FUNCTIONS = ("sqrt", "min")
 #: importing the renderer, which a check does not otherwise need.
 DRAWING_EXTENSIONS = {".svg": "svg", ".tex": "tikz", ".tikz": "tikz", ".png": "png", ".html": "html",
                       ".htm": "html"}
+#: the kinds a drawing with its values can be written as (the values panels are SVG)
+VALUES_KINDS = ("svg", "html", "png")
 
 _WORD = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
 

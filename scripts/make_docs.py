@@ -52,6 +52,10 @@ CALCS_PER_FILE = 2
 LETS_PER_FILE = 6
 #: checked statements other than calc shown per file (the rest are counted)
 CHECKS_PER_FILE = 4
+#: terms of an `expand` or `paths` statement drawn per statement (the rest are counted)
+TERMS_PER_STATEMENT = 4
+#: lets shown with their values (`diagalg draw FILE NAME --values`): (example, let name)
+VALUES_PICTURES = [("transformers/induction_head", "attn"), ("transformers/toy_model", "QK1")]
 #: a first sentence longer than this becomes a heading only up to its first colon
 TITLE_WIDTH = 100
 
@@ -156,6 +160,30 @@ class Writer:
         if lines:
             self.md += ["`diagalg check` prints:", "", "```text", *lines, "```", ""]
 
+    def term_pictures(self, name: str, results) -> None:
+        """The first terms an `expand` or `paths` line lists, each drawn under its line (as the
+        report and `diagalg draw FILE --line N` draw them), and how many more there are."""
+        terms = [t for r in results for t in r.terms]
+        if not terms:
+            return
+        self.md += ["Its terms, drawn (`diagalg draw FILE --line N` draws them all):", ""]
+        for j, (line, expr) in enumerate(terms[:TERMS_PER_STATEMENT], start=1):
+            self.md += [f"- `{line}`", "", f"  ![term {j}]({self.picture(f'{name}-term{j}.svg', expr)})", ""]
+        if len(terms) > TERMS_PER_STATEMENT:
+            self.md += [f"({_plural(len(terms) - TERMS_PER_STATEMENT, 'more term')} listed.)", ""]
+
+    def values_picture(self, program, stem: str, rel: str, name: str) -> None:
+        """The let ``name`` drawn with the arrays behind it (`draw ... --values`)."""
+        from diagalg.values_figure import values_document
+
+        text, shown = values_document(program.lets[name].expr, program, 0, folded=True, name=name,
+                                      labels=program.lets[name].labels)
+        (self.pictures / f"{stem}-{_slug(name)}-values.svg").write_text(text, encoding="utf-8")
+        self.md += [f"### Values: `{name}`", "",
+                    f"`diagalg draw {rel} {name} --values -o {name}.svg` draws {name} with the arrays "
+                    f"behind it ({shown.source}):", "",
+                    f"![{name} with its values](pictures/{stem}-{_slug(name)}-values.svg)", ""]
+
     def example(self, number: int, path: Path) -> None:
         """The section of one example file (see the module docstring); the working
         directory is the repository root, so result lines name ``examples/...``."""
@@ -184,6 +212,9 @@ class Writer:
                 self.md += ["```diag", d.source.text, "```", "", f"![{d.name}]({src})", ""]
             if len(lets) > len(shown):
                 self.md += [f"({_plural(len(lets) - len(shown), 'more definition')} in the file.)", ""]
+        for example, name in VALUES_PICTURES:
+            if example == path.relative_to(ROOT / "examples").with_suffix("").as_posix():
+                self.values_picture(program, stem, rel, name)
         calcs = [(s, results) for s, results in ran if isinstance(s, CalcStmt)][:CALCS_PER_FILE]
         for k, (calc, results) in enumerate(calcs, start=1):
             self.md += [f"### Derivation {k} (line {calc.source.line})", "", "```diag", calc.source.text]
@@ -208,6 +239,8 @@ class Writer:
             if shown:
                 self.md += [" ".join(shown), ""]
             self.output(results)
+            if isinstance(stmt, ExpandStmt):
+                self.term_pictures(f"{stem}-check{k}", results)
         if len(checked) > CHECKS_PER_FILE:
             self.md += [f"({_plural(len(checked) - CHECKS_PER_FILE, 'more checked statement')} in the file.)", ""]
         every = [r for _, results in ran for r in results]

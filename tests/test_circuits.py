@@ -174,6 +174,8 @@ def test_gpt2_example_paths_label_the_mlp(cli):
     assert r.returncode == 0, r.stdout + r.stderr
     names = re.findall(r"^    (.+?) \(order (\d)", r.stdout, re.MULTILINE)
     assert ("MLP-composition", "2") in names      # the attention block read by the MLP
+    assert re.search(r"^    MLP-composition \(order 2, approximate, MLP evaluated on this path's input alone\)",
+                     r.stdout, re.MULTILINE)
     assert ("mlp", "1") in names and ("attn", "1") in names and ("direct", "0") in names
     assert not any(n == "V-composition" for n, _ in names)
 

@@ -35,14 +35,15 @@ ROOT = TESTS.parent
 #: The modules whose random or hand-made cases test the rules' soundness.
 PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubble_rules.py",
                          "test_derivative.py", "test_soundness.py", "test_power_algebra.py",
-                         "test_elementwise_algebra.py", "test_everyday_algebra.py")
+                         "test_elementwise_algebra.py", "test_everyday_algebra.py", "test_matrix_functions.py")
 
 
 # --------------------------------------------------------------------------- rules
 
 
 def test_rule_sets_are_those_once_kept_by_hand():
-    assert DEFAULT_RULES == ("delta", "isometry", "inverse", "distribute", "shift", "symmetry", "reshape",
+    assert DEFAULT_RULES == ("delta", "isometry", "inverse", "inverse_expr", "inverse_product", "det_product",
+                             "det_inverse", "unitary_inverse", "distribute", "shift", "symmetry", "reshape",
                              "elementwise_reshape", "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
                              "distribution_sum", "logsumexp_shift", "layernorm_shift", "softmax_fold", "exp_product",
                              "log_exp", "log_softmax", "derivative", "pow_sum", "collect")
@@ -51,7 +52,8 @@ def test_rule_sets_are_those_once_kept_by_hand():
     assert set(DERIVATIVE_INNER_RULES) == {"derivative", "delta", "distribute", "inverse", "shift", "reshape",
                                            "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
                                            "elementwise_reshape",
-                                           "pow_collect", "exp_product", "softmax_sum", "pow_sum"}
+                                           "pow_collect", "exp_product", "softmax_sum", "pow_sum",
+                                           "inverse_expr", "det_product", "det_inverse"}
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 
 
@@ -99,7 +101,7 @@ def test_every_grammar_bubble_token_has_a_registry_module_and_back():
     assert set(grammar_bubble_tokens()) == set(keyword_kinds())
     for kind in keyword_kinds():
         assert kind in grammar_keywords()
-    modules = {p.stem for p in (ROOT / "diagalg" / "bubbles").glob("*.py")} - {"__init__", "spec", "pieces"}
+    modules = {p.stem for p in (ROOT / "diagalg" / "bubbles").glob("*.py")} - {"__init__", "spec", "pieces", "matrix"}
     assert modules == set(BUBBLES)
 
 
@@ -120,17 +122,19 @@ def test_printing_and_repl_words_come_from_the_grammar():
 def test_every_bubble_states_what_its_readers_need(kind):
     b = get_bubble(kind)
     assert b.kind == kind and b.description and b.drawing_label()
-    assert b.axes in (0, 1, 2)
+    assert b.axes in (0, 1, 2) or (b.axes == -1 and kind in ("inv", "det"))  # -1: every label has a role
     assert b.shift is None or b.shift in SHIFT_FACTS
     if kind == "pow":
         assert b.exact_obstacle(sympy.Integer(3)) is None
+    elif b.exact is not None:  # inv, det: rational maps, computed over the prime field
+        assert b.exact_obstacle() is None
     else:
         assert b.exact_obstacle()  # transcendental, piecewise or opaque: a reason
     if b.export:
         assert set(b.export) == set(EXPORT_BACKENDS)
     else:
         assert b.no_export
-    assert (b.derivative is None) == (kind == "func")
+    assert b.derivative is not None  # every bubble differentiates (a user function through f')
 
 
 def test_pow_is_exact_only_for_non_negative_integer_exponents():
@@ -164,10 +168,13 @@ def test_exported_numpy_code_is_the_oracles_function(kind, complex_):
     x = _draw((3, 4, 4), rng, complex_)
     if kind == "pow" or kind == "log":
         x = x + 3.0  # away from the branch cut for the comparison
-    axes = {0: (), 1: (1,), 2: (1, 2)}[b.axes]
-    param = 3.0 if kind == "pow" else None
+    if b.axes == -1:  # inv, det: a square map from axis 0 to axes (1, 2)
+        x = _draw((4, 2, 2), rng, complex_)
+    axes = {0: (), 1: (1,), 2: (1, 2), -1: (0, 1, 2)}[b.axes]
+    param = 3.0 if kind == "pow" else 1.0 if b.axes == -1 else None
     want = b.apply(x, axes, param)
-    call = code.call.format(x="x", param="3.0", **{f"axis{k}": a for k, a in enumerate(axes)})
+    call = code.call.format(x="x", param="3.0" if kind == "pow" else "1", axes="(0, 1, 2)",
+                            **{f"axis{k}": a for k, a in enumerate(axes)})
     with np.errstate(all="ignore"):
         got = eval(call, {**namespace, "x": x})  # noqa: S307 - the registry's own code
     assert np.allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)

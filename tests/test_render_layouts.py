@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import cases
 
 import diagalg
 from diagalg.engine import unfold
@@ -24,6 +23,7 @@ from diagalg.render import render
 from diagalg.render.measure import label_overlaps, readability, text_box, wires_through
 from diagalg.render.scene import overlaps, picture, pictures
 from diagalg.render.shapes import Line, Picture, Shape, Text
+from strategies import cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"

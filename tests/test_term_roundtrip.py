@@ -6,6 +6,7 @@ printer once did (``(tok[k, t2] WE[t2, a2] + …) … (tok[k1, t2] …)``)."""
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,29 @@ def test_the_short_form_folds_lets_and_stays_much_shorter(tmp_path):
         short, full = _term_text(t, folds), _term_text(t)
         assert name in short and "softmax" not in short and "softmax" in full
         assert 2 * len(short) < len(full)
+
+
+def test_selections_print_as_selections_and_parse_back(tmp_path):
+    """A onehot meeting tensor legs prints as a selection ``WQ2[h=1, a, f]`` (issue 17
+    item 2), in both the expanded heads of ``over h`` and one written in the source."""
+    cm.write_model(tmp_path)
+    text = cm.DIAG + "let S2[q, k] = y1[q, a] WQ2[h=1, a, f] WK2[h=1, b, f] y1[k, b] / sqrt(dh)\n" \
+        "expand S2[q, k] over h\npaths S2[q, k] over h\n"
+    (tmp_path / "m.diag").write_text(text)
+    program = diagalg.load(tmp_path / "m.diag")
+    terms = list(expansion_terms(program))
+    assert terms
+    for t in terms:
+        assert "WQ2[h=1, a, f]" in _term_text(t) and "onehot(1)" not in _term_text(t).split("WK2")[0][-40:]
+        assert_round_trip(program, t)
+    # frozen patterns: every head's onehot meets only tensor legs, so all print as selections
+    frozen = diagalg.parse("dim heads = 3, seq, d\ntensor x[s: seq, e: d]\ntensor F1[h: heads, q: seq, k: seq]\n"
+                           "tensor OV1[h: heads, a: d, e: d]\n"
+                           "let y1[q, e] = skip1: x[q, e] + attn1: F1[h, q, k] x[k, a] OV1[h, a, e]\n"
+                           "expand y1[q, e] x[k, e] over h\npaths y1[q, e] over h\n")
+    heads = [t for t in expansion_terms(frozen) if "attn1" in t.tags]
+    assert len(heads) == 12   # two statements, each as expand and as paths, 3 heads
+    for t in heads:
+        assert re.search(r"F1\[h=\d, q, k\d*\] x\[k\d*, a\] OV1\[h=\d, a, e\]", _term_text(t)), _term_text(t)
+        assert "onehot" not in _term_text(t)
+        assert_round_trip(frozen, t)

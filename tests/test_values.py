@@ -132,7 +132,7 @@ def test_values_without_svg_are_refused_with_a_message(tmp_path, capsys):
     diag = tmp_path / "a.diag"
     diag.write_text("dim n = 3\ntensor v[i: n]\n")
     assert main(["draw", str(diag), "v", "--values", "-o", str(tmp_path / "a.tex")]) != 0
-    assert "--values draws SVG panels" in capsys.readouterr().err
+    assert "a drawing with values is SVG panels" in capsys.readouterr().err
     assert not (tmp_path / "a.tex").exists()
 
 
@@ -189,3 +189,28 @@ def test_in_a_notebook_values_display_as_svg():
     A = _cells(_panels(root)["A[i, j]"])
     assert S == {(i, j): A[i, j] + A[j, i] for i in range(3) for j in range(3)}
     assert [a.name for a in fig.shown.arrays] == ["A[i, j] + A[j, i]", "A"]
+
+
+def test_a_draw_statement_with_values_writes_them_and_the_report_shows_them(tmp_path):
+    diag = tmp_path / "x.diag"
+    diag.write_text("dim n = 4\ntensor x[s: n, e: n]\nlet attn[q, k] = softmax[k](x[q, a] x[k, a])\n"
+                    'draw attn to "attn.svg" values\ndraw attn to "box.svg" folded values\n')
+    assert main(["check", str(diag), "--html", str(tmp_path / "r.html")]) == 0
+    opened = _panels(ET.parse(tmp_path / "attn.svg").getroot())
+    assert list(opened) == ["attn[q, k]", "x[s, e]"]
+    # rows of a softmax over k sum to one, in the let's own order (q down, k across)
+    cells = _cells(opened["attn[q, k]"])
+    assert all(abs(sum(cells[q, k] for k in range(4)) - 1) < 1e-12 for q in range(4))
+    folded = _panels(ET.parse(tmp_path / "box.svg").getroot())
+    assert list(folded) == ["attn[q, k]"] and _cells(folded["attn[q, k]"]) == cells
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('class="values-panel"') == 3 and "sampled (seed 0): x" in page
+
+
+def test_a_draw_statement_with_values_to_tikz_is_an_error_at_the_statement(tmp_path, capsys):
+    diag = tmp_path / "x.diag"
+    diag.write_text('dim n = 3\ntensor v[i: n]\ndraw v[i] to "v.tex" values\n')
+    assert main(["check", str(diag)]) != 0
+    err = capsys.readouterr().err
+    assert f"{diag}:3:" in err and "cannot hold the values panels" in err and "^" in err
+    assert not (tmp_path / "v.tex").exists()

@@ -55,15 +55,13 @@ def default_roles(labels: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ..
     return (labels[1],), (labels[0],)
 
 
-def square_problem(dims_in: Sequence[sympy.Expr], dims_out: Sequence[sympy.Expr]) -> str | None:
-    """Why a map from legs of ``dims_in`` to legs of ``dims_out`` is not square (None when
-    the two products are one dimension)."""
+def square_problem(dims_in: Sequence[sympy.Expr], dims_out: Sequence[sympy.Expr]) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """(size in, size out) when a map from legs of ``dims_in`` to legs of ``dims_out`` is
+    not square: the two products are not one dimension (None when they are)."""
     a, b = sympy.Mul(*dims_in), sympy.Mul(*dims_out)
     if sympy.simplify(a - b) == 0:
         return None
-    from ..printing import scalar_text
-
-    return f"it maps size {scalar_text(a)} to size {scalar_text(b)}, not a square matrix"
+    return a, b
 
 
 def _split(axes: tuple[int, ...], param: object) -> tuple[list[int], list[int]]:
@@ -123,3 +121,13 @@ def det_mod_p(mat: np.ndarray, field: object) -> np.ndarray:
     if complex_:
         return np.array(complex(det[0], det[1]))
     return np.array(float(det[0]))
+
+
+def matrix_text(op: BubbleOp, inner: str, names: dict[str, str]) -> str:
+    """How ``inv``/``det`` of an expression prints (``inner`` its argument's text, ``names``
+    the printed name of each inner label): ``inv(E)`` for two legs (either reading is
+    the same value), ``inv[k, l -> i, j](E)`` otherwise."""
+    if len(op.axes) == 2:
+        return f"{op.kind}({inner})"
+    ins, outs = roles(op)
+    return f"{op.kind}[{', '.join(names[l] for l in ins)} -> {', '.join(names[l] for l in outs)}]({inner})"

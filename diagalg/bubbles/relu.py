@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import sympy
 
-from .pieces import ONE, Pieces, bubble, chain, hadamard, single
+from .pieces import Pieces, bubble, chain
 from .spec import BackendCode, Bubble
 
 if TYPE_CHECKING:
@@ -22,8 +22,9 @@ def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | No
 
 
 def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
-    """relu'(x) = relu(x) / x for x != 0 (relu is not differentiable at 0)."""
-    return hadamard(dims, [(ONE, single(op))], bubble("pow", op.inner, op.ports, dims, param=sympy.Integer(-1)))
+    """relu' = step, for x != 0 (relu is not differentiable at 0; a random argument has
+    no zero entry)."""
+    return bubble("step", op.inner, op.ports, dims)
 
 
 BUBBLE = Bubble(

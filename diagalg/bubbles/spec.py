@@ -6,7 +6,8 @@ rules, printing, the REPL, drawing, the exact evaluator) reads one place instead
 of keeping its own table:
 
 * ``kind`` — the grammar token and ``BubbleOp.kind``; ``axes`` — how many labels
-  the bubble takes in brackets (0 elementwise, 1 ``softmax[k]``, 2 ``causal[q, k]``);
+  the bubble takes in brackets (0 elementwise, 1 ``softmax[k]``, 2 ``causal[q, k]``; -1
+  for ``inv``/``det``, whose brackets give every label a role, ``{axes}`` in export code);
   ``drops_axes`` — the result lacks those labels (``logsumexp``, ``func``).
 * ``apply(x, axes, param, func, real_semantics)`` — the numpy function the oracle
   evaluates (axes are axis positions of ``x``; see :mod:`diagalg.numeric.bubbles`).

@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from .check import add_check_parser
     from .draw import add_draw_parser
+    from .probe import add_probe_parser
     from .tools import add_tool_commands
 
     p = argparse.ArgumentParser(prog="diagalg", description="Symbolic tensor-diagram algebra.")
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check_parser(sub)
     add_draw_parser(sub)
     add_tool_commands(sub)  # simplify, scores, export, repl
+    add_probe_parser(sub)
     return p
 
 

@@ -82,45 +82,20 @@ def _measure(expr: Expr) -> int:
 def _draw_with_values(ns: argparse.Namespace, expr: Expr, program: Program) -> int:
     """``--values``: the drawing with the arrays behind it below (heatmaps, bars), from the
     bound weights or one sampled instance (``--seed``), and a line saying which."""
-    from pathlib import Path
+    from ..values_figure import values_document, write_values
 
-    from ..numeric.errors import NumericError
-    from ..numeric.values import values_of
-    from ..render import EXTENSIONS, render
-    from ..render.values import with_values
-
-    kind = "svg"
-    out = Path(ns.output) if ns.output is not None else None
-    if out is not None:
-        kind = EXTENSIONS.get(out.suffix.lower(), "")
-        if kind not in ("svg", "html", "png"):
-            raise DiagalgError(f"{out}: --values draws SVG panels: write .svg, .html or .png")
-    elif ns.format == "tikz":
+    if ns.output is None and ns.format == "tikz":
         raise DiagalgError("draw: --values draws SVG panels; it has no TikZ form")
     labels = name = None
     if ns.name is not None and ns.name in program.lets:
         labels = program.lets[ns.name].labels
         name = ns.name
-    try:
-        shown = values_of(expr, program, seed=ns.seed, labels=labels, name=name)
-    except NumericError as e:
-        raise DiagalgError(f"draw --values: {e}") from None
-    title = _expr_title(expr)
-    text = with_values(render(expr, program, "svg"), shown.arrays, shown.source, title)
-    if out is None:
+    if ns.output is None:
+        text, _ = values_document(expr, program, ns.seed, folded=True, name=name, labels=labels)
         sys.stdout.write(text)
         return 0
-    if kind == "png":
-        from ..render.png import svg_to_png
-
-        out.write_bytes(svg_to_png(text))
-    elif kind == "html":
-        from ..render.html import page
-
-        out.write_text(page(title or "diagram", [(shown.source, text)]), encoding="utf-8")
-    else:
-        out.write_text(text, encoding="utf-8")
-    print(f"wrote {out}")
+    write_values(expr, program, ns.output, ns.seed, folded=True, name=name, labels=labels)
+    print(f"wrote {ns.output}")
     return 0
 
 
@@ -161,12 +136,6 @@ def _draw_statement(ns: argparse.Namespace, program: Program) -> int:
             print(f"    {line}")
     print(f"wrote {out}")
     return 0
-
-
-def _expr_title(expr: Expr) -> str:
-    from ..printing import expr_text
-
-    return expr_text(expr)
 
 
 def add_draw_parser(sub: argparse._SubParsersAction) -> None:

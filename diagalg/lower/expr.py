@@ -24,6 +24,7 @@ from .. import ast as A
 from ..bubbles import get_bubble
 from ..conjugate import NotConjugable, conjugate
 from ..model import (
+    FUNC_IN_PREFIX,
     FUNC_OUT_PORT,
     BoxOp,
     BubbleOp,
@@ -46,7 +47,9 @@ from ..model import (
 )
 from ..program import LetDef, Program
 from .ir import IAtom, IProd, IScopedAtom, ISum, ISummand, exposed_uses
+from .matrix import let_inverse, matrix_call
 from .scalars import declared_names, did_you_mean, dim_expr, error_at, try_scalar
+from .select import has_selection, reject_selection, select_atom
 
 
 class Scope:
@@ -207,6 +210,7 @@ class Scope:
     def bind_args(self, owner: str, legs: tuple[str, ...], dims: tuple[sympy.Expr, ...],
                   args: tuple[A.Arg, ...] | None, pos: A.Pos) -> tuple[list[str], list[A.Pos]]:
         """Labels for each leg (in ``legs`` order); records label dimensions."""
+        reject_selection(args, owner)
         if args is None:
             labels = list(legs)
             poss = [pos] * len(legs)
@@ -247,6 +251,7 @@ class Scope:
     def free_args(self, args: tuple[A.Arg, ...]) -> tuple[list[str], list[A.Pos]]:
         """Labels of delta/zero/shift: dimensions from annotations or the rest of the statement."""
         labels, poss = [], []
+        reject_selection(args, "this built-in")
         for a in args:
             if a.leg is not None:
                 raise error_at("this tensor has no named legs", a.pos)
@@ -284,7 +289,8 @@ class Scope:
             conj = t.wrappers.count("conj") % 2 == 1
             inv = t.wrappers.count("inv")
             if inv and not decl.invertible:
-                raise error_at(f"inv({name}): '{name}' is not declared invertible, unitary or posdef", t.pos)
+                raise error_at(f"inv({name}): '{name}' is not declared invertible, unitary or posdef "
+                               f"(or write inv({name}[i, j]) for the inverse of the expression)", t.pos)
             return "tensor", tensor_op(decl, conj, inv)
         if name in self.program.lets:
             if "inv" in t.wrappers:
@@ -303,9 +309,15 @@ class Scope:
         raise error_at(f"undeclared name '{name}'{did_you_mean(name, declared_names(self.program))}", t.pos)
 
     def atom(self, node: A.Node) -> IAtom | IScopedAtom:
+        if isinstance(node, A.MatrixCall):
+            return matrix_call(self, node)
+        if isinstance(node, A.Bind) and "inv" in node.target.wrappers and node.target.name in self.program.lets:
+            return let_inverse(self, node, self.program.lets[node.target.name])
         if isinstance(node, A.Name):
             return self.bind_target(A.Target(node.pos, node.name), None, node.pos)
         if isinstance(node, A.Bind):
+            if has_selection(node.args):
+                return select_atom(self, node)  # W[h=1, a, f]: W contracted with onehot(1) on h
             return self.bind_target(node.target, node.args, node.pos)
         if isinstance(node, A.Delta):
             return self.delta_atom(node)
@@ -721,8 +733,9 @@ class Scope:
     def _port_labels(a: IScopedAtom) -> dict[str, str]:
         """The label bound to each port of the op ``a`` makes."""
         out = {l: l for l in a.labels}
+        prefix = FUNC_IN_PREFIX if a.func_out is not None else "@d"  # f'[a -> b, c]: c is port @in0
         for i, l in enumerate(a.deriv_labels):
-            out[f"@d{i}"] = l
+            out[f"{prefix}{i}"] = l
         if a.func_out is not None:
             out[FUNC_OUT_PORT] = a.func_out
         return out

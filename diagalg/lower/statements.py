@@ -44,6 +44,7 @@ from ..program import (
     UserRule,
 )
 from ..vocabulary import DRAWING_EXTENSIONS as EXTENSIONS
+from ..vocabulary import VALUES_KINDS
 from ..rules import implemented_rules
 from ..rules.user import UserRuleRewriter
 from ..weights import WeightsError, bind_file
@@ -464,7 +465,7 @@ class FileLowering:
             raise error_at(f"bind each of {s.target}'s {len(target.legs)} legs to a label", s.target_pos)
         tlabels: list[str] = []
         for a in s.args:
-            if a.leg is not None or a.dim is not None:
+            if a.leg is not None or a.dim is not None or a.value is not None:
                 raise error_at("bind the target's legs to plain labels, in declared order", a.pos)
             if a.label in tlabels:
                 raise error_at(f"label '{a.label}' is used twice on the target", a.pos)
@@ -486,7 +487,7 @@ class FileLowering:
                 raise error_at(f"'{e.target.name}' is already declared (as a {o.kind}, line {o.pos.line}); "
                                "a decomposition introduces new tensors", e.pos)
             for a in e.args:
-                if a.leg is not None:
+                if a.leg is not None or a.value is not None:
                     raise error_at("bind a new factor's legs by position", a.pos)
                 label_pos.setdefault(a.label, a.pos)
                 label_last[a.label] = a.pos
@@ -568,9 +569,12 @@ class FileLowering:
         if Path(s.path).suffix.lower() not in EXTENSIONS:
             raise error_at(f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
                            f"(use {', '.join(sorted(EXTENSIONS))})", s.pos)
+        if s.values and EXTENSIONS[Path(s.path).suffix.lower()] not in VALUES_KINDS:
+            raise error_at(f"draw ... values: \"{s.path}\" cannot hold the values panels "
+                           f"(they are SVG: write .svg, .html or .png)", s.pos)
         if self.run_statements:
             self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(self.base / s.path),
-                                                    s.folded))
+                                                    s.folded, s.values))
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         # bound here, not after the file: the arrays bind to the tensors declared above

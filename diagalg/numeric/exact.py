@@ -3,7 +3,8 @@ elements of a prime field (Schwartz–Zippel), with no tolerance.
 
 A statement built only from contractions, sums, copy tensors, ``shift``,
 ``group``/``split`` reshapes, ``onehot`` vectors, ``inv``, ``conj``, boxes,
-``pow`` with a non-negative integer exponent and coefficients that are rational
+``pow`` with a non-negative integer exponent, ``inv`` and ``det`` of an expression,
+and coefficients that are rational
 at the drawn sizes has entries that are rational functions of the tensors'
 entries. Both sides are evaluated on tensors drawn uniformly over F_p (F_p[i]
 for complex ones, p ≡ 3 mod 4 so that conj is the Frobenius map) subject to
@@ -261,6 +262,9 @@ def _operand(node: Node, inst: FieldInstance, backend: ModBackend) -> np.ndarray
         return _eval_expr(op.inner, inst, backend, op.ports)
     if isinstance(op, IndexOp):
         return inst.onehot(op)
+    if isinstance(op, BubbleOp) and (exact := get_bubble(op.kind).exact) is not None:
+        x = _eval_expr(op.inner, inst, backend, op.inner.labels)  # inv, det: rational maps (the registry's)
+        return exact(x, tuple(op.inner.labels.index(a) for a in op.axes), op.param, inst.field)
     if isinstance(op, BubbleOp) and op.kind == "pow" and op.param is not None:
         x = _eval_expr(op.inner, inst, backend, op.inner.labels)
         return inst.field.power(x, inst.exponent(op.param))

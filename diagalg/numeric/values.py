@@ -95,8 +95,8 @@ def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[st
               memory_cap: int = DEFAULT_MEMORY_CAP) -> ShownValues:
     """The arrays behind a drawing of ``expr`` in ``program``: first the expression's own
     value (named ``name``, by default its text; axes in the order ``labels``, by default
-    its free labels sorted), unless the expression is a single tensor on its own legs
-    (then the tensor is the value), then each shape :func:`shapes_shown` finds: a declared
+    its free labels sorted), unless the expression is a single tensor or folded let on
+    its own legs (then that shape's panel is the value), then each shape :func:`shapes_shown` finds: a declared
     tensor in declared leg order, a folded let in its own label order.
 
     Promises: the arrays are those one oracle draw would use (bound where bound, sampled
@@ -111,7 +111,7 @@ def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[st
     inst = draw_instance(decls, funcs, draw, rng, memory_cap, bound)
     order = tuple(labels) if labels is not None else expr.labels
     shown: list[ShownArray] = []
-    if not _is_bare_tensor(expr):
+    if not _is_bare_shape(expr):
         value = evaluate(expr, inst, order).array
         shown.append(ShownArray(name or _name_of(expr), order, value, "value"))
     for op in shapes_shown(expr):
@@ -128,12 +128,15 @@ def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[st
     return ShownValues(tuple(shown), _source_text(draw, bound, decls, seed, program))
 
 
-def _is_bare_tensor(expr: Expr) -> bool:
+def _is_bare_shape(expr: Expr) -> bool:
+    """One tensor (not conjugated or inverted) or one folded let box on its own legs: its
+    panel is the expression's value, which is then not shown twice."""
     if len(expr.terms) != 1 or expr.terms[0].coeff != 1 or len(expr.terms[0].diagram.nodes) != 1:
         return False
     node = expr.terms[0].diagram.nodes[0]
-    return isinstance(node.op, TensorOp) and not node.op.conj and not node.op.inv \
-        and dict(expr.terms[0].diagram.free) == dict(zip(node.op.ports, node.edges))
+    op = node.op
+    plain = (isinstance(op, TensorOp) and not op.conj and not op.inv) or (isinstance(op, BoxOp) and bool(op.name))
+    return plain and dict(expr.terms[0].diagram.free) == dict(zip(op.ports, node.edges))
 
 
 def _name_of(expr: Expr) -> str:

@@ -77,7 +77,7 @@ def _diagram_latex(d: Diagram) -> str:
             else:
                 factors.append(r"\left(" + expr_latex_body(op.inner) + r"\right)")
         elif isinstance(op, BubbleOp):
-            title = op.func.name if op.func is not None else get_bubble(op.kind).drawing_label()
+            title = op.func.name + "'" * int(op.param or 0) if op.func is not None else get_bubble(op.kind).drawing_label()
             sub = _indices(list(op.axes)) if op.axes else ""
             factors.append(r"\operatorname{" + title.replace("_", r"\_") + "}" + sub
                            + r"\left(" + expr_latex_body(op.inner) + r"\right)")

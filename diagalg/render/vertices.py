@@ -110,7 +110,7 @@ def nested_vertex(op: BoxOp | BubbleOp | DerivOp, inner: Framed) -> Vertex:
         if isinstance(op, DerivOp):
             title, sub = f"∂/∂{op.wrt.text()}", ""
         elif op.kind == "func":
-            title, sub = op.func.name if op.func else "func", ""
+            title, sub = (op.func.name + "′" * int(op.param or 0)) if op.func else "func", ""  # f′: f's derivative
         elif op.kind == "pow":
             title, sub = get_bubble("pow").drawing_label(), scalar_text(op.param) if op.param is not None else ""
         else:

@@ -12,6 +12,7 @@ from . import cyclic, delta, derivative, distribute, gauge, inverse, isometry, r
 from . import collect, layernorm_shift, softmax_shift  # noqa: F401
 from . import exp_product, log_exp, pow_collect, pow_expand, pow_nest, pow_split, softmax_sum  # noqa: F401
 from . import distribution_sum, elementwise_reshape, log_softmax, pow_sum, softmax_fold  # noqa: F401
+from . import det_inverse, det_product, inverse_expr, inverse_product, unitary_inverse  # noqa: F401  (issue 14)
 from .base import Edit, Rule, Site, all_rules, get_rule, registered
 
 

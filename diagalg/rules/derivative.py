@@ -24,17 +24,22 @@ derivative labels, inlined in place of the node (edge merges, union-find):
   pieces share the bubble's label edges, hyperedges):
   exp → exp(E); log → pow(E, -1); tanh → 1 − pow(tanh(E), 2);
   sigmoid → sigmoid(E) − pow(sigmoid(E), 2); pow(E, k) → k pow(E, k − 1)
-  (E for k = 2, ones for k = 1); relu → relu(E) ⊙ pow(E, −1) (exact wherever
-  relu is differentiable, E ≠ 0); gelu (the tanh form the evaluator uses) →
-  its derivative written with tanh and pow bubbles.
+  (E for k = 2, ones for k = 1); relu → step(E) and abs → sign(E) (exact
+  wherever they are differentiable, E ≠ 0; abs for real E only); sign and step
+  → 0 (they are locally constant: 0 almost everywhere, everywhere but at E = 0);
+  gelu (the tanh form the evaluator uses) → its derivative written with tanh and
+  pow bubbles.
 * ``softmax[k](E)``: ``s ⊙ (dE − Σ_k' s dE)``; ``logsumexp[k](E)``:
   ``Σ_k softmax[k](E) dE``; ``causal[q, k](E)``: the mask
   ``exp(causal[q, k](0))`` ⊙ dE; ``layernorm[d](E)`` (y = c pow(v, −1/2),
   c = E − mean_d E, v = mean_d c² + eps): ``pow(v, −1/2) ⊙ (dc − y ⊙ mean_d(y ⊙ dc))``
   (real arguments only: for complex ones the evaluator uses |c|²).
-* a node not depending on X contributes nothing; user functions depending on
-  X are not differentiated: the derivative node is left as it is (the rule does
-  not fire), and so is every derivative around it.
+* a user function ``f[a -> b](E)`` (and its derivatives ``f'``, ``f''``, ...): the chain
+  rule through an abstract function, ``f'[a -> b, e](E) dE[.., e]`` (e summed), the
+  derivative as another opaque function (:mod:`diagalg.bubbles.func`).
+* a node not depending on X contributes nothing; a bubble without a derivative
+  (a complex ``layernorm``, ``abs`` or ``sign``) leaves the derivative node as it is
+  (the rule does not fire), and so is every derivative around it.
 """
 
 from __future__ import annotations
@@ -92,8 +97,8 @@ def contains_deriv(expr: Expr) -> bool:
 
 
 def differentiable(expr: Expr, wrt: TensorOp) -> bool:
-    """True when the rule can differentiate ``expr`` by ``wrt`` (no derivative inside,
-    no user function or layernorm around an occurrence of ``wrt``)."""
+    """True when the rule can differentiate ``expr`` by ``wrt`` (no derivative inside, no
+    bubble without a derivative, or real-only one of a complex value, around ``wrt``)."""
     for t in expr.terms:
         for n in t.diagram.nodes:
             op = n.op
