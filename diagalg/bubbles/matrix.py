@@ -64,12 +64,12 @@ def square_problem(dims_in: Sequence[sympy.Expr], dims_out: Sequence[sympy.Expr]
     return a, b
 
 
-def _split(axes: tuple[int, ...], param: object) -> tuple[list[int], list[int]]:
-    k = int(round(float(np.real(param)))) if param is not None else 0  # type: ignore[arg-type]
+def _split(axes: tuple[int, ...], param: float | complex | int | None) -> tuple[list[int], list[int]]:
+    k = int(round(complex(param).real)) if param is not None else 0
     return list(axes[:k]), list(axes[k:])
 
 
-def matricise(x: np.ndarray, axes: tuple[int, ...], param: object) -> tuple[np.ndarray, list[int], list[int]]:
+def matricise(x: np.ndarray, axes: tuple[int, ...], param: float | complex | int | None) -> tuple[np.ndarray, list[int], list[int]]:
     """The matrix of ``x`` (rows the output axes, columns the input axes) and the two axis lists."""
     ins, outs = _split(axes, param)
     rows = int(np.prod([x.shape[a] for a in outs]))
