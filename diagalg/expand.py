@@ -279,13 +279,9 @@ def _residual(e: Expr, skips: frozenset[str]) -> bool:
     return _tagged(e) and any(_is_skip(t, e.labels, skips, e.terms) for t in e.terms)
 
 
-def skip_tags(expr: Expr) -> frozenset[str]:
-    """The tags of skip summands, read from ``expr`` *before* its lets are unfolded
-    (tags are unique within a file, so they survive unfolding): a summand that is one
-    bound name passing the sum's labels through (``skip1: y1[q, e]`` with y1 a let, even
-    a one-term let that unfolding inlines into several factors) is the skip. The roles
-    are assigned first and the lets unfolded after, as the contract says."""
-    found: set[str] = set()
+def nested_sums(expr: Expr) -> Iterator[Expr]:
+    """``expr`` and every expression nested in it (inside boxes, bubbles and derivatives),
+    each object once: shared sub-expressions (a let used twice) are not walked twice."""
     seen: set[int] = set()
     stack = [expr]
     while stack:
@@ -293,12 +289,23 @@ def skip_tags(expr: Expr) -> frozenset[str]:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        if _tagged(e):
-            found.update(t.tags[-1] for t in e.terms if t.tags and is_skip(t, e.labels, e.terms))
+        yield e
         for t in e.terms:
             for n in t.diagram.nodes:
                 if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
                     stack.append(n.op.inner)
+
+
+def skip_tags(expr: Expr) -> frozenset[str]:
+    """The tags of skip summands, read from ``expr`` *before* its lets are unfolded
+    (tags are unique within a file, so they survive unfolding): a summand that is one
+    bound name passing the sum's labels through (``skip1: y1[q, e]`` with y1 a let, even
+    a one-term let that unfolding inlines into several factors) is the skip. The roles
+    are assigned first and the lets unfolded after, as the contract says."""
+    found: set[str] = set()
+    for e in nested_sums(expr):
+        if _tagged(e):
+            found.update(t.tags[-1] for t in e.terms if t.tags and is_skip(t, e.labels, e.terms))
     return frozenset(found)
 
 

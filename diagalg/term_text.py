@@ -11,12 +11,16 @@ folds nothing.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from .engine import unfold
 from .expand import expand_terms
 from .model import BoxOp, BubbleOp, Diagram, Expr, Node, Term, walk_term, with_inner
 from .printing import Folds, expr_text
+
+if TYPE_CHECKING:
+    from .model import Op
+    from .program import LetDef
 
 __all__ = ["let_folds", "plain", "term_text"]
 
@@ -30,22 +34,22 @@ def _plain_expr(e: Expr) -> Expr:
     return Expr.of([plain(t) for t in e.terms], e.free_dims)
 
 
-def _sig(op: object) -> tuple:
+def _sig(op: Op) -> tuple[object, ...]:
     return (type(op).__name__, getattr(op, "kind", None), tuple(sorted(getattr(op, "ports", ()))))
 
 
-def _key(op: object) -> object:
+def _key(op: Op) -> object:
     """The canonical key of ``op`` as a node alone, its ports free under their names."""
     from .canonical import canonical_key
 
-    ports = tuple(op.ports)  # type: ignore[attr-defined]
+    ports = tuple(op.ports)
     if isinstance(op, BoxOp):   # a sum: its terms' canonical keys and coefficients, in any order
         return ("box", tuple(sorted(ports)), tuple(sorted(repr((canonical_key(t.diagram), t.coeff)) for t in op.inner.terms)))
-    d = Diagram.build([Node(op, ports)], {p: op.port_dim(p) for p in ports}, {p: p for p in ports})  # type: ignore[attr-defined]
+    d = Diagram.build([Node(op, ports)], {p: op.port_dim(p) for p in ports}, {p: p for p in ports})
     return canonical_key(d)
 
 
-def let_folds(lets: Mapping[str, object]) -> Folds:
+def let_folds(lets: Mapping[str, LetDef]) -> Folds:
     """The forms of the program's lets (``Program.lets``: name -> LetDef) that a printed
     term may fold: a one-node definition (its node; for a bubble also the node with
     its argument distributed, as ``expand`` leaves it: the same value) and a multi-term
@@ -55,8 +59,8 @@ def let_folds(lets: Mapping[str, object]) -> Folds:
     another order or its inner labels renamed still folds."""
     folds = Folds({}, _key, _sig)
     for name, let in lets.items():
-        e = _plain_expr(unfold(let.expr))  # type: ignore[attr-defined]
-        labels = tuple(let.labels)  # type: ignore[attr-defined]
+        e = _plain_expr(unfold(let.expr))
+        labels = tuple(let.labels)
         if set(labels) != set(e.labels):
             continue
         if len(e.terms) > 1:

@@ -26,6 +26,7 @@ from ..dims import DimConstraint
 from ..distribution import DistributionDecl
 from ..distribution import conflict as distribution_conflict
 from ..engine import unfold
+from ..expand import nested_sums
 from ..model import BoxOp, BubbleOp, DerivOp, Expr, FuncDecl, TensorDecl, Term
 from ..program import (
     AssertStmt,
@@ -590,18 +591,8 @@ class FileLowering:
 
 def _all_terms(expr: Expr) -> Iterator[Term]:
     """Every term of ``expr`` and of the expressions nested in it (boxes, bubbles, derivatives)."""
-    seen: set[int] = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        for t in e.terms:
-            yield t
-            for n in t.diagram.nodes:
-                if isinstance(n.op, (BoxOp, BubbleOp, DerivOp)):
-                    stack.append(n.op.inner)
+    for e in nested_sums(expr):
+        yield from e.terms
 
 
 def code_line(line: str) -> str:
