@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .model import Diagram, Expr, Term
     from .program import Program
     from .render.values import ValuesFigure
+    from .report import StatementView
 
 # The model classes are imported on first use (PEP 562): ``import diagalg`` is then
 # cheap, so ``diagalg --version`` and ``--help`` do not pay for sympy and numpy.
@@ -100,6 +101,23 @@ def values(expr: Expr, program: Program, seed: int = 0) -> "ValuesFigure":
     return ValuesFigure(*values_document(expr, program, seed))
 
 
+def statement(program: Program, line: int, seed: int = 0) -> "StatementView":
+    """Run the statement of ``program`` that starts on ``line`` as ``diagalg check`` does
+    (``seed`` for its random draws) and return its result lines with the figures the HTML
+    report draws of it: for ``expand`` and ``paths`` every listed term drawn under its
+    line. A notebook displays the figures; ``.results`` are the result lines and
+    ``.terms`` the (line, expression) pairs. Raises ``KeyError`` naming the lines that
+    have statements when none starts on ``line``."""
+    from .checker import Checker, Options
+    from .report import statement_view
+
+    stmt = next((s for s in program.statements if s.source.line == line), None)
+    if stmt is None:
+        lines = ", ".join(str(s.source.line) for s in program.statements) or "none"
+        raise KeyError(f"no statement starts on line {line} (statements start on lines: {lines})")
+    return statement_view(Checker(program, Options(seed=seed)), stmt)
+
+
 def to_text(expr: Expr) -> str:
     """The expression as .diag text (parses back to an equal expression)."""
     from .printing import expr_text
@@ -107,5 +125,5 @@ def to_text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-__all__ = ["load", "parse", "simplify", "equal", "to_text", "values", "Program", "Expr", "Diagram", "Term",
+__all__ = ["load", "parse", "simplify", "equal", "to_text", "values", "statement", "Program", "Expr", "Diagram", "Term",
            "SourceError", "__version__"]

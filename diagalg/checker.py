@@ -9,7 +9,7 @@ internal error (a bug in diagalg), as is a simplification that changed a value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from .canonical import equal as canonical_equal
 from .engine import StepLimit, UnsoundRewrite, simplify, unfold
@@ -21,8 +21,12 @@ from .program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, E
 from .rules import DEFAULT_RULES
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .model import Diagram, Term
     from .numeric.instance import Instance
+    from .printing import Folds
+    from .rank import TopResult
 
 OK, FAIL, INCONCLUSIVE, INTERNAL = "ok", "FAIL", "INCONCLUSIVE", "ERROR"
 
@@ -118,7 +122,7 @@ class Checker:
 
     # ------------------------------------------------------------------ helpers
     @property
-    def folds(self):
+    def folds(self) -> Folds | None:
         """The lets a listed term may fold into (None with --full-terms): computed once."""
         if self.options.full_terms:
             return None
@@ -311,6 +315,7 @@ class Checker:
         from .numeric.sizes import sample_sizes
         from .rank import top_terms
 
+        assert s.top is not None  # check_expand runs only a `top K` statement here
         over = dict(s.over)
         rng = np.random.default_rng(self.options.seed)
         metric = unfold(s.metric) if s.metric is not None else None
@@ -342,17 +347,20 @@ class Checker:
         detail = (f"[top {len(shown)} of {count} terms by {by} on {on}, {how}; "
                   f"{res.evaluated} terms evaluated, {res.states} states]")
         if m is not None:
+            assert whole is not None  # computed whenever there is a metric
             lines.append(_sum_line(_metric_name(s), whole, [r.value or 0.0 for r in res.terms],
                                    len(shown), complete=res.proven and len(res.terms) == count, exact=True))
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines, terms=drawn)
 
-    def _top_paths(self, s: ExpandStmt, start: Expr, inst, over, metric=None) -> Result:
+    def _top_paths(self, s: ExpandStmt, start: Expr, inst: Instance, over: Mapping[str, int],
+                   metric: np.ndarray | None = None) -> Result:
         import numpy as np
 
         from .expand import count_paths, skip_tags
         from .numeric.evaluate import evaluate
         from .rank import top_paths
 
+        assert s.top is not None  # a `top K` statement (see check_top)
         skips = skip_tags(s.expr)
         res = top_paths(start, s.top, inst, over, metric=metric, skips=skips)
         count = count_paths(start, over, skips=skips)
@@ -492,20 +500,20 @@ _HANDLERS = {
 PRINT_LIMIT = 200
 
 
-def _drawn_terms(lines: Sequence[str], terms: Sequence, start: Expr) -> tuple[tuple[str, Expr], ...]:
+def _drawn_terms(lines: Sequence[str], terms: Sequence[Term], start: Expr) -> tuple[tuple[str, Expr], ...]:
     """Each listed term as (its output line, the term as an expression on E's labels): the
     report and ``draw --line`` draw them under the lines ``check`` prints."""
     return tuple((line, Expr.of([_plain(t)], start.free_dims)) for line, t in zip(lines, terms))
 
 
-def _plain(t):
+def _plain(t: Term) -> Term:
     """A term with no tags anywhere (tags inside bubbles are provenance, not syntax)."""
     from .model import Term, walk_term
 
     return walk_term(t, lambda x: Term(x.coeff, x.diagram))
 
 
-def _term_text(t: Term, folds=None) -> str:
+def _term_text(t: Term, folds: Folds | None = None) -> str:
     """A listed term as .diag text: full, or short with ``folds`` (diagalg.term_text)."""
     from .term_text import term_text
 
@@ -521,7 +529,7 @@ def _score_text(size: float, value: float | None, metric: str | None) -> str:
     return f"‖·‖ {size:.4g}"
 
 
-def _not_proven(res) -> str:
+def _not_proven(res: TopResult) -> str:
     """Why a ``top K`` search stopped without a proof: the estimate of the work said so
     early, or the budget ran out."""
     from .rank import MAX_STATES
@@ -532,7 +540,7 @@ def _not_proven(res) -> str:
     return "NOT proven: the search budget ran out, these are the best found"
 
 
-def _metric_name(s) -> str:
+def _metric_name(s: ExpandStmt) -> str:
     """The metric as the user wrote it after `by` (from the statement's text), else M."""
     text = s.source.text
     at = text.rfind(" by ")
@@ -556,7 +564,7 @@ def _sum_line(name: str, whole: float, values: list[float], listed_n: int, compl
             f"{whole - shown:+.6g} (the search stopped before evaluating every term)")
 
 
-def _provenance(tags) -> str:
+def _provenance(tags: Sequence[str]) -> str:
     return f"[{' · '.join(tags)}] " if tags else ""
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import sympy
 
     from .expand import Path
+    from .rank_search import Choice, _Search, _State
 
 __all__ = ["Ranked", "TopResult", "top_terms"]
 
@@ -322,7 +323,7 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
     heap: list = []
     counter = itertools.count()
 
-    def push(b: float, done: bool, item, value: float | None = None) -> None:
+    def push(b: float, done: bool, item: _State | tuple[_State, Choice] | Term, value: float | None = None) -> None:
         heapq.heappush(heap, (-b, next(counter), done, item, value))
 
     for c in search.children(search.root):
@@ -388,7 +389,7 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
                      bounds=search.bounds, probed=probed, estimate=estimate, stopped=stopped)
 
 
-def _floor(search, heap: list, found: list[Ranked], k: int, score: Score) -> tuple[float, int]:
+def _floor(search: _Search, heap: list, found: list[Ranked], k: int, score: Score) -> tuple[float, int]:
     """The K-th best score among the terms known so far (listed, evaluated, and greedy
     completions of the K best open states): a lower bound on the true K-th best, the
     pruning level of the work estimate. Returns it and the terms evaluated for it."""
@@ -404,7 +405,7 @@ def _floor(search, heap: list, found: list[Ranked], k: int, score: Score) -> tup
 
 @dataclass(frozen=True)
 class TopPaths:
-    paths: list[tuple[float, object]]  # (norm or |contribution|, diagalg.expand.Path), largest first
+    paths: list[tuple[float, Path]]    # (norm or |contribution|, the path), largest first
     proven: bool                        # every path was evaluated
     evaluated: int
     seconds: float
@@ -430,7 +431,7 @@ def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
     all_exact = True
     inst.share_bubbles()  # paths share their bubbles: each is evaluated once
     t0 = time.perf_counter()
-    best: list[tuple[float, int, Path]] = []  # a min-heap of the k largest
+    best: list[tuple[float, int, float | None, Path]] = []  # a min-heap of the k largest: (size, -n, value, path)
     evaluated = 0
     proven = True
     for n, p in enumerate(paths(expr, over, skips)):

@@ -40,7 +40,7 @@ import heapq
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence, cast
 
 import numpy as np
 
@@ -48,6 +48,11 @@ from .expand import _base, _position_tags, _split_edges
 from .model import BoxOp, Diagram, Expr, IndexOp, Node, Term, inline_diagram, resolve_merges
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
+
+if TYPE_CHECKING:
+    import sympy
+
+    from .rank import Score
 
 #: a merged piece larger than this (entries) is kept as separate factors
 MAX_PIECE = 1 << 16
@@ -87,6 +92,9 @@ class _Piece:
 
 Box = tuple[Expr, tuple[str, ...], tuple[int, ...]]   # (the sum, its ports, the edges on them)
 Placed = tuple[_Piece, tuple[int, ...]]               # a piece and the edges on its axes
+Choice = tuple[int, Term, tuple[str, ...], tuple[int, ...]]  # (term index, term, its split edges, their values)
+#: diagalg.rank._Ranker.node_array: (node, fixed edge values, edge dims) -> (sliced array, its axes' edges)
+NodeArray = Callable[[Node, Mapping[str, int], Mapping[str, object]], tuple[np.ndarray, list[str]]]
 
 
 class _State:
@@ -119,7 +127,7 @@ class SearchStats:
 
 class _Search:
     def __init__(self, expr: Expr, inst: Instance, over: Mapping[str, int], metric: np.ndarray | None,
-                 node_array) -> None:
+                 node_array: NodeArray) -> None:
         self.expr, self.inst, self.over = expr, inst, dict(over)
         self.node_array = node_array   # diagalg.rank._Ranker.node_array: one node's (sliced) array, cached
         self.ids = itertools.count()
@@ -133,10 +141,10 @@ class _Search:
         self._templates: dict[int, tuple[_Template, Term]] = {}
         self._onehots: dict[tuple[int, int], _Piece] = {}
         self._beta: dict[tuple[int, object], float] = {}
-        self._choices: dict[int, tuple[list, Expr]] = {}   # (sum, choice) -> that summand's bound
+        self._choices: dict[int, tuple[list[Choice], Expr]] = {}   # (sum, choice) -> that summand's bound
         self.bounds = 0
 
-    def _fresh(self, dim) -> int:
+    def _fresh(self, dim: sympy.Expr) -> int:
         i = next(self.ids)
         self.sizes[i] = self.inst.size(dim)
         return i
@@ -160,7 +168,7 @@ class _Search:
             self._max[key] = (best, e)  # keep e alive: its id is the key
         return self._max[key][0]
 
-    def derived(self, parent: _State, parent_bound: float, choice: tuple) -> float:
+    def derived(self, parent: _State, parent_bound: float, choice: Choice) -> float:
         """The child's bound from its parent's, without touching an array: both the
         product and the tree bound are proportional to the bound of the box the child
         expanded, so the parent's bound with that box's bound replaced by the chosen
@@ -252,27 +260,27 @@ class _Search:
         for members in groups.values():
             best = math.inf
             for root in members:
-                b = norms[root]
+                norm = norms[root]
                 seen, stack = {root}, [root]
-                while stack and b < best:
+                while stack and norm < best:
                     u = stack.pop()
                     for v, edges in adj[u]:
                         if v not in seen:
                             seen.add(v)
                             stack.append(v)
-                            b *= op(v, u, edges)
-                best = min(best, b)
+                            norm *= op(v, u, edges)
+                best = min(best, norm)
             total *= best
         return total
 
     # ------------------------------------------------------------------ children
 
-    def choices(self, inner: Expr) -> list[tuple[int, Term, tuple[str, ...], tuple[int, ...]]]:
+    def choices(self, inner: Expr) -> list[Choice]:
         """The ways to expand one occurrence of the sum ``inner``: (term index, term, its
         split edges, their values), in ``expand``'s order; the same for every state."""
         key = id(inner)
         if key not in self._choices:
-            out = []
+            out: list[Choice] = []
             for k, t in enumerate(inner.terms):
                 split = tuple(_split_edges(t.diagram, self.over))
                 for values in itertools.product(*(range(self.over[_base(e)]) for e in split)):
@@ -280,7 +288,7 @@ class _Search:
             self._choices[key] = (out, inner)
         return self._choices[key][0]
 
-    def make(self, s: _State, choice: tuple[int, Term, tuple[str, ...], tuple[int, ...]]) -> _State:
+    def make(self, s: _State, choice: Choice) -> _State:
         """The child of ``s`` that expands its first box by ``choice`` (pieces not merged)."""
         inner, ports, edges = s.boxes[0]
         k, t, split, values = choice
@@ -350,7 +358,8 @@ class _Search:
         tags = s.tags + _position_tags(inner, k + 1, t) + tuple(f"{_base(e)}={v}" for e, v in zip(split, values))
         child = _State(scale, s.pieces + tuple(new), s.boxes[1:] + boxes, s.free, s, (k, tuple(values)), tags, False)
         if merges:
-            _rename(child, resolve_merges(merges))
+            # resolve_merges is typed for str edges but only hashes and orders them: int edges work alike
+            _rename(child, cast("dict[int, int]", resolve_merges(cast("list[tuple[str, str]]", merges))))
         return child
 
     def _onehot(self, size: int, v: int) -> _Piece:
@@ -426,6 +435,7 @@ class _Search:
         for k, values in chain[1:]:
             at = next(i for i, n in enumerate(d.nodes) if isinstance(n.op, BoxOp))
             box = d.nodes[at]
+            assert isinstance(box.op, BoxOp)  # the node just found
             t = box.op.inner.terms[k]
             ports = dict(zip(box.op.ports, box.edges))
             nodes, new_dims, merges = inline_diagram(d, ports, t.diagram)
@@ -441,7 +451,7 @@ class _Search:
             coeff = coeff * t.coeff
         return Term(coeff, d, s.tags)
 
-    def evaluate(self, s: _State, score) -> tuple[float, float | None, Term]:
+    def evaluate(self, s: _State, score: Score) -> tuple[float, float | None, Term]:
         term = self.term(s)
         size, value = score.of(evaluate(Expr.of([term], self.expr.free_dims), self.inst, list(self.expr.labels)).array)
         return size, value, term
@@ -512,7 +522,7 @@ class _Template:
         self.coeff = abs(complex(inst.scalar(t.coeff)))
 
 
-def _with_onehots(d: Diagram, fixings: Sequence[tuple[str, int]], edge) -> Diagram:
+def _with_onehots(d: Diagram, fixings: Sequence[tuple[str, int]], edge: Callable[[str], str]) -> Diagram:
     if not fixings:
         return d
     nodes = d.nodes + tuple(Node(IndexOp(v, d.dims[edge(e)]), (edge(e),)) for e, v in fixings)

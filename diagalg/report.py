@@ -14,6 +14,7 @@ the engine, to draw its steps.
 from __future__ import annotations
 
 from html import escape
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .checker import Checker, Result, summary_text
@@ -205,6 +206,45 @@ def _status(results: list[Result]) -> str:
     return "ok"
 
 
+def statement_section(checker: Checker, stmt: RunStmt, results: Sequence[Result], sid: str) -> str:
+    """One statement as the report shows it: a ``section.stmt`` with its result lines and
+    its figures (an expansion's terms each under its line, a calc's steps held still...)."""
+    status = _status(results)
+    try:
+        figs = _statement_figures(checker, stmt, list(results))
+    except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
+        figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
+    kind = type(stmt).__name__.removesuffix("Stmt").lower()
+    return (f"<section class=\"stmt {status}\" id=\"{sid}\" data-kind=\"{kind}\" data-line=\"{stmt.source.line}\">"
+            + "".join(_result_line(r) for r in results)
+            + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
+
+
+@dataclass(frozen=True)
+class StatementView:
+    """A statement run as ``check`` runs it (``diagalg.statement``): its result lines and the
+    report's figures of it; a notebook displays the figures (``_repr_html_``)."""
+
+    results: tuple[Result, ...]
+    html: str
+
+    @property
+    def terms(self) -> tuple[tuple[str, Expr], ...]:
+        """The terms an ``expand`` or ``paths`` statement listed, as (line, expression)."""
+        return tuple(t for r in self.results for t in r.terms)
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+
+def statement_view(checker: Checker, stmt: RunStmt) -> StatementView:
+    """Run ``stmt`` with ``checker`` and draw it as the report does, as an HTML fragment
+    carrying its own style sheet (a notebook cell has none of the page's)."""
+    results = tuple(checker.run_statement(stmt))
+    section = statement_section(checker, stmt, results, f"line-{stmt.source.line}")
+    return StatementView(results, f"<div class=\"diagalg-statement\"><style>{CSS}</style>{section}</div>")
+
+
 def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]], seed: int,
            title: str = "diagalg check") -> str:
     """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file.
@@ -235,16 +275,7 @@ def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]
             sid = f"{anchor}-line-{stmt.source.line}"
             if status != "ok":
                 problems.append(f"<li><a href=\"#{sid}\">line {stmt.source.line}</a> {escape(status)}</li>")
-            try:
-                figs = _statement_figures(checker, stmt, results)
-            except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
-                figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
-            kind = type(stmt).__name__.removesuffix("Stmt").lower()
-            sections.append(
-                f"<section class=\"stmt {status}\" id=\"{sid}\" data-kind=\"{kind}\" "
-                f"data-line=\"{stmt.source.line}\">"
-                + "".join(_result_line(r) for r in results)
-                + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
+            sections.append(statement_section(checker, stmt, results, sid))
         klass = "" if problems else " class=\"problem-free\""
         sections[heading] = f"<h2 id=\"{anchor}\"{klass}>{escape(str(program.path))}</h2>"
         toc.append(f"<li{klass}><a href=\"#{anchor}\">{escape(str(program.path))}</a> "

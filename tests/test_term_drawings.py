@@ -108,3 +108,15 @@ def test_in_the_browser_every_term_figure_is_there_and_painted(tmp_path):
     from browser import color_blobs
 
     assert color_blobs(rows, w, (0xdb, 0xe9, 0xf6), min_pixels=30) >= 8
+
+
+def test_in_a_notebook_a_statement_shows_its_terms_drawn():
+    import diagalg
+
+    prog = diagalg.parse(FOUR)
+    view = diagalg.statement(prog, 6)
+    html = view._repr_html_()
+    assert html.count('<figure class="term">') == 4 and "<style>" in html
+    assert [line for line, _ in view.terms] == [line for r in view.results for line in r.output]
+    with pytest.raises(KeyError, match="statements start on lines: 6"):
+        diagalg.statement(prog, 5)

@@ -18,7 +18,7 @@ elsewhere in the statement; its value must lie inside a concrete dimension.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sympy
 
@@ -29,7 +29,7 @@ from .ir import IScopedAtom
 from .scalars import error_at
 
 if TYPE_CHECKING:
-    from .expr import Scope
+    from ..dims import DimEnv
 
 
 def has_selection(args: tuple[A.Arg, ...] | None) -> bool:
@@ -45,7 +45,21 @@ def reject_selection(args: tuple[A.Arg, ...] | None, what: str) -> None:
                            "declared tensor or a let, or use onehot(v)[i]", a.pos)
 
 
-def select_atom(scope: "Scope", node: A.Bind) -> IScopedAtom:
+class SelectingScope(Protocol):
+    """What a selection needs of the lowering scope (:class:`~diagalg.lower.expr.Scope` is
+    one): named by its methods so this module does not import the scope's module back."""
+
+    env: DimEnv
+
+    def resolve_target(self, t: A.Target) -> tuple[str, object]: ...
+
+    def bind_args(self, owner: str, legs: tuple[str, ...], dims: tuple[sympy.Expr, ...],
+                  args: tuple[A.Arg, ...] | None, pos: A.Pos) -> tuple[list[str], list[A.Pos]]: ...
+
+    def dim_of(self, label: str) -> sympy.Expr: ...
+
+
+def select_atom(scope: SelectingScope, node: A.Bind) -> IScopedAtom:
     """``T[h=v, ...]`` as a transparent scope (inlined into its product) whose free
     labels are the labels bound to T's unselected legs, repeated as written so
     that einsum's convention (traces, hyperedges) applies to them unchanged."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+import sympy
+
 from .ports import IDENTITY, Orient, flag_polygon
 
 CHAR_W = 7.4  # estimated width of one character of the 13px font
@@ -51,10 +53,14 @@ class Shape:
 
 @dataclass
 class Line:
-    """A leg: a polyline from ``points[0]`` to ``points[-1]``."""
+    """A leg: a polyline from ``points[0]`` to ``points[-1]``. ``dim``: its dimension (a
+    sympy expression; None where not known), ``size``: that dimension as a number when it
+    is one, which sets the stroke width (:mod:`.thickness`)."""
 
     points: list[tuple[float, float]]
     label: str = ""
+    dim: sympy.Expr | None = None
+    size: int | None = None
 
 
 @dataclass
@@ -83,7 +89,7 @@ class Picture:
         shapes = [replace(s, x=s.x + dx, y=s.y + dy,
                           parent=parent if s.parent is None else s.parent + parent_offset)
                   for s in self.shapes]
-        lines = [Line([(x + dx, y + dy) for x, y in l.points], l.label) for l in self.lines]
+        lines = [replace(l, points=[(x + dx, y + dy) for x, y in l.points]) for l in self.lines]
         texts = [Text(t.x + dx, t.y + dy, t.text, t.anchor, t.role) for t in self.texts]
         return Picture(self.width, self.height, shapes, lines, texts)
 

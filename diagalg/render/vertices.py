@@ -171,7 +171,7 @@ def reflect(f: Framed, axis: str) -> Framed:
         title_y = s.title_y if axis == "x" or s.title_y is None else -s.title_y + 10.0
         shapes.append(replace(s, x=x, y=y, orient=orient, title_y=title_y,
                               apex=apex_of(orient) if s.kind == "triangle" else s.apex))
-    lines = [Line([m(p) for p in l.points], l.label) for l in f.pic.lines]
+    lines = [replace(l, points=[m(p) for p in l.points]) for l in f.pic.lines]
     flip_anchor = {"start": "end", "end": "start"} if axis == "x" else {}
     # a text is placed by its baseline: mirrored top-bottom, its box (not its baseline) is
     # mirrored, or a label just above its wire would land on the wire
