@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables lint format
+.PHONY: demo test test-quick test-tikz docs bench bench-all bench-peer fuzz clean parser-tables lint format goldens
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (diagalg needs Python >= 3.11; set PYTHON=...)"; exit 1; }
@@ -85,3 +85,8 @@ fuzz: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist *.egg-info
+
+# The golden pictures of tests/test_render_golden.py (tests/golden/*.png) redrawn by headless
+# Chromium: run after a change to the drawing meant to change them, and look at them.
+goldens: $(STAMP)
+	$(BIN)/python scripts/make_goldens.py

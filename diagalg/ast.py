@@ -365,6 +365,8 @@ class DrawStmt(Stmt):
 @dataclass(frozen=True)
 class WeightsStmt(Stmt):
     path: str
+    layout: str | None = None  # `weights "m.safetensors" as transformerlens`: the checkpoint's naming
+    layout_pos: Pos | None = None  # where the layout's name is written (for errors)
 
 
 @dataclass(frozen=True)

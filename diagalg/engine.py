@@ -30,6 +30,22 @@ a bubble). ``exp_product`` (``exp(a) ⊙ exp(b)`` -> ``exp(a + b)``, ``exp(0)`` 
 it and lowers the next component, the number of ``exp`` bubbles; the diagram
 measure above comes after both. ``distribution_sum`` removes a node.
 
+The matrix-function rules come first in the order: the number of derivative
+nodes, then of ``inv`` bubbles, then of softmax bubbles over a partitioned axis,
+then the path order and the measures above. ``inverse_expr`` (``inv(c X)`` ->
+``inv(X)/c``, ``inv(c inv(M))`` -> M/c), ``inverse_product`` (``inv(A B ⋯)`` -> the
+factors' inverses, tensor nodes), ``inverse_cancel`` (E ``inv(E)`` -> identities)
+and ``det_inverse`` (``det(inv(M))`` -> ``pow(det(M), -1)``) each remove an ``inv``
+bubble, and only ``derivative`` (which removes a derivative) makes one.
+``softmax_reshape`` (softmax over a grouped axis -> exp over the normaliser of all
+blocks) removes such a softmax, and none is made: ``softmax_fold`` folds an exp
+only after ``elementwise_reshape``, earlier in the order, has moved any reshape out
+of it. ``det_product`` (``det(A B ⋯)`` -> ``det(A) det(B) ⋯``) lowers the path order
+(each factor is a proper part of the product, and ``det`` is above products);
+``inverse_transposed`` removes two nodes, like ``inverse``; ``unitary_inverse``
+(``inv(U)`` -> ``conj(U)`` on the transposed legs) keeps the nodes and edges and
+lowers the total ``inv`` depth of the diagram measure.
+
 Sum rules run once on the simplified sum. ``pow_sum`` (``pow(S, a)`` times a
 cofactor that S divides -> ``pow(S, a + 1)`` times the quotient) lowers the
 cofactor's degree; its output is simplified again, at most

@@ -60,6 +60,8 @@ class _StatementNewlines:
                 continue
             if tok.type == "NAME" and tok.value == "folded" and prev is not None and prev.type == "STRING":
                 tok = Token.new_borrow_pos("FOLDED", tok.value, tok)  # draw E to "f.svg" folded
+            if tok.type == "NAME" and tok.value == "as" and prev is not None and prev.type == "STRING":
+                tok = Token.new_borrow_pos("AS", tok.value, tok)  # weights "m.safetensors" as transformerlens
             if tok.type == "NAME" and tok.value == "values" and prev is not None and prev.type in ("STRING", "FOLDED"):
                 tok = Token.new_borrow_pos("VALUES", tok.value, tok)  # draw E to "f.svg" values
             if tok.type == "NAME" and tok.value == "decompose" and not stack \
@@ -293,7 +295,9 @@ class _ToAst(Transformer):
         return A.DrawStmt(c[0].pos, c[0], str(c[1])[1:-1], c[2] is not None, c[3] is not None)
 
     def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
-        return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1])
+        layout = str(c[2]) if len(c) > 2 and c[2] is not None else None
+        return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1], layout,
+                             _pos(c[2]) if layout is not None else None)
 
     def import_stmt(self, c: list[Any]) -> A.ImportStmt:
         return A.ImportStmt(_pos(c[0]), str(c[0])[1:-1], _pos(c[0]))

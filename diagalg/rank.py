@@ -37,7 +37,7 @@ from .expand import _position_tags, _split_edges, fix_values
 from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, replace_node
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
-from .rank_search import PROBE_AT
+from .rank_search import PROBE_AT, Score
 
 if TYPE_CHECKING:
     import sympy
@@ -57,30 +57,6 @@ class Ranked:
     norm: float
     term: Term
     value: float | None = None
-
-
-class Score:
-    """How a complete term is scored: its Frobenius norm, or, with a metric array ``M``
-    (on the expression's free labels, in order), its contribution ``<M, term>``; a
-    scalar term (no free labels) is its own signed value. Ranking is by the absolute
-    value; ``scale`` turns a norm bound of a term into a bound of its score
-    (``|<M, t>| <= |M| |t|``, Cauchy-Schwarz), so the proven search stays proven."""
-
-    def __init__(self, labels: list[str], metric: np.ndarray | None = None) -> None:
-        self.labels = labels
-        self.metric = metric
-        self.scale = 1.0 if metric is None else float(np.linalg.norm(metric))
-        self.signed = metric is not None or not labels
-
-    def of(self, array: np.ndarray) -> tuple[float, float | None]:
-        """(what the term is ranked by, its signed value or None)."""
-        if self.metric is not None:
-            v = complex(np.sum(self.metric * array))
-            return abs(v), v.real
-        if not self.labels:
-            v = complex(np.asarray(array).reshape(()))
-            return abs(v), v.real
-        return float(np.linalg.norm(array)), None
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,6 @@ from .numeric.instance import Instance
 if TYPE_CHECKING:
     import sympy
 
-    from .rank import Score
 
 #: a merged piece larger than this (entries) is kept as separate factors
 MAX_PIECE = 1 << 16
@@ -62,6 +61,30 @@ MAX_SVD = 1 << 16
 PROBE_AT = 200
 #: random probes of the work estimate
 PROBES = 32
+
+
+class Score:
+    """How a complete term is scored: its Frobenius norm, or, with a metric array ``M``
+    (on the expression's free labels, in order), its contribution ``<M, term>``; a
+    scalar term (no free labels) is its own signed value. Ranking is by the absolute
+    value; ``scale`` turns a norm bound of a term into a bound of its score
+    (``|<M, t>| <= |M| |t|``, Cauchy-Schwarz), so the proven search stays proven."""
+
+    def __init__(self, labels: list[str], metric: np.ndarray | None = None) -> None:
+        self.labels = labels
+        self.metric = metric
+        self.scale = 1.0 if metric is None else float(np.linalg.norm(metric))
+        self.signed = metric is not None or not labels
+
+    def of(self, array: np.ndarray) -> tuple[float, float | None]:
+        """(what the term is ranked by, its signed value or None)."""
+        if self.metric is not None:
+            v = complex(np.sum(self.metric * array))
+            return abs(v), v.real
+        if not self.labels:
+            v = complex(np.asarray(array).reshape(()))
+            return abs(v), v.real
+        return float(np.linalg.norm(array)), None
 
 
 class _Piece:

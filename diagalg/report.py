@@ -198,7 +198,7 @@ nav.toc a { color: #1a4f8b; } label.filter { font-size: 14px; cursor: pointer; }
 """
 
 
-def _status(results: list[Result]) -> str:
+def _status(results: Sequence[Result]) -> str:
     """A statement's worst status: ERROR, FAIL, INCONCLUSIVE, else ok (also when it printed nothing)."""
     for s in ("ERROR", "FAIL", "INCONCLUSIVE"):
         if any(r.status == s for r in results):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -99,10 +99,12 @@ def scores_json(scores: Sequence[Score], baseline: Baseline, name: Callable[[int
 # --------------------------------------------------------------------------- head detectors
 
 
-def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens: np.ndarray) -> list[np.ndarray]:
+def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens: np.ndarray,
+                 b_out: Mapping[int, np.ndarray] | None = None) -> list[np.ndarray]:
     """The attention patterns ``A[h, q, k]`` of every layer of an attention-only model on
     the token ids ``tokens`` (residual ``x = WE[tokens] + WP[:n]``, scores scaled by
-    ``1/sqrt(d_head)``, causal mask, each layer adding its heads' outputs to the stream)."""
+    ``1/sqrt(d_head)``, causal mask, each layer adding its heads' outputs to the stream).
+    The layers' biases ``bQ, bK, bV`` are used, and ``b_out[l]`` (a layer's ``b_O``) when given."""
     n = len(tokens)
     if n > WP.shape[0]:
         raise ValueError(f"{n} positions but WP has {WP.shape[0]}")
@@ -110,17 +112,22 @@ def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens
     mask = np.triu(np.ones((n, n), dtype=bool), 1)
     out = []
     for L in sorted(layers, key=lambda L: L.index):
-        s = np.einsum("qa,haf,hbf,kb->hqk", x, L.WQ, L.WK, x) / math.sqrt(L.d_head)
+        zero = np.zeros((L.n_heads, L.d_head))
+        bq, bk, bv = (zero if b is None else b for b in (L.bQ, L.bK, L.bV))
+        q = np.einsum("qa,haf->hqf", x, L.WQ) + bq[:, None]
+        k = np.einsum("ka,haf->hkf", x, L.WK) + bk[:, None]
+        s = np.einsum("hqf,hkf->hqk", q, k) / math.sqrt(L.d_head)
         s = np.where(mask, -np.inf, s)
         a = np.exp(s - s.max(-1, keepdims=True))
         a /= a.sum(-1, keepdims=True)
         out.append(a)
-        x = x + np.einsum("hqk,ka,haf,hfe->qe", a, x, L.WV, L.WO)
+        v = np.einsum("ka,haf->hkf", x, L.WV) + bv[:, None]
+        x = x + np.einsum("hqk,hkf,hfe->qe", a, v, L.WO) + (0.0 if b_out is None else b_out[L.index])
     return out
 
 
 def head_detectors(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, period: int,
-                   seed: int = 0) -> list[dict[str, float | int]]:
+                   seed: int = 0, b_out: Mapping[int, np.ndarray] | None = None) -> list[dict[str, float | int]]:
     """Per head, the three detector scores on a random sequence of ``period`` tokens
     repeated twice (``2 * period`` positions), each the mean attention weight, in [0, 1]:
 
@@ -135,7 +142,7 @@ def head_detectors(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, peri
     rng = np.random.default_rng(seed)
     first = rng.permutation(vocab)[:period] if period <= vocab else rng.integers(0, vocab, period)
     tokens = np.tile(first, 2)
-    patterns = run_patterns(layers, WE, WP, tokens)
+    patterns = run_patterns(layers, WE, WP, tokens, b_out)
     q1 = np.arange(1, 2 * period)
     q2 = np.arange(period, 2 * period)
     rows = []

@@ -94,6 +94,7 @@ Kind = Literal["Q", "K", "V"]
 KINDS: tuple[Kind, ...] = ("Q", "K", "V")
 
 _NAME = re.compile(r"^W([QKVO])(\d+)$")
+_BIAS = re.compile(r"^b([QKV])(\d+)$")
 
 
 def _as_weight(name: str, a: object) -> np.ndarray:
@@ -158,6 +159,11 @@ class Layer:
     WK: np.ndarray
     WV: np.ndarray
     WO: np.ndarray
+    #: optional biases ``bQ, bK, bV [h, dh]``: when given, the scores are those of the
+    #: affine maps, in homogeneous coordinates (see :func:`composition_scores`)
+    bQ: np.ndarray | None = None
+    bK: np.ndarray | None = None
+    bV: np.ndarray | None = None
     # per-head triangular factors (see module docstring); computed once
     _r: dict[str, np.ndarray] = field(init=False, repr=False)
 
@@ -182,10 +188,21 @@ class Layer:
                 )
         for k, a in arrays.items():
             object.__setattr__(self, k, a)
+        reads = dict(arrays)
+        for k in ("bQ", "bK", "bV"):
+            b = getattr(self, k)
+            if b is None:
+                continue
+            b = _as_weight(f"{k}{i}", b)
+            if b.shape != (h, dh):
+                raise _shape_error(f"{k}{i}", str((h, dh)), b.shape, f"heads={h}, d_head={dh} from WQ{i}")
+            object.__setattr__(self, k, b)
+            # the bias as one more input row: the affine map x -> x W + b is (x, 1) -> (x, 1) [W; b]
+            reads["W" + k[1]] = np.concatenate([arrays["W" + k[1]], b[:, None, :]], axis=1)
         r = {
-            "Q": np.linalg.qr(arrays["WQ"], mode="r"),
-            "K": np.linalg.qr(arrays["WK"], mode="r"),
-            "V": np.linalg.qr(arrays["WV"], mode="r"),
+            "Q": np.linalg.qr(reads["WQ"], mode="r"),
+            "K": np.linalg.qr(reads["WK"], mode="r"),
+            "V": np.linalg.qr(reads["WV"], mode="r"),
             "O": np.linalg.qr(np.swapaxes(arrays["WO"], 1, 2), mode="r"),
         }
         object.__setattr__(self, "_r", r)
@@ -248,6 +265,10 @@ def _fro(m: np.ndarray) -> np.ndarray:
 def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
     """Build the layers from arrays named ``WQ{l}, WK{l}, WV{l}, WO{l}`` (``l`` = layer number).
 
+    Biases ``bQ{l}, bK{l}, bV{l}`` (``[heads, d_head]``), when present, are taken into
+    the layer (see :func:`composition_scores`); ``bO{l}`` is a constant the layer
+    writes, no head's, and is in no score.
+
     Returns the layers sorted by ``l``.  Names are matched exactly
     (``^W[QKVO][0-9]+$``); other entries (``WE``, ``WP``, ``WU``, ...) are
     ignored, except that ``WE[vocab, d]``, ``WP[seq, d]`` and ``WU[d, vocab]``,
@@ -268,6 +289,11 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
         if len(m.group(2)) > 1 and m.group(2).startswith("0"):
             raise ValueError(f"{name}: layer numbers must not have leading zeros (write W{m.group(1)}{int(m.group(2))})")
         groups.setdefault(int(m.group(2)), {})[m.group(1)] = a
+    biases: dict[int, dict[str, np.ndarray]] = {}
+    for name, a in arrays.items():
+        mb = _BIAS.match(name)
+        if mb and int(mb.group(2)) in groups:
+            biases.setdefault(int(mb.group(2)), {})[mb.group(1)] = a
     if not groups:
         raise ValueError(
             "no layer arrays found: expected names like WQ1, WK1, WV1, WO1 "
@@ -287,7 +313,8 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
                 f"WQ{idx}", str((shape[0], d0, shape[2])), shape,
                 f"all layers must share d_model={d0}, set by WQ{layers[0].index}",
             )
-        layers.append(Layer(idx, g["Q"], g["K"], g["V"], g["O"]))
+        b = biases.get(idx, {})
+        layers.append(Layer(idx, g["Q"], g["K"], g["V"], g["O"], b.get("Q"), b.get("K"), b.get("V")))
     d = layers[0].d_model
     for name, exp, axis in (("WE", "(vocab, d_model)", 1), ("WP", "(seq, d_model)", 1), ("WU", "(d_model, vocab)", 0)):
         if name not in arrays:
@@ -345,6 +372,13 @@ def composition_scores(layers: Sequence[Layer]) -> list[Score]:
     per-head QR factors; no ``d x d`` matrix is formed, cost ``O(d dh^2)``
     per head pair.  Raises ValueError if two layers share an index or
     d_model differs.  Fewer than two layers gives an empty list.
+
+    Biases: a layer with ``bQ, bK, bV`` is scored as the affine maps it computes, in
+    homogeneous coordinates (the residual stream with a constant 1 appended): ``W_Q``
+    becomes ``[W_Q; b_Q]`` and so on, a head writes nothing to the constant
+    coordinate, so ``W_OV' = [W_V; b_V] W_O`` and ``W_QK' = [W_Q; b_Q] [W_K; b_K]^T``.
+    Only the factors and norms change (the interface ``WO1 @ W2`` does not see the
+    constant), and zero biases give exactly the bias-free scores.
     """
     ordered = _check_layers(layers)
     scores: list[Score] = []

@@ -35,7 +35,8 @@ ROOT = TESTS.parent
 #: The modules whose random or hand-made cases test the rules' soundness.
 PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubble_rules.py",
                          "test_derivative.py", "test_soundness.py", "test_power_algebra.py",
-                         "test_elementwise_algebra.py", "test_everyday_algebra.py", "test_matrix_functions.py")
+                         "test_elementwise_algebra.py", "test_everyday_algebra.py", "test_matrix_functions.py",
+                         "test_inverse_cancel.py", "test_softmax_blocks.py")
 
 
 # --------------------------------------------------------------------------- rules
@@ -43,8 +44,9 @@ PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubb
 
 def test_rule_sets_are_those_once_kept_by_hand():
     assert DEFAULT_RULES == ("delta", "isometry", "inverse", "inverse_expr", "inverse_product", "det_product",
-                             "det_inverse", "unitary_inverse", "distribute", "shift", "symmetry", "reshape",
-                             "elementwise_reshape", "pow_expand", "pow_split", "pow_nest", "pow_collect", "softmax_shift", "softmax_sum",
+                             "det_inverse", "unitary_inverse", "inverse_transposed", "inverse_cancel", "distribute",
+                             "shift", "symmetry", "reshape", "elementwise_reshape", "pow_expand", "pow_split", "pow_nest",
+                             "pow_collect", "softmax_reshape", "softmax_shift", "softmax_sum",
                              "distribution_sum", "logsumexp_shift", "layernorm_shift", "softmax_fold", "exp_product",
                              "log_exp", "log_softmax", "derivative", "pow_sum", "collect")
     assert SUM_RULES == ("pow_sum", "collect")
@@ -53,7 +55,8 @@ def test_rule_sets_are_those_once_kept_by_hand():
                                            "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
                                            "elementwise_reshape",
                                            "pow_collect", "exp_product", "softmax_sum", "pow_sum",
-                                           "inverse_expr", "det_product", "det_inverse"}
+                                           "inverse_expr", "det_product", "det_inverse", "inverse_cancel",
+                                           "softmax_reshape"}
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 
 

@@ -325,7 +325,7 @@ def test_a_sum_inside_a_bubble_still_reads_left_to_right(prog):
     assert (a.x - bubble.x) * (c.x - bubble.x) > 0  # A, which C's leg reaches, is on C's side
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 def test_every_random_expression_draws_without_overlaps(case):
     """Chains, rings, trees, copy tensors with self-loops and closed loops, structured pairs

@@ -293,7 +293,7 @@ def test_draw_line_of_a_calc_draws_its_steps_holding_still(tmp_path):
     assert abs(xs[0]["R"] - xs[1]["R"]) < 0.5 and abs(xs[0]["S"] - xs[1]["S"]) < 0.5
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(first=cases(), second=cases())
 def test_any_step_after_any_other_draws_without_overlaps(first, second):
     """Steady layouts never buy stillness with overlaps: whatever the previous step was,

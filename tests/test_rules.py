@@ -49,7 +49,7 @@ MAX_SITES_PER_RULE = 4
 #: At most this many intermediate diagrams of a derivation are checked per example.
 MAX_STEP_DIAGRAMS = 3
 
-PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -203,7 +203,7 @@ def test_simplify_keeps_value_and_is_idempotent(case: Case, seed: int, unfold: b
             )
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases(), seed=st.integers(0, 2**31 - 1))
 def test_every_simplify_step_keeps_value(case: Case, seed: int) -> None:
     """Each recorded step (one rule, its batch of sites, on one term) keeps the value."""

@@ -38,7 +38,12 @@ def add_check_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     c.add_argument("--full-terms", action="store_true",
                    help="expand/paths listings: print every term in full (no let folded into its name)")
-    c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file")
+    c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file, or a TransformerLens state dict (.safetensors or .npz) to a standard model")
+    c.add_argument("--fold-ln", action="store_true",
+                   help="with a TransformerLens checkpoint: fold each layer norm into the weights that read it "
+                        "(as TransformerLens's fold_layer_norm)")
+    c.add_argument("--center-unembed", action="store_true",
+                   help="with a TransformerLens checkpoint: centre W_U and b_U over the vocabulary")
     c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
                    help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
     c.add_argument("--timings", action="store_true",
@@ -66,11 +71,21 @@ def cmd_check(ns: argparse.Namespace) -> int:
         except SourceError as e:
             errors.append(e)
     if not errors and getattr(ns, "weights", None):
-        from ..weights import Binding, WeightsError, bind, load_arrays
+        from ..checkpoints import bind_checkpoint, is_transformerlens, load_state_dict
+        from ..weights import Binding, WeightsError, bind
 
         try:
-            arrays = load_arrays(ns.weights)
+            arrays = load_state_dict(ns.weights)
             for program in programs:
+                if is_transformerlens(arrays):
+                    program.binding = bind_checkpoint(ns.weights, ns.weights, "transformerlens", program.tensors,
+                                                      program.env, program.binding or Binding(),
+                                                      fold_ln=getattr(ns, "fold_ln", False),
+                                                      center_unembed=getattr(ns, "center_unembed", False))
+                    continue
+                if getattr(ns, "fold_ln", False) or getattr(ns, "center_unembed", False):
+                    raise WeightsError(f"{ns.weights}: --fold-ln and --center-unembed need a TransformerLens "
+                                       "state dict (embed.W_E, blocks.0.attn.W_Q, ...)")
                 own = {k: v for k, v in arrays.items() if k in program.tensors}
                 if not own:
                     raise WeightsError(f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "

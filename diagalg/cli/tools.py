@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ..errors import DiagalgError
 from .args import parse_dims
@@ -52,10 +53,20 @@ def cmd_simplify(ns: argparse.Namespace) -> int:
 
 def cmd_scores(ns: argparse.Namespace) -> int:
     from ..scores import composition_scores, format_table, layers_from_arrays, random_baseline
-    from ..weights import WeightsError, load_arrays
+    from ..checkpoints import from_transformerlens, is_transformerlens, load_state_dict
+    from ..weights import WeightsError
 
+    notes: list[str] = []
     try:
-        layers = layers_from_arrays(load_arrays(ns.weights))
+        arrays = load_state_dict(ns.weights)
+        if is_transformerlens(arrays):
+            tl = arrays
+            arrays = from_transformerlens(tl, ns.weights, fold_ln=ns.fold_ln, center_unembed=False)
+            notes += _tl_notes(tl, arrays, ns.fold_ln)
+        elif ns.fold_ln:
+            raise WeightsError(f"{ns.weights}: --fold-ln needs a TransformerLens state dict "
+                               "(embed.W_E, blocks.0.attn.W_Q, ...)")
+        layers = layers_from_arrays(arrays)
     except (WeightsError, ValueError) as e:
         raise DiagalgError(f"{ns.weights}: {e}" if not str(e).startswith(ns.weights) else str(e)) from None
     if len(layers) < 2:
@@ -68,14 +79,19 @@ def cmd_scores(ns: argparse.Namespace) -> int:
     name = head_namer(layers, ns.numbering)
     digits = None if ns.full else ns.digits
     if ns.detect is not None:
-        arrays = load_arrays(ns.weights)
+        if any(k.startswith(("ln1w", "lnfw", "Win")) for k in arrays):
+            raise DiagalgError(f"{ns.weights}: --detect runs attention-only models without layer norm; this "
+                               "checkpoint has " + ("MLPs" if any(k.startswith("Win") for k in arrays)
+                                                    else "layer norm") + " (bind it to a standard model "
+                               "and check its attention patterns there)")
         if "WE" not in arrays or "WP" not in arrays:
             raise DiagalgError(f"{ns.weights}: --detect runs the model: it needs WE[vocab, d_model] and "
                                "WP[seq, d_model]")
         if not 1 <= ns.detect or 2 * ns.detect > arrays["WP"].shape[0]:
             raise DiagalgError(f"--detect {ns.detect}: two copies need 2 x {ns.detect} positions, "
                                f"but WP has {arrays['WP'].shape[0]}")
-        rows = head_detectors(layers, arrays["WE"], arrays["WP"], ns.detect, seed=ns.seed)
+        b_out = {L.index: arrays[f"bO{L.index}"] for L in layers if f"bO{L.index}" in arrays}
+        rows = head_detectors(layers, arrays["WE"], arrays["WP"], ns.detect, seed=ns.seed, b_out=b_out)
         if ns.json:
             import json
 
@@ -88,11 +104,32 @@ def cmd_scores(ns: argparse.Namespace) -> int:
         return 0
     if ns.json:
         sys.stdout.write(scores_json(scores, baseline, name))
+        return 0
     elif ns.ranked or ns.above:
         sys.stdout.write(format_ranked(scores, baseline, name, digits, only_above=ns.above, limit=ns.top))
     else:
         print(format_table(scores, baseline, name, digits))
+    for note in notes:
+        print(note)
     return 0
+
+
+def _tl_notes(tl: dict[str, Any], arrays: dict[str, Any], folded: bool) -> list[str]:
+    """What the scores of a TransformerLens checkpoint include, said (nothing left out silently)."""
+    import numpy as np
+
+    notes = []
+    if any(np.any(v) for k, v in arrays.items() if k[:2] in ("bQ", "bK", "bV")):
+        notes.append("biases: b_Q, b_K, b_V are in the scores (affine maps, homogeneous coordinates); "
+                     "b_O is a constant each layer writes, no head's, and is in no score")
+    if "ln_final.w" in tl:
+        notes.append("layer norm: folded into the weights (--fold-ln), its normalisation not in the scores"
+                     if folded else
+                     "layer norm: not folded, the scores are of the raw weights (--fold-ln folds ln.w and ln.b in "
+                     "as TransformerLens does)")
+    if any(".mlp." in k for k in tl):
+        notes.append("MLPs: not in the scores (they compose heads through the residual stream directly)")
+    return notes
 
 
 def cmd_export(ns: argparse.Namespace) -> int:
@@ -146,7 +183,10 @@ def add_tool_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     s.set_defaults(func=cmd_simplify)
     k = sub.add_parser("scores", help="Q/K/V composition scores between the attention heads of a weights file")
-    k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d])")
+    k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d]), "
+                        "or a TransformerLens state dict (.safetensors or .npz)")
+    k.add_argument("--fold-ln", action="store_true",
+                   help="TransformerLens checkpoint: fold layer norm into the weights first (fold_layer_norm)")
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
     k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
     k.add_argument("--json", action="store_true",

@@ -81,7 +81,8 @@ def let_inverse(scope: Scope, node: A.Bind, let: LetDef) -> IScopedAtom:
     if target.wrappers != ("inv",):
         raise error_at(f"only inv(...) of a let is supported, not {'(' .join(target.wrappers)}(...)", target.pos)
     if len(let.labels) != 2:
-        raise error_at(f"inv({let.name}): the let has {len(let.labels)} legs; write inv[k -> i](...) of its "
+        legs = f"{len(let.labels)} leg{'' if len(let.labels) == 1 else 's'}"
+        raise error_at(f"inv({let.name}): the let has {legs}; write inv[k -> i](...) of its "
                        f"expression to name which legs map to which", target.pos)
     out_leg, in_leg = let.labels
     sizes = square_problem([let.expr.free_dims[in_leg]], [let.expr.free_dims[out_leg]])

@@ -48,6 +48,7 @@ from ..vocabulary import DRAWING_EXTENSIONS as EXTENSIONS
 from ..vocabulary import VALUES_KINDS
 from ..rules import implemented_rules
 from ..rules.user import UserRuleRewriter
+from ..checkpoints import UnknownLayout, bind_checkpoint
 from ..weights import WeightsError, bind_file
 from .expr import Scope
 from .scalars import did_you_mean, dim_expr, error_at, scalar
@@ -332,6 +333,10 @@ class FileLowering:
             if din.is_number and dout.is_number and din > dout:
                 raise error_at("an isometry maps to a space at least as large as its input "
                                f"({din} > {dout})", s.pos)
+            if din.is_number and dout.is_number and din == dout:
+                # V†V = I with V square gives V V† = I: an isometry whose two sizes are one
+                # concrete number is unitary, and the rules needing unitarity read it so
+                structure = "unitary"
         if positive_at is not None:
             _check_positive(structure, is_complex, antisym, positive_at)
         decl = TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
@@ -580,8 +585,14 @@ class FileLowering:
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         # bound here, not after the file: the arrays bind to the tensors declared above
         try:
-            self.program.binding = bind_file(self.base / s.path, s.path, self.program.tensors,
-                                             self.program.env, self.program.binding)
+            if s.layout is None:
+                self.program.binding = bind_file(self.base / s.path, s.path, self.program.tensors,
+                                                 self.program.env, self.program.binding)
+            else:
+                self.program.binding = bind_checkpoint(self.base / s.path, s.path, s.layout, self.program.tensors,
+                                                       self.program.env, self.program.binding)
+        except UnknownLayout as e:
+            raise error_at(str(e), s.layout_pos or s.pos) from None
         except WeightsError as e:
             raise error_at(str(e), s.pos) from None
         self.program.weights.append((s.path, self.source(s.pos)))

@@ -18,6 +18,7 @@ from ..errors import DiagalgError
 from ..model import BoxOp, Expr
 from ..vocabulary import DRAWING_EXTENSIONS
 from .scene import Picture, picture
+from .thickness import program_sizes, with_sizes
 
 FORMATS = ("svg", "tikz")
 EXTENSIONS = DRAWING_EXTENSIONS
@@ -26,8 +27,9 @@ EXTENSIONS = DRAWING_EXTENSIONS
 def render(expr: Expr, program: object = None, fmt: str = "svg") -> str:
     """The drawing of ``expr`` as an SVG document (``fmt="svg"``) or a standalone LaTeX
     document with one TikZ picture (``fmt="tikz"``). ``program`` may be None: the
-    declarations an expression needs travel with it."""
-    pic = picture(expr)
+    declarations an expression needs travel with it; with a program, its declared sizes
+    (``dim d = 768``) set the widths of symbolic wires (:mod:`.thickness`)."""
+    pic = with_sizes(picture(expr), program_sizes(program))
     title = _title(expr)
     if fmt == "svg":
         from .svg import svg_document

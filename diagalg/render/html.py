@@ -7,11 +7,16 @@ external resources. Nothing here runs the engine.
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+import sympy
 
 from ..model import Expr
 from .scene import Picture, picture, pictures
 from .svg import svg_document
+from .thickness import with_sizes
+
+Sizes = Mapping[sympy.Symbol, sympy.Expr]
 
 CSS = """
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px; color: #111; background: #fff; }
@@ -36,9 +41,9 @@ figcaption { font-size: 12px; color: #333; font-family: DejaVu Sans Mono, monosp
 MAX_STEPS = 40
 
 
-def _svg(expr: Expr, pic: Picture | None = None) -> str:
+def _svg(expr: Expr, pic: Picture | None = None, sizes: Sizes | None = None) -> str:
     try:
-        return svg_document(pic if pic is not None else picture(expr), _text(expr))
+        return svg_document(with_sizes(pic if pic is not None else picture(expr), sizes or {}), _text(expr))
     except Exception as e:  # noqa: BLE001 - one undrawable expression must not lose the report
         return f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"
 
@@ -49,14 +54,16 @@ def _text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-def figure(expr: Expr, caption: str, cls: str = "", pic: Picture | None = None) -> str:
+def figure(expr: Expr, caption: str, cls: str = "", pic: Picture | None = None,
+           sizes: Sizes | None = None) -> str:
     """One ``<figure>``: the drawing of ``expr`` (or the already laid out ``pic`` of it)
-    above its caption (HTML-escaped text)."""
+    above its caption (HTML-escaped text). ``sizes``: the program's declared dimension
+    sizes (:func:`~.thickness.program_sizes`), for the widths of symbolic wires."""
     klass = f" class=\"{cls}\"" if cls else ""
-    return f"<figure{klass}>{_svg(expr, pic)}<figcaption>{caption}</figcaption></figure>"
+    return f"<figure{klass}>{_svg(expr, pic, sizes)}<figcaption>{caption}</figcaption></figure>"
 
 
-def steady_figures(items: Sequence[tuple[Expr, str, str]]) -> list[str]:
+def steady_figures(items: Sequence[tuple[Expr, str, str]], sizes: Sizes | None = None) -> list[str]:
     """The figures of (expression, caption, class) items that are steps of one derivation,
     or the two sides of one assertion: each laid out from the previous one's positions
     (:func:`~.scene.pictures`), so that a tensor that survives a step keeps its place."""
@@ -65,7 +72,7 @@ def steady_figures(items: Sequence[tuple[Expr, str, str]]) -> list[str]:
         pics: list[Picture | None] = list(pictures(exprs))
     except Exception:  # noqa: BLE001 - then each is drawn on its own (and an undrawable one says so)
         pics = [None] * len(exprs)
-    return [figure(e, cap, cls, pic) for (e, cap, cls), pic in zip(items, pics)]
+    return [figure(e, cap, cls, pic, sizes) for (e, cap, cls), pic in zip(items, pics)]
 
 
 def page(title: str, figures: Sequence[tuple[str, str]]) -> str:

@@ -44,6 +44,17 @@ def _sum(*parts: Expr) -> Expr:
     return Expr.of([t for p in parts for t in p.terms], parts[0].free_dims)
 
 
+def _sized_chain() -> Expr:
+    """``X[s, e] WQ[e, f] WK[t, f]`` with s, t of size 4, e of 768 (a model width) and f
+    of 64 (a head size): three widths of wire."""
+    size = {"s": 4, "e": 768, "f": 64, "t": 4}
+    decls = [TensorDecl(name, tuple(legs.split()), tuple(sympy.Integer(size[x]) for x in legs.split()))
+             for name, legs in (("X", "s e"), ("WQ", "e f"), ("WK", "t f"))]
+    nodes = [Node(tensor_op(d), d.legs) for d in decls]
+    dims = {label: sympy.Integer(n) for label, n in size.items()}
+    return Expr.single(Diagram.build(nodes, dims, {"s": "s", "t": "t"}))
+
+
 D = _decl("D", "i j")
 T = _decl("T", "i j k")
 T4 = _decl("T", "i j k l")
@@ -81,6 +92,8 @@ LEGEND: list[tuple[str, str, Expr]] = [
     ("loop.svg", "A[i, j] B[j, k] C[k, i], however written: the first name on the left, "
                  "the next above",
      _product((C, "k i"), (A, "i j"), (B, "j k"))),
+    ("thick.svg", "X[s, e] WQ[e, f] WK[t, f] with s, t = 4, e = 768, f = 64: wider wires for "
+                  "larger sizes", _sized_chain()),
     ("stacked-sum.svg", "a sum whose row would be a long strip: its terms stacked, signs on the left",
      _sum(_product(*[((A, B, C)[k % 3], f"l{k} l{k + 1}") for k in range(12)]),
           _product(*[((B, C, A)[k % 3], f"l{k} l{k + 1}") for k in range(12)]).scaled(sympy.Integer(-2)))),

@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
+import sympy
 
 from ..model import Diagram, Expr, Op
 from ..printing import scalar_text
@@ -43,6 +44,7 @@ from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
 )
 from .steady import Memory, TermMemory, align, choose, match, node_keys
 from .sums import arrange, coeff_text
+from .thickness import leg
 from .vertices import Vertex as _Vertex  # noqa: F401
 from .vertices import node_vertex, reflect, set_container_ports
 from .wires import Box, Point, Polygon, label_spot, route, segment_hits_box
@@ -548,8 +550,10 @@ class _TermLayout:
             at = (s.x + pp.x, s.y + pp.y)
             s_ports[label] = replace(pp, x=at[0], y=at[1])
             if inner.single:
+                node = self.d.nodes[v.node] if v.node is not None else None
+                edge = dict(zip(node.op.ports, node.edges)).get(label) if node is not None else None
                 for px, py, _ in ends:
-                    pic.lines.append(Line([(px + dx, py + dy), at]))
+                    pic.lines.append(leg([(px + dx, py + dy), at], "", self.d.dims.get(edge or "")))
             else:  # a sum inside: its terms name their legs; the container's leg starts here
                 for px, py, sd in ends:
                     t = {"left": (px + dx + 3, py + dy - 3, "start"), "right": (px + dx - 3, py + dy - 3, "end"),
@@ -588,7 +592,7 @@ class _TermLayout:
                 label = base_name(e) if not self.d.edge_labels[e] else ""
                 eu, ev = self._end(u, pu), self._end(v, pv)
                 if eu is not None or ev is not None:  # a fixed port: out of it, round the shapes
-                    self._routed(pic, shape_of, pos, boxes, (u, eu), (v, ev), label)
+                    self._routed(pic, shape_of, pos, boxes, (u, eu), (v, ev), label, self.d.dims[e])
                     continue
                 if u == v:  # a trace of two of the node's own legs: a small loop above it
                     s = pic.shapes[shape_of[u]]
@@ -606,7 +610,7 @@ class _TermLayout:
                 off = perp * (rank - (len(members) - 1) / 2) * 10.0
                 p = self._anchor(pic, shape_of, pos, u, pv_xy, off)
                 q = self._anchor(pic, shape_of, pos, v, pu_xy, off)
-                pic.lines.append(Line([p, q], label))
+                pic.lines.append(leg([p, q], label, self.d.dims[e]))
                 if label:
                     # parallel legs: each label on its own outer side
                     side = -1.0 if rank - (len(members) - 1) / 2 < 0 else 1.0
@@ -615,7 +619,8 @@ class _TermLayout:
                     pic.texts.append(Text(mx, my, label, "middle", "leg"))
 
     def _routed(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, boxes: dict[int, Polygon],
-                one: tuple[int, PlacedPort | None], two: tuple[int, PlacedPort | None], label: str) -> None:
+                one: tuple[int, PlacedPort | None], two: tuple[int, PlacedPort | None], label: str,
+                dim: sympy.Expr | None = None) -> None:
         """A wire with at least one fixed port: it leaves each fixed port straight out, then
         goes round every shape it does not attach to (:func:`~.wires.route`)."""
         (u, eu), (v, ev) = one, two
@@ -635,7 +640,7 @@ class _TermLayout:
         # a free end of a wire (a dot, a vector) may touch its own shape
         obstacles = [bx for k, bx in boxes.items() if not ((k == u and n is None) or (k == v and m is None))]
         points, _ = route(p, n, q, m, obstacles)
-        pic.lines.append(Line(points, label))
+        pic.lines.append(leg(points, label, dim))
         if label:  # beside the wire, on the side away from the shapes (outside a loop)
             mid = (self._centre(pic, shape_of, pos, u) + self._centre(pic, shape_of, pos, v)) / 2
             spots = [label_spot(points, side) for side in (1.0, -1.0)]

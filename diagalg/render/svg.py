@@ -4,7 +4,9 @@ No external fonts, stylesheets or images: the styles are inline attributes, so
 the file displays the same in a browser, a notebook or an image converter.
 Every shape is a group with ``class`` (its kind), ``data-name`` and
 ``data-index`` attributes, so tests, reports and style sheets can find it; a
-shape's leg-order flag is a ``polygon`` of class ``flag`` inside its group.
+shape's leg-order flag is a ``polygon`` of class ``flag`` inside its group. A wire is
+a ``polyline`` of class ``leg`` with ``data-dim``/``data-size``, its stroke as wide as
+its dimension is large (:mod:`.thickness`).
 docs/drawing.md lists the classes.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 from xml.sax.saxutils import escape
 
 from .shapes import CONTAINERS, Picture, Shape, outline
+from .thickness import dim_text, stroke_width
 
 FILL = {
     "tensor": "#dbe9f6", "vector": "#dbe9f6", "triangle": "#d5f0dc", "square": "#d5f0dc",
@@ -93,8 +96,11 @@ def svg_document(pic: Picture, title: str = "") -> str:
         out.append(_shape(pic.shapes[i], i))
     for line in pic.lines:
         pts = " ".join(f"{_f(x)},{_f(y)}" for x, y in line.points)
-        out.append(f"<polyline class=\"leg\" data-name=\"{escape(line.label)}\" points=\"{pts}\" fill=\"none\" "
-                   f"stroke=\"{STROKE}\" stroke-width=\"1.4\"/>")
+        known = "" if line.size is None else str(line.size)
+        out.append(f"<polyline class=\"leg\" data-name=\"{escape(line.label)}\" "
+                   f"data-dim=\"{escape(dim_text(line))}\" data-size=\"{known}\" points=\"{pts}\" "
+                   f"fill=\"none\" stroke=\"{STROKE}\" stroke-width=\"{_f(stroke_width(line.size))}\" "
+                   f"stroke-linejoin=\"round\"/>")
     for i in leaves:
         out.append(_shape(pic.shapes[i], i))
     for t in pic.texts:

@@ -3,12 +3,14 @@
 The document needs only ``standalone`` and ``tikz`` (Debian: texlive-latex-base,
 texlive-latex-extra for standalone, texlive-pictures for tikz). Coordinates are
 the picture's pixels scaled to points, y flipped; labels are in math mode
-where they are names (``A^{*}``, ``V^{-1}``) and escaped everywhere.
+where they are names (``A^{*}``, ``V^{-1}``) and escaped everywhere. Wires have the
+SVG's stroke widths (:mod:`.thickness`), in points.
 """
 
 from __future__ import annotations
 
 from .shapes import CONTAINERS, Picture, Shape, outline
+from .thickness import stroke_width
 
 SCALE = 0.75  # 1px = 0.75pt
 
@@ -91,7 +93,9 @@ def tikz_picture(pic: Picture) -> str:
             lines.append(f"% shape {i}: {pic.shapes[i].kind} {pic.shapes[i].name}")
             lines.extend(_shape(pic.shapes[i]))
     for line in pic.lines:
-        lines.append(r"\draw " + " -- ".join(_p(x, y) for x, y in line.points) + ";")
+        width = stroke_width(line.size) * SCALE  # the SVG's width, in points
+        lines.append(rf"\draw[line width={width:.2f}pt, line join=round] "
+                     + " -- ".join(_p(x, y) for x, y in line.points) + ";")
     for i in order:
         if pic.shapes[i].kind not in CONTAINERS:
             lines.append(f"% shape {i}: {pic.shapes[i].kind} {pic.shapes[i].name}")

@@ -19,7 +19,7 @@ from ..bubbles import get_bubble
 from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Expr, IndexOp, Op, ReshapeOp, ShiftOp, TensorOp
 from ..printing import scalar_text
 from .ports import IDENTITY, MIRROR, Orient, PlacedPort, PortPlan, apex_of, box_plan, compose, triangle_plan
-from .shapes import Framed, Line, Picture, Shape, Text, text_width, to_ellipse, to_rect
+from .shapes import Framed, Picture, Shape, Text, text_width, to_ellipse, to_rect
 from .wires import Point
 
 

@@ -102,7 +102,7 @@ def _ones_on(d: Diagram, labels: tuple[str, ...]) -> tuple[int, ...] | None:
     return tuple(found)
 
 
-def _site(op: BubbleOp) -> tuple[_Key, tuple[int | tuple[int, ...], ...]] | None:
+def reshape_site(op: BubbleOp) -> tuple[_Key, tuple[int | tuple[int, ...], ...]] | None:
     """The key and, per term, the node index of its P (or, for a reshape, the ones it
     has on P's outer labels instead: ones on the parts are a split of ones on the
     whole, and the other way round)."""
@@ -143,7 +143,7 @@ class ElementwiseReshapeRule:
             op = node.op
             if not isinstance(op, BubbleOp) or not get_bubble(op.kind).elementwise:
                 continue
-            found = _site(op)
+            found = reshape_site(op)
             if found is not None:
                 yield Site((i,), data=found)
 
