@@ -403,7 +403,7 @@ class _ToAst(Transformer):
         return A.Shift(pos, offset, args)
 
     def onehot(self, c: list[Any]) -> A.OneHot:
-        (value, pos), args = c[1], self._args(c[2:])
+        (value, _), args = c[1], self._args(c[2:])
         return A.OneHot(_pos(c[0]), value, args)
 
     def paren(self, c: list[Any]) -> Any:

@@ -23,7 +23,8 @@ from .model import Expr
 from .program import AssertStmt, CalcStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, RunStmt, ShowStmt
 from .printing import expr_text as _text
 from .render import let_opened
-from .render.html import CSS, figure, steady_figures, trace_figures
+from .render.html import CSS, Sizes, figure, steady_figures, trace_figures
+from .render.thickness import program_sizes
 
 
 def _result_line(r: Result) -> str:
@@ -41,7 +42,7 @@ def _how_checked(r: Result | None) -> str:
     return "" if r.error is None else f" · numeric {r.error:.1g}"
 
 
-def _calc_figures(stmt: CalcStmt, results: Sequence[Result]) -> list[str]:
+def _calc_figures(stmt: CalcStmt, results: Sequence[Result], sizes: Sizes | None = None) -> list[str]:
     items = [(stmt.expr, f"start\n{escape(_text(stmt.expr))}", "step start")]
     for k, step in enumerate(stmt.steps, start=1):
         r = results[k - 1] if k - 1 < len(results) else None
@@ -52,33 +53,35 @@ def _calc_figures(stmt: CalcStmt, results: Sequence[Result]) -> list[str]:
         cap = (f"step {k}: <span class=\"rule\">by {escape(rules)}</span><span class=\"err\">{escape(err)}"
                f"{escape(status)}</span>\n{escape(_text(step.expr))}")
         items.append((step.expr, cap, cls))
-    return steady_figures(items)  # each step laid out from the previous one: tensors hold still
+    return steady_figures(items, sizes)  # each step laid out from the previous one: tensors hold still
 
 
 def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -> list[str]:
+    sizes = program_sizes(checker.program)  # named dimensions drawn at their declared sizes' widths
     if isinstance(stmt, CalcStmt):
-        return _calc_figures(stmt, results)
+        return _calc_figures(stmt, results, sizes)
     if isinstance(stmt, AssertStmt):
         # the right side laid out from the left one's positions, where they share tensors
         return steady_figures([(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
-                               (stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")])
+                               (stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")], sizes)
     if isinstance(stmt, RuleStmt):
         return steady_figures([(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
-                               (stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")])
+                               (stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")], sizes)
     if isinstance(stmt, DecomposeStmt):
         return _decompose_figures(checker, stmt)
     if isinstance(stmt, ExpandStmt):
-        return term_figures(stmt, results)
+        return term_figures(stmt, results, sizes=sizes)
     if isinstance(stmt, DrawStmt):  # the picture the statement wrote: a bare let opened one level
         if stmt.values:  # with the arrays behind it, as the file it wrote shows them
             return [_values_figure(checker, stmt)]
         shown = stmt.expr if stmt.folded else let_opened(stmt.expr)
-        return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw")]
+        return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw",
+                       sizes=sizes)]
     if isinstance(stmt, ShowStmt):
         start = unfold(stmt.expr) if stmt.unfold else stmt.expr
         d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,
                      env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
-        return trace_figures(start, d)
+        return trace_figures(start, d, sizes)
     return []
 
 
@@ -98,13 +101,14 @@ def _values_figure(checker: Checker, stmt: DrawStmt) -> str:
 MAX_TERMS = 24
 
 
-def term_figures(stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_TERMS) -> list[str]:
+def term_figures(stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_TERMS,
+                 sizes: Sizes | None = None) -> list[str]:
     """An ``expand`` or ``paths`` statement's figures: the expression, then each term it
     lists drawn under its line (label, order, value or bound, as printed), the first
     ``limit`` of them; the figures end with a count of the listed terms not drawn."""
     terms = [t for r in results for t in r.terms]
-    figs = [figure(stmt.expr, "expression\n" + escape(_text(stmt.expr)), "side")]
-    figs += [figure(expr, escape(caption), "term") for caption, expr in terms[:limit]]
+    figs = [figure(stmt.expr, "expression\n" + escape(_text(stmt.expr)), "side", sizes=sizes)]
+    figs += [figure(expr, escape(caption), "term", sizes=sizes) for caption, expr in terms[:limit]]
     if len(terms) > limit:
         figs.append(f"<p class=\"more\">… and {len(terms) - limit} more listed terms, not drawn</p>")
     return figs
@@ -175,7 +179,7 @@ def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
     from .render.values import spectrum_svg
 
     figures = steady_figures([(stmt.lhs, "target\n" + escape(_text(stmt.lhs)), "side"),
-                              (stmt.rhs, "factors\n" + escape(_text(stmt.rhs)), "side")])
+                              (stmt.rhs, "factors\n" + escape(_text(stmt.rhs)), "side")], program_sizes(checker.program))
     try:
         spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
     except NumericError as e:

@@ -16,9 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from browser import MISSING, chromium  # noqa: E402
-from test_render_golden import GOLDEN, shoot  # noqa: E402
-
 from diagalg.render.gallery import FIGURES  # noqa: E402
+from test_render_golden import GOLDEN, shoot  # noqa: E402
 
 
 def main() -> int:

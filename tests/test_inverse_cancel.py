@@ -21,7 +21,7 @@ import diagalg
 from diagalg.checker import Checker, Options
 from diagalg.model import Expr, Term
 from diagalg.numeric.check import compare
-from diagalg.rules import DERIVATIVE_INNER_RULES, DEFAULT_RULES
+from diagalg.rules import DEFAULT_RULES, DERIVATIVE_INNER_RULES
 from diagalg.rules.base import Edit, Site, apply_edits
 from diagalg.rules.inverse_cancel import InverseCancelRule
 from diagalg.rules.inverse_transposed import InverseTransposedRule
@@ -95,7 +95,8 @@ def test_the_proofs_use_the_rules():
 
 
 def test_the_rules_sets():
-    assert "inverse_cancel" in DEFAULT_RULES and "inverse_cancel" in DERIVATIVE_INNER_RULES
+    # both compare or read declared leg symmetries, which do not hold for a derivative's variable
+    assert "inverse_cancel" in DEFAULT_RULES and "inverse_cancel" not in DERIVATIVE_INNER_RULES
     assert "inverse_transposed" in DEFAULT_RULES and "inverse_transposed" not in DERIVATIVE_INNER_RULES
 
 

@@ -324,7 +324,7 @@ tensor A[i: big, j: big]
 tensor x[i: big]
 tensor K[r: big * d]
 """)
-    big, d = program.env.symbols["big"], program.env.symbols["d"]
+    big = program.env.symbols["big"]
 
     def counted(text: str) -> set:
         e = unfold(program.expr(text))

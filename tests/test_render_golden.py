@@ -24,8 +24,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from browser import MISSING, chromium, read_png, screenshot
 
+from browser import MISSING, chromium, read_png, screenshot
 from diagalg.model import Expr
 from diagalg.render import render
 from diagalg.render.gallery import FIGURES, D
@@ -92,7 +92,8 @@ def _unmatched(one: list[bytes], other: list[bytes], width: int, height: int) ->
 def test_goldens_are_small_and_all_there():
     """One PNG per figure, and all of them well under 300 KB (they live in the repository)."""
     names = {p.stem for p in GOLDEN.glob("*.png")}
-    assert names == {n for name, _, _ in FIGURES for n in (name, f"{name}-shapes")}, "run `make goldens` (scripts/make_goldens.py)"
+    want = {n for name, _, _ in FIGURES for n in (name, f"{name}-shapes")}
+    assert names == want, "run `make goldens` (scripts/make_goldens.py)"
     assert sum(p.stat().st_size for p in GOLDEN.glob("*.png")) < 150_000
 
 

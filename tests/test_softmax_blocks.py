@@ -30,7 +30,8 @@ let Z[b] = exp(y[b, k]) delta[k]
 PROG = diagalg.parse(DECLS)
 
 IDENTITIES = """\
-assert split[g -> (b: p, k: q)](softmax[g](group[(b, k) -> g](y[b, k]))) == exp(y[b, k]) pow(exp(y[c, l]) delta[c] delta[l], -1)
+assert split[g -> (b: p, k: q)](softmax[g](group[(b, k) -> g](y[b, k]))) == \\
+    exp(y[b, k]) pow(exp(y[c, l]) delta[c] delta[l], -1)
 assert softmax[g](group[(b, k) -> g](y[b, k])) delta[g] == 1
 assert split[g -> (b: p, k: q)](softmax[g](group[(b, k) -> g](y[b, k] + 2 z[b, k]))) == \\
     exp(y[b, k] + 2 z[b, k]) pow(exp(y[c, l] + 2 z[c, l]) delta[c] delta[l], -1)
@@ -65,7 +66,8 @@ def _keeps_value(rule, text: str, seed: int) -> tuple[int, list[str]]:
 
 
 _ARGS = ["group[(b, k) -> g](y[b, k])", "group[(k, b) -> g](z[b, k])", "group[(b, k) -> g](y[b, k] - z[b, k])",
-         "group[(b, k) -> g](y[b, k]) + x[g]", "w[s, g] + delta[s: p] group[(b, k) -> g](y[b, k])", "group[(b, k) -> g](delta[s: p] y[b, k] + w[s, g2] x[g2] delta[b: p] delta[k: q])", "x[g]"]
+         "group[(b, k) -> g](y[b, k]) + x[g]", "w[s, g] + delta[s: p] group[(b, k) -> g](y[b, k])",
+         "group[(b, k) -> g](delta[s: p] y[b, k] + w[s, g2] x[g2] delta[b: p] delta[k: q])", "x[g]"]
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -92,7 +92,7 @@ class Trace(Protocol):
         """The start, then each expression with the step (or None: collect) that made it."""
 
 
-def trace_figures(start: Expr, derivation: Trace) -> list[str]:
+def trace_figures(start: Expr, derivation: Trace, sizes: Sizes | None = None) -> list[str]:
     """Figures of a traced derivation: the start, then each rewrite with its rule, its
     number of sites and its check error (at most :data:`MAX_STEPS` of them)."""
     states = derivation.states()
@@ -110,7 +110,7 @@ def trace_figures(start: Expr, derivation: Trace) -> list[str]:
         cap = (f"step {k}: <span class=\"rule\">{escape(why)}</span><span class=\"err\">{escape(err)}</span>\n"
                f"{escape(_text(expr))}")
         items.append((expr, cap, "step"))
-    figs = steady_figures(items)
+    figs = steady_figures(items, sizes)
     if len(states) - 1 > MAX_STEPS:
         figs.append(f"<p>… {len(states) - 1 - MAX_STEPS} more steps not drawn</p>")
     return figs

@@ -22,8 +22,10 @@ Domain: E square and invertible. Square is the bubble's own condition (an
 ``inv`` of a non-square map is refused where it is written); invertibility is
 what ``inv(E)`` asserts: the identity holds wherever the left side is defined,
 and the numeric oracle samples inverses only where they exist (a singular draw
-is NaN on the float path and has no exact value). No declared property is used,
-so the rule holds inside a derivative's argument too. Termination: two nodes go
+is NaN on the float path and has no exact value). The comparison is the
+canonical form, which reads declared leg symmetries (``S[i, j]`` and ``S[j, i]``
+are one tensor for a symmetric S); inside a derivative by S its entries are
+independent, so, like ``collect``, the rule is not used there. Termination: two nodes go
 (the bubble with its whole argument) and no node is added; edges only merge or
 go, so the engine's measure falls. It runs before ``distribute`` (order 39), so
 ``(X + A) inv(X + A)`` is cancelled while the sum is still one box.
@@ -105,11 +107,11 @@ class InverseCancelRule:
     name = "inverse_cancel"
     description = "E inv(E) -> identity for any expression E wired as a product (either group joined)"
     default = True  # used by `assert` when no rule is named
-    inside_derivative = True  # no declared property: E inv(E) = I wherever inv(E) exists
+    inside_derivative = False  # the canonical comparison reads declared leg symmetries
     on_sums = False
     order = 39  # the engine's sequence (lower first): before distribute splits the box of E
     #: True when the rule relies on declared tensor properties (unsound inside diff by that tensor)
-    uses_declared_properties = False
+    uses_declared_properties = True
 
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for v, node in enumerate(diagram.nodes):
