@@ -37,7 +37,7 @@ from .expand import _position_tags, _split_edges, fix_values
 from .model import BoxOp, CopyTensor, Diagram, Expr, IndexOp, Node, Term, replace_node
 from .numeric.evaluate import evaluate
 from .numeric.instance import Instance
-from .rank_search import PROBE_AT, Score
+from .rank_search import PROBE_AT, Score, forest_bound
 
 if TYPE_CHECKING:
     import sympy
@@ -158,41 +158,8 @@ class _Ranker:
                 return None
             if len(owners) == 2:
                 between.setdefault((min(owners), max(owners)), set()).add(e)
-        parent = {i: i for i in nodes}
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        adj: dict[int, list[tuple[int, set[str]]]] = {i: [] for i in nodes}
-        for (a, b), edges in between.items():
-            ra, rb = find(a), find(b)
-            if ra == rb:
-                return None  # a cycle
-            parent[ra] = rb
-            adj[a].append((b, edges))
-            adj[b].append((a, edges))
-        groups: dict[int, list[int]] = {}
-        for i in nodes:
-            groups.setdefault(find(i), []).append(i)
-        total = 1.0
-        for members in groups.values():
-            best = math.inf
-            for root in members:
-                norm = self.node_norm(d.nodes[root], fixed, d.dims)
-                seen, stack = {root}, [root]
-                while stack and norm < best:
-                    u = stack.pop()
-                    for v, edges in adj[u]:
-                        if v not in seen:
-                            seen.add(v)
-                            stack.append(v)
-                            norm *= self.op_norm(d.nodes[v], edges, fixed, d.dims)
-                best = min(best, norm)
-            total *= best
-        return total
+        return forest_bound(nodes, between, lambda root: self.node_norm(d.nodes[root], fixed, d.dims),
+                            lambda v, _u, edges: self.op_norm(d.nodes[v], edges, fixed, d.dims))
 
     def bound(self, coeff: sympy.Expr, d: Diagram) -> float:
         fixed = {n.edges[0]: n.op.value for n in d.nodes if isinstance(n.op, IndexOp)}

@@ -40,7 +40,7 @@ import heapq
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence, cast
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar, cast
 
 import numpy as np
 
@@ -61,6 +61,57 @@ MAX_SVD = 1 << 16
 PROBE_AT = 200
 #: random probes of the work estimate
 PROBES = 32
+
+
+
+E = TypeVar("E")
+
+
+def forest_bound(nodes: Iterable[int], between: Mapping[tuple[int, int], set[E]],
+                 root_norm: Callable[[int], float], op_norm: Callable[[int, int, set[E]], float]) -> float | None:
+    """The forest bound of a network: ``between`` maps each pair of nodes (a < b) to the
+    edges joining them. None when the pairs close a cycle. Otherwise, per connected piece,
+    the least over roots of ``root_norm(root)`` times, contracting outward, each node's
+    ``op_norm(v, parent, edges)`` (its operator norm from the legs joining its parent to
+    its other legs), and the product over pieces. Contracting a forest outward never
+    grows a norm by more than each node's operator norm, so this bounds the contraction;
+    a root whose running product already exceeds the best is dropped early."""
+    members_of = list(nodes)
+    parent = {i: i for i in members_of}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    adj: dict[int, list[tuple[int, set[E]]]] = {i: [] for i in members_of}
+    for (a, b), edges in between.items():
+        ra, rb = find(a), find(b)
+        if ra == rb:
+            return None  # a cycle
+        parent[ra] = rb
+        adj[a].append((b, edges))
+        adj[b].append((a, edges))
+    groups: dict[int, list[int]] = {}
+    for i in members_of:
+        groups.setdefault(find(i), []).append(i)
+    total = 1.0
+    for members in groups.values():
+        best = math.inf
+        for root in members:
+            norm = root_norm(root)
+            seen, stack = {root}, [root]
+            while stack and norm < best:
+                u = stack.pop()
+                for v, edges in adj[u]:
+                    if v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+                        norm *= op_norm(v, u, edges)
+            best = min(best, norm)
+        total *= best
+    return total
 
 
 class Score:
@@ -248,23 +299,6 @@ class _Search:
             if len(got) == 2:
                 a, b = sorted(got)
                 between.setdefault((a, b), set()).add(e)
-        parent = list(range(count))
-
-        def find(i: int) -> int:
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-
-        adj: list[list[tuple[int, set[int]]]] = [[] for _ in range(count)]
-        for (a, b), edges in between.items():
-            ra, rb = find(a), find(b)
-            if ra == rb:
-                return None
-            parent[ra] = rb
-            adj[a].append((b, edges))
-            adj[b].append((a, edges))
-
         toward: dict[tuple[int, int], float] = {}   # (v, u): v's operator norm from its legs to u
 
         def op(v: int, u: int, edges: set[int]) -> float:
@@ -276,25 +310,7 @@ class _Search:
                     toward[v, u] = p.op(tuple(e in edges for e in axes))
             return toward[v, u]
 
-        groups: dict[int, list[int]] = {}
-        for i in range(count):
-            groups.setdefault(find(i), []).append(i)
-        total = 1.0
-        for members in groups.values():
-            best = math.inf
-            for root in members:
-                norm = norms[root]
-                seen, stack = {root}, [root]
-                while stack and norm < best:
-                    u = stack.pop()
-                    for v, edges in adj[u]:
-                        if v not in seen:
-                            seen.add(v)
-                            stack.append(v)
-                            norm *= op(v, u, edges)
-                best = min(best, norm)
-            total *= best
-        return total
+        return forest_bound(range(count), between, lambda root: norms[root], op)
 
     # ------------------------------------------------------------------ children
 

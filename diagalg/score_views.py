@@ -122,7 +122,7 @@ def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens
         a /= a.sum(-1, keepdims=True)
         out.append(a)
         v = np.einsum("ka,haf->hkf", x, L.WV) + bv[:, None]
-        x = x + np.einsum("hqk,hkf,hfe->qe", a, v, L.WO) + (0.0 if b_out is None else b_out[L.index])
+        x = x + np.einsum("hqk,hkf,hfe->qe", a, v, L.WO) + (b_out or {}).get(L.index, 0.0)
     return out
 
 

@@ -62,7 +62,7 @@ class Config:
     d_head: int = 8
     layers: int = 2
     batch: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     seed: int = 0
 
 
@@ -97,6 +97,23 @@ def sample_batch(cfg: Config, rng: np.random.Generator, n: int) -> tuple[np.ndar
     return toks, rep
 
 
+def _heads(W: np.ndarray) -> np.ndarray:
+    """``W[h, d, f]`` as one matrix ``[d, h * f]`` (the heads side by side)."""
+    return W.transpose(1, 0, 2).reshape(W.shape[1], -1)
+
+
+def _split(y: np.ndarray, heads: int) -> np.ndarray:
+    """``[b, n, h * f]`` -> ``[b, h, n, f]``."""
+    b, n, _ = y.shape
+    return y.reshape(b, n, heads, -1).transpose(0, 2, 1, 3)
+
+
+def _merge(z: np.ndarray) -> np.ndarray:
+    """``[b, h, n, f]`` -> ``[b, n, h * f]``."""
+    b, h, n, f = z.shape
+    return z.transpose(0, 2, 1, 3).reshape(b, n, h * f)
+
+
 def forward(p: Params, cfg: Config, toks: np.ndarray) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
     """Logits ``[batch, pos, vocab]`` and each layer's cache for the backward pass."""
     T = toks.shape[1]
@@ -105,16 +122,17 @@ def forward(p: Params, cfg: Config, toks: np.ndarray) -> tuple[np.ndarray, list[
     caches = []
     scale = 1.0 / math.sqrt(cfg.d_head)
     for l in range(cfg.layers):
-        q = np.einsum("bnd,hdf->bhnf", x, p[f"WQ{l}"])
-        k = np.einsum("bnd,hdf->bhnf", x, p[f"WK{l}"])
-        v = np.einsum("bnd,hdf->bhnf", x, p[f"WV{l}"])
-        s = np.einsum("bhqf,bhkf->bhqk", q, k) * scale
+        H = cfg.heads
+        q = _split(x @ _heads(p[f"WQ{l}"]), H)
+        k = _split(x @ _heads(p[f"WK{l}"]), H)
+        v = _split(x @ _heads(p[f"WV{l}"]), H)
+        s = (q @ k.swapaxes(-1, -2)) * scale
         s = np.where(mask, -np.inf, s)
         a = np.exp(s - s.max(-1, keepdims=True))
         a /= a.sum(-1, keepdims=True)
-        z = np.einsum("bhqk,bhkf->bhqf", a, v)
+        z = a @ v
         caches.append({"x": x, "q": q, "k": k, "v": v, "a": a, "z": z})
-        x = x + np.einsum("bhnf,hfe->bne", z, p[f"WO{l}"])
+        x = x + _merge(z) @ p[f"WO{l}"].reshape(-1, cfg.d_model)
     caches.append({"x": x})
     return x @ p["WU"], caches
 
@@ -141,23 +159,27 @@ def backward(p: Params, cfg: Config, toks: np.ndarray, caches: list[dict[str, np
     """The gradient of the loss with respect to every parameter (reverse mode, by hand)."""
     g: Params = {}
     xL = caches[-1]["x"]
-    g["WU"] = np.einsum("bne,bnv->ev", xL, dlogits)
+    d = cfg.d_model
+    g["WU"] = xL.reshape(-1, d).T @ dlogits.reshape(-1, cfg.vocab)
     dx = dlogits @ p["WU"].T
     scale = 1.0 / math.sqrt(cfg.d_head)
     for l in reversed(range(cfg.layers)):
         c = caches[l]
-        g[f"WO{l}"] = np.einsum("bhnf,bne->hfe", c["z"], dx)
-        dz = np.einsum("bne,hfe->bhnf", dx, p[f"WO{l}"])
-        da = np.einsum("bhqf,bhkf->bhqk", dz, c["v"])
-        dv = np.einsum("bhqk,bhqf->bhkf", c["a"], dz)
+        WO = p[f"WO{l}"]
+        g[f"WO{l}"] = (_merge(c["z"]).reshape(-1, WO.shape[0] * WO.shape[1]).T @ dx.reshape(-1, d)).reshape(WO.shape)
+        dz = _split(dx @ WO.reshape(-1, d).T, cfg.heads)
+        da = dz @ c["v"].swapaxes(-1, -2)
+        dv = c["a"].swapaxes(-1, -2) @ dz
         ds = c["a"] * (da - (da * c["a"]).sum(-1, keepdims=True)) * scale
-        dq = np.einsum("bhqk,bhkf->bhqf", ds, c["k"])
-        dk = np.einsum("bhqk,bhqf->bhkf", ds, c["q"])
+        dq = ds @ c["k"]
+        dk = ds.swapaxes(-1, -2) @ c["q"]
         x = c["x"]
         dx_in = dx.copy()  # the residual path
         for m, d_ in (("Q", dq), ("K", dk), ("V", dv)):
-            g[f"W{m}{l}"] = np.einsum("bnd,bhnf->hdf", x, d_)
-            dx_in += np.einsum("bhnf,hdf->bnd", d_, p[f"W{m}{l}"])
+            dc = _merge(d_)
+            W = p[f"W{m}{l}"]
+            g[f"W{m}{l}"] = (x.reshape(-1, d).T @ dc.reshape(-1, dc.shape[-1])).reshape(d, W.shape[0], -1).transpose(1, 0, 2)
+            dx_in += dc @ _heads(W).T
         dx = dx_in
     T = toks.shape[1]
     g["WP"] = np.zeros_like(p["WP"])
