@@ -13,20 +13,24 @@ No layer norm and no MLPs (so ``diagalg scores --detect`` can run it). The model
 no biases: the TransformerLens layout has ``b_Q, b_K, b_V, b_O, b_U``, so they are
 written as zeros, and never trained.
 
-The data: sequences of ``n_ctx`` random tokens in which a segment of random length
-``p`` (4 to n_ctx/2) appears twice in a row at a random offset, the rest being random
-tokens. The distance back to the earlier copy varies, so no position predicts the
-next token: only looking up what followed the current token's earlier occurrence
-does (induction). Training minimises the next-token cross-entropy at every
-position (Adam), and stops when the loss on the repeated half (the second copy's
-predictable tokens) of a fixed evaluation batch is below ``--target`` nats, far
-below log(vocab) = 3.47 nats, and the detector scores of the two heads have settled
-(``--after`` more steps).
+The data: sequences of ``n_ctx`` uniformly random tokens in which a segment of random
+length ``p`` (4 to n_ctx/2) appears twice in a row at a random offset. The distance
+back to the earlier copy varies, so no position predicts the next token: only looking
+up what followed the current token's earlier occurrence does (induction). (Drawing
+the other tokens without replacement instead teaches the model to suppress tokens it
+has seen, the opposite of induction: with seed 0 no induction head formed in
+6,000 steps.) Training minimises
+the next-token cross-entropy at every position (Adam, learning rate 0.01, batch 32),
+evaluates every 100 steps, and stops ``--after`` (1000) steps past the first
+evaluation whose loss on the repeated half (the second copy's predictable tokens, on
+a fixed batch of 128 sequences) is below ``--target`` (1 nat, far below log(vocab) =
+3.47 nats), so that the heads sharpen. With seed 0: 4,300 steps, about a minute on
+one core; repeated-half loss 0.90 on the evaluation batch.
 
 The script prints the losses as it goes and writes the state dict as ``.npz``
 (float32; diagalg has no safetensors writer, and ``weights "..." as
 transformerlens`` reads ``.npz`` state dicts), and a token file: 16 random tokens
-repeated twice (seed ``--seed + 1``, never seen in training), the input the example
+repeated twice (its own seed, ``--seed + 1``), the input the example
 ``examples/transformers/induction_trained.diag`` binds.
 """
 
@@ -178,7 +182,8 @@ def backward(p: Params, cfg: Config, toks: np.ndarray, caches: list[dict[str, np
         for m, d_ in (("Q", dq), ("K", dk), ("V", dv)):
             dc = _merge(d_)
             W = p[f"W{m}{l}"]
-            g[f"W{m}{l}"] = (x.reshape(-1, d).T @ dc.reshape(-1, dc.shape[-1])).reshape(d, W.shape[0], -1).transpose(1, 0, 2)
+            gw = x.reshape(-1, d).T @ dc.reshape(-1, dc.shape[-1])
+            g[f"W{m}{l}"] = gw.reshape(d, W.shape[0], -1).transpose(1, 0, 2)
             dx_in += dc @ _heads(W).T
         dx = dx_in
     T = toks.shape[1]
@@ -226,7 +231,7 @@ def train(cfg: Config, max_steps: int, target: float, after: int, every: int = 1
     eval_toks, eval_rep = sample_batch(cfg, np.random.default_rng(cfg.seed + 1000), 128)
     period = cfg.n_ctx // 2
     det_rng = np.random.default_rng(cfg.seed + 2000)
-    det_toks = np.tile(det_rng.integers(0, cfg.vocab, (64, period)), 2)
+    det_toks = np.tile(np.array([det_rng.permutation(cfg.vocab)[:period] for _ in range(64)]), 2)
     m1 = {k: np.zeros_like(v) for k, v in p.items()}
     m2 = {k: np.zeros_like(v) for k, v in p.items()}
     b1, b2, eps = 0.9, 0.99, 1e-8
@@ -262,9 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=6000, help="at most this many steps")
-    ap.add_argument("--target", type=float, default=0.1,
+    ap.add_argument("--target", type=float, default=1.0,
                     help="stop once the repeated-half eval loss is below this (nats)")
-    ap.add_argument("--after", type=int, default=500, help="steps to train past the target")
+    ap.add_argument("--after", type=int, default=1000, help="steps to train past the target")
     ap.add_argument("-o", "--output", default=str(OUT))
     ap.add_argument("--tokens", default=str(TOKENS), help="where to write the example's input")
     ns = ap.parse_args(argv)

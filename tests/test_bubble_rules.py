@@ -246,14 +246,14 @@ def site_problems(expr: Expr, seed: int, counts: collections.Counter | None = No
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=bubble_cases(), seed=st.integers(0, 2**31 - 1))
 def test_every_site_keeps_value(text: str, seed: int) -> None:
     problems = site_problems(PROG.expr(text), seed)
     assert not problems, f"expression: {text}\n" + "\n".join(problems)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=bubble_cases(), seed=st.integers(0, 2**31 - 1))
 def test_checked_simplify_keeps_value(text: str, seed: int) -> None:
     """The default rules plus the bubble rules (what `by` gives), in checked mode: no

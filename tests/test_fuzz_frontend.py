@@ -36,7 +36,7 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
-EXAMPLES = int(os.environ.get("DIAGALG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("DIAGALG_FUZZ_EXAMPLES", "40"))
 LIMIT_S = int(os.environ.get("DIAGALG_FUZZ_LIMIT_S", "30"))
 
 #: Seed texts: every example and the small corpus files (the big generated ones are
