@@ -163,3 +163,23 @@ def format_detectors(rows: Sequence[dict], name: Callable[[int, int], str], digi
     widths = [max(len(r[i]) for r in table) for i in range(len(cols) + 1)]
     lines = ["  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(r[1:], widths[1:]))]) for r in table]
     return "\n".join(lines) + "\n"
+
+
+def score_matrices(scores: Sequence[Score], layer_names: Callable[[int], str]) -> list[tuple[str, str, str, np.ndarray]]:
+    """The composition scores as matrices, one per kind and pair of layers, in the order
+    the kinds and layers first appear: (title, row axis, column axis, matrix), the rows the
+    earlier layer's heads and the columns the later layer's (nan where a score is 0/0).
+    What ``diagalg scores --values`` draws as heatmaps."""
+    cells: dict[tuple[str, int, int], dict[tuple[int, int], float]] = {}
+    for sc in scores:
+        cells.setdefault((sc.kind, sc.layer1, sc.layer2), {})[sc.head1, sc.head2] = sc.value
+    out: list[tuple[str, str, str, np.ndarray]] = []
+    for (kind, l1, l2), got in cells.items():
+        rows = 1 + max(h for h, _ in got)
+        cols = 1 + max(h for _, h in got)
+        m = np.full((rows, cols), np.nan)
+        for (h1, h2), v in got.items():
+            m[h1, h2] = v
+        out.append((f"{kind}-composition {layer_names(l1)} → {layer_names(l2)}",
+                    f"{layer_names(l1)} head", f"{layer_names(l2)} head", m))
+    return out

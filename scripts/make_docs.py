@@ -55,7 +55,8 @@ CHECKS_PER_FILE = 4
 #: terms of an `expand` or `paths` statement drawn per statement (the rest are counted)
 TERMS_PER_STATEMENT = 4
 #: lets shown with their values (`diagalg draw FILE NAME --values`): (example, let name)
-VALUES_PICTURES = [("transformers/induction_head", "attn"), ("transformers/toy_model", "QK1")]
+VALUES_PICTURES = [("transformers/induction_head", "attn"), ("transformers/toy_model", "QK1"),
+                   ("transformers/induction_trained", "A0"), ("transformers/induction_trained", "A1")]
 #: a first sentence longer than this becomes a heading only up to its first colon
 TITLE_WIDTH = 100
 

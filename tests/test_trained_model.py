@@ -189,3 +189,28 @@ def test_training_is_deterministic_and_its_gradients_are_right() -> None:
         down = ti.losses(ti.forward(a, cfg, toks)[0], toks, rep)[0]
         a[k][idx] = old
         assert abs((up - down) / 2e-6 - g[k][idx]) < 1e-6 * max(1.0, abs(g[k][idx])), k
+
+
+def test_the_composition_scores_draw_as_heatmaps_cell_for_cell(tmp_path):
+    """`diagalg scores --values` draws each kind's score matrix; its cells are the scores
+    `--json` prints (the K-composition pair of the trained model among them)."""
+    import json
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    svg = tmp_path / "scores.svg"
+    weights = str(Path(__file__).resolve().parent.parent / "examples" / "transformers" / "induction_trained.npz")
+    run = subprocess.run([sys.executable, "-m", "diagalg.cli", "scores", weights, "--values", str(svg), "--json"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    root = ET.parse(svg).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    panels = {g.get("data-name"): g for g in root.iter(f"{ns}g") if g.get("class") == "values-panel"}
+    assert set(panels) == {"Q-composition L0 → L1", "K-composition L0 → L1", "V-composition L0 → L1"}
+    for r in rows:
+        cells = {(int(c.get("data-row")), int(c.get("data-col"))): float(c.get("data-value"))
+                 for c in panels[f"{r['kind']}-composition L0 → L1"].iter(f"{ns}rect") if c.get("class") == "cell"}
+        h1, h2 = int(r["from"].split("H")[1]), int(r["to"].split("H")[1])
+        assert abs(cells[h1, h2] - r["score"]) < 1e-12

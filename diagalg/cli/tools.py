@@ -102,6 +102,8 @@ def cmd_scores(ns: argparse.Namespace) -> int:
             print(f"head detectors: mean attention on {ns.detect} random tokens repeated twice (seed {ns.seed})")
             sys.stdout.write(format_detectors(rows, name, digits))
         return 0
+    if ns.values is not None:
+        _write_score_values(ns.values, scores, layers, ns.numbering)
     if ns.json:
         sys.stdout.write(scores_json(scores, baseline, name))
         return 0
@@ -112,6 +114,26 @@ def cmd_scores(ns: argparse.Namespace) -> int:
     for note in notes:
         print(note)
     return 0
+
+
+def _write_score_values(path: str, scores: Any, layers: Any, numbering: str) -> None:
+    """``--values FILE.svg``: the composition scores as heatmaps, one per kind and pair of
+    layers (rows the earlier layer's heads, columns the later one's), written before the
+    table is printed."""
+    from ..render.values import heatmap_panel, standalone
+    from ..score_views import score_matrices
+
+    if not path.lower().endswith(".svg"):
+        raise DiagalgError(f"{path}: --values writes an SVG file (.svg)")
+    position = {L.index: k for k, L in enumerate(sorted(layers, key=lambda L: L.index))}
+
+    def layer_name(index: int) -> str:
+        return f"L{index}" if numbering == "file" else f"L{position[index]}"
+
+    panels = [heatmap_panel(title, rows, cols, m, "value") for title, rows, cols, m in score_matrices(scores, layer_name)]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(standalone(panels, source="composition scores (the paper's formula, Frobenius norms), 0 to 1"))
+    print(f"wrote {path}")
 
 
 def _tl_notes(tl: dict[str, Any], arrays: dict[str, Any], folded: bool) -> list[str]:
@@ -197,6 +219,8 @@ def add_tool_commands(sub: argparse._SubParsersAction) -> None:
                    help="only the scores above the baseline (random mean + 2 std), ranked")
     k.add_argument("--top", type=int, metavar="N", help="with --ranked/--above: the first N lines")
     k.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
+    k.add_argument("--values", metavar="FILE.svg",
+                   help="also draw the scores as heatmaps, one per kind and pair of layers, to FILE.svg")
     k.add_argument("--full", action="store_true", help="full precision (shortest exact float repr)")
     k.add_argument("--numbering", choices=("tl", "file"), default="tl",
                    help="tl (default): TransformerLens names, layers from 0 (L0H3); "

@@ -78,7 +78,9 @@ def colour(v: float, top: float, signed: bool) -> str:
     """The fill for value ``v`` on a scale whose extreme is ``top`` (> 0): white at zero,
     towards red (positive) or blue (negative) on a signed scale, towards dark blue on a
     sequential one."""
-    t = 0.0 if top <= 0 else min(1.0, abs(v) / top)
+    if v != v:  # nan (a 0/0 score): grey, never a colour of the scale
+        return "#cccccc"
+    t = 0.0 if not top > 0 else min(1.0, abs(v) / top)
     end = (_POS if v >= 0 else _NEG) if signed else _SEQ
     r, g, b = (round(255 + (c - 255) * t) for c in end)
     return f"#{r:02x}{g:02x}{b:02x}"
@@ -133,7 +135,8 @@ def heatmap_panel(title: str, row_leg: str, col_leg: str, m: np.ndarray, origin:
     part = m[:rows, :cols]
     cell = max(4.0, min(22.0, HEATMAP_SIDE / max(rows, cols, 1)))
     signed = bool(np.any(m < 0))
-    top = float(np.max(np.abs(m))) if m.size else 0.0
+    finite = np.abs(m[np.isfinite(m)])
+    top = float(np.max(finite)) if finite.size else 0.0
     left, head = 46.0, 48.0
     out = [f"<g class=\"values-panel\" data-kind=\"heatmap\" data-name=\"{escape(title)}\" "
            f"data-origin=\"{escape(origin)}\" data-rows=\"{m.shape[0]}\" data-cols=\"{m.shape[1]}\" "
