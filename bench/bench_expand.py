@@ -43,8 +43,10 @@ def instance(prog, e, seed: int = 0):
 def report_top(what: str, e, inst) -> None:
     res = top_terms(e, 10, inst, {"h": 12})
     state = "proven" if res.proven else "not proven (budget)"
-    print(f"top 10, {what}: {res.seconds:.3f} s, {state}; {res.evaluated} terms evaluated, {res.states} states; "
-          f"best {res.terms[0].norm:.3g} {' · '.join(res.terms[0].term.tags)}")
+    print(
+        f"top 10, {what}: {res.seconds:.3f} s, {state}; {res.evaluated} terms evaluated, {res.states} states; "
+        f"best {res.terms[0].norm:.3g} {' · '.join(res.terms[0].term.tags)}"
+    )
 
 
 def model(layers: int, heads: int = 12) -> tuple[diagalg.Program, Expr]:
@@ -69,9 +71,11 @@ def bench_paths() -> None:
     t1 = time.perf_counter()
     listed = sum(1 for _ in paths(e, {"h": 12}))
     t2 = time.perf_counter()
-    print(f"softmax 2 layers x 12 heads, Q/K/V sources per head: {n} paths (1 + 12 + 12*13^3 = "
-          f"{1 + 12 + 12 * 13 ** 3}) counted in {1e3 * (t1 - t0):.2f} ms, all {listed} enumerated lazily in "
-          f"{t2 - t1:.2f} s")
+    print(
+        f"softmax 2 layers x 12 heads, Q/K/V sources per head: {n} paths (1 + 12 + 12*13^3 = "
+        f"{1 + 12 + 12 * 13**3}) counted in {1e3 * (t1 - t0):.2f} ms, all {listed} enumerated lazily in "
+        f"{t2 - t1:.2f} s"
+    )
     from diagalg.rank import top_paths
 
     sample = list(itertools.islice(paths(e, {"h": 12}), 2000))
@@ -83,13 +87,17 @@ def bench_paths() -> None:
         for p in sample:
             evaluate(Expr.of([p.term], e.free_dims), inst, ["q", "e"])
         per = 1e3 * (time.perf_counter() - t0) / len(sample)
-        print(f"evaluating {len(sample)} of those paths, bubbles {'shared' if shared else 'not shared'}: "
-              f"{per:.2f} ms/path")
+        print(
+            f"evaluating {len(sample)} of those paths, bubbles {'shared' if shared else 'not shared'}: "
+            f"{per:.2f} ms/path"
+        )
 
     res = top_paths(e, 10, instance(prog, e), {"h": 12})
     state = "proven" if res.proven else "not proven (budget)"
-    print(f"top 10 of those paths (each evaluated, shared bubbles once): {res.seconds:.2f} s, {state}; "
-          f"best {res.paths[0][0]:.3g} {res.paths[0][1].name}")
+    print(
+        f"top 10 of those paths (each evaluated, shared bubbles once): {res.seconds:.2f} s, {state}; "
+        f"best {res.paths[0][0]:.3g} {res.paths[0][1].name}"
+    )
 
 
 def main() -> None:
@@ -112,8 +120,10 @@ def main() -> None:
         arr[5] *= 1e4
         dominant = dominant.with_array(name, arr)
     report_top("2 layers x 12 heads, head 5 dominant", e, dominant)
-    print(f"2 layers x 12 heads: {len(terms)} terms; expand {t1 - t0:.4f} s, evaluate every term {t2 - t1:.4f} s, "
-          f"total {t2 - t0:.3f} s; sum vs model relative error {err:.1e}")
+    print(
+        f"2 layers x 12 heads: {len(terms)} terms; expand {t1 - t0:.4f} s, evaluate every term {t2 - t1:.4f} s, "
+        f"total {t2 - t0:.3f} s; sum vs model relative error {err:.1e}"
+    )
 
     prog, e = model(12)
     t0 = time.perf_counter()
@@ -128,8 +138,10 @@ def main() -> None:
         arr[5] *= 1e4
         big = big.with_array(f"OV{l}", arr)
     report_top("12 layers x 12 heads, head 5 dominant in every layer", e, big)
-    print(f"12 layers x 12 heads: {n:.3e} terms (13^12 = {13 ** 12:.3e}) counted in {1e3 * (t1 - t0):.2f} ms; "
-          f"first {first} terms streamed in {t2 - t1:.3f} s ({1e6 * (t2 - t1) / first:.0f} us/term)")
+    print(
+        f"12 layers x 12 heads: {n:.3e} terms (13^12 = {13**12:.3e}) counted in {1e3 * (t1 - t0):.2f} ms; "
+        f"first {first} terms streamed in {t2 - t1:.3f} s ({1e6 * (t2 - t1) / first:.0f} us/term)"
+    )
 
 
 if __name__ == "__main__":

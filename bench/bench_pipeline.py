@@ -45,19 +45,27 @@ def timed(label: str, prog, lhs: str, rhs: str) -> None:
 def main() -> None:
     ring_names = [f"M{i}" for i in range(500)]
     decls = "dim n\ntensor A[i: n, j: n]\ntensor Y[a: n, b: n, c: n] symmetric\n" + "".join(
-        f"tensor {m}[i: n, j: n]\n" for m in ring_names)
+        f"tensor {m}[i: n, j: n]\n" for m in ring_names
+    )
     prog = diagalg.parse(decls)
     timed("warm-up", prog, power_trace("A", 3), power_trace("A", 3, 10))
     print(f"{'case':<52} {'equal':>6} {'parse ms':>9} {'decide ms':>9}")
     for k in (20, 40, 60, 200):
-        timed(f"tr(A^{k}) == tr(A^{k // 2})^2", prog, power_trace("A", k),
-              power_trace("A", k // 2) + " " + power_trace("A", k // 2, 10_000))
+        timed(
+            f"tr(A^{k}) == tr(A^{k // 2})^2",
+            prog,
+            power_trace("A", k),
+            power_trace("A", k // 2) + " " + power_trace("A", k // 2, 10_000),
+        )
     timed("500-matrix ring == rotated, relabelled copy", prog, ring(ring_names, 0, "p"), ring(ring_names, 137, "q"))
-    timed("500-matrix ring == ring with two factors swapped", prog, ring(ring_names, 0, "p"),
-          ring(ring_names[:1] + ring_names[2:3] + ring_names[1:2] + ring_names[3:], 0, "q"))
+    timed(
+        "500-matrix ring == ring with two factors swapped",
+        prog,
+        ring(ring_names, 0, "p"),
+        ring(ring_names[:1] + ring_names[2:3] + ring_names[1:2] + ring_names[3:], 0, "q"),
+    )
     timed("40 x symmetric Y, two different wirings", prog, cubic_wiring(40, 1), cubic_wiring(40, 2))
-    timed("40 x symmetric Y, same wiring relabelled", prog, cubic_wiring(40, 1),
-          cubic_wiring(40, 1).replace("e", "f"))
+    timed("40 x symmetric Y, same wiring relabelled", prog, cubic_wiring(40, 1), cubic_wiring(40, 1).replace("e", "f"))
 
 
 if __name__ == "__main__":

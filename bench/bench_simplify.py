@@ -137,8 +137,10 @@ def main() -> None:
             print(line)
             prev = (n, un, ch)
         big = [r for r in rows if r[0] >= 100] or rows
-        print(f"growth exponent (least squares, N >= {big[0][0]}): unchecked "
-              f"{exponent_fit([(r[0], r[2]) for r in big]):.2f}, checked {exponent_fit([(r[0], r[3]) for r in big]):.2f}")
+        print(
+            f"growth exponent (least squares, N >= {big[0][0]}): unchecked "
+            f"{exponent_fit([(r[0], r[2]) for r in big]):.2f}, checked {exponent_fit([(r[0], r[3]) for r in big]):.2f}"
+        )
         skipped = [n for n, r in theirs.items() if "skipped" in r]
         if skipped:
             print(f"tensorgrad skipped N >= {min(skipped)}: {theirs[min(skipped)]['skipped']}")
@@ -146,8 +148,10 @@ def main() -> None:
             done = [r for r in theirs.values() if "factors" in r]
             if done:
                 r = max(done, key=lambda r: r["n"])
-                print(f"tensorgrad leaves {r['factors']} factors at N = {r['n']} (diagalg: {r['n']}); "
-                      "it does not cancel X X^-1")
+                print(
+                    f"tensorgrad leaves {r['factors']} factors at N = {r['n']} (diagalg: {r['n']}); "
+                    "it does not cancel X X^-1"
+                )
 
 
 if __name__ == "__main__":

@@ -114,11 +114,14 @@ NUMERIC_DIMS = {"ring": {"n": 128}, "mpsnorm": {"D": 24, "d": 2}}
 def mpsnorm_text(n: int) -> tuple[str, str, str]:
     """<psi|psi> of a periodic MPS against the same with a gauge X_k X_k^-1 on every bond."""
     decls = "dim D, d\n" + "".join(
-        f"tensor A{k}[l: D, s: d, r: D]\ntensor X{k}[i: D, j: D] invertible\n" for k in range(n))
+        f"tensor A{k}[l: D, s: d, r: D]\ntensor X{k}[i: D, j: D] invertible\n" for k in range(n)
+    )
     lhs = " ".join(f"A{k}[b{k}, s{k}, b{(k + 1) % n}] A{k}[c{k}, s{k}, c{(k + 1) % n}]" for k in range(n))
     rhs = " ".join(
         f"A{k}[b{k}, s{k}, g{k}] X{k}[g{k}, m{k}] inv(X{k})[m{k}, b{(k + 1) % n}] "
-        f"A{k}[c{k}, s{k}, h{k}] X{k}[h{k}, o{k}] inv(X{k})[o{k}, c{(k + 1) % n}]" for k in range(n))
+        f"A{k}[c{k}, s{k}, h{k}] X{k}[h{k}, o{k}] inv(X{k})[o{k}, c{(k + 1) % n}]"
+        for k in range(n)
+    )
     return decls, lhs, rhs
 
 
@@ -145,8 +148,20 @@ def _mpsnorm_network(n: int, D: int, d: int, rng) -> list[list]:
     for k in range(n):
         lhs += [A[k], [b(k), s(k), b(k + 1)], A[k], [c(k), s(k), c(k + 1)]]
         g, m, h, o = 3 * n + 4 * k, 3 * n + 4 * k + 1, 3 * n + 4 * k + 2, 3 * n + 4 * k + 3
-        rhs += [A[k], [b(k), s(k), g], X[k], [g, m], Xi[k], [m, b(k + 1)],
-                A[k], [c(k), s(k), h], X[k], [h, o], Xi[k], [o, c(k + 1)]]
+        rhs += [
+            A[k],
+            [b(k), s(k), g],
+            X[k],
+            [g, m],
+            Xi[k],
+            [m, b(k + 1)],
+            A[k],
+            [c(k), s(k), h],
+            X[k],
+            [h, o],
+            Xi[k],
+            [o, c(k + 1)],
+        ]
     return [lhs, rhs]
 
 
@@ -158,9 +173,12 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
     """Seconds per contraction of diagalg's float numeric check (1 size draw x 2 tensor
     draws x 2 sides; sampling the tensors and judging included), and in the answer the
     time per contraction of evaluating both sides on one drawn instance."""
-    dt, res = _timed(lambda: _numeric_statement(case, n),
-                     lambda prog, a, b: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
-                                                dims=NUMERIC_DIMS[case], path="float"))
+    dt, res = _timed(
+        lambda: _numeric_statement(case, n),
+        lambda prog, a, b: compare(
+            a, b, prog.env, seed=0, size_draws=1, tensor_draws=2, dims=NUMERIC_DIMS[case], path="float"
+        ),
+    )
     FLOAT_TIMES[(case, n)] = dt / (2 * res.draws)
 
     def instance():  # the same contractions on one drawn instance, without sampling or judging
@@ -168,8 +186,9 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
         env = prog.env
         decls_, funcs, syms = collect([a, b])
         rng = np.random.default_rng(0)
-        draw = sample_sizes(syms, env, decls_.values(), rng, [],
-                            {env.symbols[k]: v for k, v in NUMERIC_DIMS[case].items()})
+        draw = sample_sizes(
+            syms, env, decls_.values(), rng, [], {env.symbols[k]: v for k, v in NUMERIC_DIMS[case].items()}
+        )
         return a, b, draw_instance(decls_, funcs, draw, rng)
 
     ev, _ = _timed(instance, lambda a, b, inst: (evaluate(a, inst, []), evaluate(b, inst, [])))
@@ -177,7 +196,7 @@ def diagalg_numeric(case: str, n: int) -> tuple[float, str]:
 
 
 def _numeric_statement(case: str, n: int):
-    decls, lhs, rhs = (cases.ring(n) if case == "ring" else mpsnorm_text(n))
+    decls, lhs, rhs = cases.ring(n) if case == "ring" else mpsnorm_text(n)
     prog = diagalg.parse(decls)
     return prog, prog.expr(lhs), prog.expr(rhs)
 
@@ -187,9 +206,12 @@ def diagalg_numeric_exact(case: str, n: int) -> tuple[float, str]:
     fields: 1 size draw x 2 tensor draws (one per prime) x 2 sides, exact sampling included),
     and in the answer its ratio to the float check's time per contraction (measured
     by the float row of the same N)."""
-    dt, res = _timed(lambda: _numeric_statement(case, n),
-                     lambda prog, a, b: compare(a, b, prog.env, seed=0, size_draws=1, tensor_draws=2,
-                                                dims=NUMERIC_DIMS[case], path="exact"))
+    dt, res = _timed(
+        lambda: _numeric_statement(case, n),
+        lambda prog, a, b: compare(
+            a, b, prog.env, seed=0, size_draws=1, tensor_draws=2, dims=NUMERIC_DIMS[case], path="exact"
+        ),
+    )
     per = dt / (2 * max(res.draws, 1))
     float_per = FLOAT_TIMES.get((case, n))
     ratio = f"; {per / float_per:.2f}x float" if float_per else ""
@@ -200,8 +222,7 @@ def diagalg_check_growth(case: str, n: int) -> tuple[float, str]:
     """The whole numeric check of a ring of N matrices as ``diagalg check`` runs it
     (``--path auto``, which is exact here: sizes drawn, both sides over two primes),
     parsing excluded: the growth rows of issue 19 (linear in N is the goal)."""
-    dt, res = _timed(lambda: _numeric_statement(case, n),
-                     lambda prog, a, b: compare(a, b, prog.env, seed=0))
+    dt, res = _timed(lambda: _numeric_statement(case, n), lambda prog, a, b: compare(a, b, prog.env, seed=0))
     return dt, f"{res.status} ({res.path})"
 
 
@@ -235,10 +256,16 @@ def opt_einsum_numeric(case: str, n: int) -> dict:
     """The bare opt_einsum contraction of both sides' networks (path search included,
     as a hand-written ``oe.contract`` call does): seconds per contraction, under the
     same repeat policy as diagalg's side (fresh arrays for every repeat)."""
+
     def build():
         rng = np.random.default_rng(0)
-        return ((_ring_network(n, NUMERIC_DIMS["ring"]["n"], rng) if case == "ring"
-                 else _mpsnorm_network(n, NUMERIC_DIMS["mpsnorm"]["D"], NUMERIC_DIMS["mpsnorm"]["d"], rng)),)
+        return (
+            (
+                _ring_network(n, NUMERIC_DIMS["ring"]["n"], rng)
+                if case == "ring"
+                else _mpsnorm_network(n, NUMERIC_DIMS["mpsnorm"]["D"], NUMERIC_DIMS["mpsnorm"]["d"], rng)
+            ),
+        )
 
     t, vals = _timed(build, lambda nets: [oe.contract(*net, [], optimize="auto") for net in nets])
     best = t / 2
@@ -341,6 +368,7 @@ class Case:
 def _goal(fixed: dict[str, float], min_n: int = 0):
     def goal(peer: str, n: int) -> float | None:
         return fixed.get(peer) if n >= min_n else None
+
     return goal
 
 
@@ -348,53 +376,188 @@ _TRUE, _FALSE = (lambda n: "True"), (lambda n: "False")
 _EQUAL = lambda n: "equal"  # noqa: E731
 
 CASES = [
-    Case("equal: ring of N matrices vs rotated copy", "ring", "equality", [10, 50, 100, 200],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 1}), quick=[10, 50], expected=_TRUE),
-    Case("equal: tr(A^N) vs tr(A^{N/2})^2", "power", "equality", [10, 20, 30, 40, 80, 200],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 100}, 20), quick=[10, 20], expected=_FALSE),
-    Case("equal: symmetric 3-leg Y network, relabelled", "sym", "equality", [10, 20, 40, 80, 160],
-         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[10, 20], expected=_TRUE),
-    Case("equal: periodic MPS vs gauge-transformed copy", "mps", "equality", [5, 10, 25, 50, 100],
-         ["tensorgrad"], _goal({"tensorgrad": 1}), quick=[5, 10], expected=_TRUE),
-    Case("simplify: chain A I A I ... (N matrices)", "chain", "simplify", [50, 100, 200, 400, 800],
-         ["tensorgrad", "sympy_matrix"], _goal({"tensorgrad": 50}, 200), quick=[50, 100],
-         expected=lambda n: f"{n} factors"),
-    Case("derivative: d/dx x^T A_1 ... A_N x", "deriv", "deriv", [5, 10, 20, 40, 80],
-         ["tensorgrad", "sympy_matrix"], quick=[5, 10], expected=lambda n: "2 terms"),
-    Case("canonical key: ring of N matrices", "canon", "canon", [25, 50, 100, 200],
-         ["canon_bp"], _goal({"canon_bp": 10}, 100), quick=[25, 50]),
-    Case("numeric check / contraction: ring, n=128", "ring", "numeric", [10, 50, 200],
-         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10], expected=_EQUAL),
-    Case("numeric check / contraction: MPS norm, D=24", "mpsnorm", "numeric", [10, 50, 100],
-         ["opt_einsum"], _goal({"opt_einsum": 0.5}), quick=[10], expected=_EQUAL),
+    Case(
+        "equal: ring of N matrices vs rotated copy",
+        "ring",
+        "equality",
+        [10, 50, 100, 200],
+        ["tensorgrad", "sympy_matrix"],
+        _goal({"tensorgrad": 1}),
+        quick=[10, 50],
+        expected=_TRUE,
+    ),
+    Case(
+        "equal: tr(A^N) vs tr(A^{N/2})^2",
+        "power",
+        "equality",
+        [10, 20, 30, 40, 80, 200],
+        ["tensorgrad", "sympy_matrix"],
+        _goal({"tensorgrad": 100}, 20),
+        quick=[10, 20],
+        expected=_FALSE,
+    ),
+    Case(
+        "equal: symmetric 3-leg Y network, relabelled",
+        "sym",
+        "equality",
+        [10, 20, 40, 80, 160],
+        ["tensorgrad"],
+        _goal({"tensorgrad": 1}),
+        quick=[10, 20],
+        expected=_TRUE,
+    ),
+    Case(
+        "equal: periodic MPS vs gauge-transformed copy",
+        "mps",
+        "equality",
+        [5, 10, 25, 50, 100],
+        ["tensorgrad"],
+        _goal({"tensorgrad": 1}),
+        quick=[5, 10],
+        expected=_TRUE,
+    ),
+    Case(
+        "simplify: chain A I A I ... (N matrices)",
+        "chain",
+        "simplify",
+        [50, 100, 200, 400, 800],
+        ["tensorgrad", "sympy_matrix"],
+        _goal({"tensorgrad": 50}, 200),
+        quick=[50, 100],
+        expected=lambda n: f"{n} factors",
+    ),
+    Case(
+        "derivative: d/dx x^T A_1 ... A_N x",
+        "deriv",
+        "deriv",
+        [5, 10, 20, 40, 80],
+        ["tensorgrad", "sympy_matrix"],
+        quick=[5, 10],
+        expected=lambda n: "2 terms",
+    ),
+    Case(
+        "canonical key: ring of N matrices",
+        "canon",
+        "canon",
+        [25, 50, 100, 200],
+        ["canon_bp"],
+        _goal({"canon_bp": 10}, 100),
+        quick=[25, 50],
+    ),
+    Case(
+        "numeric check / contraction: ring, n=128",
+        "ring",
+        "numeric",
+        [10, 50, 200],
+        ["opt_einsum"],
+        _goal({"opt_einsum": 0.5}),
+        quick=[10],
+        expected=_EQUAL,
+    ),
+    Case(
+        "numeric check / contraction: MPS norm, D=24",
+        "mpsnorm",
+        "numeric",
+        [10, 50, 100],
+        ["opt_einsum"],
+        _goal({"opt_einsum": 0.5}),
+        quick=[10],
+        expected=_EQUAL,
+    ),
     # the exact (prime-field) check of the same statements: goal within 3x of the float check
-    Case("exact check / contraction: ring, n=128", "ring", "numeric_exact", [10, 50, 200],
-         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
-    Case("exact check / contraction: MPS norm, D=24", "mpsnorm", "numeric_exact", [10, 50, 100],
-         ["opt_einsum"], _goal({"opt_einsum": 1 / 6}), quick=[10], expected=_EQUAL),
+    Case(
+        "exact check / contraction: ring, n=128",
+        "ring",
+        "numeric_exact",
+        [10, 50, 200],
+        ["opt_einsum"],
+        _goal({"opt_einsum": 1 / 6}),
+        quick=[10],
+        expected=_EQUAL,
+    ),
+    Case(
+        "exact check / contraction: MPS norm, D=24",
+        "mpsnorm",
+        "numeric_exact",
+        [10, 50, 100],
+        ["opt_einsum"],
+        _goal({"opt_einsum": 1 / 6}),
+        quick=[10],
+        expected=_EQUAL,
+    ),
     # the numeric check's growth on long rings (no peer: opt_einsum's own path bookkeeping
     # is quadratic at these sizes); the growth exponent below is the measure
-    Case("numeric check (auto path): ring of N matrices", "ring", "check_growth",
-         [1000, 2000, 5000, 10000, 20000], [], quick=[1000, 2000], expected=_EQUAL),
+    Case(
+        "numeric check (auto path): ring of N matrices",
+        "ring",
+        "check_growth",
+        [1000, 2000, 5000, 10000, 20000],
+        [],
+        quick=[1000, 2000],
+        expected=_EQUAL,
+    ),
     # `expand ... top 10` on 12 layers x 12 heads (issue 17): no peer ranks expansion terms
     # with a proven bound; the row gives diagalg's counted work (states, time per state)
-    Case("top 10 of 13^12 terms: one dominant head", "deep_dominant", "topk", [12], [], quick=[12],
-         expected=lambda n: "proven"),
-    Case("top 10 of 13^12 terms: dominant, by a metric", "deep_metric", "topk", [12], [], quick=[12],
-         expected=lambda n: "proven"),
-    Case("top 10 of 13^12 terms: random weights", "deep_random", "topk", [12], [], quick=[12],
-         expected=lambda n: "says unprovable"),
+    Case(
+        "top 10 of 13^12 terms: one dominant head",
+        "deep_dominant",
+        "topk",
+        [12],
+        [],
+        quick=[12],
+        expected=lambda n: "proven",
+    ),
+    Case(
+        "top 10 of 13^12 terms: dominant, by a metric",
+        "deep_metric",
+        "topk",
+        [12],
+        [],
+        quick=[12],
+        expected=lambda n: "proven",
+    ),
+    Case(
+        "top 10 of 13^12 terms: random weights",
+        "deep_random",
+        "topk",
+        [12],
+        [],
+        quick=[12],
+        expected=lambda n: "says unprovable",
+    ),
     # whole processes: `diagalg check FILE` (proof and numeric confirmation) against the
     # peer's script (imports, construction, `==`), each timed from outside
-    Case("whole process: check ring of N vs rotated copy", "ring", "process", [10, 50],
-         ["tensorgrad"], quick=[10], expected=_TRUE),
-    Case("whole process: check periodic MPS vs gauged copy", "mps", "process", [10],
-         ["tensorgrad"], quick=[10], expected=_TRUE),
+    Case(
+        "whole process: check ring of N vs rotated copy",
+        "ring",
+        "process",
+        [10, 50],
+        ["tensorgrad"],
+        quick=[10],
+        expected=_TRUE,
+    ),
+    Case(
+        "whole process: check periodic MPS vs gauged copy",
+        "mps",
+        "process",
+        [10],
+        ["tensorgrad"],
+        quick=[10],
+        expected=_TRUE,
+    ),
 ]
 
-DIAGALG = {"equality": diagalg_equal, "simplify": diagalg_simplify, "deriv": diagalg_deriv,
-           "canon": diagalg_canon, "numeric": diagalg_numeric, "numeric_exact": diagalg_numeric_exact,
-           "process": diagalg_process, "check_growth": diagalg_check_growth, "topk": diagalg_topk}
+DIAGALG = {
+    "equality": diagalg_equal,
+    "simplify": diagalg_simplify,
+    "deriv": diagalg_deriv,
+    "canon": diagalg_canon,
+    "numeric": diagalg_numeric,
+    "numeric_exact": diagalg_numeric_exact,
+    "process": diagalg_process,
+    "check_growth": diagalg_check_growth,
+    "topk": diagalg_topk,
+}
 
 
 def fmt_s(s: float) -> str:
@@ -449,8 +612,20 @@ def measure(case: Case, sizes: list[int], limit: float, log) -> tuple[list[Row],
             if answer.startswith("WRONG") or wrong:
                 ptime = fmt_s(res["seconds"]) if "seconds" in res else "-"
                 rtext = "peer wrong" if wrong else "diagalg wrong"
-                rows.append(Row(case.title, n, ours, answer, peer, ptime, res.get("answer", ""), rtext,
-                                fmt_goal(goal), "-" if goal is None else ("NO" if not wrong else "-")))
+                rows.append(
+                    Row(
+                        case.title,
+                        n,
+                        ours,
+                        answer,
+                        peer,
+                        ptime,
+                        res.get("answer", ""),
+                        rtext,
+                        fmt_goal(goal),
+                        "-" if goal is None else ("NO" if not wrong else "-"),
+                    )
+                )
                 log(rows[-1])
                 continue
             if "seconds" in res:
@@ -510,8 +685,10 @@ def machine() -> str:
     except (OSError, StopIteration):
         mem = "?"
     load = load_text("at start")
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} RAM, {load}; "
-            f"Python {platform.python_version()}, numpy {np.__version__}, opt_einsum {oe.__version__}")
+    return (
+        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, {mem} RAM, {load}; "
+        f"Python {platform.python_version()}, numpy {np.__version__}, opt_einsum {oe.__version__}"
+    )
 
 
 def load_text(when: str) -> str:
@@ -559,18 +736,24 @@ def main() -> int:
 
 
 def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | None) -> None:
-    out = ["# Benchmark results (`make bench`)", "",
-           f"Machine: {machine()}.  ",
-           f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; peer time limit {limit:g} s; "
-           f"tensorgrad {'0.3.0 from .venv-bench' if tg else 'not installed'}.", "",
-           "`peer/diagalg` is how many times faster diagalg is; `> x` means the peer hit the time limit. "
-           "`open` marks a goal not shown because the peer stopped at the limit first; `peer wrong` marks "
-           "a peer's wrong answer, which gets no ratio and meets no goal. Both sides follow one repeat "
-           "policy: the best of up to 3 runs (one when a run takes over 2 s), every run on inputs built "
-           "afresh (not timed) and, for diagalg, with every memo cleared (canonical keys, contraction "
-           "orders, derivative expansions), so no run reuses a plan or a cached property of another. "
-           "Peers run in their own process, imports not timed, except in the *whole process* rows.", "",
-           "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    out = [
+        "# Benchmark results (`make bench`)",
+        "",
+        f"Machine: {machine()}.  ",
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; peer time limit {limit:g} s; "
+        f"tensorgrad {'0.3.0 from .venv-bench' if tg else 'not installed'}.",
+        "",
+        "`peer/diagalg` is how many times faster diagalg is; `> x` means the peer hit the time limit. "
+        "`open` marks a goal not shown because the peer stopped at the limit first; `peer wrong` marks "
+        "a peer's wrong answer, which gets no ratio and meets no goal. Both sides follow one repeat "
+        "policy: the best of up to 3 runs (one when a run takes over 2 s), every run on inputs built "
+        "afresh (not timed) and, for diagalg, with every memo cleared (canonical keys, contraction "
+        "orders, derivative expansions), so no run reuses a plan or a cached property of another. "
+        "Peers run in their own process, imports not timed, except in the *whole process* rows.",
+        "",
+        "| " + " | ".join(HEAD) + " |",
+        "|" + "---|" * len(HEAD),
+    ]
     for r in rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |")
     out += ["", "diagalg growth exponent (least squares of log time on log N; 1 = linear):", ""]

@@ -48,8 +48,11 @@ def ring(n: int) -> tuple[str, str, str]:
 def power(n: int) -> tuple[str, str, str]:
     """tr(A^n) against tr(A^{n/2})^2 (not equal)."""
     half = ["A"] * (n // 2)
-    return ("dim n\ntensor A[i: n, j: n]\n", " ".join(_ring(["A"] * n, "e")),
-            " ".join(_ring(half, "a") + _ring(half, "b")))
+    return (
+        "dim n\ntensor A[i: n, j: n]\n",
+        " ".join(_ring(["A"] * n, "e")),
+        " ".join(_ring(half, "a") + _ring(half, "b")),
+    )
 
 
 def chain(n: int) -> tuple[str, str, str]:
@@ -70,7 +73,8 @@ def deriv(n: int) -> tuple[str, str, str]:
 def mps(n: int) -> tuple[str, str, str]:
     """A periodic MPS of n sites against its gauge transform (X_k X_k^-1 on every bond)."""
     decls = "dim D, d\n" + "".join(
-        f"tensor A{k}[l: D, s: d, r: D]\ntensor X{k}[i: D, j: D] invertible\n" for k in range(n))
+        f"tensor A{k}[l: D, s: d, r: D]\ntensor X{k}[i: D, j: D] invertible\n" for k in range(n)
+    )
     lhs = " ".join(f"A{k}[b{k}, s{k}, b{(k + 1) % n}]" for k in range(n))
     rhs = " ".join(f"A{k}[b{k}, s{k}, c{k}] X{k}[c{k}, m{k}] inv(X{k})[m{k}, b{(k + 1) % n}]" for k in range(n))
     return decls, lhs, rhs

@@ -86,6 +86,7 @@ def tg_chain(n: int):
     def run():
         out = expr.full_simplify()
         return f"{len(getattr(out, 'factors', []))} factors"
+
     return run, None
 
 
@@ -100,6 +101,7 @@ def tg_deriv(n: int):
     def run():
         out = expr.grad(x).full_simplify()
         return f"{len(getattr(out, 'terms', [out]))} terms"
+
     return run, None
 
 
@@ -114,8 +116,11 @@ def tg_mps(n: int):
         nxt = f"b{(k + 1) % n}"
         fs.append(site(k, f"b{k}", f"c{k}"))
         fs.append(Variable(f"X{k}", i=D, j=D).rename(i=f"c{k}", j=f"m{k}"))
-        fs.append(F.inverse(Variable(f"X{k}", i=D, j=D).rename(i=f"m{k}", j=f"q{k}"), {f"m{k}", f"q{k}"})
-                  .rename(**{f"q{k}": nxt}))
+        fs.append(
+            F.inverse(Variable(f"X{k}", i=D, j=D).rename(i=f"m{k}", j=f"q{k}"), {f"m{k}", f"q{k}"}).rename(
+                **{f"q{k}": nxt}
+            )
+        )
     rhs = Product(fs)
     return (lambda: lhs.full_simplify() == rhs.full_simplify()), None
 
@@ -154,6 +159,7 @@ def canon_bp_ring(n: int):
     def run():
         expr.canon_bp()
         return "canonical"
+
     return run, None
 
 
@@ -171,7 +177,7 @@ def sympy_power(n: int):
     from sympy import MatrixSymbol, Symbol, Trace
 
     A = MatrixSymbol("A", Symbol("n"), Symbol("n"))
-    a, b = Trace(A ** n), Trace(A ** (n // 2)) ** 2
+    a, b = Trace(A**n), Trace(A ** (n // 2)) ** 2
     return (lambda: (a - b).doit() == 0), None
 
 
@@ -186,6 +192,7 @@ def sympy_chain(n: int):
     def run():
         out = MatMul(*fs, evaluate=False).doit()
         return f"{len(out.args)} factors"
+
     return run, None
 
 
@@ -199,12 +206,19 @@ def sympy_deriv(n: int):
     def run():
         out = expr.diff(x)
         return f"{len(out.args) if out.is_Add else 1} terms"
+
     return run, None
 
 
 PEERS: dict[str, dict[str, Callable[[int], tuple[Callable[[], Any], Any]]]] = {
-    "tensorgrad": {"ring": tg_ring, "power": tg_power, "chain": tg_chain, "deriv": tg_deriv, "mps": tg_mps,
-                   "sym": tg_sym},
+    "tensorgrad": {
+        "ring": tg_ring,
+        "power": tg_power,
+        "chain": tg_chain,
+        "deriv": tg_deriv,
+        "mps": tg_mps,
+        "sym": tg_sym,
+    },
     "canon_bp": {"canon": canon_bp_ring},
     "sympy_matrix": {"ring": sympy_ring, "power": sympy_power, "chain": sympy_chain, "deriv": sympy_deriv},
 }

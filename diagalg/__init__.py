@@ -60,8 +60,9 @@ def parse(text: str, path: str = "<input>", base_dir: str | Path | None = None) 
     return parse_program(text, path, base_dir)
 
 
-def simplify(expr: Expr, rules: Iterable[str] | None = None, program: Program | None = None,
-             unfold: bool = False) -> Derivation:
+def simplify(
+    expr: Expr, rules: Iterable[str] | None = None, program: Program | None = None, unfold: bool = False
+) -> Derivation:
     """Simplify with the named rules (default rules if None); returns a Derivation
     (``.result`` the simplified expression, ``.steps`` the rewrites)."""
     from .engine import simplify as _simplify
@@ -125,5 +126,18 @@ def to_text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-__all__ = ["load", "parse", "simplify", "equal", "to_text", "values", "statement", "Program", "Expr", "Diagram", "Term",
-           "SourceError", "__version__"]
+__all__ = [
+    "load",
+    "parse",
+    "simplify",
+    "equal",
+    "to_text",
+    "values",
+    "statement",
+    "Program",
+    "Expr",
+    "Diagram",
+    "Term",
+    "SourceError",
+    "__version__",
+]

@@ -76,8 +76,8 @@ from .model import (
     Op,
     ReshapeOp,
     ShiftOp,
-    Term,
     TensorOp,
+    Term,
     permutation_sign,
 )
 from .powers import expand_integer_powers
@@ -533,7 +533,7 @@ def _split_onehots(diagram: Diagram) -> Diagram:
                 fresh += "'"
             dims[fresh] = dims[edge]
             old = nodes[j]
-            nodes[j] = Node(old.op, old.edges[:p] + (fresh,) + old.edges[p + 1:])
+            nodes[j] = Node(old.op, old.edges[:p] + (fresh,) + old.edges[p + 1 :])
             nodes.append(Node(node.op, (fresh,)))
         del dims[edge]  # every port moved to its own edge: the old one would be a closed loop
     if not drop:

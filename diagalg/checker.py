@@ -16,8 +16,19 @@ from .engine import StepLimit, UnsoundRewrite, simplify, unfold
 from .model import Expr
 from .numeric.check import NumericResult, compare
 from .printing import expr_text
-from .program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, ExpandStmt, Program, RuleStmt,
-                      RunStmt, ShowStmt, Source)
+from .program import (
+    AssertStmt,
+    CalcStmt,
+    CostStmt,
+    DecomposeStmt,
+    DrawStmt,
+    ExpandStmt,
+    Program,
+    RuleStmt,
+    RunStmt,
+    ShowStmt,
+    Source,
+)
 from .rules import DEFAULT_RULES
 
 if TYPE_CHECKING:
@@ -72,10 +83,19 @@ class Result:
 
     def as_json(self) -> dict:
         return {
-            "file": self.source.path, "line": self.source.line, "kind": self.kind, "status": self.status,
-            "statement": self.source.text, "detail": self.detail.strip(), "output": self.output,
-            "max_error": self.max_error, "error": self.error, "path": self.path, "seed": self.seed,
-            "unconfirmed": self.unconfirmed, "seconds": self.seconds,
+            "file": self.source.path,
+            "line": self.source.line,
+            "kind": self.kind,
+            "status": self.status,
+            "statement": self.source.text,
+            "detail": self.detail.strip(),
+            "output": self.output,
+            "max_error": self.max_error,
+            "error": self.error,
+            "path": self.path,
+            "seed": self.seed,
+            "unconfirmed": self.unconfirmed,
+            "seconds": self.seconds,
         }
 
 
@@ -98,15 +118,21 @@ def _difference(n: NumericResult) -> str:
 
 def _figures(n: NumericResult) -> dict:
     """The Result fields every numeric line carries (one definition of its figure)."""
-    return {"max_error": n.max_error, "seed": n.seed, "path": n.path,
-            "error": None if n.path == "exact" and n.status == "different" else n.rel_error}
+    return {
+        "max_error": n.max_error,
+        "seed": n.seed,
+        "path": n.path,
+        "error": None if n.path == "exact" and n.status == "different" else n.rel_error,
+    }
 
 
 def _standins(n: NumericResult) -> str:
     if not n.standins:
         return ""
-    parts = [f"{name}={sizes[0]} checked as {' and '.join(map(str, sizes[1:]))}"
-             for name, sizes in sorted(n.standins.items())]
+    parts = [
+        f"{name}={sizes[0]} checked as {' and '.join(map(str, sizes[1:]))}"
+        for name, sizes in sorted(n.standins.items())
+    ]
     return "; " + ", ".join(parts)
 
 
@@ -133,10 +159,18 @@ class Checker:
         return self._folds
 
     def numeric(self, lhs: Expr, rhs: Expr, expect_equal: bool = True, also: Sequence[Expr] = ()) -> NumericResult:
-        return compare(lhs, rhs, self.program.env, seed=self.options.seed,
-                       memory_cap=self.options.memory_cap, expect_equal=expect_equal,
-                       binding=self.program.binding, dims=self.options.dims, path=self.options.path,
-                       also=also)
+        return compare(
+            lhs,
+            rhs,
+            self.program.env,
+            seed=self.options.seed,
+            memory_cap=self.options.memory_cap,
+            expect_equal=expect_equal,
+            binding=self.program.binding,
+            dims=self.options.dims,
+            path=self.options.path,
+            also=also,
+        )
 
     def rules_for(self, names: Sequence[str] | None) -> tuple[str, ...]:
         if names is None:
@@ -149,8 +183,15 @@ class Checker:
         each exactly decomposed tensor replaced by its factors (like a let, whatever rules
         are named)."""
         rules = tuple(dict.fromkeys(tuple(rules) + tuple(self.program.auto_rules)))
-        return simplify(unfolded, rules=rules, subs=self.subs, checked=self.options.checked,
-                        env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
+        return simplify(
+            unfolded,
+            rules=rules,
+            subs=self.subs,
+            checked=self.options.checked,
+            env=self.program.env,
+            seed=self.options.seed,
+            extra_rules=self.user_rules,
+        ).result
 
     # ------------------------------------------------------------------ statements
     def run(self) -> list[Result]:
@@ -169,8 +210,14 @@ class Checker:
         refused = sorted(used & set(self.refused))
         if refused:
             r = refused[0]
-            return [Result(stmt.source, "statement", FAIL,
-                           f"uses rule '{r}', which was refused at line {self.refused[r]} (it is numerically false)")]
+            return [
+                Result(
+                    stmt.source,
+                    "statement",
+                    FAIL,
+                    f"uses rule '{r}', which was refused at line {self.refused[r]} (it is numerically false)",
+                )
+            ]
         handler = _HANDLERS.get(type(stmt))
         if handler is None:  # declarations: nothing runs
             return out
@@ -182,11 +229,11 @@ class Checker:
         except StepLimit as e:
             out.append(Result(stmt.source, "statement", INCONCLUSIVE, str(e)))
         except RecursionError:
-            out.append(Result(stmt.source, "statement", INCONCLUSIVE,
-                              "inconclusive: expression nested too deeply to check"))
+            out.append(
+                Result(stmt.source, "statement", INCONCLUSIVE, "inconclusive: expression nested too deeply to check")
+            )
         except Exception as e:  # noqa: BLE001 - reported as a bug in diagalg, run continues
-            out.append(Result(stmt.source, "statement", INTERNAL,
-                              f"internal error: {type(e).__name__}: {e}"))
+            out.append(Result(stmt.source, "statement", INTERNAL, f"internal error: {type(e).__name__}: {e}"))
         return out
 
     def check_assert(self, s: AssertStmt) -> Result:
@@ -204,25 +251,41 @@ class Checker:
         n = self.numeric(lhs_u, rhs_u, also=(lhs, rhs))
         if proved:
             if n.status == "different":
-                return Result(s.source, "assert", INTERNAL,
-                              f"internal error: proved symbolically (rules {', '.join(rules)}) but numerically "
-                              f"different: {_difference(n)} (seed {n.seed})", **_figures(n))
+                return Result(
+                    s.source,
+                    "assert",
+                    INTERNAL,
+                    f"internal error: proved symbolically (rules {', '.join(rules)}) but numerically "
+                    f"different: {_difference(n)} (seed {n.seed})",
+                    **_figures(n),
+                )
             if n.status == "inconclusive":
-                return Result(s.source, "assert", OK, f"[symbolic; numeric inconclusive: {n.reason}]",
-                              seed=n.seed, unconfirmed=True)
+                return Result(
+                    s.source,
+                    "assert",
+                    OK,
+                    f"[symbolic; numeric inconclusive: {n.reason}]",
+                    seed=n.seed,
+                    unconfirmed=True,
+                )
             return Result(s.source, "assert", OK, f"[symbolic; {_checked(n)}{_standins(n)}]", **_figures(n))
         if n.status == "equal":
-            return Result(s.source, "assert", FAIL,
-                          "not proved symbolically; numerically equal: no built-in rule reaches it; "
-                          "state a rule and name it with by, or use assert numeric",
-                          **_figures(n),
-                          output=[f"left simplifies to:  {expr_text(lhs)}", f"right simplifies to: {expr_text(rhs)}"])
+            return Result(
+                s.source,
+                "assert",
+                FAIL,
+                "not proved symbolically; numerically equal: no built-in rule reaches it; "
+                "state a rule and name it with by, or use assert numeric",
+                **_figures(n),
+                output=[f"left simplifies to:  {expr_text(lhs)}", f"right simplifies to: {expr_text(rhs)}"],
+            )
         return self.numeric_failure(s.source, n)
 
     def numeric_failure(self, source: Source, n: NumericResult) -> Result:
         if n.status == "different":
-            return Result(source, "assert", FAIL,
-                          f"not equal: {_difference(n)} (seed {n.seed}){_standins(n)}", **_figures(n))
+            return Result(
+                source, "assert", FAIL, f"not equal: {_difference(n)} (seed {n.seed}){_standins(n)}", **_figures(n)
+            )
         return Result(source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
 
     def check_not_equal(self, s: AssertStmt) -> Result:
@@ -231,22 +294,37 @@ class Checker:
             differ = "exact: differ" if n.path == "exact" else f"numeric: differ by {_fmt(n.rel_error)}"
             return Result(s.source, "assert", OK, f"[{differ}{_standins(n)}]", **_figures(n))
         if n.status == "equal":
-            how = "exactly equal on every draw (" if n.path == "exact" else \
-                f"numerically equal on every draw (max error {_fmt(n.rel_error)}, "
+            how = (
+                "exactly equal on every draw ("
+                if n.path == "exact"
+                else f"numerically equal on every draw (max error {_fmt(n.rel_error)}, "
+            )
             return Result(s.source, "assert", FAIL, f"{how}seed {n.seed})", **_figures(n))
         return Result(s.source, "assert", INCONCLUSIVE, f"inconclusive: {n.reason}", seed=n.seed)
 
     def check_show(self, s: ShowStmt) -> Result:
         rules = self.rules_for(s.rules)
         start = unfold(s.expr) if s.unfold else s.expr
-        result = simplify(start, rules=rules, subs=self.subs, checked=self.options.checked,
-                          env=self.program.env, seed=self.options.seed, extra_rules=self.user_rules).result
+        result = simplify(
+            start,
+            rules=rules,
+            subs=self.subs,
+            checked=self.options.checked,
+            env=self.program.env,
+            seed=self.options.seed,
+            extra_rules=self.user_rules,
+        ).result
         n = self.numeric(unfold(s.expr), unfold(result))
         text = expr_text(result)
         if n.status == "different":
-            return Result(s.source, "show", INTERNAL,
-                          f"internal error: simplification changed the value ({_difference(n)}, "
-                          f"seed {n.seed})", output=[text], **_figures(n))
+            return Result(
+                s.source,
+                "show",
+                INTERNAL,
+                f"internal error: simplification changed the value ({_difference(n)}, seed {n.seed})",
+                output=[text],
+                **_figures(n),
+            )
         detail = f"[{_checked(n)}]" if n.status == "equal" else f"[numeric inconclusive: {n.reason}]"
         return Result(s.source, "show", OK, detail, output=[text], unconfirmed=n.status != "equal", **_figures(n))
 
@@ -285,20 +363,34 @@ class Checker:
         if count > PRINT_LIMIT:
             lines.append(f"... and {count - PRINT_LIMIT} more")
         if not exact:
-            return Result(s.source, s.kind, OK, f"[{what}: paths through a bubble do not sum to E]", output=lines,
-                          terms=drawn)
+            return Result(
+                s.source, s.kind, OK, f"[{what}: paths through a bubble do not sum to E]", output=lines, terms=drawn
+            )
         if count > PRINT_LIMIT:
-            return Result(s.source, s.kind, OK, f"[{what}; numeric check skipped: more than {PRINT_LIMIT} terms]",
-                          output=lines, terms=drawn)
+            return Result(
+                s.source,
+                s.kind,
+                OK,
+                f"[{what}; numeric check skipped: more than {PRINT_LIMIT} terms]",
+                output=lines,
+                terms=drawn,
+            )
         n = self.numeric(start, Expr.of([_plain(t) for t in terms], start.free_dims))
         if n.status == "different":
-            return Result(s.source, s.kind, INTERNAL, f"internal error: the terms do not sum to E ("
-                          f"{_difference(n)}, seed {n.seed})", output=lines, terms=drawn, **_figures(n))
+            return Result(
+                s.source,
+                s.kind,
+                INTERNAL,
+                f"internal error: the terms do not sum to E ({_difference(n)}, seed {n.seed})",
+                output=lines,
+                terms=drawn,
+                **_figures(n),
+            )
         checked = "sum checked exactly" if n.path == "exact" else _checked(n)
-        detail = f"[{what}, exact; {checked}]" if n.status == "equal" \
-            else f"[{what}; numeric inconclusive: {n.reason}]"
-        return Result(s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", terms=drawn,
-                      **_figures(n))
+        detail = f"[{what}, exact; {checked}]" if n.status == "equal" else f"[{what}; numeric inconclusive: {n.reason}]"
+        return Result(
+            s.source, s.kind, OK, detail, output=lines, unconfirmed=n.status != "equal", terms=drawn, **_figures(n)
+        )
 
     def check_top(self, s: ExpandStmt, start: Expr) -> Result:
         """``expand E [over h] top K [by M]``: the K largest terms by Frobenius norm, or by
@@ -339,21 +431,34 @@ class Checker:
         on = "the bound weights" if binding else f"a random draw (seed {self.options.seed})"
         how = "proven" if res.proven else _not_proven(res)
         shown = res.terms[: s.top]
-        lines = [f"{_score_text(r.norm, r.value, _metric_name(s) if m is not None else None)}  {_provenance(r.term.tags)}{_term_text(r.term, self.folds)}"
-                 for r in shown]
+        metric_name = _metric_name(s) if m is not None else None
+        lines = [
+            f"{_score_text(r.norm, r.value, metric_name)}  {_provenance(r.term.tags)}{_term_text(r.term, self.folds)}"
+            for r in shown
+        ]
         drawn = _drawn_terms(lines, [r.term for r in shown], start)
-        by = f"|<{_metric_name(s)}, term>|" if m is not None else \
-            ("|value|" if not labels else "Frobenius norm")
-        detail = (f"[top {len(shown)} of {count} terms by {by} on {on}, {how}; "
-                  f"{res.evaluated} terms evaluated, {res.states} states]")
+        by = f"|<{_metric_name(s)}, term>|" if m is not None else ("|value|" if not labels else "Frobenius norm")
+        detail = (
+            f"[top {len(shown)} of {count} terms by {by} on {on}, {how}; "
+            f"{res.evaluated} terms evaluated, {res.states} states]"
+        )
         if m is not None:
             assert whole is not None  # computed whenever there is a metric
-            lines.append(_sum_line(_metric_name(s), whole, [r.value or 0.0 for r in res.terms],
-                                   len(shown), complete=res.proven and len(res.terms) == count, exact=True))
+            lines.append(
+                _sum_line(
+                    _metric_name(s),
+                    whole,
+                    [r.value or 0.0 for r in res.terms],
+                    len(shown),
+                    complete=res.proven and len(res.terms) == count,
+                    exact=True,
+                )
+            )
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines, terms=drawn)
 
-    def _top_paths(self, s: ExpandStmt, start: Expr, inst: Instance, over: Mapping[str, int],
-                   metric: np.ndarray | None = None) -> Result:
+    def _top_paths(
+        self, s: ExpandStmt, start: Expr, inst: Instance, over: Mapping[str, int], metric: np.ndarray | None = None
+    ) -> Result:
         import numpy as np
 
         from .expand import count_paths, skip_tags
@@ -365,24 +470,43 @@ class Checker:
         res = top_paths(start, s.top, inst, over, metric=metric, skips=skips)
         count = count_paths(start, over, skips=skips)
         on = "the bound weights" if self.program.binding else f"a random draw (seed {self.options.seed})"
-        how = "proven (every path evaluated)" if res.proven else \
-            f"NOT proven: the budget ran out after {res.evaluated} of {count} paths"
+        how = (
+            "proven (every path evaluated)"
+            if res.proven
+            else f"NOT proven: the budget ran out after {res.evaluated} of {count} paths"
+        )
         lines = []
         for (size, p), value in zip(res.paths, res.values):
-            lines.append(f"{_score_text(size, value, _metric_name(s) if metric is not None else None)}  {p.name} ({p.kind}) "
-                         f"{_provenance(p.term.tags)}{_term_text(p.term, self.folds)}")
+            lines.append(
+                f"{_score_text(size, value, _metric_name(s) if metric is not None else None)}  {p.name} ({p.kind}) "
+                f"{_provenance(p.term.tags)}{_term_text(p.term, self.folds)}"
+            )
         drawn = _drawn_terms(lines, [p.term for _, p in res.paths], start)
-        by = f"|<{_metric_name(s)}, path>|" if metric is not None else \
-            ("|value|" if not start.labels else "Frobenius norm")
+        by = (
+            f"|<{_metric_name(s)}, path>|"
+            if metric is not None
+            else ("|value|" if not start.labels else "Frobenius norm")
+        )
         detail = f"[top {len(res.paths)} of {count} paths by {by} on {on}, {how}]"
         if metric is not None:
             whole = complex(np.sum(metric * evaluate(start, inst, list(start.labels)).array)).real
             if res.all_exact:
-                lines.append(_sum_line(_metric_name(s), whole, [res.total or 0.0], len(res.paths),
-                                       complete=res.proven, exact=True, listed=sum(v or 0.0 for v in res.values)))
+                lines.append(
+                    _sum_line(
+                        _metric_name(s),
+                        whole,
+                        [res.total or 0.0],
+                        len(res.paths),
+                        complete=res.proven,
+                        exact=True,
+                        listed=sum(v or 0.0 for v in res.values),
+                    )
+                )
             else:
-                lines.append(f"<{_metric_name(s)}, E> = {whole:+.6g}; paths through a softmax are approximate "
-                             "(attention patterns not frozen): their contributions are not claimed to sum to it")
+                lines.append(
+                    f"<{_metric_name(s)}, E> = {whole:+.6g}; paths through a softmax are approximate "
+                    "(attention patterns not frozen): their contributions are not claimed to sum to it"
+                )
         return Result(s.source, s.kind, OK if res.proven else INCONCLUSIVE, detail, output=lines, terms=drawn)
 
     def run_draw(self, s: DrawStmt) -> Result:
@@ -407,8 +531,13 @@ class Checker:
             return Result(s.source, "rule", OK, f"[{_checked(n)}]", **_figures(n))
         if n.status == "different":
             self.refused[s.rule.name] = s.source.line
-            return Result(s.source, "rule", FAIL,
-                          f"rule refused: its sides are not equal: {_difference(n)} (seed {n.seed})", **_figures(n))
+            return Result(
+                s.source,
+                "rule",
+                FAIL,
+                f"rule refused: its sides are not equal: {_difference(n)} (seed {n.seed})",
+                **_figures(n),
+            )
         return Result(s.source, "rule", INCONCLUSIVE, f"inconclusive: {n.reason}")
 
     def check_decompose(self, s: DecomposeStmt) -> Result:
@@ -416,11 +545,18 @@ class Checker:
         target; an approximation reports its error and checks the guarantee of its kind."""
         from .decompose_check import check_decomposition
 
-        c = check_decomposition(s, self.program, seed=self.options.seed, memory_cap=self.options.memory_cap,
-                                dims=self.options.dims)
-        return Result(s.source, "decompose", {"ok": OK, "fail": FAIL, "inconclusive": INCONCLUSIVE,
-                                              "internal": INTERNAL}[c.status], c.detail, output=c.lines,
-                      max_error=c.max_error, seed=self.options.seed)
+        c = check_decomposition(
+            s, self.program, seed=self.options.seed, memory_cap=self.options.memory_cap, dims=self.options.dims
+        )
+        return Result(
+            s.source,
+            "decompose",
+            {"ok": OK, "fail": FAIL, "inconclusive": INCONCLUSIVE, "internal": INTERNAL}[c.status],
+            c.detail,
+            output=c.lines,
+            max_error=c.max_error,
+            seed=self.options.seed,
+        )
 
     def check_cost(self, s: CostStmt) -> Result:
         """Contraction order, symbolic FLOPs and peak memory, compared with other orders,
@@ -441,8 +577,13 @@ class Checker:
             reached = self.reaches(prev, here, rules)
             n = self.numeric(prev, here)
             if n.status == "different":
-                res = Result(step.source, "calc", FAIL,
-                             f"step {k}: numerically false: {_difference(n)} (seed {n.seed})", **_figures(n))
+                res = Result(
+                    step.source,
+                    "calc",
+                    FAIL,
+                    f"step {k}: numerically false: {_difference(n)} (seed {n.seed})",
+                    **_figures(n),
+                )
             elif not reached:
                 hint = self.reachable_hint(prev, here, step.rules)
                 res = Result(step.source, "calc", FAIL, f"step {k}: not reachable with {{{named}}}{hint}")
@@ -453,7 +594,6 @@ class Checker:
             out.append(res)
             prev = here
         return out
-
 
     # ------------------------------------------------------------------ calc helpers
     @staticmethod
@@ -535,8 +675,10 @@ def _not_proven(res: TopResult) -> str:
     from .rank import MAX_STATES
 
     if res.stopped == "estimate":
-        return (f"NOT proven: about {res.estimate:.2g} search states would be needed (estimated from the bounds "
-                f"after {res.states} states), far over the budget of {MAX_STATES}; these are the best found")
+        return (
+            f"NOT proven: about {res.estimate:.2g} search states would be needed (estimated from the bounds "
+            f"after {res.states} states), far over the budget of {MAX_STATES}; these are the best found"
+        )
     return "NOT proven: the search budget ran out, these are the best found"
 
 
@@ -544,11 +686,18 @@ def _metric_name(s: ExpandStmt) -> str:
     """The metric as the user wrote it after `by` (from the statement's text), else M."""
     text = s.source.text
     at = text.rfind(" by ")
-    return text[at + 4:].strip() if at >= 0 else "M"
+    return text[at + 4 :].strip() if at >= 0 else "M"
 
 
-def _sum_line(name: str, whole: float, values: list[float], listed_n: int, complete: bool, exact: bool,
-              listed: float | None = None) -> str:
+def _sum_line(
+    name: str,
+    whole: float,
+    values: list[float],
+    listed_n: int,
+    complete: bool,
+    exact: bool,
+    listed: float | None = None,
+) -> str:
     """The line that accounts for the contributions: with every term evaluated, their sum
     checked against ``<M, E>``; otherwise the listed terms' share and the remainder."""
     total = float(sum(values))
@@ -557,11 +706,15 @@ def _sum_line(name: str, whole: float, values: list[float], listed_n: int, compl
     if complete:
         err = abs(total - whole) / scale
         verdict = "checked" if err <= 1e-9 else "MISMATCH"
-        return (f"<{name}, E> = {whole:+.6g}: every term evaluated, contributions sum to {total:+.6g} "
-                f"({verdict}, relative error {err:.1g}); the {listed_n} listed give {shown:+.6g}, "
-                f"the rest {whole - shown:+.6g}")
-    return (f"<{name}, E> = {whole:+.6g}: the {listed_n} listed give {shown:+.6g}; unexplained remainder "
-            f"{whole - shown:+.6g} (the search stopped before evaluating every term)")
+        return (
+            f"<{name}, E> = {whole:+.6g}: every term evaluated, contributions sum to {total:+.6g} "
+            f"({verdict}, relative error {err:.1g}); the {listed_n} listed give {shown:+.6g}, "
+            f"the rest {whole - shown:+.6g}"
+        )
+    return (
+        f"<{name}, E> = {whole:+.6g}: the {listed_n} listed give {shown:+.6g}; unexplained remainder "
+        f"{whole - shown:+.6g} (the search stopped before evaluating every term)"
+    )
 
 
 def _provenance(tags: Sequence[str]) -> str:

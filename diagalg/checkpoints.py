@@ -26,18 +26,38 @@ from .dims import DimEnv
 from .model import TensorDecl
 from .weights import Binding, WeightsError, bind, load_arrays
 
+
 class UnknownLayout(WeightsError):
     """``weights "..." as NAME`` with a NAME that is not a known layout."""
 
 
-__all__ = ["UnknownLayout", "bind_checkpoint", "LAYOUTS", "read_safetensors", "load_state_dict", "is_transformerlens",
-           "from_transformerlens", "load_checkpoint", "diag_name", "unbound_model_tensors"]
+__all__ = [
+    "UnknownLayout",
+    "bind_checkpoint",
+    "LAYOUTS",
+    "read_safetensors",
+    "load_state_dict",
+    "is_transformerlens",
+    "from_transformerlens",
+    "load_checkpoint",
+    "diag_name",
+    "unbound_model_tensors",
+]
 
 #: The checkpoint namings ``weights "..." as NAME`` knows.
 LAYOUTS = ("transformerlens",)
 
-_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
-           "I8": "i1", "U8": "u1", "BOOL": "?"}
+_DTYPES = {
+    "F64": "<f8",
+    "F32": "<f4",
+    "F16": "<f2",
+    "I64": "<i8",
+    "I32": "<i4",
+    "I16": "<i2",
+    "I8": "i1",
+    "U8": "u1",
+    "BOOL": "?",
+}
 
 # TransformerLens name -> (diag name, the legs' sizes by name). {l} is the layer.
 _GLOBAL: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -46,18 +66,27 @@ _GLOBAL: dict[str, tuple[str, tuple[str, ...]]] = {
     "unembed.W_U": ("WU", ("d_model", "d_vocab")),
     "unembed.b_U": ("bU", ("d_vocab",)),
 }
-_LN_FINAL: dict[str, tuple[str, tuple[str, ...]]] = {"ln_final.w": ("lnfw", ("d_model",)), "ln_final.b": ("lnfb", ("d_model",))}
+_LN_FINAL: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ln_final.w": ("lnfw", ("d_model",)),
+    "ln_final.b": ("lnfb", ("d_model",)),
+}
 _ATTN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "attn.W_Q": ("WQ", ("head", "d_model", "d_head")), "attn.W_K": ("WK", ("head", "d_model", "d_head")),
-    "attn.W_V": ("WV", ("head", "d_model", "d_head")), "attn.W_O": ("WO", ("head", "d_head", "d_model")),
-    "attn.b_Q": ("bQ", ("head", "d_head")), "attn.b_K": ("bK", ("head", "d_head")),
-    "attn.b_V": ("bV", ("head", "d_head")), "attn.b_O": ("bO", ("d_model",)),
+    "attn.W_Q": ("WQ", ("head", "d_model", "d_head")),
+    "attn.W_K": ("WK", ("head", "d_model", "d_head")),
+    "attn.W_V": ("WV", ("head", "d_model", "d_head")),
+    "attn.W_O": ("WO", ("head", "d_head", "d_model")),
+    "attn.b_Q": ("bQ", ("head", "d_head")),
+    "attn.b_K": ("bK", ("head", "d_head")),
+    "attn.b_V": ("bV", ("head", "d_head")),
+    "attn.b_O": ("bO", ("d_model",)),
 }
 _LN1: dict[str, tuple[str, tuple[str, ...]]] = {"ln1.w": ("ln1w", ("d_model",)), "ln1.b": ("ln1b", ("d_model",))}
 _LN2: dict[str, tuple[str, tuple[str, ...]]] = {"ln2.w": ("ln2w", ("d_model",)), "ln2.b": ("ln2b", ("d_model",))}
 _MLP: dict[str, tuple[str, tuple[str, ...]]] = {
-    "mlp.W_in": ("Win", ("d_model", "d_mlp")), "mlp.b_in": ("bin", ("d_mlp",)),
-    "mlp.W_out": ("Wout", ("d_mlp", "d_model")), "mlp.b_out": ("bout", ("d_model",)),
+    "mlp.W_in": ("Win", ("d_model", "d_mlp")),
+    "mlp.b_in": ("bin", ("d_mlp",)),
+    "mlp.W_out": ("Wout", ("d_mlp", "d_model")),
+    "mlp.b_out": ("bout", ("d_model",)),
 }
 # buffers TransformerLens keeps in its state dicts: the causal mask and its fill value
 _BUFFERS = re.compile(r"^blocks\.\d+\.attn\.(mask|IGNORE)$")
@@ -80,12 +109,12 @@ def read_safetensors(path: str | Path, shown: str | None = None) -> dict[str, np
     if n > len(data) - 8:
         raise WeightsError(f"{name}: not a safetensors file (header length {n} exceeds the file)")
     try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WeightsError(f"{name}: not a safetensors file (its header is not JSON: {e})") from None
     if not isinstance(header, dict):
         raise WeightsError(f"{name}: not a safetensors file (its header is not a JSON object)")
-    body = memoryview(data)[8 + n:]
+    body = memoryview(data)[8 + n :]
     out: dict[str, np.ndarray] = {}
     for key, info in header.items():
         if key == "__metadata__":
@@ -95,8 +124,9 @@ def read_safetensors(path: str | Path, shown: str | None = None) -> dict[str, np
         except (KeyError, TypeError, ValueError):
             raise WeightsError(f"{name}: tensor '{key}' has no dtype, shape and data_offsets") from None
         if not 0 <= start <= end <= len(body):
-            raise WeightsError(f"{name}: tensor '{key}' has bytes {start}..{end}, outside the file's "
-                               f"{len(body)} data bytes")
+            raise WeightsError(
+                f"{name}: tensor '{key}' has bytes {start}..{end}, outside the file's {len(body)} data bytes"
+            )
         count = int(np.prod(shape)) if shape else 1
         raw = body[start:end]
         if dtype == "BF16":
@@ -107,12 +137,16 @@ def read_safetensors(path: str | Path, shown: str | None = None) -> dict[str, np
         elif dtype in _DTYPES:
             dt = np.dtype(_DTYPES[dtype])
             if len(raw) != dt.itemsize * count:
-                raise WeightsError(f"{name}: tensor '{key}' of shape {shape} and dtype {dtype} needs "
-                                   f"{dt.itemsize * count} bytes, has {len(raw)}")
+                raise WeightsError(
+                    f"{name}: tensor '{key}' of shape {shape} and dtype {dtype} needs "
+                    f"{dt.itemsize * count} bytes, has {len(raw)}"
+                )
             arr = np.frombuffer(raw, dtype=dt)
         else:
-            raise WeightsError(f"{name}: tensor '{key}' has dtype {dtype}, which diagalg does not read "
-                               f"(it reads {', '.join(['BF16', *_DTYPES])})")
+            raise WeightsError(
+                f"{name}: tensor '{key}' has dtype {dtype}, which diagalg does not read "
+                f"(it reads {', '.join(['BF16', *_DTYPES])})"
+            )
         out[key] = arr.reshape(shape).copy()
     return out
 
@@ -154,8 +188,7 @@ def _expected(state: Mapping[str, np.ndarray], source: str) -> tuple[dict[str, t
         raise WeightsError(f"{source}: layers {layers} are not numbered 0, 1, ... (blocks.{{l}})")
     for key in ("embed.W_E", "unembed.W_U"):
         if key not in state:
-            raise WeightsError(f"{source}: missing {key} {list(_GLOBAL[key][1])} (not a TransformerLens "
-                               "state dict?)")
+            raise WeightsError(f"{source}: missing {key} {list(_GLOBAL[key][1])} (not a TransformerLens state dict?)")
     if not layers:
         raise WeightsError(f"{source}: no blocks.{{l}}.attn.W_Q: the model has no layers")
     want: dict[str, tuple[str, ...]] = {k: legs for k, (_, legs) in _GLOBAL.items()}
@@ -173,8 +206,9 @@ def _expected(state: Mapping[str, np.ndarray], source: str) -> tuple[dict[str, t
     return want, len(layers)
 
 
-def from_transformerlens(state: Mapping[str, np.ndarray], source: str, *, fold_ln: bool = False,
-                         center_unembed: bool = False) -> dict[str, np.ndarray]:
+def from_transformerlens(
+    state: Mapping[str, np.ndarray], source: str, *, fold_ln: bool = False, center_unembed: bool = False
+) -> dict[str, np.ndarray]:
     """The arrays of a TransformerLens state dict under a standard model's tensor names.
 
     Promise: every array of the model is present with the shape its role fixes
@@ -191,11 +225,19 @@ def from_transformerlens(state: Mapping[str, np.ndarray], source: str, *, fold_l
     want, n_layers = _expected(state, source)
     for key in sorted(state):
         if key not in want and not _BUFFERS.match(key):
-            raise WeightsError(f"{source}: unexpected array {key} {list(np.shape(state[key]))} (the "
-                               "TransformerLens layout has no such name)")
+            raise WeightsError(
+                f"{source}: unexpected array {key} {list(np.shape(state[key]))} (the "
+                "TransformerLens layout has no such name)"
+            )
     sizes: dict[str, int] = {}
-    first = {"d_vocab": "embed.W_E", "d_model": "embed.W_E", "head": "blocks.0.attn.W_Q",
-             "d_head": "blocks.0.attn.W_Q", "n_ctx": "pos_embed.W_pos", "d_mlp": "blocks.0.mlp.W_in"}
+    first = {
+        "d_vocab": "embed.W_E",
+        "d_model": "embed.W_E",
+        "head": "blocks.0.attn.W_Q",
+        "d_head": "blocks.0.attn.W_Q",
+        "n_ctx": "pos_embed.W_pos",
+        "d_mlp": "blocks.0.mlp.W_in",
+    }
     for key in ("embed.W_E", "blocks.0.attn.W_Q", "pos_embed.W_pos", "blocks.0.mlp.W_in"):
         if key in want and key in state and len(np.shape(state[key])) == len(want[key]):
             for leg, size in zip(want[key], np.shape(state[key])):
@@ -214,8 +256,10 @@ def from_transformerlens(state: Mapping[str, np.ndarray], source: str, *, fold_l
             raise WeightsError(f"{source}: {key} has dtype {arr.dtype}, not real numbers")
         if list(arr.shape) != exp:
             shown = ", ".join(str(e) for e in exp)
-            raise WeightsError(f"{source}: {key}: expected [{shown}] ({', '.join(legs)}), got "
-                               f"{list(arr.shape)} (sizes from {', '.join(sorted({first[l] for l in legs}))})")
+            raise WeightsError(
+                f"{source}: {key}: expected [{shown}] ({', '.join(legs)}), got "
+                f"{list(arr.shape)} (sizes from {', '.join(sorted({first[l] for l in legs}))})"
+            )
         arrays[key] = arr.astype(np.float64)
     if fold_ln and "ln_final.w" in arrays:
         _fold(arrays, n_layers)
@@ -257,25 +301,35 @@ def unbound_model_tensors(declared: Iterable[str], arrays: Mapping[str, object])
     return sorted(n for n in declared if _DIAG_NAME.match(n) and n not in arrays)
 
 
-def load_checkpoint(path: str | Path, shown: str, layout: str, *, fold_ln: bool = False,
-                    center_unembed: bool = False) -> dict[str, np.ndarray]:
+def load_checkpoint(
+    path: str | Path, shown: str, layout: str, *, fold_ln: bool = False, center_unembed: bool = False
+) -> dict[str, np.ndarray]:
     """Read the checkpoint at ``path`` and return its arrays under a standard model's
     tensor names (``layout`` is one of :data:`LAYOUTS`)."""
     if layout not in LAYOUTS:
         raise UnknownLayout(f"unknown checkpoint layout '{layout}' (known: {', '.join(LAYOUTS)})")
-    return from_transformerlens(load_state_dict(path, shown), shown, fold_ln=fold_ln,
-                                center_unembed=center_unembed)
+    return from_transformerlens(load_state_dict(path, shown), shown, fold_ln=fold_ln, center_unembed=center_unembed)
 
 
-def bind_checkpoint(path: str | Path, shown: str, layout: str, tensors: Mapping[str, TensorDecl], env: DimEnv,
-                    into: Binding | None = None, *, fold_ln: bool = False,
-                    center_unembed: bool = False) -> Binding:
+def bind_checkpoint(
+    path: str | Path,
+    shown: str,
+    layout: str,
+    tensors: Mapping[str, TensorDecl],
+    env: DimEnv,
+    into: Binding | None = None,
+    *,
+    fold_ln: bool = False,
+    center_unembed: bool = False,
+) -> Binding:
     """Bind a checkpoint to a standard model's tensors, as ``weights "m.safetensors" as
     transformerlens`` does: every array must name a declared tensor and every declared
     tensor of the model (``WQ0`` ...) must get an array, so nothing is left random."""
     arrays = load_checkpoint(path, shown, layout, fold_ln=fold_ln, center_unembed=center_unembed)
     left = unbound_model_tensors(tensors, arrays)
     if left:
-        raise WeightsError(f"{shown}: the checkpoint has no array for the declared tensor"
-                           f"{'s' if len(left) > 1 else ''} {', '.join(left)}")
+        raise WeightsError(
+            f"{shown}: the checkpoint has no array for the declared tensor"
+            f"{'s' if len(left) > 1 else ''} {', '.join(left)}"
+        )
     return bind(arrays, tensors, env, shown, into)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sympy
 
-from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Op, Term, TensorOp, tensor_op
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, Node, Op, TensorOp, Term, tensor_op
 from .powers import is_real
 
 
@@ -55,14 +55,16 @@ def _op(op: Op, name: str | None) -> Op:
             return op
         what = f"the let '{name}'" if name else "this expression"
         kind = "a derivative" if isinstance(op, DerivOp) else f"{getattr(op, 'kind', 'a function')}(...)"
-        raise NotConjugable(f"conj of {what} needs the conjugate of {kind} of a complex value, which "
-                            "diagalg does not take to be that function of the conjugate (false for log on "
-                            "its branch cut): write the conjugate out")
+        raise NotConjugable(
+            f"conj of {what} needs the conjugate of {kind} of a complex value, which "
+            "diagalg does not take to be that function of the conjugate (false for log on "
+            "its branch cut): write the conjugate out"
+        )
     return op  # copy tensors, shifts, reshapes, one-hot selectors: real
 
 
 def _conj_name(name: str) -> str:
     """``conj(psi)`` for ``psi``, and ``psi`` back for ``conj(psi)``."""
     if name.startswith("conj(") and name.endswith(")"):
-        return name[len("conj("):-1]
+        return name[len("conj(") : -1]
     return f"conj({name})"

@@ -83,8 +83,9 @@ class CostReport:
     largest: sympy.Expr = sympy.Integer(0)
 
 
-def representative_sizes(env: DimEnv, symbols: Sequence[sympy.Symbol],
-                         dims: Mapping[str, int] | None = None) -> dict[sympy.Symbol, int]:
+def representative_sizes(
+    env: DimEnv, symbols: Sequence[sympy.Symbol], dims: Mapping[str, int] | None = None
+) -> dict[sympy.Symbol, int]:
     """Sizes to choose an order at: concrete dimensions as declared, symbolic ones
     ``SYMBOLIC_SIZE`` (a tenth of their bound when constrained by ``<=``/``<``),
     ``--dims`` overrides, derived dimensions computed."""
@@ -155,8 +156,10 @@ def network(diagram: Diagram, env: DimEnv, sizes: Mapping[sympy.Symbol, int] | N
         if isinstance(op, (CopyTensor, ShiftOp)):
             continue
         if not isinstance(op, (TensorOp, BoxOp, BubbleOp, IndexOp)):
-            raise CostError(f"cost does not model {type(op).__name__.replace('Op', '').lower()} nodes "
-                            "(group/split or diff): simplify or expand it first")
+            raise CostError(
+                f"cost does not model {type(op).__name__.replace('Op', '').lower()} nodes "
+                "(group/split or diff): simplify or expand it first"
+            )
         if isinstance(op, (BoxOp, BubbleOp)) and sizes is not None:
             inner = term_reports(op.inner, env, sizes)
             nested_flops += inner.flops
@@ -179,8 +182,17 @@ def network(diagram: Diagram, env: DimEnv, sizes: Mapping[sympy.Symbol, int] | N
         if i not in used:  # a free leg of a copy tensor alone: an all-ones operand
             names.append(f"1[{i.split('~')[0]}]")
             indices.append([i])
-    return Network(names, indices, output, dims, nested_flops=nested_flops, extra_flops=extra, nested=nested,
-                   agrees=agrees, nested_largest=nested_largest)
+    return Network(
+        names,
+        indices,
+        output,
+        dims,
+        nested_flops=nested_flops,
+        extra_flops=extra,
+        nested=nested,
+        agrees=agrees,
+        nested_largest=nested_largest,
+    )
 
 
 def _expr_size(e: Expr) -> sympy.Expr:
@@ -193,14 +205,18 @@ def _symbols(net: Network) -> list[str]:
 
 def _equation(net: Network) -> tuple[str, dict[str, str]]:
     letter = {i: s for i, s in zip(sorted(net.dims), _symbols(net))}
-    eq = ",".join("".join(letter[i] for i in ix) for ix in net.indices) + "->" + \
-        "".join(letter[i] for i in dict.fromkeys(net.output))
+    eq = (
+        ",".join("".join(letter[i] for i in ix) for ix in net.indices)
+        + "->"
+        + "".join(letter[i] for i in dict.fromkeys(net.output))
+    )
     return eq, letter
 
 
 def _shapes(net: Network, sizes: Mapping[sympy.Symbol, int]) -> list[tuple[int, ...]]:
     def size(i: str) -> int:
         return int(sympy.sympify(net.dims[i]).subs(sizes))
+
     return [tuple(size(i) for i in ix) for ix in net.indices]
 
 
@@ -269,8 +285,7 @@ def _fmt(v: int) -> str:
 def term_reports(expr: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int]) -> CostReport:
     """Per term: the chosen order with its steps, the other orders compared, nested sums
     and bubbles; totals, and whether every figure matches opt_einsum's count at ``sizes``."""
-    shown = ", ".join(f"{k}={v}" for k, v in sorted((str(k), v) for k, v in sizes.items()
-                                                     if _mentions(expr, k)))
+    shown = ", ".join(f"{k}={v}" for k, v in sorted((str(k), v) for k, v in sizes.items() if _mentions(expr, k)))
     lines: list[str] = []
     total, extra, agrees = sympy.Integer(0), sympy.Integer(0), True
     largest_all = sympy.Integer(0)
@@ -309,8 +324,7 @@ def has_written_order(expr: Expr) -> bool:
     lowering and :func:`diagalg.engine.unfold` inline such boxes)."""
     from .model import walk_nodes
 
-    return any(isinstance(n.op, BoxOp) and n.op.name is None and len(n.op.inner.terms) == 1
-               for n in walk_nodes(expr))
+    return any(isinstance(n.op, BoxOp) and n.op.name is None and len(n.op.inner.terms) == 1 for n in walk_nodes(expr))
 
 
 def cost_report(expr: Expr, env: DimEnv, dims: Mapping[str, int] | None = None) -> CostReport:
@@ -338,8 +352,10 @@ def cost_report(expr: Expr, env: DimEnv, dims: Mapping[str, int] | None = None) 
     detail += f" = {_fmt(_value(rep.flops + rep.extra, sizes))} at {shown}" if shown else ""
     if rep.largest != 0:
         big = _value(rep.largest, sizes)
-        detail += f"; largest intermediate {scalar_text(_simplest(rep.largest, sizes))} " \
-                  f"({_fmt(big)} entries, {_bytes(8 * big)} at float64)"
+        detail += (
+            f"; largest intermediate {scalar_text(_simplest(rep.largest, sizes))} "
+            f"({_fmt(big)} entries, {_bytes(8 * big)} at float64)"
+        )
     detail += "; agrees with opt_einsum]" if rep.agrees else "; DISAGREES with opt_einsum's count]"
     rep.detail = detail
     return rep

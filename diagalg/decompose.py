@@ -45,8 +45,16 @@ class ShapeError(ValueError):
     ``bond`` (a new bond label, at its first use), ``note`` (the label whose written
     dimension is wrong) or ``whole`` (the statement); else the kind."""
 
-    def __init__(self, message: str, factor: int | None = None, label: str | None = None, *,
-                 bond: str | None = None, note: str | None = None, whole: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        factor: int | None = None,
+        label: str | None = None,
+        *,
+        bond: str | None = None,
+        note: str | None = None,
+        whole: bool = False,
+    ) -> None:
         super().__init__(message)
         self.factor = factor
         self.label = label
@@ -116,8 +124,9 @@ def _min(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
     return sympy.Min(a, b)
 
 
-def analyse(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str],
-            uses: Sequence[FactorUse]) -> Shape:
+def analyse(
+    kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str], uses: Sequence[FactorUse]
+) -> Shape:
     """The structure ``kind`` implies for these factor uses, or :class:`ShapeError`."""
     if kind not in KINDS:
         raise ShapeError(f"unknown decomposition '{kind}' (known: {', '.join(KINDS)})")
@@ -132,8 +141,9 @@ def analyse(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[
         if len(set(u.labels)) != len(u.labels):
             raise ShapeError(f"'{u.name}' repeats a label", factor=i)
         if u.name in seen and len(seen[u.name].labels) != len(u.labels):
-            raise ShapeError(f"'{u.name}' is used with {len(u.labels)} legs here and "
-                             f"{len(seen[u.name].labels)} before", factor=i)
+            raise ShapeError(
+                f"'{u.name}' is used with {len(u.labels)} legs here and {len(seen[u.name].labels)} before", factor=i
+            )
         seen.setdefault(u.name, u)
     counts: dict[str, int] = {}
     for u in uses:
@@ -141,10 +151,18 @@ def analyse(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[
             counts[l] = counts.get(l, 0) + 1
     for l in tl:
         if counts.get(l, 0) != 1:
-            raise ShapeError(f"the target's label '{l}' must be used by exactly one factor "
-                             f"(used {counts.get(l, 0)} times)", label=l)
-    analyser = {"svd": _svd, "qr": _two_factor, "polar": _two_factor, "eigh": _eigh, "cp": _cp,
-                "tucker": _tucker, "tt": _tt}[kind]
+            raise ShapeError(
+                f"the target's label '{l}' must be used by exactly one factor (used {counts.get(l, 0)} times)", label=l
+            )
+    analyser = {
+        "svd": _svd,
+        "qr": _two_factor,
+        "polar": _two_factor,
+        "eigh": _eigh,
+        "cp": _cp,
+        "tucker": _tucker,
+        "tt": _tt,
+    }[kind]
     return analyser(kind, target, tl, dim_of, list(uses))
 
 
@@ -165,8 +183,9 @@ def _distinct(uses: Sequence[FactorUse], n: int, what: str) -> None:
         raise ShapeError(f"{what}")
 
 
-def _svd(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-         uses: list[FactorUse]) -> Shape:
+def _svd(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
     _distinct(uses, 3, "an svd has three factors: U[rows, r] s[r] conj(V)[cols, r]")
     vec = [i for i, u in enumerate(uses) if len(u.labels) == 1]
     if len(vec) != 1:
@@ -189,16 +208,20 @@ def _svd(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, s
         raise ShapeError(f"for a complex tensor the right factor is conjugated: conj({V.name})[...]", factor=v_i)
     rows, cols = _split(U, tl)[0], _split(V, tl)[0]
     full = _min(_prod([dim_of[l] for l in rows]), _prod([dim_of[l] for l in cols]))
-    roles = [FactorRole(U.name, U.labels, "isometry", (r,), tuple(rows)),
-             FactorRole(s.name, s.labels, real=True),
-             FactorRole(V.name, V.labels, "isometry", (r,), tuple(cols))]
+    roles = [
+        FactorRole(U.name, U.labels, "isometry", (r,), tuple(rows)),
+        FactorRole(s.name, s.labels, real=True),
+        FactorRole(V.name, V.labels, "isometry", (r,), tuple(cols)),
+    ]
     return Shape(tuple(roles), {r: full})
 
 
-def _two_factor(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-                uses: list[FactorUse]) -> Shape:
-    _distinct(uses, 2, f"a {kind} has two factors: " +
-              ("Q[rows, r] R[r, cols]" if kind == "qr" else "U[rows, r] P[r, j]"))
+def _two_factor(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
+    _distinct(
+        uses, 2, f"a {kind} has two factors: " + ("Q[rows, r] R[r, cols]" if kind == "qr" else "U[rows, r] P[r, j]")
+    )
     first, second = uses
     rows, b1 = _split(first, tl)
     cols, b2 = _split(second, tl)
@@ -211,19 +234,25 @@ def _two_factor(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict
     (r,) = b1
     prow, pcol = _prod([dim_of[l] for l in rows]), _prod([dim_of[l] for l in cols])
     if kind == "qr":
-        roles = (FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
-                 FactorRole(second.name, second.labels))
+        roles = (
+            FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
+            FactorRole(second.name, second.labels),
+        )
         return Shape(roles, {r: _min(prow, pcol)})
     if len(cols) != 1 or len(second.labels) != 2:
-        raise ShapeError("a polar decomposition's second factor is a matrix P[r, j] on one leg j of the target",
-                         factor=1)
-    roles = (FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
-             FactorRole(second.name, second.labels, "posdef", (cols[0],), (r,)))
+        raise ShapeError(
+            "a polar decomposition's second factor is a matrix P[r, j] on one leg j of the target", factor=1
+        )
+    roles = (
+        FactorRole(first.name, first.labels, "isometry", (r,), tuple(rows)),
+        FactorRole(second.name, second.labels, "posdef", (cols[0],), (r,)),
+    )
     return Shape(roles, {r: pcol}, needs=((pcol, "<=", prow),))
 
 
-def _eigh(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-          uses: list[FactorUse]) -> Shape:
+def _eigh(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
     names = [u.name for u in uses]
     if len(uses) != 3 or len(set(names)) != 2:
         raise ShapeError("an eigendecomposition is Q[rows, k] w[k] conj(Q)[cols, k]")
@@ -246,21 +275,28 @@ def _eigh(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, 
     legs = list(target.legs)
     row_legs = [legs[tl.index(l)] for l in rows]
     col_legs = [legs[tl.index(l)] for l in cols]
-    sym = any(sign == 1 and set(g) >= set(row_legs + col_legs) for g, sign in target.leg_symmetry) \
+    sym = (
+        any(sign == 1 and set(g) >= set(row_legs + col_legs) for g, sign in target.leg_symmetry)
         and len(rows) == len(cols) == 1
+    )
     herm = target.hermitian and tuple(row_legs) == target.outputs and tuple(col_legs) == target.inputs
     herm = herm or (target.hermitian and tuple(col_legs) == target.outputs and tuple(row_legs) == target.inputs)
     if not (sym or herm):
-        raise ShapeError(f"'{target.name}' must be declared symmetric (or posdef/projector) over these legs "
-                         "for an eigendecomposition")
+        raise ShapeError(
+            f"'{target.name}' must be declared symmetric (or posdef/projector) over these legs "
+            "for an eigendecomposition"
+        )
     n = _prod([dim_of[l] for l in rows])
-    roles = (FactorRole(q1.name, q1.labels, "unitary" if len(rows) == 1 else "isometry", (k,), tuple(rows)),
-             FactorRole(w.name, w.labels, real=True))
+    roles = (
+        FactorRole(q1.name, q1.labels, "unitary" if len(rows) == 1 else "isometry", (k,), tuple(rows)),
+        FactorRole(w.name, w.labels, real=True),
+    )
     return Shape(roles, {k: n})
 
 
-def _cp(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-        uses: list[FactorUse]) -> Shape:
+def _cp(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
     bonds = _bonds(uses, tl)
     if len(bonds) != 1:
         raise ShapeError("a cp decomposition joins its factors by one rank label: A[i, r] B[j, r] C[k, r]")
@@ -270,8 +306,9 @@ def _cp(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sy
     for i, u in enumerate(uses):
         legs, b = _split(u, tl)
         if b != [r] or len(legs) > 1 or u.conj:
-            raise ShapeError(f"'{u.name}' must be a factor matrix {u.name}[leg, {r}] (or the weights {u.name}[{r}])",
-                             factor=i)
+            raise ShapeError(
+                f"'{u.name}' must be a factor matrix {u.name}[leg, {r}] (or the weights {u.name}[{r}])", factor=i
+            )
         if not legs:
             weights += 1
         roles.append(FactorRole(u.name, u.labels, real=not legs))
@@ -280,8 +317,9 @@ def _cp(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sy
     return Shape(tuple(roles), {})  # a CP rank is chosen, never implied
 
 
-def _tucker(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-            uses: list[FactorUse]) -> Shape:
+def _tucker(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
     cores = [i for i, u in enumerate(uses) if not _split(u, tl)[0]]
     if len(cores) != 1:
         raise ShapeError("a tucker decomposition has one core (a factor with no leg of the target)")
@@ -293,8 +331,9 @@ def _tucker(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str
             continue
         legs, b = _split(u, tl)
         if len(legs) != 1 or len(b) != 1 or b[0] not in core.labels or b[0] in full or u.conj:
-            raise ShapeError(f"'{u.name}' must be a factor matrix {u.name}[leg, bond] with its bond on the core",
-                             factor=i)
+            raise ShapeError(
+                f"'{u.name}' must be a factor matrix {u.name}[leg, bond] with its bond on the core", factor=i
+            )
         others = _prod([dim_of[l] for l in tl if l != legs[0]])
         full[b[0]] = _min(dim_of[legs[0]], others)
         roles.append(FactorRole(u.name, u.labels, "isometry", (b[0],), (legs[0],)))
@@ -303,8 +342,9 @@ def _tucker(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str
     return Shape(tuple(roles), full)
 
 
-def _tt(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr],
-        uses: list[FactorUse]) -> Shape:
+def _tt(
+    kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sympy.Expr], uses: list[FactorUse]
+) -> Shape:
     n = len(uses)
     if n < 2 or len({u.name for u in uses}) != n:
         raise ShapeError("a tensor train has at least two distinct cores, written in chain order")
@@ -312,8 +352,9 @@ def _tt(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sy
     for k in range(n - 1):
         shared = [l for l in uses[k].labels if l in uses[k + 1].labels]
         if len(shared) != 1 or shared[0] in tl:
-            raise ShapeError(f"cores '{uses[k].name}' and '{uses[k + 1].name}' must share one new bond label",
-                             factor=k + 1)
+            raise ShapeError(
+                f"cores '{uses[k].name}' and '{uses[k + 1].name}' must share one new bond label", factor=k + 1
+            )
         bonds.append(shared[0])
     roles = []
     phys_so_far: list[str] = []
@@ -322,8 +363,9 @@ def _tt(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sy
         legs, b = _split(u, tl)
         expected = [x for x in (bonds[k - 1] if k else None, bonds[k] if k < n - 1 else None) if x]
         if sorted(b) != sorted(expected) or u.conj:
-            raise ShapeError(f"core '{u.name}' must have its physical legs and the bonds to its neighbours only",
-                             factor=k)
+            raise ShapeError(
+                f"core '{u.name}' must have its physical legs and the bonds to its neighbours only", factor=k
+            )
         if not legs:
             raise ShapeError(f"core '{u.name}' needs at least one leg of the target", factor=k)
         phys_so_far.extend(legs)
@@ -332,18 +374,28 @@ def _tt(kind: str, target: TensorDecl, tl: tuple[str, ...], dim_of: dict[str, sy
             right = _prod([dim_of[l] for l in tl if l not in phys_so_far])
             full[bonds[k]] = _min(left, right)
             ins = tuple(legs) + ((bonds[k - 1],) if k else ())
-            roles.append(FactorRole(u.name, u.labels, "isometry", (bonds[k],),
-                                    tuple(l for l in u.labels if l in ins)))
+            roles.append(FactorRole(u.name, u.labels, "isometry", (bonds[k],), tuple(l for l in u.labels if l in ins)))
         else:
             roles.append(FactorRole(u.name, u.labels))
     return Shape(tuple(roles), full)
 
 
-def factor_decl(role: FactorRole, dims: Mapping[str, sympy.Expr], target: TensorDecl,
-                origin: Decomposition) -> TensorDecl:
+def factor_decl(
+    role: FactorRole, dims: Mapping[str, sympy.Expr], target: TensorDecl, origin: Decomposition
+) -> TensorDecl:
     """The declaration of a new factor tensor (legs named after its labels)."""
-    return TensorDecl(role.name, role.legs, tuple(dims[l] for l in role.legs), (), (), role.structure,
-                      role.inputs, role.outputs, target.is_complex and not role.real, origin=origin)
+    return TensorDecl(
+        role.name,
+        role.legs,
+        tuple(dims[l] for l in role.legs),
+        (),
+        (),
+        role.structure,
+        role.inputs,
+        role.outputs,
+        target.is_complex and not role.real,
+        origin=origin,
+    )
 
 
 #: What a new bond's dimension is written as, if it is: a dimension, or a name that
@@ -365,9 +417,17 @@ class Plan:
     rules: tuple[str, ...]
 
 
-def plan(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str],
-         uses: Sequence[FactorUse], written: Callable[[str], Written], env: DimEnv,
-         decompositions: Iterable[Decomposition], taken: Container[str]) -> Plan:
+def plan(
+    kind: str,
+    exact: bool,
+    target: TensorDecl,
+    target_labels: Sequence[str],
+    uses: Sequence[FactorUse],
+    written: Callable[[str], Written],
+    env: DimEnv,
+    decompositions: Iterable[Decomposition],
+    taken: Container[str],
+) -> Plan:
     """Check a decomposition statement and decide what it declares, or raise
     :class:`ShapeError`. ``written(label)`` is the dimension written for a new bond
     (asked once per bond, in order of first use, so a rank name declared for one bond
@@ -378,8 +438,11 @@ def plan(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str
     if exact:
         earlier = [d for d in decompositions if d.exact and d.target.name == target.name]
         if earlier:
-            raise ShapeError(f"'{target.name}' already has an exact decomposition ({earlier[0].kind}); "
-                             "proofs unfold it, so a second one could not be used", whole=True)
+            raise ShapeError(
+                f"'{target.name}' already has an exact decomposition ({earlier[0].kind}); "
+                "proofs unfold it, so a second one could not be used",
+                whole=True,
+            )
     rule_name, k = f"{kind}_{target.name}", 2
     while rule_name in taken:
         rule_name, k = f"{kind}_{target.name}_{k}", k + 1
@@ -400,8 +463,7 @@ def plan(kind: str, exact: bool, target: TensorDecl, target_labels: Sequence[str
     return Plan(dec, factors, tuple(new_dims), rules)
 
 
-def _bond_dim(kind: str, exact: bool, label: str, full: sympy.Expr | None, note: Written,
-              env: DimEnv) -> sympy.Expr:
+def _bond_dim(kind: str, exact: bool, label: str, full: sympy.Expr | None, note: Written, env: DimEnv) -> sympy.Expr:
     """The dimension of a new bond: written as ``label: NOTE`` (a new name is declared
     as the full rank of an exact decomposition; a declared dimension or number is the
     rank of a truncation, strictly below the full rank), or the full rank itself
@@ -409,17 +471,21 @@ def _bond_dim(kind: str, exact: bool, label: str, full: sympy.Expr | None, note:
     if note is None:
         if exact and full is not None and not full.has(sympy.Min):
             return full
-        hint = f" ({label}: R names it R = {dim_text(full)})" if exact and full is not None else \
-            f" (the rank, e.g. {label}: q with `dim q` declared)"
-        raise ShapeError(f"write the dimension of the new bond '{label}' where it is first used{hint}",
-                         bond=label)
+        hint = (
+            f" ({label}: R names it R = {dim_text(full)})"
+            if exact and full is not None
+            else f" (the rank, e.g. {label}: q with `dim q` declared)"
+        )
+        raise ShapeError(f"write the dimension of the new bond '{label}' where it is first used{hint}", bond=label)
     if isinstance(note, str):
         if not exact or full is None:
             raise ShapeError(f"the rank '{note}' must be a declared dimension or a number", note=label)
         return env.declare(note, derived=full)
     if exact and full is not None and not env.same_dim(note, full):
-        raise ShapeError(f"an exact {kind} gives '{label}' the dimension {dim_text(full)}; "
-                         f"write {label}: NAME to name it", note=label)
+        raise ShapeError(
+            f"an exact {kind} gives '{label}' the dimension {dim_text(full)}; write {label}: NAME to name it",
+            note=label,
+        )
     if not exact and full is not None:
         # a truncation drops something: strict, so checks draw sizes where it does
         env.constraints.append(DimConstraint(note, "<", full))

@@ -54,13 +54,21 @@ def _structure_words(program: Program, names: tuple[str, ...]) -> str:
         if s:
             groups.setdefault(s, []).append(n)
     plural = {"isometry": "isometries", "unitary": "unitary", "posdef": "positive definite"}
-    return "; ".join(f"{', '.join(v)} {plural.get(k, k) if len(v) > 1 else ('an ' + k if k == 'isometry' else k)}"
-                     for k, v in groups.items())
+    return "; ".join(
+        f"{', '.join(v)} {plural.get(k, k) if len(v) > 1 else ('an ' + k if k == 'isometry' else k)}"
+        for k, v in groups.items()
+    )
 
 
-def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
-                        memory_cap: int = DEFAULT_MEMORY_CAP, dims: Mapping[str, int] | None = None,
-                        size_draws: int = 2, tensor_draws: int = 2) -> DecomposeCheck:
+def check_decomposition(
+    s: DecomposeStmt,
+    program: Program,
+    seed: int = 0,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+    dims: Mapping[str, int] | None = None,
+    size_draws: int = 2,
+    tensor_draws: int = 2,
+) -> DecomposeCheck:
     """Run the statement's numeric checks (see the module docstring)."""
     from .weights import property_violation
 
@@ -101,8 +109,11 @@ def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
             sizes = ", ".join(f"{k}={v}" for k, v in sorted(draw.by_name().items()))
             if dec.exact:
                 if rel > EXACT_RTOL:
-                    return DecomposeCheck("internal", f"internal error: the factors do not reassemble "
-                                          f"{dec.target.name} (relative error {rel:.2g}; sizes {sizes})")
+                    return DecomposeCheck(
+                        "internal",
+                        f"internal error: the factors do not reassemble "
+                        f"{dec.target.name} (relative error {rel:.2g}; sizes {sizes})",
+                    )
                 continue
             assert report is not None  # compute_factors keeps the report of every stated decomposition
             disc = report.discarded
@@ -121,15 +132,27 @@ def check_decomposition(s: DecomposeStmt, program: Program, seed: int = 0,
                 ok = gap <= GUARANTEE_RTOL
             worst_guarantee = max(worst_guarantee, gap)
             extra = f", {report.sweeps} ALS sweeps" if dec.kind == "cp" else ""
-            lines.append(f"sizes {sizes}: relative error {rel:.3g}; discarded {', '.join(f'{d:.3g}' for d in disc)}"
-                         if disc else f"sizes {sizes}: relative error {rel:.3g}; lower bound "
-                         f"{np.sqrt(report.lower_bound / scale):.3g}{extra}")
+            lines.append(
+                f"sizes {sizes}: relative error {rel:.3g}; discarded {', '.join(f'{d:.3g}' for d in disc)}"
+                if disc
+                else f"sizes {sizes}: relative error {rel:.3g}; lower bound "
+                f"{np.sqrt(report.lower_bound / scale):.3g}{extra}"
+            )
             if not ok:
-                return DecomposeCheck("internal", f"internal error: {_GUARANTEE[dec.kind]} does not hold "
-                                      f"(gap {gap:.2g} of ‖{dec.target.name}‖²; sizes {sizes})", lines)
+                return DecomposeCheck(
+                    "internal",
+                    f"internal error: {_GUARANTEE[dec.kind]} does not hold "
+                    f"(gap {gap:.2g} of ‖{dec.target.name}‖²; sizes {sizes})",
+                    lines,
+                )
     props = _structure_words(program, dec.factor_names)
     props = f"; {props} (checked)" if props else ""
     if dec.exact:
         return DecomposeCheck("ok", f"[exact: reassembles to {worst_rel:.1g}{props}]", lines, worst_rel)
-    return DecomposeCheck("ok", f"[approximation: relative error up to {worst_rel:.3g} over {draws} draws; "
-                          f"{_GUARANTEE[dec.kind]} to {worst_guarantee:.1g}{props}]", lines, worst_rel)
+    return DecomposeCheck(
+        "ok",
+        f"[approximation: relative error up to {worst_rel:.3g} over {draws} draws; "
+        f"{_GUARANTEE[dec.kind]} to {worst_guarantee:.1g}{props}]",
+        lines,
+        worst_rel,
+    )

@@ -63,8 +63,9 @@ def _resolve(expr: Expr, wrt: TensorOp | str, program: Program | None) -> Tensor
     raise ValueError(f"unknown tensor '{wrt}'" + ("" if program is not None else " (pass program=)"))
 
 
-def derivative(expr: Expr, wrt: TensorOp | str, labels: Sequence[str] | None = None,
-               program: Program | None = None) -> Expr:
+def derivative(
+    expr: Expr, wrt: TensorOp | str, labels: Sequence[str] | None = None, program: Program | None = None
+) -> Expr:
     """∂expr/∂wrt, simplified (rules :data:`DERIVATIVE_RULES`, ``let``s unfolded).
 
     ``wrt``: a declared tensor's name (looked up in ``program``, else among the

@@ -89,8 +89,9 @@ def normalise_float(decl: TensorDecl, gaussian: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=axes, keepdims=True)
 
 
-def normalise_field(decl: TensorDecl, field: Field, shape: Sequence[int], rng: np.random.Generator,
-                    retries: int = 20) -> np.ndarray:
+def normalise_field(
+    decl: TensorDecl, field: Field, shape: Sequence[int], rng: np.random.Generator, retries: int = 20
+) -> np.ndarray:
     """The exact sample of a distribution over F_p: uniform residues divided by their sum
     over the distribution legs, slice by slice (a slice whose sum is 0 mod p is drawn
     again). Entries canonical residues in [0, p)."""
@@ -128,5 +129,12 @@ def violation(decl: TensorDecl, arr: np.ndarray) -> str:
     return ""
 
 
-__all__ = ["DISTRIBUTION_TOL", "DistributionDecl", "conflict", "distribution_legs", "normalise_field",
-           "normalise_float", "violation"]
+__all__ = [
+    "DISTRIBUTION_TOL",
+    "DistributionDecl",
+    "conflict",
+    "distribution_legs",
+    "normalise_field",
+    "normalise_float",
+    "violation",
+]

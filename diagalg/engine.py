@@ -65,10 +65,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence, cast
 
-from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, NestedOp, Node, Term, map_nested, replace_node,
-                    walk_terms)
-from .rules import DEFAULT_RULES, SUM_RULES, all_rules, get_rule
+from .model import BoxOp, BubbleOp, DerivOp, Diagram, Expr, NestedOp, Node, Term, map_nested, replace_node, walk_terms
 from .numeric.sizes import standin_sizes
+from .rules import DEFAULT_RULES, SUM_RULES, all_rules, get_rule
 from .rules.base import Edit, ResimplifyingSumRule, Rewriter, Rule, Site, SumRule, apply_edits, disjoint_sites
 
 if TYPE_CHECKING:
@@ -125,7 +124,7 @@ class Derivation:
             at = next((k for k, t in enumerate(current) if t is step.before), None)
             if at is None:
                 continue  # a step on an expression nested in a bubble: shown by its "inside" step
-            current[at:at + 1] = [t for t in step.after if t.coeff != 0]
+            current[at : at + 1] = [t for t in step.after if t.coeff != 0]
             out.append((Expr.of(current, self.start.free_dims), step))
         if out[-1][0].terms != self.result.terms:
             out.append((self.result, None))
@@ -200,8 +199,14 @@ def _inline_single_term_boxes(term: Term) -> Term:
     d = term.diagram
     coeff = term.coeff
     while True:
-        at = next((k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp) and n.op.name is None
-                   and len(n.op.inner.terms) == 1), None)
+        at = next(
+            (
+                k
+                for k, n in enumerate(d.nodes)
+                if isinstance(n.op, BoxOp) and n.op.name is None and len(n.op.inner.terms) == 1
+            ),
+            None,
+        )
         if at is None:
             return term if d is term.diagram else Term(coeff, d, term.tags)
         box = d.nodes[at].op
@@ -218,8 +223,9 @@ def unfold(expr: Expr) -> Expr:
     def unfold_term(t: Term) -> Term:
         d = t.diagram
         if any(isinstance(n.op, BoxOp) and n.op.name is not None for n in d.nodes):
-            d = d.with_nodes([Node(replace(n.op, name=None), n.edges) if isinstance(n.op, BoxOp) else n
-                              for n in d.nodes])
+            d = d.with_nodes(
+                [Node(replace(n.op, name=None), n.edges) if isinstance(n.op, BoxOp) else n for n in d.nodes]
+            )
             t = Term(t.coeff, d, t.tags)
         return _inline_single_term_boxes(t)
 
@@ -234,20 +240,30 @@ class Engine:
     a built-in rule: that raises ValueError, since the user rule would otherwise
     silently replace the built-in in every proof that uses it."""
 
-    def __init__(self, rules: Sequence[str] = DEFAULT_RULES, subs: Mapping | None = None,
-                 record: bool = False, extra_rules: Mapping[str, Rewriter] | None = None,
-                 checked: bool = False, env: DimEnv | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        rules: Sequence[str] = DEFAULT_RULES,
+        subs: Mapping | None = None,
+        record: bool = False,
+        extra_rules: Mapping[str, Rewriter] | None = None,
+        checked: bool = False,
+        env: DimEnv | None = None,
+        seed: int = 0,
+    ) -> None:
         self.rule_names = tuple(rules)
         extra = dict(extra_rules or {})
         builtin = all_rules()
         for name, rule in extra.items():
             # a user rule never replaces a built-in (passing the built-in itself is no replacement)
             if name in builtin and rule is not builtin[name]:
-                raise ValueError(f"user rule {name!r} has the name of a built-in rule; built-in rules "
-                                 f"cannot be replaced (rename the user rule)")
+                raise ValueError(
+                    f"user rule {name!r} has the name of a built-in rule; built-in rules "
+                    f"cannot be replaced (rename the user rule)"
+                )
         # a registered name outside SUM_RULES is a diagram rule, one in it a sum rule
-        self.diagram_rules: list[Rewriter] = [extra[r] if r in extra else cast(Rule, get_rule(r))
-                                              for r in self.rule_names if r not in SUM_RULES]
+        self.diagram_rules: list[Rewriter] = [
+            extra[r] if r in extra else cast(Rule, get_rule(r)) for r in self.rule_names if r not in SUM_RULES
+        ]
         self.sum_rules = [cast(SumRule, get_rule(r)) for r in self.rule_names if r in SUM_RULES]
         self.subs = dict(subs or {})
         self.record = record
@@ -261,11 +277,13 @@ class Engine:
         self.seed = seed
         self._verdicts: dict[object, tuple[float, bool]] = {}
         self.checks = 0
-        self._check_dims = {} if env is None else {
-            str(sym): size for sym, size in standin_sizes(env, SMALL_CONCRETE, 2).items()}
+        self._check_dims = (
+            {} if env is None else {str(sym): size for sym, size in standin_sizes(env, SMALL_CONCRETE, 2).items()}
+        )
         # rules that do not shrink diagrams (user rules): terms already rewritten by each
-        self._growing_seen: dict[str, set] = {r.name: set() for r in self.diagram_rules
-                                              if not getattr(r, "shrinks", True)}
+        self._growing_seen: dict[str, set] = {
+            r.name: set() for r in self.diagram_rules if not getattr(r, "shrinks", True)
+        }
         self._growing_count = 0
         self._sum_depth = 0  # nesting of sum rules that simplify their output again
 
@@ -335,8 +353,10 @@ class Engine:
         result = compare(unfold(before), unfold(after), env, seed=self.seed)
         if result.status == "different":
             raise UnsoundRewrite(name, "a group of terms", result.max_error, result.seed)
-        self._verdicts[key] = (result.rel_error if result.status == "equal" else 0.0,
-                               result.status == "equal" and result.path == "exact")
+        self._verdicts[key] = (
+            result.rel_error if result.status == "equal" else 0.0,
+            result.status == "equal" and result.path == "exact",
+        )
 
     def simplify_nested(self, d: Diagram) -> Diagram:
         """``d`` with the expressions nested in its bubbles, derivatives (by the
@@ -394,17 +414,28 @@ class Engine:
             else:
                 kept = disjoint_sites(sites)
                 # a rule whose first rewrite is an Edit rewrites every site to an Edit
-                edits = cast("list[Edit]", [first] + [rule.rewrite(d, s) for s in kept[1:]] if kept[0] is sites[0]
-                             else [rule.rewrite(d, s) for s in kept])
+                edits = cast(
+                    "list[Edit]",
+                    [first] + [rule.rewrite(d, s) for s in kept[1:]]
+                    if kept[0] is sites[0]
+                    else [rule.rewrite(d, s) for s in kept],
+                )
                 factor, d2 = apply_edits(d, edits)
                 produced = [Term(term.coeff * factor, d2, term.tags)]
                 nsites = len(edits)
                 if self.checked:
                     errors.extend(self.check_site(rule, d, s, term, produced) for s in kept)
             if self.record:
-                self.steps.append(Step(rule.name, nsites, term, tuple(produced),
-                                       max(e for e, _ in errors) if errors else None,
-                                       bool(errors) and all(x for _, x in errors)))
+                self.steps.append(
+                    Step(
+                        rule.name,
+                        nsites,
+                        term,
+                        tuple(produced),
+                        max(e for e, _ in errors) if errors else None,
+                        bool(errors) and all(x for _, x in errors),
+                    )
+                )
             return produced
         return None
 
@@ -419,13 +450,16 @@ class Engine:
             return False
         self._growing_count += 1
         if self._growing_count > MAX_GROWING_STEPS:
-            raise StepLimit(f"rule '{name}' was applied {MAX_GROWING_STEPS} times without reaching a fixed "
-                            "point (its right side is not smaller than its left side)")
+            raise StepLimit(
+                f"rule '{name}' was applied {MAX_GROWING_STEPS} times without reaching a fixed "
+                "point (its right side is not smaller than its left side)"
+            )
         seen.add(key)
         return True
 
-    def check_site(self, rule: Rewriter, d: Diagram, site: Site, term: Term,
-                   produced: list[Term]) -> tuple[float, bool]:
+    def check_site(
+        self, rule: Rewriter, d: Diagram, site: Site, term: Term, produced: list[Term]
+    ) -> tuple[float, bool]:
         """Numerically compare a site with its rewrite; raise UnsoundRewrite if they differ.
         Returns the relative error and whether it was decided exactly (cached per site shape)."""
         from .dims import DimEnv
@@ -455,8 +489,10 @@ class Engine:
             result = compare(unfold(before), unfold(after), env, seed=self.seed)
         if result.status == "different":
             raise UnsoundRewrite(rule.name, where, result.max_error, result.seed)
-        verdict = (result.rel_error if result.status == "equal" else 0.0,
-                   result.status == "equal" and result.path == "exact")
+        verdict = (
+            result.rel_error if result.status == "equal" else 0.0,
+            result.status == "equal" and result.path == "exact",
+        )
         self._verdicts[key] = verdict
         return verdict
 
@@ -467,16 +503,30 @@ class Engine:
 SMALL_CONCRETE = 12
 
 
-def simplify(expr: Expr, rules: Iterable[str] | None = None, subs: Mapping | None = None,
-             unfold_lets: bool = False, extra_rules: Mapping[str, Rewriter] | None = None,
-             checked: bool = False, env: DimEnv | None = None, seed: int = 0) -> Derivation:
+def simplify(
+    expr: Expr,
+    rules: Iterable[str] | None = None,
+    subs: Mapping | None = None,
+    unfold_lets: bool = False,
+    extra_rules: Mapping[str, Rewriter] | None = None,
+    checked: bool = False,
+    env: DimEnv | None = None,
+    seed: int = 0,
+) -> Derivation:
     """Simplify ``expr`` with the named rules (default: the default rules).
 
     Returns a :class:`Derivation` whose ``result`` is the simplified expression and
     whose ``steps`` record each rewrite.
     """
     start = unfold(expr) if unfold_lets else expr
-    engine = Engine(tuple(rules) if rules is not None else DEFAULT_RULES, subs, record=True,
-                    extra_rules=extra_rules, checked=checked, env=env, seed=seed)
+    engine = Engine(
+        tuple(rules) if rules is not None else DEFAULT_RULES,
+        subs,
+        record=True,
+        extra_rules=extra_rules,
+        checked=checked,
+        env=env,
+        seed=seed,
+    )
     result = engine.simplify(start)
     return Derivation(expr, result, engine.steps, engine.checks)

@@ -10,20 +10,28 @@ class SourceError(Exception):
     --version``, and :mod:`dataclasses` (through :mod:`inspect`) would be a third of
     that command's import time."""
 
-    def __init__(self, message: str, line: int = 0, col: int = 0, path: str = "<input>",
-                 text: str | None = None) -> None:
+    def __init__(
+        self, message: str, line: int = 0, col: int = 0, path: str = "<input>", text: str | None = None
+    ) -> None:
         super().__init__(message, line, col, path, text)
         self.message, self.line, self.col, self.path, self.text = message, line, col, path, text
 
     def __repr__(self) -> str:
-        return (f"SourceError(message={self.message!r}, line={self.line!r}, col={self.col!r}, "
-                f"path={self.path!r}, text={self.text!r})")
+        return (
+            f"SourceError(message={self.message!r}, line={self.line!r}, col={self.col!r}, "
+            f"path={self.path!r}, text={self.text!r})"
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SourceError):
             return NotImplemented
-        return (self.message, self.line, self.col, self.path, self.text) == \
-            (other.message, other.line, other.col, other.path, other.text)
+        return (self.message, self.line, self.col, self.path, self.text) == (
+            other.message,
+            other.line,
+            other.col,
+            other.path,
+            other.text,
+        )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value, as the dataclass was
 

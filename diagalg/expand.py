@@ -29,8 +29,22 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
-from .model import (BoxOp, BubbleOp, DerivOp, Diagram, Expr, IndexOp, NestedOp, Node, Term, inline_diagram,
-                    map_nested, replace_node, resolve_merges, with_inner)
+from .model import (
+    BoxOp,
+    BubbleOp,
+    DerivOp,
+    Diagram,
+    Expr,
+    IndexOp,
+    NestedOp,
+    Node,
+    Term,
+    inline_diagram,
+    map_nested,
+    replace_node,
+    resolve_merges,
+    with_inner,
+)
 
 if TYPE_CHECKING:
     import sympy
@@ -137,8 +151,9 @@ def _choose(d: Diagram, coeff: sympy.Expr, tags: tuple[str, ...], over: Mapping[
         yield from _choose(replace_node(d, at, sub.diagram), coeff * sub.coeff, tags + sub.tags, over)
 
 
-def inline_box(diagram: Diagram, ports: Mapping[str, str], inner: Diagram,
-               renamed: Mapping[str, str]) -> tuple[Diagram, dict[str, str], dict]:
+def inline_box(
+    diagram: Diagram, ports: Mapping[str, str], inner: Diagram, renamed: Mapping[str, str]
+) -> tuple[Diagram, dict[str, str], dict]:
     """Add ``inner``'s nodes to ``diagram`` with its free labels glued to ``ports`` (fresh
     names for its other edges). Returns the new diagram, ``renamed`` updated with any
     edges the inner diagram merged, and the dimensions of the edges it created."""
@@ -161,9 +176,9 @@ class Path:
     """One path of :func:`paths`: its term, the blocks it chose, and its compositions."""
 
     term: Term
-    blocks: tuple[str, ...]          # tags of the block summands chosen, outermost first
-    compositions: tuple[str, ...]    # e.g. ("Q",), ("K", "V"), ("MLP",): roles of nested block choices
-    approximate: bool                # a choice was made inside a nonlinear bubble
+    blocks: tuple[str, ...]  # tags of the block summands chosen, outermost first
+    compositions: tuple[str, ...]  # e.g. ("Q",), ("K", "V"), ("MLP",): roles of nested block choices
+    approximate: bool  # a choice was made inside a nonlinear bubble
 
     @property
     def order(self) -> int:
@@ -230,8 +245,9 @@ def _reads(d: Diagram, op: Op) -> bool:
     return False
 
 
-def count_paths(expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None,
-                skips: frozenset[str] = frozenset()) -> int:
+def count_paths(
+    expr: Expr, over: Mapping[str, int] | None = None, _memo: dict | None = None, skips: frozenset[str] = frozenset()
+) -> int:
     """The number of paths :func:`paths` yields (no enumeration)."""
     memo = {} if _memo is None else _memo
     return _count_paths(expr, memo, "sum", over or {}, skips)
@@ -317,8 +333,12 @@ def paths(expr: Expr, over: Mapping[str, int] | None = None, skips: frozenset[st
     for k, t in enumerate(expr.terms, 1):
         for fixed, tags in _fixings(t, over):
             for choice, term in _path_term(fixed, {}, False, False, over, skips):
-                yield Path(Term(term.coeff, term.diagram, _position_tags(expr, k, t) + tags + choice.tags),
-                           choice.blocks, choice.roles, choice.approximate)
+                yield Path(
+                    Term(term.coeff, term.diagram, _position_tags(expr, k, t) + tags + choice.tags),
+                    choice.blocks,
+                    choice.roles,
+                    choice.approximate,
+                )
 
 
 def _fixings(t: Term, over: Mapping[str, int]) -> Iterator[tuple[Term, tuple[str, ...]]]:
@@ -352,9 +372,14 @@ def _inner_roles(n: Node, sub: Diagram, outer_roles: Mapping[str, str]) -> dict[
     return out
 
 
-def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
-               in_block: bool = False, over: Mapping[str, int] | None = None,
-               skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
+def _path_term(
+    t: Term,
+    inherited: Mapping[str, str],
+    in_bubble: bool,
+    in_block: bool = False,
+    over: Mapping[str, int] | None = None,
+    skips: frozenset[str] = frozenset(),
+) -> Iterator[tuple[_Choice, Term]]:
     d = t.diagram
     roles = _roles_here(d, inherited)
     slots: list[tuple[Node, object]] = []  # (node, generator factory or None)
@@ -369,8 +394,9 @@ def _path_term(t: Term, inherited: Mapping[str, str], in_bubble: bool,
     kept = [n for n, kind in slots if kind is None]
     work = [n for n, kind in slots if kind is not None]
     base = Diagram.build(kept, d.dims, d.free_map)
-    yield from _path_choose(base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block,
-                            over or {}, skips)
+    yield from _path_choose(
+        base, t.coeff, _Choice((), (), (), False), work, {}, roles, in_bubble, in_block, over or {}, skips
+    )
 
 
 def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> str | None:
@@ -381,9 +407,18 @@ def _role_of(n: Node, roles: Mapping[str, str], renamed: Mapping[str, str]) -> s
     return None
 
 
-def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[Node], renamed: Mapping[str, str],
-                 roles: Mapping[str, str], in_bubble: bool, in_block: bool,
-                 over: Mapping[str, int], skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
+def _path_choose(
+    diagram: Diagram,
+    coeff: sympy.Expr,
+    acc: _Choice,
+    work: list[Node],
+    renamed: Mapping[str, str],
+    roles: Mapping[str, str],
+    in_bubble: bool,
+    in_block: bool,
+    over: Mapping[str, int],
+    skips: frozenset[str] = frozenset(),
+) -> Iterator[tuple[_Choice, Term]]:
     if not work:
         yield acc, Term(coeff, diagram, ())
         return
@@ -406,11 +441,27 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
                     # softmax's query or key side, otherwise V (the values; with frozen attention
                     # patterns this is the only kind)
                     composes = (role is not None or in_block) and bool(blocks)
-                    c = _Choice(acc.tags + own_tag + choice.tags, acc.blocks + blocks,
-                                acc.roles + ((role or "V",) if composes else ()) + choice.roles,
-                                acc.approximate or choice.approximate or in_bubble)
-                    yield from _inline_then(diagram, coeff * sub.coeff, c, n, edges, sub.diagram, rest, renamed,
-                                            roles, in_bubble, in_block, over, skips)
+                    c = _Choice(
+                        acc.tags + own_tag + choice.tags,
+                        acc.blocks + blocks,
+                        acc.roles + ((role or "V",) if composes else ()) + choice.roles,
+                        acc.approximate or choice.approximate or in_bubble,
+                    )
+                    yield from _inline_then(
+                        diagram,
+                        coeff * sub.coeff,
+                        c,
+                        n,
+                        edges,
+                        sub.diagram,
+                        rest,
+                        renamed,
+                        roles,
+                        in_bubble,
+                        in_block,
+                        over,
+                        skips,
+                    )
     else:
         # a bubble or an untagged box: choices inside it, the node stays (one term inside)
         assert isinstance(op, (BoxOp, BubbleOp))  # the work list holds boxes and bubbles only
@@ -425,8 +476,12 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
                 return
             t, r = sub_iters[i]
             for choice, sub in _path_term(t, r, inner_bubble, in_block, over, skips):
-                c = _Choice(acc2.tags + choice.tags, acc2.blocks + choice.blocks, acc2.roles + choice.roles,
-                            acc2.approximate or choice.approximate)
+                c = _Choice(
+                    acc2.tags + choice.tags,
+                    acc2.blocks + choice.blocks,
+                    acc2.roles + choice.roles,
+                    acc2.approximate or choice.approximate,
+                )
                 yield from per_term(i + 1, c, done + (Term(sub.coeff, sub.diagram, t.tags),))
 
         for c, terms in per_term(0, acc, ()):
@@ -435,9 +490,20 @@ def _path_choose(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, work: list[N
             yield from _path_choose(d2, coeff, c, rest, renamed, roles, in_bubble, in_block, over, skips)
 
 
-def _inline_then(diagram: Diagram, coeff: sympy.Expr, acc: _Choice, box: Node, edges: tuple[str, ...], sub: Diagram,
-                 rest: list[Node], renamed: Mapping[str, str], roles: Mapping[str, str],
-                 in_bubble: bool, in_block: bool, over: Mapping[str, int],
-                 skips: frozenset[str] = frozenset()) -> Iterator[tuple[_Choice, Term]]:
+def _inline_then(
+    diagram: Diagram,
+    coeff: sympy.Expr,
+    acc: _Choice,
+    box: Node,
+    edges: tuple[str, ...],
+    sub: Diagram,
+    rest: list[Node],
+    renamed: Mapping[str, str],
+    roles: Mapping[str, str],
+    in_bubble: bool,
+    in_block: bool,
+    over: Mapping[str, int],
+    skips: frozenset[str] = frozenset(),
+) -> Iterator[tuple[_Choice, Term]]:
     d2, ren, _ = inline_box(diagram, dict(zip(box.op.ports, edges)), sub, renamed)
     yield from _path_choose(d2, coeff, acc, rest, ren, roles, in_bubble, in_block, over, skips)

@@ -90,9 +90,14 @@ class Exported:
     literal_dims: tuple[str, ...] = ()
 
 
-def export_program(program: Program, name: str, target: str = "numpy",
-                   sizes: dict[str, int] | None = None, check: bool = False,
-                   simplify: bool = False) -> Exported:
+def export_program(
+    program: Program,
+    name: str,
+    target: str = "numpy",
+    sizes: dict[str, int] | None = None,
+    check: bool = False,
+    simplify: bool = False,
+) -> Exported:
     """Export the let (or tensor) ``name`` of ``program``. Raises :class:`SourceError`
     positioned at the let (or tensor declaration) when something cannot be exported,
     and :class:`KeyError` when ``name`` is neither a let nor a tensor.
@@ -202,15 +207,19 @@ def verify(exported: Exported, program: Program, expr: Expr, target: str, seed: 
         inst, draw = sample_instance([expr], program.env, seed)
         fixed = sorted(set(draw.standins) & set(exported.literal_dims))
         if fixed:
-            return (f"not checked: the code fixes {', '.join(fixed)} as declared, and the check would use "
-                    f"stand-in sizes ({draw.standin_text()})")
+            return (
+                f"not checked: the code fixes {', '.join(fixed)} as declared, and the check would use "
+                f"stand-in sizes ({draw.standin_text()})"
+            )
         want = evaluate(expr, inst, exported.labels)
         namespace: dict = {}
         exec(compile(exported.code, f"<diagalg export {exported.entry}>", "exec"), namespace)
         arrays = [inst.arrays[a] for a in exported.args]
         if target == "einsum":
-            got = sum(coeff * oe.contract(eq, *[inst.arrays[n] for n in names], optimize=path)
-                      for coeff, eq, names, path in namespace[exported.entry])
+            got = sum(
+                coeff * oe.contract(eq, *[inst.arrays[n] for n in names], optimize=path)
+                for coeff, eq, names, path in namespace[exported.entry]
+            )
         else:
             sizes = {k: inst.size(program.env.symbols[d]) for k, d in exported.size_args.items()}
             if target == "torch":
@@ -243,8 +252,7 @@ def _without_derivatives(program: Program, expr: Expr) -> Expr:
         return expr
     from .engine import simplify
 
-    return simplify(expr, subs=program.env.concrete_subs(), unfold_lets=True, checked=True,
-                    env=program.env).result
+    return simplify(expr, subs=program.env.concrete_subs(), unfold_lets=True, checked=True, env=program.env).result
 
 
 # --------------------------------------------------------------------------- names and scalars
@@ -273,21 +281,26 @@ class _Printer(PythonCodePrinter):
 # --------------------------------------------------------------------------- backends
 
 
-_INVERSE_NUMPY = ("def _inverse(x, perm, n_out, n_in, shape):\n"
-                  "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
-                  "    axes: the input legs, then the output legs.\"\"\"\n"
-                  "    return np.linalg.inv(np.transpose(x, perm).reshape(n_out, n_in)).reshape(shape)\n")
-_INVERSE_TORCH = ("def _inverse(x, perm, n_out, n_in, shape):\n"
-                  "    \"\"\"inv(X): X as a matrix from its input legs to its output legs, inverted;\n"
-                  "    axes: the input legs, then the output legs.\"\"\"\n"
-                  "    return torch.linalg.inv(x.permute(*perm).reshape(n_out, n_in)).reshape(shape)\n")
+_INVERSE_NUMPY = (
+    "def _inverse(x, perm, n_out, n_in, shape):\n"
+    '    """inv(X): X as a matrix from its input legs to its output legs, inverted;\n'
+    '    axes: the input legs, then the output legs."""\n'
+    "    return np.linalg.inv(np.transpose(x, perm).reshape(n_out, n_in)).reshape(shape)\n"
+)
+_INVERSE_TORCH = (
+    "def _inverse(x, perm, n_out, n_in, shape):\n"
+    '    """inv(X): X as a matrix from its input legs to its output legs, inverted;\n'
+    '    axes: the input legs, then the output legs."""\n'
+    "    return torch.linalg.inv(x.permute(*perm).reshape(n_out, n_in)).reshape(shape)\n"
+)
 
 
 def _helpers(target: str, inverse: str) -> dict[str, str]:
     """The helper functions an exported module may include, by key: each bubble's
     (from its registry module, :mod:`diagalg.bubbles`) and ``inverse``."""
-    out = {kind: b.export[target].helper for kind, b in BUBBLES.items()
-           if target in b.export and b.export[target].helper}
+    out = {
+        kind: b.export[target].helper for kind, b in BUBBLES.items() if target in b.export and b.export[target].helper
+    }
     out["inverse"] = inverse
     return out
 
@@ -320,8 +333,10 @@ class _Backend:
         return f"{self.lib}.conj({x})"
 
 
-_BACKENDS = {"numpy": _Backend("np", _helpers("numpy", _INVERSE_NUMPY)),
-             "torch": _Backend("torch", _helpers("torch", _INVERSE_TORCH))}
+_BACKENDS = {
+    "numpy": _Backend("np", _helpers("numpy", _INVERSE_NUMPY)),
+    "torch": _Backend("torch", _helpers("torch", _INVERSE_TORCH)),
+}
 
 
 # --------------------------------------------------------------------------- the exporter
@@ -408,8 +423,7 @@ class _Exporter:
                 # parenthesised sums distributed: one einsum per term (exact: the terms sum to E)
                 terms = list(islice(expand_terms(expr), _MAX_EINSUM_TERMS + 1))
                 if len(terms) > _MAX_EINSUM_TERMS:
-                    raise ExportError(f"more than {_MAX_EINSUM_TERMS} terms once sums are distributed "
-                                      "(use --to numpy)")
+                    raise ExportError(f"more than {_MAX_EINSUM_TERMS} terms once sums are distributed (use --to numpy)")
                 expr = Expr.of([Term(t.coeff, t.diagram) for t in terms], expr.free_dims)
             for term in expr.terms:
                 self.einsum_term(term, labels)
@@ -454,8 +468,9 @@ class _Exporter:
         return f"({self.dim_code(coeff)}) * {value}"
 
     # ------------------------------------------------------------------ one diagram
-    def contraction(self, d: Diagram,
-                    order: Sequence[str]) -> tuple[str, list[str], list[sympy.Expr], list[tuple[int, ...]]]:
+    def contraction(
+        self, d: Diagram, order: Sequence[str]
+    ) -> tuple[str, list[str], list[sympy.Expr], list[tuple[int, ...]]]:
         """(equation, operand codes, scalar factors, operand shapes at the path sizes)."""
         parent = {e: e for e, _ in d.edge_dims}
 
@@ -483,7 +498,8 @@ class _Exporter:
         letters = self.letters(d, classes, find)
         used = {find(e) for _, edges in dense for e in edges}
         ops: list[tuple[str, list[str], list[sympy.Expr]]] = [
-            (code, [letters[find(e)] for e in edges], [cdim[find(e)] for e in edges]) for code, edges in dense]
+            (code, [letters[find(e)] for e in edges], [cdim[find(e)] for e in edges]) for code, edges in dense
+        ]
         out: list[str] = []
         spare = iter(c for c in _ALPHABET if c not in letters.values())
         for label in order:
@@ -492,8 +508,9 @@ class _Exporter:
             shared = [x for x in order if find(d.free_map[x]) == c]
             if letter in out or (c not in used and len(shared) > 1):  # a free identity
                 if self.target == "einsum":
-                    raise ExportError("a free identity (two free labels on one index) is not a plain contraction "
-                                      "(use --to numpy)")
+                    raise ExportError(
+                        "a free identity (two free labels on one index) is not a plain contraction (use --to numpy)"
+                    )
                 used.add(c)  # the eye carries the index; a later label on it reads the eye's first axis
                 new = next(spare)
                 ops.append((self.backend.eye(self.dim_code(cdim[c])), [letter, new], [cdim[c], cdim[c]]))
@@ -540,8 +557,14 @@ class _Exporter:
         if isinstance(op, TensorOp):
             return self.tensor(op)
         if self.target == "einsum":
-            what = {BoxOp: "a parenthesised sum", BubbleOp: "a bubble", ShiftOp: "shift", IndexOp: "onehot",
-                    ReshapeOp: "group/split", DerivOp: "diff"}.get(type(op), type(op).__name__)
+            what = {
+                BoxOp: "a parenthesised sum",
+                BubbleOp: "a bubble",
+                ShiftOp: "shift",
+                IndexOp: "onehot",
+                ReshapeOp: "group/split",
+                DerivOp: "diff",
+            }.get(type(op), type(op).__name__)
             raise ExportError(f"{what} is not a plain contraction of declared tensors (use --to numpy)")
         if isinstance(op, BoxOp):
             return self.expr(op.inner, op.ports)
@@ -562,8 +585,7 @@ class _Exporter:
             self.lines.append(f"{var} = {self.backend.eye(whole)}.reshape({', '.join(parts)}, {whole})")
             return var
         if isinstance(op, DerivOp):
-            raise ExportError(f"diff(…, {op.wrt.text()}): the rules do not reduce this derivative to "
-                              "a closed form")
+            raise ExportError(f"diff(…, {op.wrt.text()}): the rules do not reduce this derivative to a closed form")
         raise ExportError(f"{type(op).__name__} nodes")
 
     def tensor(self, op: TensorOp) -> str:
@@ -645,8 +667,11 @@ class _Exporter:
         return out
 
     def sizes_note(self, expr: Expr) -> str:
-        syms = sorted(dim_symbols_in(expr) | {s for decl in tensor_decls_in(expr).values() for d in decl.dims
-                                               for s in sympy.sympify(d).free_symbols}, key=str)
+        syms = sorted(
+            dim_symbols_in(expr)
+            | {s for decl in tensor_decls_in(expr).values() for d in decl.dims for s in sympy.sympify(d).free_symbols},
+            key=str,
+        )
         return ", ".join(f"{s}={self.path_sizes.get(s, '?')}" for s in syms) or "none"
 
     def finish_einsum(self, expr: Expr, labels: tuple[str, ...], title: str, text: str) -> Exported:
@@ -684,8 +709,14 @@ class _Exporter:
             if sym in resolved:
                 continue
             var = self.dim_names[sym]
-            src = next(((self.arg_names[t], decl.dims.index(sym)) for t, decl in self.program.tensors.items()
-                        if t in self.arg_names and sym in decl.dims), None)
+            src = next(
+                (
+                    (self.arg_names[t], decl.dims.index(sym))
+                    for t, decl in self.program.tensors.items()
+                    if t in self.arg_names and sym in decl.dims
+                ),
+                None,
+            )
             if src is not None:
                 setup.append(f"{var} = {src[0]}.shape[{src[1]}]")
             elif sym in self.program.env.concrete:
@@ -705,21 +736,28 @@ class _Exporter:
         if self.backend.lib == "torch" and any("_dtype" in line for line in self.lines):
             # constant arrays (eye, ones, shift) in the arguments' floating type
             first = f"{args[0]}.dtype" if args else "torch.float64"
-            setup.insert(0, f"_dtype = {first} if {first}.is_floating_point or {first}.is_complex else torch.float64"
-                         if args else "_dtype = torch.float64")
+            setup.insert(
+                0,
+                f"_dtype = {first} if {first}.is_floating_point or {first}.is_complex else torch.float64"
+                if args
+                else "_dtype = torch.float64",
+            )
         signature = ", ".join(args + (["*"] + [f"{k}: int" for k in keyword_dims] if keyword_dims else []))
         note = f"\n    ({self.note})" if self.note else ""
-        doc = (f"    \"\"\"{title} = {text}{note}\n\n"
-               f"    Arguments: the declared tensors, axes in declared leg order.\n"
-               f"    Returns: axes {', '.join(labels) or '(a scalar)'}.\n    \"\"\"")
+        doc = (
+            f'    """{title} = {text}{note}\n\n'
+            f"    Arguments: the declared tensors, axes in declared leg order.\n"
+            f'    Returns: axes {", ".join(labels) or "(a scalar)"}.\n    """'
+        )
         helpers = self.backend.helpers
         checks = self.property_checks()
         if checks:
             signature = ", ".join(args + ["*"] + [f"{k}: int" for k in keyword_dims] + ["check_properties=True"])
-            doc = doc[:-len('    """')] + (
+            doc = doc[: -len('    """')] + (
                 "    check_properties: when true (the default), first verify on the arrays the declared\n"
                 "    properties the simplified form relies on (within 1e-8); ValueError names the\n"
-                "    tensor and property that fail.\n    \"\"\"")
+                '    tensor and property that fail.\n    """'
+            )
         body = setup + (["if check_properties:"] + [f"    {c}" for c in checks] if checks else []) + self.lines
         helper_text = [helpers[key].rstrip("\n") for key in self.helpers]
         if checks:
@@ -745,13 +783,21 @@ class _Exporter:
         out.append(f"    return {result}")
         sizes = {str(s): v for s, v in self.path_sizes.items()}
         size_args = {v: str(s) for s, v in self.dim_names.items() if v in keyword_dims}
-        return Exported("\n".join(out) + "\n", self.entry, tuple(self.arg_names), labels, sizes, size_args,
-                        literal_dims=tuple(literal))
+        return Exported(
+            "\n".join(out) + "\n",
+            self.entry,
+            tuple(self.arg_names),
+            labels,
+            sizes,
+            size_args,
+            literal_dims=tuple(literal),
+        )
 
 
 _ALPHABET = string.ascii_lowercase + string.ascii_uppercase
 #: the einsum form lists at most this many terms
 _MAX_EINSUM_TERMS = 256
+
 
 def _one_line(text: str, width: int = 200) -> str:
     text = " ".join(text.split())

@@ -68,8 +68,11 @@ def relied_properties(steps: Iterable[Step]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
 
     def ops(diagram: Diagram) -> Counter[tuple[str, bool, int]]:
-        return Counter((n.op.decl.name, n.op.conj, n.op.inv) for n in diagram.nodes
-                       if isinstance(n.op, TensorOp) and n.op.decl.structure)
+        return Counter(
+            (n.op.decl.name, n.op.conj, n.op.inv)
+            for n in diagram.nodes
+            if isinstance(n.op, TensorOp) and n.op.decl.structure
+        )
 
     for step in steps:
         if step.rule not in PROPERTY_RULES:

@@ -162,8 +162,9 @@ class Pattern:
         return placed
 
 
-def find_matches(pattern: Diagram | Pattern, target: Diagram, *, leg_symmetries: bool = False,
-                 disjoint: bool = False) -> Iterator[Match]:
+def find_matches(
+    pattern: Diagram | Pattern, target: Diagram, *, leg_symmetries: bool = False, disjoint: bool = False
+) -> Iterator[Match]:
     """Every occurrence of ``pattern`` in ``target`` (see the module docstring).
 
     Occurrences may overlap. Distinct occurrences differ in their node or edge

@@ -22,9 +22,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from . import ast as A
 from .errors import SourceError
 from .parser_fast import declaration_prefix
-from .soft_matrix import soft_matrix
 from .parser_tables import load_parser
-from .vocabulary import grammar_path, statement_keywords
+from .soft_matrix import soft_matrix
+from .vocabulary import statement_keywords
 
 MAX_NESTING = 200
 #: A number literal may have at most this many digits, counting its exponent's
@@ -64,11 +64,15 @@ class _StatementNewlines:
                 tok = Token.new_borrow_pos("AS", tok.value, tok)  # weights "m.safetensors" as transformerlens
             if tok.type == "NAME" and tok.value == "values" and prev is not None and prev.type in ("STRING", "FOLDED"):
                 tok = Token.new_borrow_pos("VALUES", tok.value, tok)  # draw E to "f.svg" values
-            if tok.type == "NAME" and tok.value == "decompose" and not stack \
-                    and (prev is None or prev.type == "_NL"):
+            if tok.type == "NAME" and tok.value == "decompose" and not stack and (prev is None or prev.type == "_NL"):
                 tok = Token.new_borrow_pos("DECOMPOSE", tok.value, tok)
-            if stack and tok.value in _STATEMENT_KEYWORDS and tok.type != "NAME" and prev is not None \
-                    and _at(tok)[0] > _at(prev)[0]:
+            if (
+                stack
+                and tok.value in _STATEMENT_KEYWORDS
+                and tok.type != "NAME"
+                and prev is not None
+                and _at(tok)[0] > _at(prev)[0]
+            ):
                 # a statement keyword on a new line inside brackets: the bracket was never closed
                 opener = stack[-1]
                 raise SourceError(f"unclosed '{opener.value}'", *_at(opener))
@@ -84,8 +88,8 @@ class _StatementNewlines:
                 opener = stack.pop()
                 if _OPEN[opener.type] != tok.type:
                     raise SourceError(
-                        f"'{tok.value}' does not match '{opener.value}' opened at line {opener.line}",
-                        *_at(tok))
+                        f"'{tok.value}' does not match '{opener.value}' opened at line {opener.line}", *_at(tok)
+                    )
             prev = tok
             yield tok
         if stack:
@@ -133,8 +137,7 @@ def _check_number(tok: Token) -> None:
     digits = sum(c.isdigit() for c in mantissa)
     size = math.inf if len(exponent) > 8 else digits + abs(int(exponent or 0))
     if size > MAX_NUMBER_DIGITS:
-        raise SourceError(f"number too long (more than {MAX_NUMBER_DIGITS} digits written out)",
-                          *_at(tok))
+        raise SourceError(f"number too long (more than {MAX_NUMBER_DIGITS} digits written out)", *_at(tok))
 
 
 #: The grammar's start rules: a whole file, and the fragments of :func:`parse_fragment`.
@@ -220,8 +223,13 @@ class _ToAst(Transformer):
 
     def func_stmt(self, c: list[Any]) -> A.FuncStmt:
         name, src, sdim, dst, ddim = c
-        return A.FuncStmt(_pos(name), str(name), _pos(name),
-                          A.LegDecl(_pos(src), str(src), sdim), A.LegDecl(_pos(dst), str(dst), ddim))
+        return A.FuncStmt(
+            _pos(name),
+            str(name),
+            _pos(name),
+            A.LegDecl(_pos(src), str(src), sdim),
+            A.LegDecl(_pos(dst), str(dst), ddim),
+        )
 
     def label_list(self, c: list[Any]) -> tuple[A.LabelRef, ...]:
         return tuple(_label(t) for t in c)
@@ -285,8 +293,9 @@ class _ToAst(Transformer):
     def decompose_stmt(self, c: list[Any]) -> A.DecomposeStmt:
         kw, kind, target = c[0], c[1], c[2]
         op, rhs = c[-2], c[-1]
-        return A.DecomposeStmt(_pos(kw), str(kind), _pos(kind), str(target), _pos(target),
-                               self._args(c[3:-2]), op == "~", rhs)
+        return A.DecomposeStmt(
+            _pos(kw), str(kind), _pos(kind), str(target), _pos(target), self._args(c[3:-2]), op == "~", rhs
+        )
 
     def decomp_op(self, c: list[Any]) -> str:
         return str(c[0])
@@ -296,8 +305,7 @@ class _ToAst(Transformer):
 
     def weights_stmt(self, c: list[Any]) -> A.WeightsStmt:
         layout = str(c[2]) if len(c) > 2 and c[2] is not None else None
-        return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1], layout,
-                             _pos(c[2]) if layout is not None else None)
+        return A.WeightsStmt(_pos(c[0]), str(c[0])[1:-1], layout, _pos(c[2]) if layout is not None else None)
 
     def import_stmt(self, c: list[Any]) -> A.ImportStmt:
         return A.ImportStmt(_pos(c[0]), str(c[0])[1:-1], _pos(c[0]))
@@ -320,8 +328,13 @@ class _ToAst(Transformer):
     def summand(self, c: list[Any]) -> A.Summand:
         tag, minus, product = c
         pos = _pos(tag) if tag is not None else (_pos(minus) if minus is not None else product.pos)
-        return A.Summand(pos, -1 if minus is not None else 1, str(tag) if tag is not None else None,
-                         _pos(tag) if tag is not None else None, product)
+        return A.Summand(
+            pos,
+            -1 if minus is not None else 1,
+            str(tag) if tag is not None else None,
+            _pos(tag) if tag is not None else None,
+            product,
+        )
 
     def product(self, c: list[Any]) -> A.Node:
         factors: list[A.Factor] = []
@@ -395,7 +408,9 @@ class _ToAst(Transformer):
         minus, num = c
         text = str(num)
         if not text.isdigit():
-            raise SourceError("expected a whole number (a shift offset, a onehot value or a selected index)", num.line, num.column)
+            raise SourceError(
+                "expected a whole number (a shift offset, a onehot value or a selected index)", num.line, num.column
+            )
         return (-1 if minus is not None else 1) * int(text), _pos(minus if minus is not None else num)
 
     def shift(self, c: list[Any]) -> A.Shift:
@@ -475,10 +490,25 @@ class _ToAst(Transformer):
 
 
 _TOKEN_NAMES = {
-    "_NL": "end of line", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
-    "STRING": "a string", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
-    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "EQOP": "'==' or '!='", "_ARROW": "'->'",
-    "PLUS": "'+'", "MINUS": "'-'", "MULOP": "'*' or '/'", "POW": "'**'", "CMP": "a comparison",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": "a string",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+    "EQOP": "'==' or '!='",
+    "_ARROW": "'->'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "MULOP": "'*' or '/'",
+    "POW": "'**'",
+    "CMP": "a comparison",
 }
 
 
@@ -553,8 +583,9 @@ def parse_text(text: str, path: str = "<input>", *, hand_path: bool = True) -> A
 Fragment = Literal["expr_input", "equation_input", "show_input"]
 
 
-def parse_fragment(text: str, start: Fragment,
-                   path: str = "<input>") -> A.Node | A.ShowStmt | tuple[A.Node, str, A.Node]:
+def parse_fragment(
+    text: str, start: Fragment, path: str = "<input>"
+) -> A.Node | A.ShowStmt | tuple[A.Node, str, A.Node]:
     """Parse ``text`` by one of the fragment start rules: ``expr_input`` gives an
     expression node, ``equation_input`` a tuple ``(lhs, op, rhs)`` and ``show_input``
     an :class:`~diagalg.ast.ShowStmt` (``[unfold] E [by RULES]``). Positions are in

@@ -77,8 +77,7 @@ def write_tables(start: Sequence[str]) -> Path:
         data["options"].pop(runtime, None)  # given again at load time, never stored
     payload = {"header": _header(text, start), "data": data, "memo": memo}
     path = tables_path()
-    path.write_text(json.dumps(_encode(payload), separators=(",", ":"), sort_keys=True) + "\n",
-                    encoding="utf-8")
+    path.write_text(json.dumps(_encode(payload), separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
     return path
 
 
@@ -98,8 +97,7 @@ def _stored(text: str, start: Sequence[str]) -> dict[str, Any] | None:
 
 
 def _header(text: str, start: Sequence[str]) -> dict[str, Any]:
-    return {"format": _FORMAT, "grammar_sha256": grammar_digest(text), "lark": lark.__version__,
-            "start": list(start)}
+    return {"format": _FORMAT, "grammar_sha256": grammar_digest(text), "lark": lark.__version__, "start": list(start)}
 
 
 # JSON has neither integer keys nor tuples, and lark's serialised tables use both

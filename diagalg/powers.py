@@ -125,8 +125,9 @@ def relabel_expr(expr: Expr, mapping: Mapping[str, str]) -> Expr:
     return Expr.of(terms, {mapping.get(label, label): dim for label, dim in expr.free})
 
 
-def copies(outer: Diagram, node: Node, inner: Diagram, k: int,
-           tag: str) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
+def copies(
+    outer: Diagram, node: Node, inner: Diagram, k: int, tag: str
+) -> tuple[list[Node], dict[str, sympy.Expr], list[tuple[str, str]]]:
     """``k`` copies of ``inner`` glued where ``node`` (whose ports are inner's labels) sits in
     ``outer``: (nodes, new edges with dimensions, edge merges). Each copy's summed edges get
     fresh names derived from ``tag`` (distinct tags never invent the same name)."""
@@ -196,8 +197,14 @@ def expand_integer_powers(d: Diagram) -> Diagram:
     coefficient 1 (the normal form above). ``d`` itself when there is none. Exact:
     ``pow(E, k)`` is the k-fold elementwise product of E."""
     while True:
-        at = next((i for i, n in enumerate(d.nodes) if is_pow(n.op) and is_natural(exponent(n.op))
-                   and (exponent(n.op) == 0 or _unit_term(n.op.inner))), None)
+        at = next(
+            (
+                i
+                for i, n in enumerate(d.nodes)
+                if is_pow(n.op) and is_natural(exponent(n.op)) and (exponent(n.op) == 0 or _unit_term(n.op.inner))
+            ),
+            None,
+        )
         if at is None:
             return d
         node = d.nodes[at]
@@ -290,9 +297,26 @@ def _positive_node(op: object, declared: bool) -> bool:
     return False
 
 
-__all__ = ["ONE", "POSITIVE_BUBBLES", "boundary_components", "copies", "distinct_edges", "expand_integer_powers",
-           "exponent", "factor_components", "is_integer", "is_natural", "is_pow", "is_real", "port_edges",
-           "positive", "relabel", "relabel_expr", "single_term", "sub_diagram"]
+__all__ = [
+    "ONE",
+    "POSITIVE_BUBBLES",
+    "boundary_components",
+    "copies",
+    "distinct_edges",
+    "expand_integer_powers",
+    "exponent",
+    "factor_components",
+    "is_integer",
+    "is_natural",
+    "is_pow",
+    "is_real",
+    "port_edges",
+    "positive",
+    "relabel",
+    "relabel_expr",
+    "single_term",
+    "sub_diagram",
+]
 
 
 def bubble_argument(node: Node, kinds: tuple[str, ...]) -> tuple[BubbleOp, tuple[str, ...]] | None:

@@ -47,11 +47,11 @@ from .model import (  # noqa: E402
     DerivOp,
     Diagram,
     Expr,
+    IndexOp,
     Node,
     Op,
     ReshapeOp,
     ShiftOp,
-    IndexOp,
     TensorOp,
     Term,
 )
@@ -147,8 +147,9 @@ class _TermPrinter:
             if e not in names:
                 names[e] = _unique(e, self.taken)
         # labels whose dimension nothing else in this term fixes are written `label: dim`
-        fixed = {e for n in d.nodes if isinstance(n.op, TensorOp) or (isinstance(n.op, BoxOp) and n.op.name)
-                 for e in n.edges}
+        fixed = {
+            e for n in d.nodes if isinstance(n.op, TensorOp) or (isinstance(n.op, BoxOp) and n.op.name) for e in n.edges
+        }
         same_dim = [n for n in d.nodes if isinstance(n.op, (CopyTensor, ShiftOp))]
         changed = True
         while changed:  # the legs of a delta or shift share one dimension
@@ -179,8 +180,9 @@ class _TermPrinter:
                 continue
             uses = ports + (1 if len(labels) > 1 else 0)
             if len(labels) > 1:
-                factors.append("delta[" + ", ".join([self.dimmed(name)] + [label_names.get(l, l) for l in labels[1:]])
-                               + "]")
+                factors.append(
+                    "delta[" + ", ".join([self.dimmed(name)] + [label_names.get(l, l) for l in labels[1:]]) + "]"
+                )
             elif ports == 0:
                 factors.append(f"delta[{self.dimmed(name)}]")
             if uses >= 2:
@@ -219,7 +221,7 @@ class _TermPrinter:
             folded = self.folds.match(op, labels)
             if folded is not None:
                 for name in labels:
-                    self.needs.pop(name, None)   # the let's declaration fixes its labels' dimensions
+                    self.needs.pop(name, None)  # the let's declaration fixes its labels' dimensions
                 return folded
         extra = ""
         if not isinstance(op, (TensorOp, CopyTensor)) and len(set(labels)) != len(labels):
@@ -246,8 +248,9 @@ class _TermPrinter:
             return f"onehot({op.value})[{', '.join(self.dimmed_once(labels))}]"
         if isinstance(op, ReshapeOp):
             parts = [_unique("t", self.taken) for _ in op.part_dims]
-            deltas = " ".join(f"delta[{self.dimmed(labels[k])}, {p}: {scalar_text(op.part_dims[k])}]"
-                              for k, p in enumerate(parts))
+            deltas = " ".join(
+                f"delta[{self.dimmed(labels[k])}, {p}: {scalar_text(op.part_dims[k])}]" for k, p in enumerate(parts)
+            )
             return f"group[({', '.join(parts)}) -> {labels[-1]}]({deltas})"
         port_names = dict(zip(op.ports, labels))
         if isinstance(op, BoxOp):
@@ -371,8 +374,13 @@ def derivation_lines(derivation: Any) -> list[str]:
             why = "by collect"
         else:
             sites = f", {step.sites} sites" if step.sites > 1 else ""
-            check = "" if step.check_error is None else \
-                " [check exact]" if step.check_exact else f" [check {step.check_error:.1g}]"
+            check = (
+                ""
+                if step.check_error is None
+                else " [check exact]"
+                if step.check_exact
+                else f" [check {step.check_error:.1g}]"
+            )
             why = f"by {step.rule}{sites}{check}"
         out.append(f"  = {text:<{width}}  {why}")
     return out

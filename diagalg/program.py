@@ -7,8 +7,8 @@ API. Statements hold model expressions (no syntax).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from .ast import Pos
 from .dims import DimEnv

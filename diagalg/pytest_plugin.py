@@ -33,8 +33,12 @@ PLUGIN_NAME = "diagalg.pytest_plugin"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini("diagalg_files", type="bool", default=False,
-                  help="collect *.diag files: one test per assertion, calc block and rule (diagalg)")
+    parser.addini(
+        "diagalg_files",
+        type="bool",
+        default=False,
+        help="collect *.diag files: one test per assertion, calc block and rule (diagalg)",
+    )
     parser.addini("diagalg_seed", default="0", help="seed of diagalg's random draws in .diag tests")
 
 
@@ -78,7 +82,8 @@ class DiagFile(pytest.File):
             yield DiagItem.from_parent(self, name=f"line {stmt.source.line}: {short}", stmt=stmt)
 
     def repr_failure(  # type: ignore[override]  # no style, as pytest's own Collector.repr_failure
-            self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:
+        self, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> str | TerminalRepr:
         from .errors import SourceError
 
         if isinstance(excinfo.value, SourceError):
@@ -105,8 +110,9 @@ class DiagItem(pytest.Item):
                 lines += ["    " + out for out in r.output]
             raise DiagCheckFailure("\n".join(lines))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: TracebackStyle | None = None) -> str | TerminalRepr:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, DiagCheckFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)

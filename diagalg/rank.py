@@ -63,14 +63,14 @@ class Ranked:
 class TopResult:
     terms: list[Ranked]
     proven: bool
-    evaluated: int    # complete terms evaluated numerically
-    states: int       # search states expanded
+    evaluated: int  # complete terms evaluated numerically
+    states: int  # search states expanded
     seconds: float
     refined: int = 0  # popped states whose exact bound sent them back to the queue
-    bounds: int = 0   # state bounds computed
-    probed: int = 0   # states expanded by the work estimate
+    bounds: int = 0  # state bounds computed
+    probed: int = 0  # states expanded by the work estimate
     estimate: float | None = None  # estimated states a proof needs (when it was estimated)
-    stopped: str | None = None     # "budget" or "estimate" when not proven
+    stopped: str | None = None  # "budget" or "estimate" when not proven
 
 
 class _Ranker:
@@ -83,18 +83,22 @@ class _Ranker:
 
     # ------------------------------------------------------------------ norms and bounds
 
-    def node_array(self, node: Node, fixed: Mapping[str, int], dims: Mapping[str, object]) -> tuple[np.ndarray, list[str]]:
+    def node_array(
+        self, node: Node, fixed: Mapping[str, int], dims: Mapping[str, object]
+    ) -> tuple[np.ndarray, list[str]]:
         """The node's array with labels on fixed edges sliced away, and its remaining axes'
         edges (a repeated edge appears once: the diagonal)."""
         op = node.op
         pos = tuple((k, fixed[e]) for k, e in enumerate(node.edges) if e in fixed)
-        key = (id(op), pos, tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges))
-                                  for j in range(i)))
+        key = (id(op), pos, tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges)) for j in range(i)))
         order = list(dict.fromkeys(node.edges))
         if key not in self._norms:
             edge_of = {e: f"p{k}" for k, e in enumerate(order)}
-            d = Diagram.build([Node(op, tuple(edge_of[e] for e in node.edges))], {edge_of[e]: dims[e] for e in order},
-                              {v: v for v in edge_of.values()})
+            d = Diagram.build(
+                [Node(op, tuple(edge_of[e] for e in node.edges))],
+                {edge_of[e]: dims[e] for e in order},
+                {v: v for v in edge_of.values()},
+            )
             arr = evaluate(Expr.single(d), self.inst, [edge_of[e] for e in order]).array
             index: list[slice | int] = [slice(None)] * arr.ndim
             for k, v in pos:
@@ -124,8 +128,12 @@ class _Ranker:
         if isinstance(op, CopyTensor):
             return 1.0  # a copy tensor as a matrix has one 1 per row and column
         pos = tuple((k, fixed[e]) for k, e in enumerate(node.edges) if e in fixed)
-        key = (id(op), pos, tuple(e in into for e in node.edges),
-               tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges)) for j in range(i)))
+        key = (
+            id(op),
+            pos,
+            tuple(e in into for e in node.edges),
+            tuple(node.edges[i] == node.edges[j] for i in range(len(node.edges)) for j in range(i)),
+        )
         if key not in self._ops:
             self._ops[key] = (self._op_norm(node, into, fixed, dims), op)
         return self._ops[key][0]
@@ -158,8 +166,12 @@ class _Ranker:
                 return None
             if len(owners) == 2:
                 between.setdefault((min(owners), max(owners)), set()).add(e)
-        return forest_bound(nodes, between, lambda root: self.node_norm(d.nodes[root], fixed, d.dims),
-                            lambda v, _u, edges: self.op_norm(d.nodes[v], edges, fixed, d.dims))
+        return forest_bound(
+            nodes,
+            between,
+            lambda root: self.node_norm(d.nodes[root], fixed, d.dims),
+            lambda v, _u, edges: self.op_norm(d.nodes[v], edges, fixed, d.dims),
+        )
 
     def bound(self, coeff: sympy.Expr, d: Diagram) -> float:
         fixed = {n.edges[0]: n.op.value for n in d.nodes if isinstance(n.op, IndexOp)}
@@ -196,11 +208,17 @@ class _Ranker:
                 split = self.split_edges(t.diagram)
                 d = t.diagram
                 if split:  # fixing a label cannot raise a norm: bound with the whole tensors
-                    d = Diagram.build(d.nodes + tuple(Node(IndexOp(-1, d.dims[x]), (x,)) for x in split),
-                                      d.dims, d.free_map)
+                    d = Diagram.build(
+                        d.nodes + tuple(Node(IndexOp(-1, d.dims[x]), (x,)) for x in split), d.dims, d.free_map
+                    )
                 tree = self.tree_bound(t.diagram, {}, frozenset(split))
-                best = max(best, min(self._bound_unsliced(t.coeff, d),
-                                     abs(complex(self.inst.scalar(t.coeff))) * tree if tree is not None else math.inf))
+                best = max(
+                    best,
+                    min(
+                        self._bound_unsliced(t.coeff, d),
+                        abs(complex(self.inst.scalar(t.coeff))) * tree if tree is not None else math.inf,
+                    ),
+                )
             self._maxbound[key] = (best, e)
         return self._maxbound[key][0]
 
@@ -220,12 +238,14 @@ class _Ranker:
 
     # ------------------------------------------------------------------ children of a state
 
-    def fix(self, coeff: sympy.Expr, d: Diagram, tags: tuple[str, ...],
-            new_edges: Iterable[str]) -> list[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
+    def fix(
+        self, coeff: sympy.Expr, d: Diagram, tags: tuple[str, ...], new_edges: Iterable[str]
+    ) -> list[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
         return [(coeff, d2, tags + fixed) for d2, fixed in fix_values(d, self.split_edges(d, new_edges), self.over)]
 
-    def children(self, coeff: sympy.Expr, d: Diagram,
-                 tags: tuple[str, ...]) -> Iterator[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
+    def children(
+        self, coeff: sympy.Expr, d: Diagram, tags: tuple[str, ...]
+    ) -> Iterator[tuple[sympy.Expr, Diagram, tuple[str, ...]]]:
         at = next(k for k, n in enumerate(d.nodes) if isinstance(n.op, BoxOp))
         box = d.nodes[at].op
         assert isinstance(box, BoxOp)  # the node just found
@@ -240,9 +260,16 @@ class _Ranker:
 MAX_STATES = 50_000
 
 
-def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
-              max_states: int = MAX_STATES, max_seconds: float = 20.0,
-              metric: np.ndarray | None = None, probe_at: int = PROBE_AT) -> TopResult:
+def top_terms(
+    expr: Expr,
+    k: int,
+    inst: Instance,
+    over: Mapping[str, int] | None = None,
+    max_states: int = MAX_STATES,
+    max_seconds: float = 20.0,
+    metric: np.ndarray | None = None,
+    probe_at: int = PROBE_AT,
+) -> TopResult:
     """The ``k`` terms of ``expand expr [over ...]`` with the largest Frobenius norm on the
     instance ``inst`` (lets unfolded), or with the largest ``|<metric, term>|`` when a
     metric array (on ``expr.labels``, in order) is given. Promise: when ``proven``, no
@@ -291,7 +318,7 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
         if done:
             found.append(Ranked(-neg, s, value))
             continue
-        if isinstance(s, tuple):   # a child not yet made: (its parent, the choice)
+        if isinstance(s, tuple):  # a child not yet made: (its parent, the choice)
             s = search.make(*s)
         b = -neg
         if not s.exact:
@@ -328,8 +355,18 @@ def top_terms(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
             if term.tags not in seen:
                 seen.add(term.tags)
                 found.append(Ranked(size, term, value))
-    return TopResult(found, proven, evaluated, states, time.perf_counter() - t0, refined=refined,
-                     bounds=search.bounds, probed=probed, estimate=estimate, stopped=stopped)
+    return TopResult(
+        found,
+        proven,
+        evaluated,
+        states,
+        time.perf_counter() - t0,
+        refined=refined,
+        bounds=search.bounds,
+        probed=probed,
+        estimate=estimate,
+        stopped=stopped,
+    )
 
 
 def _floor(search: _Search, heap: list, found: list[Ranked], k: int, score: Score) -> tuple[float, int]:
@@ -348,18 +385,25 @@ def _floor(search: _Search, heap: list, found: list[Ranked], k: int, score: Scor
 
 @dataclass(frozen=True)
 class TopPaths:
-    paths: list[tuple[float, Path]]    # (norm or |contribution|, the path), largest first
-    proven: bool                        # every path was evaluated
+    paths: list[tuple[float, Path]]  # (norm or |contribution|, the path), largest first
+    proven: bool  # every path was evaluated
     evaluated: int
     seconds: float
     values: list[float | None] = field(default_factory=list)  # signed contribution of each listed path
-    total: float | None = None          # the sum of every evaluated path's signed value
-    all_exact: bool = True              # no evaluated path went through a nonlinear bubble
+    total: float | None = None  # the sum of every evaluated path's signed value
+    all_exact: bool = True  # no evaluated path went through a nonlinear bubble
 
 
-def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None = None,
-              max_paths: int = 100_000, max_seconds: float = 60.0,
-              metric: np.ndarray | None = None, skips: frozenset[str] = frozenset()) -> TopPaths:
+def top_paths(
+    expr: Expr,
+    k: int,
+    inst: Instance,
+    over: Mapping[str, int] | None = None,
+    max_paths: int = 100_000,
+    max_seconds: float = 60.0,
+    metric: np.ndarray | None = None,
+    skips: frozenset[str] = frozenset(),
+) -> TopPaths:
     """The ``k`` paths of ``paths expr [over ...]`` with the largest Frobenius norm on ``inst``,
     or with the largest ``|<metric, path>|`` when a metric array is given.
 
@@ -391,5 +435,12 @@ def top_paths(expr: Expr, k: int, inst: Instance, over: Mapping[str, int] | None
         elif item[:2] > best[0][:2]:
             heapq.heapreplace(best, item)
     ranked = sorted(best, key=lambda x: (-x[0], -x[1]))
-    return TopPaths([(size, p) for size, _, _, p in ranked], proven, evaluated, time.perf_counter() - t0,
-                    [v for _, _, v, _ in ranked], total if score.signed else None, all_exact)
+    return TopPaths(
+        [(size, p) for size, _, _, p in ranked],
+        proven,
+        evaluated,
+        time.perf_counter() - t0,
+        [v for _, _, v, _ in ranked],
+        total if score.signed else None,
+        all_exact,
+    )

@@ -36,7 +36,6 @@ listed terms are rebuilt by replaying their choices through ``inline_diagram``).
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from dataclasses import dataclass
@@ -63,12 +62,15 @@ PROBE_AT = 200
 PROBES = 32
 
 
-
 E = TypeVar("E")
 
 
-def forest_bound(nodes: Iterable[int], between: Mapping[tuple[int, int], set[E]],
-                 root_norm: Callable[[int], float], op_norm: Callable[[int, int, set[E]], float]) -> float | None:
+def forest_bound(
+    nodes: Iterable[int],
+    between: Mapping[tuple[int, int], set[E]],
+    root_norm: Callable[[int], float],
+    op_norm: Callable[[int, int, set[E]], float],
+) -> float | None:
     """The forest bound of a network: ``between`` maps each pair of nodes (a < b) to the
     edges joining them. None when the pairs close a cycle. Otherwise, per connected piece,
     the least over roots of ``root_norm(root)`` times, contracting outward, each node's
@@ -164,8 +166,8 @@ class _Piece:
         return self._op[into]
 
 
-Box = tuple[Expr, tuple[str, ...], tuple[int, ...]]   # (the sum, its ports, the edges on them)
-Placed = tuple[_Piece, tuple[int, ...]]               # a piece and the edges on its axes
+Box = tuple[Expr, tuple[str, ...], tuple[int, ...]]  # (the sum, its ports, the edges on them)
+Placed = tuple[_Piece, tuple[int, ...]]  # a piece and the edges on its axes
 Choice = tuple[int, Term, tuple[str, ...], tuple[int, ...]]  # (term index, term, its split edges, their values)
 #: diagalg.rank._Ranker.node_array: (node, fixed edge values, edge dims) -> (sliced array, its axes' edges)
 NodeArray = Callable[[Node, Mapping[str, int], Mapping[str, object]], tuple[np.ndarray, list[str]]]
@@ -177,9 +179,17 @@ class _State:
 
     __slots__ = ("scale", "pieces", "boxes", "free", "parent", "choice", "tags", "exact")
 
-    def __init__(self, scale: float, pieces: tuple[Placed, ...], boxes: tuple[Box, ...], free: tuple[int, ...],
-                 parent: "_State | None", choice: tuple[int, tuple[int, ...]] | None, tags: tuple[str, ...],
-                 exact: bool) -> None:
+    def __init__(
+        self,
+        scale: float,
+        pieces: tuple[Placed, ...],
+        boxes: tuple[Box, ...],
+        free: tuple[int, ...],
+        parent: "_State | None",
+        choice: tuple[int, tuple[int, ...]] | None,
+        tags: tuple[str, ...],
+        exact: bool,
+    ) -> None:
         self.scale, self.pieces, self.boxes, self.free = scale, pieces, boxes, free
         self.parent, self.choice, self.tags, self.exact = parent, choice, tags, exact
 
@@ -200,10 +210,11 @@ class SearchStats:
 
 
 class _Search:
-    def __init__(self, expr: Expr, inst: Instance, over: Mapping[str, int], metric: np.ndarray | None,
-                 node_array: NodeArray) -> None:
+    def __init__(
+        self, expr: Expr, inst: Instance, over: Mapping[str, int], metric: np.ndarray | None, node_array: NodeArray
+    ) -> None:
         self.expr, self.inst, self.over = expr, inst, dict(over)
-        self.node_array = node_array   # diagalg.rank._Ranker.node_array: one node's (sliced) array, cached
+        self.node_array = node_array  # diagalg.rank._Ranker.node_array: one node's (sliced) array, cached
         self.ids = itertools.count()
         self.sizes: dict[int, int] = {}
         self.free = tuple(self._fresh(expr.free_dims[label]) for label in expr.labels)
@@ -215,7 +226,7 @@ class _Search:
         self._templates: dict[int, tuple[_Template, Term]] = {}
         self._onehots: dict[tuple[int, int], _Piece] = {}
         self._beta: dict[tuple[int, object], float] = {}
-        self._choices: dict[int, tuple[list[Choice], Expr]] = {}   # (sum, choice) -> that summand's bound
+        self._choices: dict[int, tuple[list[Choice], Expr]] = {}  # (sum, choice) -> that summand's bound
         self.bounds = 0
 
     def _fresh(self, dim: sympy.Expr) -> int:
@@ -299,7 +310,7 @@ class _Search:
             if len(got) == 2:
                 a, b = sorted(got)
                 between.setdefault((a, b), set()).add(e)
-        toward: dict[tuple[int, int], float] = {}   # (v, u): v's operator norm from its legs to u
+        toward: dict[tuple[int, int], float] = {}  # (v, u): v's operator norm from its legs to u
 
         def op(v: int, u: int, edges: set[int]) -> float:
             if (v, u) not in toward:
@@ -359,8 +370,16 @@ class _Search:
                 self._pieces[key] = (_Piece(arr), tuple(axes), 1.0)
         return self._pieces[key]
 
-    def _child(self, s: _State, k: int, t: Term, inner: Expr, port_of: Mapping[str, int],
-               split: Sequence[str], values: Sequence[int]) -> _State:
+    def _child(
+        self,
+        s: _State,
+        k: int,
+        t: Term,
+        inner: Expr,
+        port_of: Mapping[str, int],
+        split: Sequence[str],
+        values: Sequence[int],
+    ) -> _State:
         tpl = self._template(t)
         ren: dict[str, int] = {}
         merges: list[tuple[int, int]] = []
@@ -390,7 +409,7 @@ class _Search:
                 continue
             for v in vs:
                 new.append((self._onehot(self.sizes[ren[e]], v), (ren[e],)))
-        for e, size in tpl.dangling:   # a summed edge on no node: a factor |e| (1 once fixed)
+        for e, size in tpl.dangling:  # a summed edge on no node: a factor |e| (1 once fixed)
             if e not in onehots:
                 scale *= size
         boxes = tuple((op.inner, op.ports, tuple(ren[e] for e in edges)) for op, edges in tpl.boxes)

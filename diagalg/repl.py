@@ -50,8 +50,10 @@ EXPRESSION_WORDS = tuple(w for w in grammar_keywords() if w not in STATEMENT_KEY
 COMMANDS = {
     ":help": "this help",
     ":load FILE": "check FILE (its results are shown) and use its declarations, lets and rules",
-    ":draw EXPR [to \"FILE\"]": ("draw EXPR in Penrose notation (.svg, .tex, .png, .html by extension); "
-                               "without `to`, to drawN.svg in the current directory"),
+    ':draw EXPR [to "FILE"]': (
+        "draw EXPR in Penrose notation (.svg, .tex, .png, .html by extension); "
+        "without `to`, to drawN.svg in the current directory"
+    ),
     ":trace": "turn derivations on or off: each shown expression then prints its rewrites",
     ":trace EXPR": "print the derivation of EXPR, one rewrite per line, with its rule and check",
     ":names": "list what the session declares",
@@ -67,8 +69,9 @@ An expression alone is shown simplified (like `show`). A statement continues on 
 next line after an open bracket or a trailing operator; a `calc` block ends at an
 empty line. Tab completes names, rules and commands; history is kept between sessions.
 Commands:
-""" + "\n".join(textwrap.fill(v, 110, initial_indent=f"  {k:<26}", subsequent_indent=" " * 28)
-                for k, v in COMMANDS.items())
+""" + "\n".join(
+    textwrap.fill(v, 110, initial_indent=f"  {k:<26}", subsequent_indent=" " * 28) for k, v in COMMANDS.items()
+)
 
 #: Each command once, as completed after ':', with what it does (its other forms named).
 COMMAND_NAMES: dict[str, str] = {}
@@ -297,11 +300,23 @@ class Session:
         self.program = program
         self.transcript += import_line
         results = self.run(file_program, file_program.statements)
-        names = sum(map(len, (file_program.env.symbols, file_program.tensors, file_program.funcs,
-                              file_program.lets, file_program.rules)))
+        names = sum(
+            map(
+                len,
+                (
+                    file_program.env.symbols,
+                    file_program.tensors,
+                    file_program.funcs,
+                    file_program.lets,
+                    file_program.rules,
+                ),
+            )
+        )
         checked = len(file_program.statements)
-        summary = (f"loaded {arg}: {checked} statement{'s' if checked != 1 else ''} checked, "
-                   f"{names} name{'s' if names != 1 else ''} declared")
+        summary = (
+            f"loaded {arg}: {checked} statement{'s' if checked != 1 else ''} checked, "
+            f"{names} name{'s' if names != 1 else ''} declared"
+        )
         return "\n".join([*results, summary])
 
     def draw(self, arg: str) -> str:
@@ -342,8 +357,15 @@ class Session:
 
         checker = Checker(self.program, Options(seed=self.seed))
         start = unfold_lets(expr) if unfold else expr
-        d = simplify(start, rules=checker.rules_for(rules or None), subs=checker.subs, checked=True,
-                     env=self.program.env, seed=self.seed, extra_rules=checker.user_rules)
+        d = simplify(
+            start,
+            rules=checker.rules_for(rules or None),
+            subs=checker.subs,
+            checked=True,
+            env=self.program.env,
+            seed=self.seed,
+            extra_rules=checker.user_rules,
+        )
         out = derivation_lines(d)
         if len(out) == 1:
             out.append("    (no rule applies)")
@@ -356,8 +378,13 @@ class Session:
 
     def names_text(self) -> str:
         p = self.program
-        parts = [("dims", list(p.env.symbols)), ("tensors", list(p.tensors)), ("funcs", list(p.funcs)),
-                 ("lets", list(p.lets)), ("rules", list(p.rules))]
+        parts = [
+            ("dims", list(p.env.symbols)),
+            ("tensors", list(p.tensors)),
+            ("funcs", list(p.funcs)),
+            ("lets", list(p.lets)),
+            ("rules", list(p.rules)),
+        ]
         lines = [f"{kind}: {', '.join(names)}" for kind, names in parts if names]
         return "\n".join(lines) or "nothing declared yet"
 
@@ -385,7 +412,7 @@ def make_completer(session: Session) -> Completer:
         def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
             before = document.text_before_cursor
             if before.lstrip().startswith(":load "):
-                arg = before.lstrip()[len(":load "):]
+                arg = before.lstrip()[len(":load ") :]
                 yield from paths.get_completions(Document(arg, len(arg)), complete_event)
                 return
             if before.lstrip().startswith(":") and " " not in before.lstrip():
@@ -403,8 +430,7 @@ def make_completer(session: Session) -> Completer:
             if after_by:
                 candidates = rule_names
             else:
-                candidates = session.declared_names() + rule_names + list(STATEMENT_KEYWORDS) \
-                    + list(EXPRESSION_WORDS)
+                candidates = session.declared_names() + rule_names + list(STATEMENT_KEYWORDS) + list(EXPRESSION_WORDS)
             seen: set[str] = set()
             for c in candidates:
                 if c.startswith(word) and c != word and c not in seen:
@@ -470,14 +496,19 @@ def run_repl(file: str | None = None, seed: int = 0, output: Callable[[str], Non
     @keys.add("enter")
     def _(event: KeyPressEvent) -> None:
         buf = event.current_buffer
-        if input_complete(buf.text if buf.cursor_position == len(buf.text) else buf.text[:buf.cursor_position]):
+        if input_complete(buf.text if buf.cursor_position == len(buf.text) else buf.text[: buf.cursor_position]):
             buf.validate_and_handle()
         else:
             buf.insert_text("\n")
 
-    prompt: PromptSession[str] = PromptSession(history=history, completer=make_completer(session), multiline=True,
-                           key_bindings=keys, complete_while_typing=False,
-                           prompt_continuation=lambda width, line, soft: "...".rjust(width - 1) + " ")
+    prompt: PromptSession[str] = PromptSession(
+        history=history,
+        completer=make_completer(session),
+        multiline=True,
+        key_bindings=keys,
+        complete_while_typing=False,
+        prompt_continuation=lambda width, line, soft: "...".rjust(width - 1) + " ",
+    )
     output(f"diagalg {__import__('diagalg').__version__} — :help for help, Ctrl-D to leave")
     if file:
         output(session.execute(f":load {file}"))

@@ -13,24 +13,26 @@ the engine, to draw its steps.
 
 from __future__ import annotations
 
-from html import escape
 from dataclasses import dataclass
+from html import escape
 from typing import Iterable, Sequence
 
 from .checker import Checker, Result, summary_text
 from .engine import simplify, unfold
 from .model import Expr
-from .program import AssertStmt, CalcStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, RunStmt, ShowStmt
 from .printing import expr_text as _text
+from .program import AssertStmt, CalcStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, RunStmt, ShowStmt
 from .render import let_opened
 from .render.html import CSS, Sizes, figure, steady_figures, trace_figures
 from .render.thickness import program_sizes
 
 
 def _result_line(r: Result) -> str:
-    return (f"<div class=\"result\">{escape(r.source.path)}:{r.source.line}: <span class=\"status\">"
-            f"{escape(r.status)}</span> {escape(r.source.text)} {escape(r.detail)}</div>"
-            + "".join(f"<div class=\"output\">{escape(line)}</div>" for line in r.output))
+    return (
+        f'<div class="result">{escape(r.source.path)}:{r.source.line}: <span class="status">'
+        f"{escape(r.status)}</span> {escape(r.source.text)} {escape(r.detail)}</div>"
+        + "".join(f'<div class="output">{escape(line)}</div>' for line in r.output)
+    )
 
 
 def _how_checked(r: Result | None) -> str:
@@ -50,8 +52,10 @@ def _calc_figures(stmt: CalcStmt, results: Sequence[Result], sizes: Sizes | None
         err = _how_checked(r)
         cls = "step" if r is not None and r.status == "ok" else "step failed"
         status = "" if r is None else f" · {r.status}"
-        cap = (f"step {k}: <span class=\"rule\">by {escape(rules)}</span><span class=\"err\">{escape(err)}"
-               f"{escape(status)}</span>\n{escape(_text(step.expr))}")
+        cap = (
+            f'step {k}: <span class="rule">by {escape(rules)}</span><span class="err">{escape(err)}'
+            f"{escape(status)}</span>\n{escape(_text(step.expr))}"
+        )
         items.append((step.expr, cap, cls))
     return steady_figures(items, sizes)  # each step laid out from the previous one: tensors hold still
 
@@ -62,11 +66,21 @@ def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -
         return _calc_figures(stmt, results, sizes)
     if isinstance(stmt, AssertStmt):
         # the right side laid out from the left one's positions, where they share tensors
-        return steady_figures([(stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
-                               (stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side")], sizes)
+        return steady_figures(
+            [
+                (stmt.lhs, "left\n" + escape(_text(stmt.lhs)), "side"),
+                (stmt.rhs, "right\n" + escape(_text(stmt.rhs)), "side"),
+            ],
+            sizes,
+        )
     if isinstance(stmt, RuleStmt):
-        return steady_figures([(stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
-                               (stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side")], sizes)
+        return steady_figures(
+            [
+                (stmt.rule.lhs, "rule left\n" + escape(_text(stmt.rule.lhs)), "side"),
+                (stmt.rule.rhs, "rule right\n" + escape(_text(stmt.rule.rhs)), "side"),
+            ],
+            sizes,
+        )
     if isinstance(stmt, DecomposeStmt):
         return _decompose_figures(checker, stmt)
     if isinstance(stmt, ExpandStmt):
@@ -75,12 +89,18 @@ def _statement_figures(checker: Checker, stmt: RunStmt, results: list[Result]) -
         if stmt.values:  # with the arrays behind it, as the file it wrote shows them
             return [_values_figure(checker, stmt)]
         shown = stmt.expr if stmt.folded else let_opened(stmt.expr)
-        return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw",
-                       sizes=sizes)]
+        return [figure(shown, escape(f"draw to {stmt.path}" + (" folded" if stmt.folded else "")), "draw", sizes=sizes)]
     if isinstance(stmt, ShowStmt):
         start = unfold(stmt.expr) if stmt.unfold else stmt.expr
-        d = simplify(start, rules=checker.rules_for(stmt.rules), subs=checker.subs, checked=checker.options.checked,
-                     env=checker.program.env, seed=checker.options.seed, extra_rules=checker.user_rules)
+        d = simplify(
+            start,
+            rules=checker.rules_for(stmt.rules),
+            subs=checker.subs,
+            checked=checker.options.checked,
+            env=checker.program.env,
+            seed=checker.options.seed,
+            extra_rules=checker.user_rules,
+        )
         return trace_figures(start, d, sizes)
     return []
 
@@ -93,16 +113,17 @@ def _values_figure(checker: Checker, stmt: DrawStmt) -> str:
     try:
         text, shown = values_document(stmt.expr, checker.program, checker.options.seed, folded=stmt.folded)
     except DiagalgError as e:
-        return f"<figure class=\"draw\"><p class=\"nodrawing\">no values: {escape(str(e))}</p></figure>"
-    return f"<figure class=\"draw values\">{text}<figcaption>{caption}\n{escape(shown.source)}</figcaption></figure>"
+        return f'<figure class="draw"><p class="nodrawing">no values: {escape(str(e))}</p></figure>'
+    return f'<figure class="draw values">{text}<figcaption>{caption}\n{escape(shown.source)}</figcaption></figure>'
 
 
 #: terms of one expand or paths statement drawn at most (the rest are counted)
 MAX_TERMS = 24
 
 
-def term_figures(stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_TERMS,
-                 sizes: Sizes | None = None) -> list[str]:
+def term_figures(
+    stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_TERMS, sizes: Sizes | None = None
+) -> list[str]:
     """An ``expand`` or ``paths`` statement's figures: the expression, then each term it
     lists drawn under its line (label, order, value or bound, as printed), the first
     ``limit`` of them; the figures end with a count of the listed terms not drawn."""
@@ -110,12 +131,13 @@ def term_figures(stmt: ExpandStmt, results: Sequence[Result], limit: int = MAX_T
     figs = [figure(stmt.expr, "expression\n" + escape(_text(stmt.expr)), "side", sizes=sizes)]
     figs += [figure(expr, escape(caption), "term", sizes=sizes) for caption, expr in terms[:limit]]
     if len(terms) > limit:
-        figs.append(f"<p class=\"more\">… and {len(terms) - limit} more listed terms, not drawn</p>")
+        figs.append(f'<p class="more">… and {len(terms) - limit} more listed terms, not drawn</p>')
     return figs
 
 
-def statement_drawings(checker: Checker, stmt: RunStmt, results: Sequence[Result],
-                       limit: int = MAX_TERMS) -> tuple[list[tuple[str, str]], str]:
+def statement_drawings(
+    checker: Checker, stmt: RunStmt, results: Sequence[Result], limit: int = MAX_TERMS
+) -> tuple[list[tuple[str, str]], str]:
     """What a statement shows, as (caption, SVG document) pairs and a closing note: the
     same drawings as its report section (``expand``/``paths``: the expression, then the
     listed terms up to ``limit``; assertions and rules: both sides; ``calc``: the start and
@@ -142,14 +164,19 @@ def statement_drawings(checker: Checker, stmt: RunStmt, results: Sequence[Result
             note = f"… and {len(terms) - limit} more listed terms, not drawn"
         return items, note
     if isinstance(stmt, CalcStmt):
-        return steady([("start: " + _text(stmt.expr), stmt.expr)] +
-                      [(f"step {k}: {step.source.text.strip()}", step.expr)
-                       for k, step in enumerate(stmt.steps, start=1)]), note
+        return steady(
+            [("start: " + _text(stmt.expr), stmt.expr)]
+            + [(f"step {k}: {step.source.text.strip()}", step.expr) for k, step in enumerate(stmt.steps, start=1)]
+        ), note
     if isinstance(stmt, AssertStmt):
         return steady([("left: " + _text(stmt.lhs), stmt.lhs), ("right: " + _text(stmt.rhs), stmt.rhs)]), note
     if isinstance(stmt, RuleStmt):
-        return drawn([("rule left: " + _text(stmt.rule.lhs), stmt.rule.lhs),
-                      ("rule right: " + _text(stmt.rule.rhs), stmt.rule.rhs)]), note
+        return drawn(
+            [
+                ("rule left: " + _text(stmt.rule.lhs), stmt.rule.lhs),
+                ("rule right: " + _text(stmt.rule.rhs), stmt.rule.rhs),
+            ]
+        ), note
     if isinstance(stmt, DecomposeStmt):
         from .numeric.errors import NumericError
         from .numeric.values import spectra_of
@@ -161,8 +188,13 @@ def statement_drawings(checker: Checker, stmt: RunStmt, results: Sequence[Result
         except NumericError as e:
             return items, f"no spectrum: {e}"
         target = stmt.decomposition.target.name
-        items += [(f"singular values at bond {s.bond}", spectrum_svg(target, s.rows, s.cols, s.bond, s.values,
-                                                                     s.kept, source)) for s in spectra]
+        items += [
+            (
+                f"singular values at bond {s.bond}",
+                spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source),
+            )
+            for s in spectra
+        ]
         return items, note
     expr = getattr(stmt, "expr", None)
     if expr is None:
@@ -178,17 +210,24 @@ def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
     from .numeric.values import spectra_of
     from .render.values import spectrum_svg
 
-    figures = steady_figures([(stmt.lhs, "target\n" + escape(_text(stmt.lhs)), "side"),
-                              (stmt.rhs, "factors\n" + escape(_text(stmt.rhs)), "side")], program_sizes(checker.program))
+    figures = steady_figures(
+        [
+            (stmt.lhs, "target\n" + escape(_text(stmt.lhs)), "side"),
+            (stmt.rhs, "factors\n" + escape(_text(stmt.rhs)), "side"),
+        ],
+        program_sizes(checker.program),
+    )
     try:
         spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
     except NumericError as e:
-        return figures + [f"<p class=\"nodrawing\">no spectrum: {escape(str(e))}</p>"]
+        return figures + [f'<p class="nodrawing">no spectrum: {escape(str(e))}</p>']
     target = stmt.decomposition.target.name
     for s in spectra:
         cut = f"keeps {s.kept} of {len(s.values)}" if s.kept < len(s.values) else f"keeps all {len(s.values)}"
-        figures.append(f"<figure class=\"spectrum\">{spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source)}"
-                       f"<figcaption>singular values at bond {escape(s.bond)}: {escape(cut)}</figcaption></figure>")
+        figures.append(
+            f'<figure class="spectrum">{spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source)}'
+            f"<figcaption>singular values at bond {escape(s.bond)}: {escape(cut)}</figcaption></figure>"
+        )
     return figures
 
 
@@ -217,11 +256,14 @@ def statement_section(checker: Checker, stmt: RunStmt, results: Sequence[Result]
     try:
         figs = _statement_figures(checker, stmt, list(results))
     except Exception as e:  # noqa: BLE001 - a statement whose trace fails still gets its result line
-        figs = [f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"]
+        figs = [f'<p class="nodrawing">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>']
     kind = type(stmt).__name__.removesuffix("Stmt").lower()
-    return (f"<section class=\"stmt {status}\" id=\"{sid}\" data-kind=\"{kind}\" data-line=\"{stmt.source.line}\">"
-            + "".join(_result_line(r) for r in results)
-            + (f"<div class=\"figures\">{''.join(figs)}</div>" if figs else "") + "</section>")
+    return (
+        f'<section class="stmt {status}" id="{sid}" data-kind="{kind}" data-line="{stmt.source.line}">'
+        + "".join(_result_line(r) for r in results)
+        + (f'<div class="figures">{"".join(figs)}</div>' if figs else "")
+        + "</section>"
+    )
 
 
 @dataclass(frozen=True)
@@ -246,11 +288,12 @@ def statement_view(checker: Checker, stmt: RunStmt) -> StatementView:
     carrying its own style sheet (a notebook cell has none of the page's)."""
     results = tuple(checker.run_statement(stmt))
     section = statement_section(checker, stmt, results, f"line-{stmt.source.line}")
-    return StatementView(results, f"<div class=\"diagalg-statement\"><style>{CSS}</style>{section}</div>")
+    return StatementView(results, f'<div class="diagalg-statement"><style>{CSS}</style>{section}</div>')
 
 
-def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]], seed: int,
-           title: str = "diagalg check") -> str:
+def report(
+    files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]], seed: int, title: str = "diagalg check"
+) -> str:
     """The HTML report. ``files``: (checker, [(statement, its results), ...]) per file.
 
     The page opens with the summary, a checkbox ``#only-problems`` ("show only
@@ -269,7 +312,7 @@ def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]
         program = checker.program
         anchor = f"file-{nfiles}"
         heading = len(sections)
-        sections.append(f"<h2 id=\"{anchor}\">{escape(str(program.path))}</h2>")
+        sections.append(f'<h2 id="{anchor}">{escape(str(program.path))}</h2>')
         mine: list[Result] = []
         problems: list[str] = []
         for stmt, results in pairs:
@@ -278,18 +321,25 @@ def report(files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]
             status = _status(results)
             sid = f"{anchor}-line-{stmt.source.line}"
             if status != "ok":
-                problems.append(f"<li><a href=\"#{sid}\">line {stmt.source.line}</a> {escape(status)}</li>")
+                problems.append(f'<li><a href="#{sid}">line {stmt.source.line}</a> {escape(status)}</li>')
             sections.append(statement_section(checker, stmt, results, sid))
-        klass = "" if problems else " class=\"problem-free\""
-        sections[heading] = f"<h2 id=\"{anchor}\"{klass}>{escape(str(program.path))}</h2>"
-        toc.append(f"<li{klass}><a href=\"#{anchor}\">{escape(str(program.path))}</a> "
-                   f"<span class=\"counts\">{escape(summary_text(mine))}</span>"
-                   + (f"<ul>{''.join(problems)}</ul>" if problems else "") + "</li>")
+        klass = "" if problems else ' class="problem-free"'
+        sections[heading] = f'<h2 id="{anchor}"{klass}>{escape(str(program.path))}</h2>'
+        toc.append(
+            f'<li{klass}><a href="#{anchor}">{escape(str(program.path))}</a> '
+            f'<span class="counts">{escape(summary_text(mine))}</span>'
+            + (f"<ul>{''.join(problems)}</ul>" if problems else "")
+            + "</li>"
+        )
     summary = summary_text(every)
-    head = (f"<h1>{escape(title)}</h1><p class=\"summary\">checked {nfiles} file{'s' if nfiles != 1 else ''} "
-            f"(seed {seed}): {escape(summary)}</p>"
-            "<input type=\"checkbox\" id=\"only-problems\">"
-            "<label class=\"filter\" for=\"only-problems\"> show only problems (hide the ok statements)</label>"
-            f"<nav class=\"toc\"><ol>{''.join(toc)}</ol></nav>")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{CSS}{_CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n")
+    head = (
+        f'<h1>{escape(title)}</h1><p class="summary">checked {nfiles} file{"s" if nfiles != 1 else ""} '
+        f"(seed {seed}): {escape(summary)}</p>"
+        '<input type="checkbox" id="only-problems">'
+        '<label class="filter" for="only-problems"> show only problems (hide the ok statements)</label>'
+        f'<nav class="toc"><ol>{"".join(toc)}</ol></nav>'
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f"<style>{CSS}{_CSS}</style></head><body>{head}{''.join(sections)}</body></html>\n"
+    )

@@ -26,8 +26,15 @@ import numpy as np
 
 from .scores import KINDS, Baseline, Kind, Layer, Score
 
-__all__ = ["head_namer", "above_baseline", "format_ranked", "scores_json", "run_patterns", "head_detectors",
-           "format_detectors"]
+__all__ = [
+    "head_namer",
+    "above_baseline",
+    "format_ranked",
+    "scores_json",
+    "run_patterns",
+    "head_detectors",
+    "format_detectors",
+]
 
 Numbering = Literal["tl", "file"]
 
@@ -57,20 +64,34 @@ def _num(v: float, digits: int | None) -> str:
     return repr(float(v)) if digits is None else f"{v:.{digits}f}"
 
 
-def format_ranked(scores: Sequence[Score], baseline: Baseline, name: Callable[[int, int], str],
-                  digits: int | None = 4, only_above: bool = False, limit: int | None = None) -> str:
+def format_ranked(
+    scores: Sequence[Score],
+    baseline: Baseline,
+    name: Callable[[int, int], str],
+    digits: int | None = 4,
+    only_above: bool = False,
+    limit: int | None = None,
+) -> str:
     """Every (pair, kind) score, largest first, one per line (``K  L0H0 -> L1H1  0.8123  *``);
     ``*`` marks a score above the baseline (:func:`above_baseline`). ``only_above`` keeps
     only those, ``limit`` the first ``limit`` lines. Ends with a newline."""
-    ordered = sorted(scores, key=lambda s: (-(s.value if not math.isnan(s.value) else -1.0),
-                                            s.layer1, s.head1, s.layer2, s.head2, s.kind))
+    ordered = sorted(
+        scores,
+        key=lambda s: (-(s.value if not math.isnan(s.value) else -1.0), s.layer1, s.head1, s.layer2, s.head2, s.kind),
+    )
     rows = []
     for s in ordered:
         flag = above_baseline(s, baseline)
         if only_above and not flag:
             continue
-        rows.append((s.kind, f"{name(s.layer1, s.head1)} -> {name(s.layer2, s.head2)}", _num(s.value, digits),
-                     "*" if flag else ""))
+        rows.append(
+            (
+                s.kind,
+                f"{name(s.layer1, s.head1)} -> {name(s.layer2, s.head2)}",
+                _num(s.value, digits),
+                "*" if flag else "",
+            )
+        )
     if limit is not None:
         rows = rows[:limit]
     width = max([len(r[1]) for r in rows] + [8])
@@ -79,8 +100,10 @@ def format_ranked(scores: Sequence[Score], baseline: Baseline, name: Callable[[i
         out.append("(no pairs above the baseline)" if only_above else "(no head pairs)")
     above = sum(above_baseline(s, baseline) for s in scores)
     limits = "  ".join(f"{k} {_num(_threshold(baseline, k), digits)}" for k in KINDS)
-    out.append(f"* above baseline: {above} of {len(scores)} scores exceed the random mean + 2 std ({limits}; "
-               f"random heads, d_model={baseline.d_model}, {baseline.pairs} pairs, seed {baseline.seed})")
+    out.append(
+        f"* above baseline: {above} of {len(scores)} scores exceed the random mean + 2 std ({limits}; "
+        f"random heads, d_model={baseline.d_model}, {baseline.pairs} pairs, seed {baseline.seed})"
+    )
     return "\n".join(out) + "\n"
 
 
@@ -90,17 +113,31 @@ def scores_json(scores: Sequence[Score], baseline: Baseline, name: Callable[[int
     that kind) and ``above`` (:func:`above_baseline`)."""
     lines = []
     for s in scores:
-        lines.append(json.dumps({"kind": s.kind, "from": name(s.layer1, s.head1), "to": name(s.layer2, s.head2),
-                                 "score": None if math.isnan(s.value) else s.value,
-                                 "baseline": baseline.mean[s.kind], "above": above_baseline(s, baseline)}))
+        lines.append(
+            json.dumps(
+                {
+                    "kind": s.kind,
+                    "from": name(s.layer1, s.head1),
+                    "to": name(s.layer2, s.head2),
+                    "score": None if math.isnan(s.value) else s.value,
+                    "baseline": baseline.mean[s.kind],
+                    "above": above_baseline(s, baseline),
+                }
+            )
+        )
     return "\n".join(lines) + ("\n" if lines else "")
 
 
 # --------------------------------------------------------------------------- head detectors
 
 
-def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens: np.ndarray,
-                 b_out: Mapping[int, np.ndarray] | None = None) -> list[np.ndarray]:
+def run_patterns(
+    layers: Sequence[Layer],
+    WE: np.ndarray,
+    WP: np.ndarray,
+    tokens: np.ndarray,
+    b_out: Mapping[int, np.ndarray] | None = None,
+) -> list[np.ndarray]:
     """The attention patterns ``A[h, q, k]`` of every layer of an attention-only model on
     the token ids ``tokens`` (residual ``x = WE[tokens] + WP[:n]``, scores scaled by
     ``1/sqrt(d_head)``, causal mask, each layer adding its heads' outputs to the stream).
@@ -126,8 +163,14 @@ def run_patterns(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, tokens
     return out
 
 
-def head_detectors(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, period: int,
-                   seed: int = 0, b_out: Mapping[int, np.ndarray] | None = None) -> list[dict[str, float | int]]:
+def head_detectors(
+    layers: Sequence[Layer],
+    WE: np.ndarray,
+    WP: np.ndarray,
+    period: int,
+    seed: int = 0,
+    b_out: Mapping[int, np.ndarray] | None = None,
+) -> list[dict[str, float | int]]:
     """Per head, the three detector scores on a random sequence of ``period`` tokens
     repeated twice (``2 * period`` positions), each the mean attention weight, in [0, 1]:
 
@@ -148,10 +191,15 @@ def head_detectors(layers: Sequence[Layer], WE: np.ndarray, WP: np.ndarray, peri
     rows = []
     for layer, (L, a) in enumerate(zip(sorted(layers, key=lambda L: L.index), patterns)):
         for h in range(L.n_heads):
-            rows.append({"layer": L.index, "head": h,
-                         "previous": float(a[h, q1, q1 - 1].mean()),
-                         "induction": float(a[h, q2, q2 - period + 1].mean()),
-                         "duplicate": float(a[h, q2, q2 - period].mean())})
+            rows.append(
+                {
+                    "layer": L.index,
+                    "head": h,
+                    "previous": float(a[h, q1, q1 - 1].mean()),
+                    "induction": float(a[h, q2, q2 - period + 1].mean()),
+                    "duplicate": float(a[h, q2, q2 - period].mean()),
+                }
+            )
     return rows
 
 
@@ -165,7 +213,9 @@ def format_detectors(rows: Sequence[dict], name: Callable[[int, int], str], digi
     return "\n".join(lines) + "\n"
 
 
-def score_matrices(scores: Sequence[Score], layer_names: Callable[[int], str]) -> list[tuple[str, str, str, np.ndarray]]:
+def score_matrices(
+    scores: Sequence[Score], layer_names: Callable[[int], str]
+) -> list[tuple[str, str, str, np.ndarray]]:
     """The composition scores as matrices, one per kind and pair of layers, in the order
     the kinds and layers first appear: (title, row axis, column axis, matrix), the rows the
     earlier layer's heads and the columns the later layer's (nan where a score is 0/0).
@@ -180,6 +230,12 @@ def score_matrices(scores: Sequence[Score], layer_names: Callable[[int], str]) -
         m = np.full((rows, cols), np.nan)
         for (h1, h2), v in got.items():
             m[h1, h2] = v
-        out.append((f"{kind}-composition {layer_names(l1)} → {layer_names(l2)}",
-                    f"{layer_names(l1)} head", f"{layer_names(l2)} head", m))
+        out.append(
+            (
+                f"{kind}-composition {layer_names(l1)} → {layer_names(l2)}",
+                f"{layer_names(l1)} head",
+                f"{layer_names(l2)} head",
+                m,
+            )
+        )
     return out

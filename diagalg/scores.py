@@ -183,7 +183,9 @@ class Layer:
         for k, shape in expected.items():
             if arrays[k].shape != shape:
                 raise _shape_error(
-                    f"W{k[1]}{i}", str(shape), arrays[k].shape,
+                    f"W{k[1]}{i}",
+                    str(shape),
+                    arrays[k].shape,
                     f"heads={h}, d_model={d}, d_head={dh} from WQ{i}",
                 )
         for k, a in arrays.items():
@@ -287,7 +289,9 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
         if not m:
             continue
         if len(m.group(2)) > 1 and m.group(2).startswith("0"):
-            raise ValueError(f"{name}: layer numbers must not have leading zeros (write W{m.group(1)}{int(m.group(2))})")
+            raise ValueError(
+                f"{name}: layer numbers must not have leading zeros (write W{m.group(1)}{int(m.group(2))})"
+            )
         groups.setdefault(int(m.group(2)), {})[m.group(1)] = a
     biases: dict[int, dict[str, np.ndarray]] = {}
     for name, a in arrays.items():
@@ -295,10 +299,7 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
         if mb and int(mb.group(2)) in groups:
             biases.setdefault(int(mb.group(2)), {})[mb.group(1)] = a
     if not groups:
-        raise ValueError(
-            "no layer arrays found: expected names like WQ1, WK1, WV1, WO1 "
-            f"(got {sorted(arrays)!r})"
-        )
+        raise ValueError(f"no layer arrays found: expected names like WQ1, WK1, WV1, WO1 (got {sorted(arrays)!r})")
     layers: list[Layer] = []
     for idx in sorted(groups):
         g = groups[idx]
@@ -310,7 +311,9 @@ def layers_from_arrays(arrays: Mapping[str, np.ndarray]) -> list[Layer]:
             # check d_model across layers first, so the layer's own WQ is blamed
             d0 = layers[0].d_model
             raise _shape_error(
-                f"WQ{idx}", str((shape[0], d0, shape[2])), shape,
+                f"WQ{idx}",
+                str((shape[0], d0, shape[2])),
+                shape,
                 f"all layers must share d_model={d0}, set by WQ{layers[0].index}",
             )
         b = biases.get(idx, {})
@@ -343,21 +346,21 @@ def _check_layers(layers: Sequence[Layer]) -> list[Layer]:
 def _pair_scores(l1: Layer, l2: Layer) -> dict[Kind, np.ndarray]:
     """Scores ``[h1, h2]`` per kind for layer ``l1`` (earlier) into ``l2``."""
     r1, r2 = l1._r, l2._r
-    rv1 = r1["V"][:, None]                      # (h1, 1, k, dh1)
-    wo1 = l1.WO[:, None]                        # (h1, 1, dh1, d)
-    ov1 = l1.ov_norms()[:, None]                # (h1, 1)
-    qk2 = l2.qk_norms()[None, :]                # (1, h2)
+    rv1 = r1["V"][:, None]  # (h1, 1, k, dh1)
+    wo1 = l1.WO[:, None]  # (h1, 1, dh1, d)
+    ov1 = l1.ov_norms()[:, None]  # (h1, 1)
+    qk2 = l2.qk_norms()[None, :]  # (1, h2)
     ov2 = l2.ov_norms()[None, :]
     reads = {"Q": (l2.WQ, r2["K"], qk2), "K": (l2.WK, r2["Q"], qk2), "V": (l2.WV, r2["O"], ov2)}
     out: dict[Kind, np.ndarray] = {}
     for kind in KINDS:
         w2, partner, norm2 = reads[kind]
-        interface = wo1 @ w2[None]              # (h1, h2, dh1, dh2): O(d dh^2) per pair
+        interface = wo1 @ w2[None]  # (h1, h2, dh1, dh2): O(d dh^2) per pair
         num = _fro(rv1 @ interface @ np.swapaxes(partner, -1, -2)[None])
         den = ov1 * norm2
         with np.errstate(invalid="ignore", divide="ignore"):
             s = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-        out[kind] = np.minimum(s, 1.0)          # rounding only: mathematically <= 1
+        out[kind] = np.minimum(s, 1.0)  # rounding only: mathematically <= 1
     return out
 
 
@@ -383,7 +386,7 @@ def composition_scores(layers: Sequence[Layer]) -> list[Score]:
     ordered = _check_layers(layers)
     scores: list[Score] = []
     for i, l1 in enumerate(ordered):
-        for l2 in ordered[i + 1:]:
+        for l2 in ordered[i + 1 :]:
             block = _pair_scores(l1, l2)
             for h1 in range(l1.n_heads):
                 for h2 in range(l2.n_heads):
@@ -457,7 +460,11 @@ def random_baseline(d_model: int, dh: int, heads: int, seed: int = 0, samples: i
             vals[k].append(block[k].ravel())
     flat = {k: np.concatenate(v) for k, v in vals.items()}
     return Baseline(
-        d_model=d_model, d_head=dh, heads=heads, seed=seed, samples=samples,
+        d_model=d_model,
+        d_head=dh,
+        heads=heads,
+        seed=seed,
+        samples=samples,
         analytic=analytic_baseline(d_model),
         mean={k: float(np.mean(v)) for k, v in flat.items()},
         rms={k: float(np.sqrt(np.mean(v * v))) for k, v in flat.items()},
@@ -465,8 +472,12 @@ def random_baseline(d_model: int, dh: int, heads: int, seed: int = 0, samples: i
     )
 
 
-def format_table(scores: Iterable[Score], baseline: Baseline | float | None = None,
-                 name: Callable[[int, int], str] | None = None, digits: int | None = 4) -> str:
+def format_table(
+    scores: Iterable[Score],
+    baseline: Baseline | float | None = None,
+    name: Callable[[int, int], str] | None = None,
+    digits: int | None = 4,
+) -> str:
     """A plain-text table: one row per head pair (``L0H0 -> L1H3``), columns Q, K, V.
 
     Heads are named by ``name(layer_index, head)``; by default TransformerLens's way,

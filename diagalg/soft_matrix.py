@@ -41,8 +41,7 @@ def _tensor_function(inside: list[Token]) -> bool:
     while k + 1 < len(inside) and inside[k].type in ("INV", "CONJ") and inside[k + 1].type == "LPAR":
         k += 2
     depth = k // 2
-    return (len(inside) == k + 1 + depth and inside[k].type == "NAME"
-            and all(t.type == "RPAR" for t in inside[k + 1:]))
+    return len(inside) == k + 1 + depth and inside[k].type == "NAME" and all(t.type == "RPAR" for t in inside[k + 1 :])
 
 
 def soft_matrix(stream: Iterator[Token]) -> Iterator[Token]:

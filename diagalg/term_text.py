@@ -43,8 +43,12 @@ def _key(op: Op) -> object:
     from .canonical import canonical_key
 
     ports = tuple(op.ports)
-    if isinstance(op, BoxOp):   # a sum: its terms' canonical keys and coefficients, in any order
-        return ("box", tuple(sorted(ports)), tuple(sorted(repr((canonical_key(t.diagram), t.coeff)) for t in op.inner.terms)))
+    if isinstance(op, BoxOp):  # a sum: its terms' canonical keys and coefficients, in any order
+        return (
+            "box",
+            tuple(sorted(ports)),
+            tuple(sorted(repr((canonical_key(t.diagram), t.coeff)) for t in op.inner.terms)),
+        )
     d = Diagram.build([Node(op, ports)], {p: op.port_dim(p) for p in ports}, {p: p for p in ports})
     return canonical_key(d)
 
@@ -71,17 +75,24 @@ def let_folds(lets: Mapping[str, LetDef]) -> Folds:
         t = e.terms[0]
         d = t.diagram
         free = d.free_map
-        if t.coeff != 1 or len(d.nodes) != 1 or len(set(d.nodes[0].edges)) != len(d.nodes[0].edges) \
-                or set(d.nodes[0].edges) != set(free.values()) or len(set(free.values())) != len(free) \
-                or len(d.edge_dims) != len(free) or not isinstance(d.nodes[0].op, (BoxOp, BubbleOp)):
+        if (
+            t.coeff != 1
+            or len(d.nodes) != 1
+            or len(set(d.nodes[0].edges)) != len(d.nodes[0].edges)
+            or set(d.nodes[0].edges) != set(free.values())
+            or len(set(free.values())) != len(free)
+            or len(d.edge_dims) != len(free)
+            or not isinstance(d.nodes[0].op, (BoxOp, BubbleOp))
+        ):
             continue
         node = d.nodes[0]
         port_of = {edge: p for p, edge in zip(node.op.ports, node.edges)}
         where = tuple(port_of[free[label]] for label in labels)
         folds.add(node.op, name, where)
         if isinstance(node.op, BubbleOp):
-            spread = with_inner(node.op, _plain_expr(Expr.of(list(expand_terms(node.op.inner)),
-                                                             node.op.inner.free_dims)))
+            spread = with_inner(
+                node.op, _plain_expr(Expr.of(list(expand_terms(node.op.inner)), node.op.inner.free_dims))
+            )
             folds.add(spread, name, where)
     return folds
 

@@ -25,8 +25,9 @@ from .program import Program
 __all__ = ["assert_equal", "assert_numeric_equal"]
 
 
-def assert_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *,
-                 rules: Sequence[str] = (), seed: int = 0) -> None:
+def assert_equal(
+    lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *, rules: Sequence[str] = (), seed: int = 0
+) -> None:
     """Pass when ``lhs == rhs`` is proved symbolically (default rules plus ``rules``)
     and confirmed numerically, as ``assert L == R by RULES`` in a .diag file; else
     raise AssertionError (the message shows both sides and the numeric error).
@@ -35,8 +36,7 @@ def assert_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = Non
     _check(lhs, rhs, program, numeric=False, rules=tuple(rules), seed=seed)
 
 
-def assert_numeric_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *,
-                         seed: int = 0) -> None:
+def assert_numeric_equal(lhs: Expr | str, rhs: Expr | str, program: Program | None = None, *, seed: int = 0) -> None:
     """Pass when the two sides agree on every random draw of ``diagalg check``'s numeric
     check (``assert numeric L == R``); else raise AssertionError with both sides and
     the numeric error (or why the check was inconclusive)."""
@@ -44,8 +44,9 @@ def assert_numeric_equal(lhs: Expr | str, rhs: Expr | str, program: Program | No
     _check(lhs, rhs, program, numeric=True, rules=(), seed=seed)
 
 
-def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric: bool,
-           rules: tuple[str, ...], seed: int) -> None:
+def _check(
+    lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric: bool, rules: tuple[str, ...], seed: int
+) -> None:
     __tracebackhide__ = True
     from .checker import OK, Checker, Options
     from .program import AssertStmt, Source
@@ -57,14 +58,17 @@ def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric
     if isinstance(lhs, str) or isinstance(rhs, str):
         from .lower import parse_pair
 
-        left, right = parse_pair(program, lhs if isinstance(lhs, str) else expr_text(lhs),
-                                 rhs if isinstance(rhs, str) else expr_text(rhs))
+        left, right = parse_pair(
+            program, lhs if isinstance(lhs, str) else expr_text(lhs), rhs if isinstance(rhs, str) else expr_text(rhs)
+        )
     else:
         left, right = lhs, rhs
     if set(left.labels) != set(right.labels):
-        raise AssertionError(f"the sides have different free labels: {', '.join(left.labels) or 'none'} "
-                             f"and {', '.join(right.labels) or 'none'}\n  left:  {expr_text(left)}\n"
-                             f"  right: {expr_text(right)}")
+        raise AssertionError(
+            f"the sides have different free labels: {', '.join(left.labels) or 'none'} "
+            f"and {', '.join(right.labels) or 'none'}\n  left:  {expr_text(left)}\n"
+            f"  right: {expr_text(right)}"
+        )
     caller = inspect.stack()[2]
     op = "assert numeric" if numeric else "assert"
     by = f" by {', '.join(rules)}" if rules else ""
@@ -74,9 +78,7 @@ def _check(lhs: Expr | str, rhs: Expr | str, program: Program | None, *, numeric
     result = Checker(program, Options(seed=seed)).run_statement(stmt)[0]
     if result.status == OK:
         return
-    lines = [f"{result.status}: {result.detail}",
-             f"  left:  {expr_text(left)}",
-             f"  right: {expr_text(right)}"]
+    lines = [f"{result.status}: {result.detail}", f"  left:  {expr_text(left)}", f"  right: {expr_text(right)}"]
     lines += [f"  {line}" for line in result.output]
     if result.path == "exact":
         lines.append(f"  decided exactly over prime fields (seed {result.seed})")

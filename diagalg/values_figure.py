@@ -21,9 +21,15 @@ if TYPE_CHECKING:
     from .numeric.values import Declarations, ShownValues
 
 
-def values_document(expr: Expr, program: Declarations, seed: int = 0, folded: bool = False,
-                    title: str | None = None, name: str | None = None,
-                    labels: tuple[str, ...] | None = None) -> tuple[str, ShownValues]:
+def values_document(
+    expr: Expr,
+    program: Declarations,
+    seed: int = 0,
+    folded: bool = False,
+    title: str | None = None,
+    name: str | None = None,
+    labels: tuple[str, ...] | None = None,
+) -> tuple[str, ShownValues]:
     """The SVG document of ``expr`` drawn (a bare let opened one level unless ``folded``)
     with its values below, and the arrays shown. A bare let's own value is named after
     the let, its axes in the let's label order (or ``name`` and ``labels``, when the caller
@@ -44,13 +50,21 @@ def values_document(expr: Expr, program: Declarations, seed: int = 0, folded: bo
         shown = values_of(opened, program, seed=seed, labels=labels, name=name)
     except NumericError as e:
         raise DiagalgError(f"values: {e}") from None
-    text = with_values(render(opened, program, "svg"), shown.arrays, shown.source,
-                       title if title is not None else expr_text(expr))
+    text = with_values(
+        render(opened, program, "svg"), shown.arrays, shown.source, title if title is not None else expr_text(expr)
+    )
     return text, shown
 
 
-def write_values(expr: Expr, program: Declarations, path: str | Path, seed: int = 0, folded: bool = False,
-                 name: str | None = None, labels: tuple[str, ...] | None = None) -> None:
+def write_values(
+    expr: Expr,
+    program: Declarations,
+    path: str | Path,
+    seed: int = 0,
+    folded: bool = False,
+    name: str | None = None,
+    labels: tuple[str, ...] | None = None,
+) -> None:
     """Write :func:`values_document` to ``path``: ``.svg``, ``.html`` (a page with the
     source line as caption) or ``.png`` (when an SVG converter is installed). Any other
     extension is a :class:`DiagalgError` naming the kinds that work, raised before

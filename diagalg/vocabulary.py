@@ -22,8 +22,7 @@ SCALAR_FUNCTIONS = ("sqrt", "min")
 #: File extensions a drawing can be written to, and the format each means: the
 #: lowering checks a ``draw ... to "file"`` statement's name against these without
 #: importing the renderer, which a check does not otherwise need.
-DRAWING_EXTENSIONS = {".svg": "svg", ".tex": "tikz", ".tikz": "tikz", ".png": "png", ".html": "html",
-                      ".htm": "html"}
+DRAWING_EXTENSIONS = {".svg": "svg", ".tex": "tikz", ".tikz": "tikz", ".png": "png", ".html": "html", ".htm": "html"}
 #: the kinds a drawing with its values can be written as (the values panels are SVG)
 VALUES_KINDS = ("svg", "html", "png")
 
@@ -54,8 +53,9 @@ def grammar_keywords() -> tuple[str, ...]:
 
 def rule_literals(rule: str) -> tuple[str, ...]:
     """The identifier-like literals of grammar rule ``rule`` (its whole definition)."""
-    m = re.search(rf"^[!?]?{re.escape(rule)}\s*:(.*?)(?=^[!?]?[A-Za-z_]\w*\s*:|^%|\Z)", grammar_text(),
-                  re.MULTILINE | re.DOTALL)
+    m = re.search(
+        rf"^[!?]?{re.escape(rule)}\s*:(.*?)(?=^[!?]?[A-Za-z_]\w*\s*:|^%|\Z)", grammar_text(), re.MULTILINE | re.DOTALL
+    )
     if m is None:
         raise ValueError(f"the grammar has no rule {rule!r}")
     return tuple(dict.fromkeys(_WORD.findall(m.group(1))))

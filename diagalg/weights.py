@@ -70,8 +70,13 @@ def load_arrays(path: str | Path, shown: str | None = None) -> dict[str, np.ndar
         raise WeightsError(f"{name}: not a readable .npz/.npy file ({e})") from None
 
 
-def bind(arrays: Mapping[str, np.ndarray], tensors: Mapping[str, TensorDecl], env: DimEnv,
-         source: str, into: Binding | None = None) -> Binding:
+def bind(
+    arrays: Mapping[str, np.ndarray],
+    tensors: Mapping[str, TensorDecl],
+    env: DimEnv,
+    source: str,
+    into: Binding | None = None,
+) -> Binding:
     """Bind ``arrays`` to the declarations in ``tensors`` (adding to ``into``).
 
     Promise: every bound array has exactly its declaration's shape under the
@@ -90,11 +95,15 @@ def bind(arrays: Mapping[str, np.ndarray], tensors: Mapping[str, TensorDecl], en
         if arr.dtype.kind not in "biufc":
             raise WeightsError(f"{source}: array '{name}' has dtype {arr.dtype}, not numbers")
         if arr.dtype.kind == "c" and not decl.is_complex:
-            raise WeightsError(f"{source}: array '{name}' is complex but tensor {name} is declared real "
-                               "(add `complex` to its declaration)")
+            raise WeightsError(
+                f"{source}: array '{name}' is complex but tensor {name} is declared real "
+                "(add `complex` to its declaration)"
+            )
         if arr.ndim != len(decl.legs):
-            raise WeightsError(f"{source}: array '{name}' has {arr.ndim} axes {arr.shape}; tensor {name} has "
-                               f"{len(decl.legs)} legs [{', '.join(decl.legs)}]")
+            raise WeightsError(
+                f"{source}: array '{name}' has {arr.ndim} axes {arr.shape}; tensor {name} has "
+                f"{len(decl.legs)} legs [{', '.join(decl.legs)}]"
+            )
         _bind_shape(decl, arr.shape, sizes, concrete, source)
         out.arrays[name] = arr.astype(np.complex128 if decl.is_complex else np.float64)
         out.sources[name] = source
@@ -109,23 +118,31 @@ def bind(arrays: Mapping[str, np.ndarray], tensors: Mapping[str, TensorDecl], en
     return out
 
 
-def bind_file(path: str | Path, shown: str, tensors: Mapping[str, TensorDecl], env: DimEnv,
-              into: Binding | None = None) -> Binding:
+def bind_file(
+    path: str | Path, shown: str, tensors: Mapping[str, TensorDecl], env: DimEnv, into: Binding | None = None
+) -> Binding:
     """Read the ``.npz``/``.npy`` file at ``path`` and bind its arrays to ``tensors``
     (adding to ``into``), as a ``weights`` statement does: messages name the file as
     ``shown`` (as the statement wrote it). Raises :class:`WeightsError`."""
     return bind(load_arrays(path, shown), tensors, env, shown, into)
 
 
-def _bind_shape(decl: TensorDecl, shape: tuple[int, ...], sizes: dict[sympy.Symbol, int],
-                concrete: Mapping[sympy.Symbol, sympy.Expr], source: str) -> None:
+def _bind_shape(
+    decl: TensorDecl,
+    shape: tuple[int, ...],
+    sizes: dict[sympy.Symbol, int],
+    concrete: Mapping[sympy.Symbol, sympy.Expr],
+    source: str,
+) -> None:
     for leg, dim, size in zip(decl.legs, decl.dims, shape):
         d = sympy.sympify(dim).xreplace(concrete)
         d = d.xreplace({s: sympy.Integer(v) for s, v in sizes.items()})
         if d.is_Integer:
             if int(d) != size:
-                raise WeightsError(f"{source}: array '{decl.name}' has shape {tuple(shape)}, but leg {leg} of "
-                                   f"{decl.name} has dimension {dim} = {int(d)}, not {size}")
+                raise WeightsError(
+                    f"{source}: array '{decl.name}' has shape {tuple(shape)}, but leg {leg} of "
+                    f"{decl.name} has dimension {dim} = {int(d)}, not {size}"
+                )
         elif d.is_Symbol:
             sizes[d] = int(size)
         # a product of unbound symbols: checked on the second pass, once they are bound

@@ -15,6 +15,7 @@ Conventions in the markdown:
   `diagalg` and `python` are the project's venv binaries; `echo $?` prints the
   previous command's exit status.
 """
+
 import contextlib
 import io
 import os
@@ -106,10 +107,12 @@ def run(cmd, work, last):
 def main():
     args = [a for a in sys.argv[1:] if a != "--fill"]
     if len(args) != 2:
-        print("usage: python docs/check_examples.py FILE.md SCRATCH_DIR [--fill]\n"
-              "  reruns every console example of FILE.md in SCRATCH_DIR (deleted and recreated) and\n"
-              "  compares the output with what FILE.md shows; --fill writes the outputs instead",
-              file=sys.stderr)
+        print(
+            "usage: python docs/check_examples.py FILE.md SCRATCH_DIR [--fill]\n"
+            "  reruns every console example of FILE.md in SCRATCH_DIR (deleted and recreated) and\n"
+            "  compares the output with what FILE.md shows; --fill writes the outputs instead",
+            file=sys.stderr,
+        )
         return 2
     md = Path(args[0])
     fill = "--fill" in sys.argv
@@ -141,7 +144,7 @@ def main():
             k2 = k + 1
             while k2 < len(body) and not body[k2].startswith("$ "):
                 k2 += 1
-            expected = "\n".join(body[k + 1:k2])
+            expected = "\n".join(body[k + 1 : k2])
             got, last = run(cmd, work, last)
             got = got.rstrip("\n")
             if _comparable(got) != _comparable(expected):

@@ -38,16 +38,30 @@ sys.path.insert(0, str(ROOT))
 import diagalg  # noqa: E402
 from diagalg.checker import Checker, Options, summary_text  # noqa: E402
 from diagalg.engine import unfold  # noqa: E402
-from diagalg.program import (AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt,  # noqa: E402
-                             ExpandStmt, RuleStmt, ShowStmt)
+from diagalg.program import AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, ShowStmt  # noqa: E402
 from diagalg.render import render  # noqa: E402
 from diagalg.render.scene import pictures  # noqa: E402
 
 #: the paper's order; any other example file follows, sorted
-ORDER = ["contractions", "trace_cyclicity", "tensor_product", "symmetric", "copy_tensor", "kronecker",
-         "isometry", "svd", "inverse", "mps_gauge", "shift_and_reshape", "derivatives",
-         "transformers/two_layer_paths", "transformers/induction_head", "transformers/softmax_heads",
-         "transformers/toy_model", "transformers/gpt2_shapes"]
+ORDER = [
+    "contractions",
+    "trace_cyclicity",
+    "tensor_product",
+    "symmetric",
+    "copy_tensor",
+    "kronecker",
+    "isometry",
+    "svd",
+    "inverse",
+    "mps_gauge",
+    "shift_and_reshape",
+    "derivatives",
+    "transformers/two_layer_paths",
+    "transformers/induction_head",
+    "transformers/softmax_heads",
+    "transformers/toy_model",
+    "transformers/gpt2_shapes",
+]
 CALCS_PER_FILE = 2
 LETS_PER_FILE = 6
 #: checked statements other than calc shown per file (the rest are counted)
@@ -55,8 +69,12 @@ CHECKS_PER_FILE = 4
 #: terms of an `expand` or `paths` statement drawn per statement (the rest are counted)
 TERMS_PER_STATEMENT = 4
 #: lets shown with their values (`diagalg draw FILE NAME --values`): (example, let name)
-VALUES_PICTURES = [("transformers/induction_head", "attn"), ("transformers/toy_model", "QK1"),
-                   ("transformers/induction_trained", "A0"), ("transformers/induction_trained", "A1")]
+VALUES_PICTURES = [
+    ("transformers/induction_head", "attn"),
+    ("transformers/toy_model", "QK1"),
+    ("transformers/induction_trained", "A0"),
+    ("transformers/induction_trained", "A1"),
+]
 #: a first sentence longer than this becomes a heading only up to its first colon
 TITLE_WIDTH = 100
 
@@ -69,8 +87,10 @@ README_PICTURES = [
 
 
 def example_files() -> list[Path]:
-    found = {p.relative_to(ROOT / "examples").with_suffix("").as_posix(): p
-             for p in sorted((ROOT / "examples").rglob("*.diag"))}
+    found = {
+        p.relative_to(ROOT / "examples").with_suffix("").as_posix(): p
+        for p in sorted((ROOT / "examples").rglob("*.diag"))
+    }
     names = [n for n in ORDER if n in found] + sorted(n for n in found if n not in ORDER)
     return [found[n] for n in names]
 
@@ -95,7 +115,7 @@ def opening_comment(path: Path) -> tuple[str, list[str]]:
     first, rest = " ".join(lines[:end]), lines[end:]
     m = re.match(r"(.+?[.!?])(?:\s+(?=[A-Z\"'`(])|$)", first)
     sentence = m.group(1) if m else first
-    after = first[len(sentence):].strip()
+    after = first[len(sentence) :].strip()
     if len(sentence) > TITLE_WIDTH and ": " in sentence:
         return sentence.split(": ", 1)[0], [first] + rest
     return sentence.rstrip("."), ([after] if after else []) + rest
@@ -177,13 +197,19 @@ class Writer:
         """The let ``name`` drawn with the arrays behind it (`draw ... --values`)."""
         from diagalg.values_figure import values_document
 
-        text, shown = values_document(program.lets[name].expr, program, 0, folded=True, name=name,
-                                      labels=program.lets[name].labels)
+        text, shown = values_document(
+            program.lets[name].expr, program, 0, folded=True, name=name, labels=program.lets[name].labels
+        )
         (self.pictures / f"{stem}-{_slug(name)}-values.svg").write_text(text, encoding="utf-8")
-        self.md += [f"### Values: `{name}`", "",
-                    f"`diagalg draw {rel} {name} --values -o {name}.svg` draws {name} with the arrays "
-                    f"behind it ({shown.source}):", "",
-                    f"![{name} with its values](pictures/{stem}-{_slug(name)}-values.svg)", ""]
+        self.md += [
+            f"### Values: `{name}`",
+            "",
+            f"`diagalg draw {rel} {name} --values -o {name}.svg` draws {name} with the arrays "
+            f"behind it ({shown.source}):",
+            "",
+            f"![{name} with its values](pictures/{stem}-{_slug(name)}-values.svg)",
+            "",
+        ]
 
     def example(self, number: int, path: Path) -> None:
         """The section of one example file (see the module docstring); the working
@@ -235,8 +261,10 @@ class Writer:
             self.md += ["```diag", stmt.source.text, "```", ""]
             parts = drawn_parts(stmt)
             sides = pictures([e for _, e in parts])  # the sides share one layout where they can
-            shown = [f"{caption.capitalize()}: ![{caption}]({self.picture(f'{stem}-check{k}-{caption}.svg', e, pic)})"
-                     for (caption, e), pic in zip(parts, sides)]
+            shown = [
+                f"{caption.capitalize()}: ![{caption}]({self.picture(f'{stem}-check{k}-{caption}.svg', e, pic)})"
+                for (caption, e), pic in zip(parts, sides)
+            ]
             if shown:
                 self.md += [" ".join(shown), ""]
             self.output(results)
@@ -257,10 +285,27 @@ class Writer:
 
 
 def _screenshot(exe: str, page: Path, png: Path, size: str, tmp: str) -> None:
-    subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--hide-scrollbars", f"--user-data-dir={tmp}/profile", f"--screenshot={png}",
-                    f"--window-size={size}", page.as_uri()], capture_output=True, check=True, timeout=120)
+    subprocess.run(
+        [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp}/profile",
+            f"--screenshot={png}",
+            f"--window-size={size}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
 
 
 def screenshots(out: Path) -> str:
@@ -274,14 +319,20 @@ def screenshots(out: Path) -> str:
         src = Path(tmp) / "isometry.diag"
         src.write_text(example)
         page = Path(tmp) / "report.html"
-        subprocess.run([sys.executable, "-m", "diagalg.cli", "check", "--html", str(page), src.name],
-                       cwd=tmp, capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "diagalg.cli", "check", "--html", str(page), src.name],
+            cwd=tmp,
+            capture_output=True,
+            check=False,
+        )
         _screenshot(exe, page, out / "pictures" / "readme-report.png", "1000,760", tmp)
         program = diagalg.parse(example)
         d = diagalg.simplify(program.expr("V[a, b] V[a, c] A[c, d] V[f, d] V[f, e]"), program=program)
         nb = Path(tmp) / "notebook.html"
-        nb.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{d._repr_html_()}"
-                      "</body></html>", encoding="utf-8")
+        nb.write_text(
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{d._repr_html_()}</body></html>",
+            encoding="utf-8",
+        )
         _screenshot(exe, nb, out / "pictures" / "readme-notebook.png", "900,200", tmp)
     return "wrote readme-report.png, readme-notebook.png"
 
@@ -294,16 +345,21 @@ def main(argv: list[str] | None = None) -> int:
     ns.out = ns.out.resolve()
     os.chdir(ROOT)  # result lines as `diagalg check examples/...` prints them from the root
     w = Writer(ns.out)
-    w.md += ["# Tutorial: the paper's examples, drawn", "",
-             "Generated by `make docs` (scripts/make_docs.py) from the files in `examples/`: every",
-             "definition and derivation below is the example file's own text, every picture is",
-             "`diagalg.render`'s drawing of it. Check any of them with `diagalg check FILE`,",
-             "or see every step with its rule and numeric error in `diagalg check --html report.html FILE`.",
-             "", "Conventions: a tensor is a box (a vector a circle) with one line per leg; an isometry",
-             "is a triangle whose tip points at its smaller legs, a unitary a square; a copy tensor,",
-             "or an index shared by three or more legs, is a black dot; a nonlinear function is a",
-             "bubble around its argument; free legs end at the border with their labels; contracted",
-             "legs are lines with their index in small grey type; `*` marks a complex conjugate.", ""]
+    w.md += [
+        "# Tutorial: the paper's examples, drawn",
+        "",
+        "Generated by `make docs` (scripts/make_docs.py) from the files in `examples/`: every",
+        "definition and derivation below is the example file's own text, every picture is",
+        "`diagalg.render`'s drawing of it. Check any of them with `diagalg check FILE`,",
+        "or see every step with its rule and numeric error in `diagalg check --html report.html FILE`.",
+        "",
+        "Conventions: a tensor is a box (a vector a circle) with one line per leg; an isometry",
+        "is a triangle whose tip points at its smaller legs, a unitary a square; a copy tensor,",
+        "or an index shared by three or more legs, is a black dot; a nonlinear function is a",
+        "bubble around its argument; free legs end at the border with their labels; contracted",
+        "legs are lines with their index in small grey type; `*` marks a complex conjugate.",
+        "",
+    ]
     for k, path in enumerate(example_files(), start=1):
         w.example(k, path)
     (ns.out / "tutorial.md").write_text("\n".join(w.md).rstrip() + "\n", encoding="utf-8")

@@ -30,8 +30,10 @@ def main() -> int:
         for path, text in ((GOLDEN / f"{name}.png", True), (GOLDEN / f"{name}-shapes.png", False)):
             shoot(expr, path, text)
             total += path.stat().st_size
-            print(f"wrote {path.relative_to(ROOT)} ({path.stat().st_size} bytes): {what}"
-                  + ("" if text else ", without its texts"))
+            print(
+                f"wrote {path.relative_to(ROOT)} ({path.stat().st_size} bytes): {what}"
+                + ("" if text else ", without its texts")
+            )
     print(f"{2 * len(FIGURES)} pictures, {total} bytes")
     return 0
 

@@ -34,8 +34,13 @@ import numpy as np
 
 
 def make_toy_model(
-    layers: int = 2, heads: int = 4, d_model: int = 16, d_head: int = 4,
-    vocab: int = 20, seq: int = 8, seed: int = 0,
+    layers: int = 2,
+    heads: int = 4,
+    d_model: int = 16,
+    d_head: int = 4,
+    vocab: int = 20,
+    seq: int = 8,
+    seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """The arrays of a random attention-only transformer (see module docstring)."""
     rng = np.random.default_rng(seed)
@@ -68,7 +73,6 @@ def _integer_at_least(low: int, what: str):
 
 _positive = _integer_at_least(1, "positive")
 _seed = _integer_at_least(0, "non-negative")
-
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,8 +29,7 @@ def ensure_pdflatex() -> str:
         print(f"installing {' '.join(PACKAGES)} (apt-get) ...", flush=True)
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES], env=env,
-                       check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES], env=env, check=False)
         exe = shutil.which("pdflatex")
         if exe:
             return exe
@@ -63,8 +62,13 @@ def main() -> int:
         for k, (name, expr) in enumerate(drawings()):
             tex = Path(tmp) / f"d{k}.tex"
             tex.write_text(render(expr, None, "tikz"), encoding="utf-8")
-            run = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp,
-                                 capture_output=True, text=True, timeout=120)
+            run = subprocess.run(
+                [pdflatex, "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             count += 1
             pdf = tex.with_suffix(".pdf")
             if run.returncode != 0 or not pdf.exists() or pdf.stat().st_size < 1000:

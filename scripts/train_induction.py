@@ -95,9 +95,9 @@ def sample_batch(cfg: Config, rng: np.random.Generator, n: int) -> tuple[np.ndar
     for b in range(n):
         p = int(rng.integers(4, T // 2 + 1))
         r = int(rng.integers(0, T - 2 * p + 1))
-        toks[b, r + p:r + 2 * p] = toks[b, r:r + p]
+        toks[b, r + p : r + 2 * p] = toks[b, r : r + p]
         # position q predicts token q + 1; q + 1 in the second copy, and q in it too
-        rep[b, r + p:r + 2 * p - 1] = True
+        rep[b, r + p : r + 2 * p - 1] = True
     return toks, rep
 
 
@@ -158,8 +158,9 @@ def losses(logits: np.ndarray, toks: np.ndarray, rep: np.ndarray) -> tuple[float
     return float(nll.mean()), float(nll[m].mean()), full
 
 
-def backward(p: Params, cfg: Config, toks: np.ndarray, caches: list[dict[str, np.ndarray]],
-             dlogits: np.ndarray) -> Params:
+def backward(
+    p: Params, cfg: Config, toks: np.ndarray, caches: list[dict[str, np.ndarray]], dlogits: np.ndarray
+) -> Params:
     """The gradient of the loss with respect to every parameter (reverse mode, by hand)."""
     g: Params = {}
     xL = caches[-1]["x"]
@@ -210,8 +211,12 @@ def detectors(p: Params, cfg: Config, toks: np.ndarray, period: int) -> tuple[np
 def state_dict(p: Params, cfg: Config) -> dict[str, np.ndarray]:
     """The parameters in TransformerLens's names (float32), zero biases included."""
     f = np.float32
-    sd = {"embed.W_E": p["WE"].astype(f), "pos_embed.W_pos": p["WP"].astype(f),
-          "unembed.W_U": p["WU"].astype(f), "unembed.b_U": np.zeros(cfg.vocab, f)}
+    sd = {
+        "embed.W_E": p["WE"].astype(f),
+        "pos_embed.W_pos": p["WP"].astype(f),
+        "unembed.W_U": p["WU"].astype(f),
+        "unembed.b_U": np.zeros(cfg.vocab, f),
+    }
     for l in range(cfg.layers):
         for m in "QKVO":
             sd[f"blocks.{l}.attn.W_{m}"] = p[f"W{m}{l}"].astype(f)
@@ -221,8 +226,9 @@ def state_dict(p: Params, cfg: Config) -> dict[str, np.ndarray]:
     return sd
 
 
-def train(cfg: Config, max_steps: int, target: float, after: int, every: int = 100,
-          log: bool = True) -> tuple[Params, list[tuple[int, float, float]]]:
+def train(
+    cfg: Config, max_steps: int, target: float, after: int, every: int = 100, log: bool = True
+) -> tuple[Params, list[tuple[int, float, float]]]:
     """Adam on fresh batches; returns the parameters and (step, train loss, repeated-half
     eval loss) at each evaluation. Stops ``after`` steps past the first evaluation whose
     repeated-half loss is below ``target``, or at ``max_steps``."""
@@ -246,16 +252,19 @@ def train(cfg: Config, max_steps: int, target: float, after: int, every: int = 1
         for k in p:
             m1[k] = b1 * m1[k] + (1 - b1) * g[k]
             m2[k] = b2 * m2[k] + (1 - b2) * g[k] ** 2
-            p[k] -= cfg.lr * (m1[k] / (1 - b1 ** step)) / (np.sqrt(m2[k] / (1 - b2 ** step)) + eps)
+            p[k] -= cfg.lr * (m1[k] / (1 - b1**step)) / (np.sqrt(m2[k] / (1 - b2**step)) + eps)
         if step % every == 0 or step == max_steps:
             elog, _ = forward(p, cfg, eval_toks)
             eall, erep, _ = losses(elog, eval_toks, eval_rep)
             history.append((step, loss, erep))
             if log:
                 prev, ind = detectors(p, cfg, det_toks, period)
-                print(f"step {step:5d}  train {loss:.4f}  eval: all {eall:.4f}  repeated half {erep:.4f}  "
-                      f"prev-token max {prev.max():.3f} (L0H{prev.argmax()})  induction max {ind.max():.3f} "
-                      f"(L1H{ind.argmax()})  {time.perf_counter() - start:.1f}s", flush=True)
+                print(
+                    f"step {step:5d}  train {loss:.4f}  eval: all {eall:.4f}  repeated half {erep:.4f}  "
+                    f"prev-token max {prev.max():.3f} (L0H{prev.argmax()})  induction max {ind.max():.3f} "
+                    f"(L1H{ind.argmax()})  {time.perf_counter() - start:.1f}s",
+                    flush=True,
+                )
             if stop_at is None and erep < target:
                 stop_at = step + after
             if stop_at is not None and step >= stop_at:
@@ -267,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=6000, help="at most this many steps")
-    ap.add_argument("--target", type=float, default=1.0,
-                    help="stop once the repeated-half eval loss is below this (nats)")
+    ap.add_argument(
+        "--target", type=float, default=1.0, help="stop once the repeated-half eval loss is below this (nats)"
+    )
     ap.add_argument("--after", type=int, default=1000, help="steps to train past the target")
     ap.add_argument("-o", "--output", default=str(OUT))
     ap.add_argument("--tokens", default=str(TOKENS), help="where to write the example's input")
@@ -279,18 +289,23 @@ def main(argv: list[str] | None = None) -> int:
     p, history = train(cfg, ns.steps, ns.target, ns.after)
     secs = time.perf_counter() - start
     step, loss, erep = history[-1]
-    print(f"trained {step} steps in {secs:.1f}s: train loss {loss:.4f}, repeated-half eval loss {erep:.4f} "
-          f"(log(vocab) = {math.log(cfg.vocab):.4f})")
+    print(
+        f"trained {step} steps in {secs:.1f}s: train loss {loss:.4f}, repeated-half eval loss {erep:.4f} "
+        f"(log(vocab) = {math.log(cfg.vocab):.4f})"
+    )
     if erep >= ns.target:
         print(f"induction did not form: repeated-half loss {erep:.4f} >= {ns.target}", file=sys.stderr)
         return 1
     np.savez(ns.output, **state_dict(p, cfg))
     rng = np.random.default_rng(cfg.seed + 1)
-    first = rng.permutation(cfg.vocab)[:cfg.n_ctx // 2]
+    first = rng.permutation(cfg.vocab)[: cfg.n_ctx // 2]
     tokens = np.tile(first, 2)
     Path(ns.tokens).write_text(
         f"# {len(first)} random tokens repeated twice (scripts/train_induction.py, seed {cfg.seed + 1})\n"
-        + " ".join(str(int(t)) for t in tokens) + "\n", encoding="utf-8")
+        + " ".join(str(int(t)) for t in tokens)
+        + "\n",
+        encoding="utf-8",
+    )
     print(f"wrote {ns.output} ({Path(ns.output).stat().st_size} bytes) and {ns.tokens}")
     return 0
 

@@ -18,9 +18,18 @@ from pathlib import Path
 
 MISSING = "Chromium not installed (apt-get install chromium; .ci/run does this when it can)"
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--force-device-scale-factor=1"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+]
 
 
 def chromium() -> str | None:
@@ -35,8 +44,9 @@ def _run(args: list[str], timeout: int = 90) -> subprocess.CompletedProcess:
     exe = chromium()
     assert exe is not None, MISSING
     with tempfile.TemporaryDirectory(prefix="diagalg-chromium-") as profile:
-        return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [exe, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=timeout
+        )
 
 
 def dump_dom(page: Path) -> str:
@@ -58,8 +68,8 @@ def read_png(path: Path) -> tuple[int, int, list[bytes]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
             assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
@@ -73,7 +83,7 @@ def read_png(path: Path) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         f = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b = prev[i]
@@ -97,7 +107,7 @@ def color_blobs(rows: list[bytes], width: int, rgb: tuple[int, int, int], min_pi
     """How many connected areas (4-neighbour, at least ``min_pixels``) have exactly colour ``rgb``."""
     target = bytes(rgb)
     seen: set[tuple[int, int]] = set()
-    hits = {(x, y) for y, row in enumerate(rows) for x in range(width) if row[3 * x:3 * x + 3] == target}
+    hits = {(x, y) for y, row in enumerate(rows) for x in range(width) if row[3 * x : 3 * x + 3] == target}
     count = 0
     for start in hits:
         if start in seen:

@@ -73,8 +73,8 @@ def planted_model(seed: int = 0) -> dict[str, np.ndarray]:
         out["WQ2"][h, TOK + t, t] += c2
         out["WK2"][h, PREV + t, t] += c2
     # a large random position-position part (a distractor for norm ranking)
-    out["WQ2"][h, POS:POS + SEQ, VOCAB:] += 1.2 * rng.standard_normal((SEQ, DH - VOCAB))
-    out["WK2"][h, POS:POS + SEQ, VOCAB:] += 1.2 * rng.standard_normal((SEQ, DH - VOCAB))
+    out["WQ2"][h, POS : POS + SEQ, VOCAB:] += 1.2 * rng.standard_normal((SEQ, DH - VOCAB))
+    out["WK2"][h, POS : POS + SEQ, VOCAB:] += 1.2 * rng.standard_normal((SEQ, DH - VOCAB))
     out["WV2"][h] = w(D, DH)
     out["WO2"][h] = w(DH, D)
     for t in range(VOCAB):

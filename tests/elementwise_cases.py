@@ -108,8 +108,9 @@ def check_sites(expr: Expr, rules: dict, seed: int, fired=None, steps: bool = Tr
         engine = Engine(DEFAULT_RULES, SUBS, record=True)
         engine.simplify(expr)
         rnd = random.Random(seed)
-        inter = [(s.before.diagram, {l: s.before.diagram.dims[e] for l, e in s.before.diagram.free})
-                 for s in engine.steps]
+        inter = [
+            (s.before.diagram, {l: s.before.diagram.dims[e] for l, e in s.before.diagram.free}) for s in engine.steps
+        ]
         todo += rnd.sample(inter, min(4, len(inter)))
     problems = []
     for d, free in todo:
@@ -125,8 +126,10 @@ def check_sites(expr: Expr, rules: dict, seed: int, fired=None, steps: bool = Tr
                 after = _rewritten(rule, d, batch, free)
                 res = compare(before, after, ENV, seed=seed)
                 if res.status != "equal":
-                    problems.append(f"rule {name} ({len(batch)} sites): {res.status} (error {res.max_error:.3g})\n"
-                                    f"  before: {text(before)}\n  after:  {text(after)}")
+                    problems.append(
+                        f"rule {name} ({len(batch)} sites): {res.status} (error {res.max_error:.3g})\n"
+                        f"  before: {text(before)}\n  after:  {text(after)}"
+                    )
     return problems
 
 
@@ -134,22 +137,67 @@ def check_sites(expr: Expr, rules: dict, seed: int, fired=None, steps: bool = Tr
 
 #: factors on label i; ``{j}`` marks the copies placed on label j instead (another edge)
 FACTORS_I = (
-    "x[i]", "x[i]", "y[i]", "w[i]", "v[i]", "A[i, j2] x[j2]", "softmax[i](x[i])", "sigmoid(x[i])",
-    "exp(x[i])", "exp(y[i])", "exp(-x[i])", "exp(log(w[i]))", "log(exp(x[i]))",
-    "pow(x[i], -1)", "pow(x[i], -2)", "pow(y[i], -1)", "pow(x[i], 2)", "pow(x[i], 3)", "pow(x[i], 0)",
-    "pow(w[i], 1/2)", "pow(w[i], -1/2)", "pow(w[i], 3/2)", "pow(3 * x[i], -1)", "pow(-2 * x[i], -1)",
-    "pow(keep[i](x[i] y[i]), -1)", "pow(keep[i](x[i] A[i, j2] y[j2]), -1)", "pow(A[i, j2] x[j2], -1)",
-    "pow(keep[i](w[i] v[i]), 1/2)", "pow(2 * w[i], -1/2)", "pow(keep[i](w[i] sigmoid(x[i])), -1/2)",
-    "pow(pow(x[i], 2), -1)", "pow(pow(x[i], -1), -1)", "pow(pow(w[i], -1), 1/2)", "pow(pow(x[i], -1), 3)",
-    "pow(exp(x[i]), -1)", "pow(exp(x[i]), 1/2)", "pow(sigmoid(x[i]), -1)", "pow(softmax[i](x[i]), -1)",
+    "x[i]",
+    "x[i]",
+    "y[i]",
+    "w[i]",
+    "v[i]",
+    "A[i, j2] x[j2]",
+    "softmax[i](x[i])",
+    "sigmoid(x[i])",
+    "exp(x[i])",
+    "exp(y[i])",
+    "exp(-x[i])",
+    "exp(log(w[i]))",
+    "log(exp(x[i]))",
+    "pow(x[i], -1)",
+    "pow(x[i], -2)",
+    "pow(y[i], -1)",
+    "pow(x[i], 2)",
+    "pow(x[i], 3)",
+    "pow(x[i], 0)",
+    "pow(w[i], 1/2)",
+    "pow(w[i], -1/2)",
+    "pow(w[i], 3/2)",
+    "pow(3 * x[i], -1)",
+    "pow(-2 * x[i], -1)",
+    "pow(keep[i](x[i] y[i]), -1)",
+    "pow(keep[i](x[i] A[i, j2] y[j2]), -1)",
+    "pow(A[i, j2] x[j2], -1)",
+    "pow(keep[i](w[i] v[i]), 1/2)",
+    "pow(2 * w[i], -1/2)",
+    "pow(keep[i](w[i] sigmoid(x[i])), -1/2)",
+    "pow(pow(x[i], 2), -1)",
+    "pow(pow(x[i], -1), -1)",
+    "pow(pow(w[i], -1), 1/2)",
+    "pow(pow(x[i], -1), 3)",
+    "pow(exp(x[i]), -1)",
+    "pow(exp(x[i]), 1/2)",
+    "pow(sigmoid(x[i]), -1)",
+    "pow(softmax[i](x[i]), -1)",
     "pow(sigmoid(x[i]), 1/2)",
     # look-alikes that must stay as they are: |x| is not x, a complex log is defined modulo 2 pi i
-    "pow(pow(x[i], 2), 1/2)", "pow(keep[i](x[i] x[i]), -1/2)", "pow(pow(zc[i], 2), 1/2)",
-    "log(exp(10 * zc[i]))", "pow(exp(10 * zc[i]), 1/2)", "zc[i]", "pow(zc[i], -1)",
+    "pow(pow(x[i], 2), 1/2)",
+    "pow(keep[i](x[i] x[i]), -1/2)",
+    "pow(pow(zc[i], 2), 1/2)",
+    "log(exp(10 * zc[i]))",
+    "pow(exp(10 * zc[i]), 1/2)",
+    "zc[i]",
+    "pow(zc[i], -1)",
 )
 FACTORS_J = ("x[j]", "pow(x[j], -1)", "w[j]", "pow(w[j], -1/2)", "exp(x[j])")
-FACTORS_IJ = ("A[i, j]", "A[j, i]", "pow(A[i, j], -1)", "pow(A[j, i], -1)", "P[i, j]", "pow(P[i, j], 1/2)",
-              "exp(A[i, j])", "exp(B[i, j])", "exp(A[j, i])", "pow(keep[i, j](A[i, j] x[i]), -1)")
+FACTORS_IJ = (
+    "A[i, j]",
+    "A[j, i]",
+    "pow(A[i, j], -1)",
+    "pow(A[j, i], -1)",
+    "P[i, j]",
+    "pow(P[i, j], 1/2)",
+    "exp(A[i, j])",
+    "exp(B[i, j])",
+    "exp(A[j, i])",
+    "pow(keep[i, j](A[i, j] x[i]), -1)",
+)
 COEFFS = ("1", "2", "-1/2", "n")
 CLOSINGS = ("", " delta[j]", " delta[i] delta[j]", " y[j]")
 
@@ -168,5 +216,17 @@ def products(draw) -> str:
     return f"{coeff} * keep[i, j]({' '.join(factors)}){closing}"
 
 
-__all__ = ["DECLS", "ENV", "PROG", "SUBS", "check_sites", "diagrams_of", "numerically_different", "products",
-           "proved", "run", "simplified", "text"]
+__all__ = [
+    "DECLS",
+    "ENV",
+    "PROG",
+    "SUBS",
+    "check_sites",
+    "diagrams_of",
+    "numerically_different",
+    "products",
+    "proved",
+    "run",
+    "simplified",
+    "text",
+]

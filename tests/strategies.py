@@ -221,8 +221,7 @@ class Builder:
                 self.groups.setdefault(ra, set()).update(self.groups[rb])
         return ra
 
-    def factor(self, net: Net, head: str, legs: list[int], delta_dim: str | None = None,
-               count: bool = True) -> Factor:
+    def factor(self, net: Net, head: str, legs: list[int], delta_dim: str | None = None, count: bool = True) -> Factor:
         """Add a factor. ``count=False`` for a use of a box leg inside a summand
         (``uses`` counts the uses at the level where a label lives)."""
         f = Factor(head, legs, delta_dim)
@@ -482,7 +481,23 @@ def _box(draw, b: Builder, net: Net, depth: int) -> list[int]:
     return list(ports)
 
 
-MOTIFS = ("chain", "tree", "vector", "copy", "copy", "pair", "pair", "pair", "pair", "single", "box", "box", "box", "keep", "let")
+MOTIFS = (
+    "chain",
+    "tree",
+    "vector",
+    "copy",
+    "copy",
+    "pair",
+    "pair",
+    "pair",
+    "pair",
+    "single",
+    "box",
+    "box",
+    "box",
+    "keep",
+    "let",
+)
 
 
 @st.composite
@@ -493,8 +508,17 @@ def _motif(draw, b: Builder, net: Net, depth: int) -> list[int]:
         return draw(_box(b, net, depth))
     if kind == "keep":
         return draw(_keep(b, net, depth))
-    return draw({"chain": _chain, "tree": _tree, "vector": _vector, "copy": _copy,
-                 "pair": _pair, "single": _single, "let": _let}[kind](b, net))
+    return draw(
+        {
+            "chain": _chain,
+            "tree": _tree,
+            "vector": _vector,
+            "copy": _copy,
+            "pair": _pair,
+            "single": _single,
+            "let": _let,
+        }[kind](b, net)
+    )
 
 
 def _cap(b: Builder, net: Net, v: int, ones: bool, count: bool = True) -> None:
@@ -541,10 +565,20 @@ def _network(draw, b: Builder, net: Net, required: list[int], max_free: int, dep
             continue
         if choice == "hyper":
             # join an already contracted (unprotected) label of this net: a hyperedge
-            cands = sorted({b.find(w) for f in net.factors if isinstance(f, Factor) for w in f.legs
-                            if b.dim[b.find(w)] == d and b.used(w) >= 2 and b.find(w) not in b.protected
-                            and b.find(w) != b.find(v) and b.find(w) not in outer
-                            and not b.same_group(v, w)})
+            cands = sorted(
+                {
+                    b.find(w)
+                    for f in net.factors
+                    if isinstance(f, Factor)
+                    for w in f.legs
+                    if b.dim[b.find(w)] == d
+                    and b.used(w) >= 2
+                    and b.find(w) not in b.protected
+                    and b.find(w) != b.find(v)
+                    and b.find(w) not in outer
+                    and not b.same_group(v, w)
+                }
+            )
             if cands:
                 b.merge(draw(st.sampled_from(cands)), v)
                 continue
@@ -626,8 +660,7 @@ class Case:
         e = PROG.expr(self.text)
         if not self.edge_names:
             return e
-        return Expr.of([Term(t.coeff, rename_edges(t.diagram, self.edge_names), t.tags) for t in e.terms],
-                       e.free_dims)
+        return Expr.of([Term(t.coeff, rename_edges(t.diagram, self.edge_names), t.tags) for t in e.terms], e.free_dims)
 
 
 def rename_edges(d: Diagram, names: tuple[str, ...]) -> Diagram:
@@ -704,8 +737,11 @@ def shuffled(d: Diagram, seed: int) -> Diagram:
     ren = dict(zip(names, new))
     nodes = list(d.nodes)
     rng.shuffle(nodes)
-    return Diagram.build([Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
-                         {ren[e]: dm for e, dm in d.edge_dims}, {label: ren[e] for label, e in d.free})
+    return Diagram.build(
+        [Node(nd.op, tuple(ren[e] for e in nd.edges)) for nd in nodes],
+        {ren[e]: dm for e, dm in d.edge_dims},
+        {label: ren[e] for label, e in d.free},
+    )
 
 
 def nx_graph(d: Diagram):

@@ -245,8 +245,14 @@ def matrix_word(draw):
     return ring, names
 
 
-def render(ring: bool, names: list[str], labels: list[str], order: list[int],
-           transpose: int | None = None, by_name: set[int] = frozenset()) -> str:
+def render(
+    ring: bool,
+    names: list[str],
+    labels: list[str],
+    order: list[int],
+    transpose: int | None = None,
+    by_name: set[int] = frozenset(),
+) -> str:
     k = len(names)
     factors = []
     for t in range(k):

@@ -62,8 +62,11 @@ def _graph() -> dict[str, set[str]]:
         found = _imports(path, name)
         deps = {m for m in found if m in modules}
         # `from .x import name`: x itself; `from . import sub`: only the submodule, not the package
-        deps |= {m[:-2] for m in found if m.endswith(".?") and m[:-2] in modules
-                 and not any(d.startswith(m[:-1]) for d in deps)}
+        deps |= {
+            m[:-2]
+            for m in found
+            if m.endswith(".?") and m[:-2] in modules and not any(d.startswith(m[:-1]) for d in deps)
+        }
         graph[name] = deps - {name}
     return graph
 
@@ -109,8 +112,17 @@ def test_the_package_has_no_import_cycle() -> None:
 
 def test_the_model_imports_nothing_above_it() -> None:
     graph = _graph()
-    above = ("diagalg.lower", "diagalg.parser", "diagalg.cli", "diagalg.render", "diagalg.checker",
-             "diagalg.engine", "diagalg.rules", "diagalg.numeric", "diagalg.report")
+    above = (
+        "diagalg.lower",
+        "diagalg.parser",
+        "diagalg.cli",
+        "diagalg.render",
+        "diagalg.checker",
+        "diagalg.engine",
+        "diagalg.rules",
+        "diagalg.numeric",
+        "diagalg.report",
+    )
     for low in ("diagalg.model", "diagalg.program", "diagalg.dims"):
         assert not [m for m in graph[low] if m.startswith(above)], low
 
@@ -119,13 +131,21 @@ def test_the_renderer_does_not_run_the_engine() -> None:
     graph = _graph()
     for name, deps in graph.items():
         if name.startswith("diagalg.render"):
-            assert not [m for m in deps if m.startswith(("diagalg.engine", "diagalg.checker", "diagalg.rules",
-                                                         "diagalg.lower", "diagalg.program"))], name
+            assert not [
+                m
+                for m in deps
+                if m.startswith(
+                    ("diagalg.engine", "diagalg.checker", "diagalg.rules", "diagalg.lower", "diagalg.program")
+                )
+            ], name
 
 
 def test_no_module_is_over_800_lines() -> None:
-    long = {str(p.relative_to(ROOT)): n for p in PACKAGE.rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 800
+    }
     assert long == {}
 
 
@@ -135,8 +155,14 @@ def test_every_file_the_architecture_page_names_exists() -> None:
     named |= {m + "/" for m in re.findall(r"`([a-z_]+)/`", text)}
     assert len(named) > 20
     for name in sorted(named):
-        candidates = [ROOT / name, PACKAGE / name, PACKAGE / "numeric" / name, PACKAGE / "render" / name,
-                      PACKAGE / "lower" / name, PACKAGE / "rules" / name]
+        candidates = [
+            ROOT / name,
+            PACKAGE / name,
+            PACKAGE / "numeric" / name,
+            PACKAGE / "render" / name,
+            PACKAGE / "lower" / name,
+            PACKAGE / "rules" / name,
+        ]
         assert any(c.exists() for c in candidates), name
 
 

@@ -65,8 +65,14 @@ SUBS = ENV.concrete_subs()
 DIM = {"q": "seq", "k": "seq", "s": "m"}
 COEFFS = ("1", "-1", "2", "-3", "1/2", "seq", "-seq", "m / 2")
 #: factors over two seq labels (``{0}``, ``{1}``); ``{j}`` is a fresh summed label
-PAIR_SEQ = ("S[{0}, {1}]", "T[{1}, {0}]", "Sc[{0}, {1}]", "A[{0}, {j}] B[{j}, {1}]", "exp(S[{0}, {1}])",
-            "delta[{0}: seq, {1}]")
+PAIR_SEQ = (
+    "S[{0}, {1}]",
+    "T[{1}, {0}]",
+    "Sc[{0}, {1}]",
+    "A[{0}, {j}] B[{j}, {1}]",
+    "exp(S[{0}, {1}])",
+    "delta[{0}: seq, {1}]",
+)
 PAIR_SEQ_M = ("P[{0}, {1}]",)
 SINGLE = {
     "seq": ("b[{0}]", "c[{0}]", "bc[{0}]", "tanh(b[{0}])", "delta[{0}: seq]", "delta[{0}: seq]"),
@@ -238,8 +244,9 @@ def site_problems(expr: Expr, seed: int, counts: collections.Counter | None = No
                     problems.append(f"{name}: measure {m0} -> {bigger}\n  {diagalg.to_text(before)}")
                 wrong = same_value(before, after, seed)
                 if wrong is not None:
-                    problems.append(f"{name}: {wrong}\n"
-                                    f"  before: {diagalg.to_text(before)}\n  after:  {diagalg.to_text(after)}")
+                    problems.append(
+                        f"{name}: {wrong}\n  before: {diagalg.to_text(before)}\n  after:  {diagalg.to_text(after)}"
+                    )
     return problems
 
 
@@ -294,11 +301,17 @@ def _near_misses(d: Diagram) -> collections.Counter:
             ports = [t.diagram.nodes[i].op for i, _ in t.diagram.incidence[e]]
             if len(t.diagram.edge_labels[e]) > 1:
                 out["near-miss:second-label"] += 1
-            elif ports and all(len(p.ports) == 1 for p in ports) and not softmax_shift_mod.constant_along(
-                    t.diagram, op.axes[0]):
+            elif (
+                ports
+                and all(len(p.ports) == 1 for p in ports)
+                and not softmax_shift_mod.constant_along(t.diagram, op.axes[0])
+            ):
                 out["near-miss:vector-on-axis"] += 1
-            if op.kind == "softmax" and any(isinstance(x.op, BubbleOp) and x.op.kind == "causal"
-                                            for x in t.diagram.nodes) and not t.coeff.is_positive:
+            if (
+                op.kind == "softmax"
+                and any(isinstance(x.op, BubbleOp) and x.op.kind == "causal" for x in t.diagram.nodes)
+                and not t.coeff.is_positive
+            ):
                 out["near-miss:causal-negative"] += 1
     return out
 
@@ -308,8 +321,7 @@ def test_strategy_fires_every_rule() -> None:
     contain the look-alikes, so the properties above cannot pass vacuously."""
     counts: collections.Counter = collections.Counter()
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(text=bubble_cases())
     def collect(text: str) -> None:
         for d, _ in shapes(PROG.expr(text)):
@@ -323,8 +335,12 @@ def test_strategy_fires_every_rule() -> None:
     collect()
     report = dict(sorted(counts.items()))
     print("\nbubble-rule sites and look-alikes in the fixed-seed examples:", report)
-    for kind in RULES + ("softmax_shift:causal-only", "near-miss:second-label", "near-miss:vector-on-axis",
-                         "near-miss:causal-negative"):
+    for kind in RULES + (
+        "softmax_shift:causal-only",
+        "near-miss:second-label",
+        "near-miss:vector-on-axis",
+        "near-miss:causal-negative",
+    ):
         assert counts[kind] >= 5, f"{kind} occurred {counts[kind]} times: {report}"
 
 
@@ -338,20 +354,31 @@ FIRES = [
     ("softmax_shift", "softmax[k](Sc[q, k] + bc[q] delta[k: seq])", "softmax[k](Sc[q, k])"),
     ("softmax_shift", "softmax[k](causal[q, k](S[q, k] + b[q] delta[k: seq]))", "softmax[k](causal[q, k](S[q, k]))"),
     ("softmax_shift", "softmax[q](causal[q, k](S[q, k] + c[k] delta[q: seq]))", "softmax[q](causal[q, k](S[q, k]))"),
-    ("softmax_shift", "softmax[k](2 * causal[q, k](S[q, k] + b[q] delta[k: seq]) + b[q] delta[k: seq] + T[q, k])",
-     "softmax[k](2 * causal[q, k](S[q, k]) + T[q, k])"),
+    (
+        "softmax_shift",
+        "softmax[k](2 * causal[q, k](S[q, k] + b[q] delta[k: seq]) + b[q] delta[k: seq] + T[q, k])",
+        "softmax[k](2 * causal[q, k](S[q, k]) + T[q, k])",
+    ),
     ("logsumexp_shift", "logsumexp[k](S[q, k] + b[q] delta[k: seq])", "logsumexp[k](S[q, k]) + b[q]"),
     ("logsumexp_shift", "logsumexp[k](c[k] - 3 * delta[k: seq])", "logsumexp[k](c[k]) - 3"),
     # a complex argument with a real shift
-    ("logsumexp_shift", "logsumexp[k](Sc[q, k] + seq * b[q] delta[k: seq] + bc[q] delta[k: seq])",
-     "logsumexp[k](Sc[q, k] + bc[q] delta[k: seq]) + seq * b[q]"),
-    ("logsumexp_shift", "b[q] logsumexp[k](S[q, k] + b[q] delta[k: seq])",
-     "b[q] logsumexp[k](S[q, k]) + b[q] b[q]"),
-    ("logsumexp_shift", "logsumexp[k](S[q, k] + 2 * delta[q: seq] delta[k: seq]) delta[q: seq]",
-     "logsumexp[k](S[q, k]) delta[q: seq] + 2 * seq"),
+    (
+        "logsumexp_shift",
+        "logsumexp[k](Sc[q, k] + seq * b[q] delta[k: seq] + bc[q] delta[k: seq])",
+        "logsumexp[k](Sc[q, k] + bc[q] delta[k: seq]) + seq * b[q]",
+    ),
+    ("logsumexp_shift", "b[q] logsumexp[k](S[q, k] + b[q] delta[k: seq])", "b[q] logsumexp[k](S[q, k]) + b[q] b[q]"),
+    (
+        "logsumexp_shift",
+        "logsumexp[k](S[q, k] + 2 * delta[q: seq] delta[k: seq]) delta[q: seq]",
+        "logsumexp[k](S[q, k]) delta[q: seq] + 2 * seq",
+    ),
     ("layernorm_shift", "layernorm[s](P[q, s] + b[q] delta[s: m])", "layernorm[s](P[q, s])"),
-    ("layernorm_shift", "layernorm[s](P[q, s] - m * delta[q: seq] delta[s: m] + y[s] b[q])",
-     "layernorm[s](P[q, s] + y[s] b[q])"),
+    (
+        "layernorm_shift",
+        "layernorm[s](P[q, s] - m * delta[q: seq] delta[s: m] + y[s] b[q])",
+        "layernorm[s](P[q, s] + y[s] b[q])",
+    ),
 ]
 
 
@@ -450,8 +477,14 @@ def test_sloppy_constancy_is_caught(monkeypatch) -> None:
     monkeypatch.setattr(softmax_shift_mod, "constant_along", _sloppy_constant_along)
     assert site_problems(PROG.expr("softmax[k](S[q, k] + c[k] delta[q: seq])"), seed=0)
 
-    @settings(max_examples=300, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(text=bubble_cases())
     def prop(text: str) -> None:
         assert not site_problems(PROG.expr(text), seed=0)
@@ -481,8 +514,11 @@ CLI_IDENTITIES = [
 
 @pytest.mark.parametrize("rule, identity", CLI_IDENTITIES, ids=[c[1] for c in CLI_IDENTITIES])
 def test_cli_assert_by_rule(write_diag, cli, tmp_path, rule: str, identity: str) -> None:
-    write_diag("bubbles.diag", CLI_DECLS + f"assert {identity} by {rule}\nassert {identity}\n"
-               f"calc {identity.split(' == ')[0]}\n  = {identity.split(' == ')[1]} by {rule}\n")
+    write_diag(
+        "bubbles.diag",
+        CLI_DECLS + f"assert {identity} by {rule}\nassert {identity}\n"
+        f"calc {identity.split(' == ')[0]}\n  = {identity.split(' == ')[1]} by {rule}\n",
+    )
     r = cli("check", "bubbles.diag", cwd=tmp_path)
     lines = [l for l in r.stdout.splitlines() if l.startswith("bubbles.diag:")]
     assert lines[0].startswith("bubbles.diag:7: ok    assert ") and "[symbolic; numeric" in lines[0], r.stdout
@@ -492,13 +528,18 @@ def test_cli_assert_by_rule(write_diag, cli, tmp_path, rule: str, identity: str)
         assert r.returncode == 0
     else:  # true, so not refuted; but not proved by the default rules
         assert lines[1].startswith("bubbles.diag:8: FAIL  assert "), r.stdout
-        assert lines[1].endswith("not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric")
+        assert lines[1].endswith(
+            "not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric"
+        )
         assert r.returncode == 1
 
 
 def test_cli_near_miss_fails(write_diag, cli, tmp_path) -> None:
-    write_diag("miss.diag", CLI_DECLS + "assert softmax[k](S[q, k] + c[k] delta[q]) == softmax[k](S[q, k]) "
-               "by softmax_shift\nassert softmax[k](S[q, k] + c[k] delta[q]) != softmax[k](S[q, k])\n")
+    write_diag(
+        "miss.diag",
+        CLI_DECLS + "assert softmax[k](S[q, k] + c[k] delta[q]) == softmax[k](S[q, k]) "
+        "by softmax_shift\nassert softmax[k](S[q, k] + c[k] delta[q]) != softmax[k](S[q, k])\n",
+    )
     r = cli("check", "miss.diag", cwd=tmp_path)
     lines = [l for l in r.stdout.splitlines() if l.startswith("miss.diag:")]
     assert "FAIL" in lines[0] and "not equal: max error" in lines[0], r.stdout

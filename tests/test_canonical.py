@@ -24,11 +24,10 @@ from diagalg.model import (
     Node,
     ReshapeOp,
     ShiftOp,
-    Term,
     TensorDecl,
+    Term,
     tensor_op,
 )
-
 from strategies import nx_graph, shuffled
 
 n = dim_symbol("n")
@@ -47,16 +46,18 @@ y = TensorDecl("y", ("i",), (n,))
 Z = TensorDecl("Z", ("i", "j"), (n, n), is_complex=True)
 X = TensorDecl("X", ("i", "j"), (n, n), structure="invertible", inputs=("j",), outputs=("i",))
 P = TensorDecl("P", ("i", "j"), (n, n), structure="projector", inputs=("j",), outputs=("i",))
-XT = TensorDecl("XT", ("i", "j"), (n, n), antisymmetric=(("i", "j"),), structure="invertible",
-                inputs=("j",), outputs=("i",))
+XT = TensorDecl(
+    "XT", ("i", "j"), (n, n), antisymmetric=(("i", "j"),), structure="invertible", inputs=("j",), outputs=("i",)
+)
 
 
 def N(decl: TensorDecl, *edges: str, conj: bool = False, inv: int = 0) -> Node:
     return Node(tensor_op(decl, conj=conj, inv=inv), tuple(edges))
 
 
-def D(nodes: Iterable[Node], free: Mapping[str, str] | None = None,
-      dims: Mapping[str, sympy.Expr] | None = None) -> Diagram:
+def D(
+    nodes: Iterable[Node], free: Mapping[str, str] | None = None, dims: Mapping[str, sympy.Expr] | None = None
+) -> Diagram:
     """A diagram; every edge has dimension n unless ``dims`` says otherwise."""
     nodes = list(nodes)
     free = dict(free or {})
@@ -149,8 +150,7 @@ def test_conj_and_inv_distinguish():
 def test_real_projector_is_symmetric():
     f = {"i": "p", "j": "q"}
     assert key([N(P, "p", "q")], f) == key([N(P, "q", "p")], f)
-    Pc = TensorDecl("Pc", ("i", "j"), (n, n), structure="projector", inputs=("j",), outputs=("i",),
-                    is_complex=True)
+    Pc = TensorDecl("Pc", ("i", "j"), (n, n), structure="projector", inputs=("j",), outputs=("i",), is_complex=True)
     assert key([N(Pc, "p", "q")], f) != key([N(Pc, "q", "p")], f)
 
 
@@ -218,8 +218,7 @@ def test_antisymmetric_sign():
     assert equal(base, E(D([N(T3, "q", "r", "p")], f3)))
     assert equal(base, E(D([N(T3, "q", "p", "r")], f3), -1))
     # T[i,j] x[i] y[j] == -T[j,i] x[i] y[j]
-    assert equal(E(D([N(T, "i", "j"), N(x, "i"), N(y, "j")])),
-                 E(D([N(T, "j", "i"), N(x, "i"), N(y, "j")]), -1))
+    assert equal(E(D([N(T, "i", "j"), N(x, "i"), N(y, "j")])), E(D([N(T, "j", "i"), N(x, "i"), N(y, "j")]), -1))
 
 
 def test_antisymmetric_inverse():
@@ -471,8 +470,7 @@ def test_collect_sums_and_drops():
 def test_collect_with_subs():
     d = dim_symbol("d")
     f = {"i": "i", "j": "j"}
-    expr = Expr.of([Term(d, D([N(A, "i", "j")], f)), Term(-sympy.Integer(4), D([N(A, "i", "j")], f))],
-                   {"i": n, "j": n})
+    expr = Expr.of([Term(d, D([N(A, "i", "j")], f)), Term(-sympy.Integer(4), D([N(A, "i", "j")], f))], {"i": n, "j": n})
     assert len(collect(expr).terms) == 1
     assert collect(expr, {d: 4}).terms == ()
     assert equal(expr, Expr.of([], {"i": n, "j": n}), {d: 4})
@@ -482,11 +480,13 @@ def test_collect_with_subs():
 def test_equal_symbolic_coefficients():
     f = {"i": "i", "j": "j"}
     a = Expr.of([Term((n + 1) ** 2, D([N(A, "i", "j")], f))], {"i": n, "j": n})
-    b = Expr.of([Term(n ** 2 + 2 * n, D([N(A, "p", "q")], {"i": "p", "j": "q"})),
-                 Term(sympy.Integer(1), D([N(A, "i", "j")], f))], {"i": n, "j": n})
+    b = Expr.of(
+        [Term(n**2 + 2 * n, D([N(A, "p", "q")], {"i": "p", "j": "q"})), Term(sympy.Integer(1), D([N(A, "i", "j")], f))],
+        {"i": n, "j": n},
+    )
     assert equal(a, b)
     assert expr_key(a) == expr_key(b)
-    c = Expr.of([Term(n ** 2, D([N(A, "i", "j")], f))], {"i": n, "j": n})
+    c = Expr.of([Term(n**2, D([N(A, "i", "j")], f))], {"i": n, "j": n})
     assert not equal(a, c)
     assert expr_key(a) != expr_key(c)
 
@@ -579,8 +579,9 @@ def test_swapping_antisymmetric_legs_flips_sign(d, seed):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x)),
-       diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x)))
+@given(
+    diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x)), diagrams(max_nodes=3, max_edges=3, vocab=(A, S, T, Y, x))
+)
 def test_key_equality_matches_networkx_isomorphism(d1, d2):
     iso = nx.is_isomorphic(nx_graph(d1), nx_graph(d2), node_match=lambda a, b: a["c"] == b["c"])
     assert (canonical_key(d1) == canonical_key(d2)) == iso
@@ -624,14 +625,20 @@ def _random_values(rng) -> dict[str, "object"]:
         out = np.zeros_like(arr)
         for perm in it.permutations(range(arr.ndim)):
             par = sum(1 for a in range(len(perm)) for b in range(a + 1, len(perm)) if perm[a] > perm[b]) % 2
-            out += (sign ** par) * np.transpose(arr, perm)
+            out += (sign**par) * np.transpose(arr, perm)
         return out
 
     r = lambda *shape: rng.standard_normal(shape)  # noqa: E731
     return {
-        "A": r(_NUM, _NUM), "B": r(_NUM, _NUM), "S": sym(r(_NUM, _NUM), 1), "T": sym(r(_NUM, _NUM), -1),
-        "Y": sym(r(_NUM, _NUM, _NUM), 1), "T3": sym(r(_NUM, _NUM, _NUM), -1), "W": r(_NUM, _NUM, _NUM),
-        "x": r(_NUM), "y": r(_NUM),
+        "A": r(_NUM, _NUM),
+        "B": r(_NUM, _NUM),
+        "S": sym(r(_NUM, _NUM), 1),
+        "T": sym(r(_NUM, _NUM), -1),
+        "Y": sym(r(_NUM, _NUM, _NUM), 1),
+        "T3": sym(r(_NUM, _NUM, _NUM), -1),
+        "W": r(_NUM, _NUM, _NUM),
+        "x": r(_NUM),
+        "y": r(_NUM),
     }
 
 
@@ -704,8 +711,7 @@ def test_fully_symmetric_tensors_and_copy_tensors_without_port_vertices():
     # edge (a trace) keeps its port vertices: both encodings must still decide correctly
     import diagalg
 
-    prog = diagalg.parse("dim n\ntensor Y[a: n, b: n, c: n] symmetric\ntensor Z[a: n, b: n, c: n]\n"
-                         "tensor x[a: n]\n")
+    prog = diagalg.parse("dim n\ntensor Y[a: n, b: n, c: n] symmetric\ntensor Z[a: n, b: n, c: n]\ntensor x[a: n]\n")
     eq = lambda a, b: diagalg.equal(prog.expr(a), prog.expr(b), prog)  # noqa: E731
     assert eq("Y[i, j, k] Y[i, j, l] x[k] x[l]", "Y[p, k, q] x[k] x[l] Y[l, q, p]")
     assert eq("Y[i, i, j] x[j]", "x[j] Y[j, i, i]")

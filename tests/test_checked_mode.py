@@ -29,8 +29,13 @@ class WrongIsometry:
     def match(self, diagram: Diagram) -> Iterator[Site]:
         for i, n in enumerate(diagram.nodes):
             for j, m in enumerate(diagram.nodes):
-                if i < j and isinstance(n.op, TensorOp) and isinstance(m.op, TensorOp) \
-                        and n.op.decl.name == m.op.decl.name == "V" and n.edges[1] == m.edges[1]:
+                if (
+                    i < j
+                    and isinstance(n.op, TensorOp)
+                    and isinstance(m.op, TensorOp)
+                    and n.op.decl.name == m.op.decl.name == "V"
+                    and n.edges[1] == m.edges[1]
+                ):
                     yield Site((i, j), data=("a",))
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
@@ -42,8 +47,9 @@ def test_a_wrong_rule_is_caught_at_its_site():
     # V V† inside a longer chain: only the site V[a, b] V[c, b] is checked
     expr = prog.expr("A[i, a] V[a, b] V[c, b] A[c, k]")
     with pytest.raises(UnsoundRewrite) as info:
-        simplify(expr, rules=("wrong_isometry",), extra_rules={"wrong_isometry": WrongIsometry()},
-                 checked=True, env=prog.env)
+        simplify(
+            expr, rules=("wrong_isometry",), extra_rules={"wrong_isometry": WrongIsometry()}, checked=True, env=prog.env
+        )
     assert info.value.rule == "wrong_isometry"
     assert "V[a, b] V[c, b]" in info.value.site  # the site, not the whole term
 
@@ -51,8 +57,9 @@ def test_a_wrong_rule_is_caught_at_its_site():
 def test_unchecked_mode_would_have_accepted_it():
     prog = diagalg.parse(DECLS)
     expr = prog.expr("A[i, a] V[a, b] V[c, b] A[c, k]")
-    out = simplify(expr, rules=("wrong_isometry",), extra_rules={"wrong_isometry": WrongIsometry()},
-                   checked=False).result
+    out = simplify(
+        expr, rules=("wrong_isometry",), extra_rules={"wrong_isometry": WrongIsometry()}, checked=False
+    ).result
     assert diagalg.to_text(out) == "A[i, a] A[a, k]"
 
 
@@ -66,7 +73,6 @@ def test_sound_rules_pass_and_checks_are_cached_per_site_shape():
 
 
 def test_check_reports_an_unsound_rewrite_as_internal_error(tmp_path, monkeypatch):
-    from diagalg import rules
     from diagalg.rules import base
 
     monkeypatch.setitem(base._REGISTRY, "isometry", WrongIsometry())

@@ -24,18 +24,39 @@ def state_dict(layers: int = 2, mlp: bool = False, seed: int = 0) -> dict[str, n
     """A random model in TransformerLens's naming, with non-trivial biases and layer norms."""
     rng = np.random.default_rng(seed)
     n = rng.standard_normal
-    sd = {"embed.W_E": n((V, D)), "pos_embed.W_pos": n((C, D)), "unembed.W_U": n((D, V)),
-          "unembed.b_U": n(V), "ln_final.w": 1 + 0.3 * n(D), "ln_final.b": 0.3 * n(D)}
+    sd = {
+        "embed.W_E": n((V, D)),
+        "pos_embed.W_pos": n((C, D)),
+        "unembed.W_U": n((D, V)),
+        "unembed.b_U": n(V),
+        "ln_final.w": 1 + 0.3 * n(D),
+        "ln_final.b": 0.3 * n(D),
+    }
     for l in range(layers):
         p = f"blocks.{l}"
         sd.update({f"{p}.attn.W_{x}": n((H, D, DH)) / 4 for x in "QKV"})
         sd.update({f"{p}.attn.b_{x}": 0.5 * n((H, DH)) for x in "QKV"})
-        sd.update({f"{p}.attn.W_O": n((H, DH, D)) / 2, f"{p}.attn.b_O": 0.5 * n(D),
-                   f"{p}.ln1.w": 1 + 0.3 * n(D), f"{p}.ln1.b": 0.3 * n(D),
-                   f"{p}.attn.mask": np.tril(np.ones((C, C), dtype=bool)), f"{p}.attn.IGNORE": np.array(-1e5)})
+        sd.update(
+            {
+                f"{p}.attn.W_O": n((H, DH, D)) / 2,
+                f"{p}.attn.b_O": 0.5 * n(D),
+                f"{p}.ln1.w": 1 + 0.3 * n(D),
+                f"{p}.ln1.b": 0.3 * n(D),
+                f"{p}.attn.mask": np.tril(np.ones((C, C), dtype=bool)),
+                f"{p}.attn.IGNORE": np.array(-1e5),
+            }
+        )
         if mlp:
-            sd.update({f"{p}.ln2.w": 1 + 0.3 * n(D), f"{p}.ln2.b": 0.3 * n(D), f"{p}.mlp.W_in": n((D, M)) / 4,
-                       f"{p}.mlp.b_in": n(M), f"{p}.mlp.W_out": n((M, D)) / 4, f"{p}.mlp.b_out": n(D)})
+            sd.update(
+                {
+                    f"{p}.ln2.w": 1 + 0.3 * n(D),
+                    f"{p}.ln2.b": 0.3 * n(D),
+                    f"{p}.mlp.W_in": n((D, M)) / 4,
+                    f"{p}.mlp.b_in": n(M),
+                    f"{p}.mlp.W_out": n((M, D)) / 4,
+                    f"{p}.mlp.b_out": n(D),
+                }
+            )
     return sd
 
 
@@ -47,8 +68,7 @@ def save_safetensors(path: Path, sd: dict[str, np.ndarray], dtype: str = "F32") 
     for k, a in sd.items():
         kind = "BOOL" if a.dtype == bool else "F32" if k.endswith("IGNORE") else dtype  # -1e5 overflows F16
         raw = np.ascontiguousarray(a.astype({"BOOL": "?", "F32": "<f4"}.get(kind, np_dtype))).tobytes()
-        header[k] = {"dtype": kind, "shape": list(a.shape),
-                     "data_offsets": [offset, offset + len(raw)]}
+        header[k] = {"dtype": kind, "shape": list(a.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
     h = json.dumps(header).encode()
@@ -129,8 +149,11 @@ def test_fold_ln_keeps_the_logits(mlp: bool) -> None:
 def test_misshaped_missing_and_extra_arrays_are_named() -> None:
     sd = state_dict(2)
     bad = dict(sd, **{"blocks.1.attn.W_Q": np.zeros((H, DH, D))})
-    with pytest.raises(WeightsError, match=r"blocks\.1\.attn\.W_Q: expected \[4, 16, 4\] \(head, d_model, d_head\), "
-                                           r"got \[4, 4, 16\]"):
+    with pytest.raises(
+        WeightsError,
+        match=r"blocks\.1\.attn\.W_Q: expected \[4, 16, 4\] \(head, d_model, d_head\), "
+        r"got \[4, 4, 16\]",
+    ):
         from_transformerlens(bad, "m.safetensors")
     with pytest.raises(WeightsError, match=r"missing blocks\.0\.attn\.b_K, expected \[4, 4\] \(head, d_head\)"):
         from_transformerlens({k: v for k, v in sd.items() if k != "blocks.0.attn.b_K"}, "m")
@@ -140,12 +163,12 @@ def test_misshaped_missing_and_extra_arrays_are_named() -> None:
 
 def test_one_line_binds_a_safetensors_checkpoint(tmp_path: Path) -> None:
     save_safetensors(tmp_path / "model.safetensors", state_dict(2))
-    (tmp_path / "mine.diag").write_text(f'import "{STANDARD / "attn_only_2l.diag"}"\n'
-                                        'weights "model.safetensors" as transformerlens\n')
+    (tmp_path / "mine.diag").write_text(
+        f'import "{STANDARD / "attn_only_2l.diag"}"\nweights "model.safetensors" as transformerlens\n'
+    )
     r = run("check", str(tmp_path / "mine.diag"))
     assert r.returncode == 0, r.stderr
-    r = run("check", str(STANDARD / "attn_only_2l.diag"), "--weights", str(tmp_path / "model.safetensors"),
-            "--fold-ln")
+    r = run("check", str(STANDARD / "attn_only_2l.diag"), "--weights", str(tmp_path / "model.safetensors"), "--fold-ln")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "0 failed" in r.stdout
 
@@ -155,12 +178,12 @@ def test_npz_state_dict_with_mlps_and_a_wrong_statement(tmp_path: Path) -> None:
     r = run("check", str(STANDARD / "mlp_1l.diag"), "--weights", str(tmp_path / "model.npz"))
     assert r.returncode == 0, r.stdout + r.stderr
     # the attention-only file lacks the MLP tensors: the extra arrays are named
-    (tmp_path / "a.diag").write_text(f'import "{STANDARD / "attn_only_1l.diag"}"\n'
-                                     'weights "model.npz" as transformerlens\n')
+    (tmp_path / "a.diag").write_text(
+        f'import "{STANDARD / "attn_only_1l.diag"}"\nweights "model.npz" as transformerlens\n'
+    )
     r = run("check", str(tmp_path / "a.diag"))
     assert r.returncode == 2 and "a.diag:2:9: error: model.npz: array " in r.stderr and "Traceback" not in r.stderr
-    (tmp_path / "b.diag").write_text(f'import "{STANDARD / "mlp_1l.diag"}"\n'
-                                     'weights "model.npz" as huggingface\n')
+    (tmp_path / "b.diag").write_text(f'import "{STANDARD / "mlp_1l.diag"}"\nweights "model.npz" as huggingface\n')
     r = run("check", str(tmp_path / "b.diag"))
     assert "b.diag:2:24: error: unknown checkpoint layout 'huggingface'" in r.stderr
 
@@ -176,7 +199,8 @@ def test_scores_take_the_biases_in(tmp_path: Path) -> None:
     arrays = from_transformerlens(sd, "m")
     with_b = composition_scores(layers_from_arrays(arrays))
     without = composition_scores(layers_from_arrays({k: v for k, v in arrays.items() if not k.startswith("b")}))
-    zero = composition_scores(layers_from_arrays({k: (0 * v if k[:2] in ("bQ", "bK", "bV") else v)
-                                                  for k, v in arrays.items()}))
+    zero = composition_scores(
+        layers_from_arrays({k: (0 * v if k[:2] in ("bQ", "bK", "bV") else v) for k, v in arrays.items()})
+    )
     assert max(abs(a.value - b.value) for a, b in zip(with_b, without)) > 1e-3
     assert max(abs(a.value - b.value) for a, b in zip(zero, without)) < 1e-12

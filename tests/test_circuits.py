@@ -26,7 +26,7 @@ def model(tmp_path_factory):
 
 
 def check(cli, directory, body: str):
-    (directory / "m.diag").write_text(cm.DIAG + "tensor P[q: seq, k: seq]\nweights \"probe.npz\"\n" + S2 + body)
+    (directory / "m.diag").write_text(cm.DIAG + 'tensor P[q: seq, k: seq]\nweights "probe.npz"\n' + S2 + body)
     return cli("check", "m.diag", cwd=directory)
 
 
@@ -43,8 +43,10 @@ def numpy_kcomp(arrays) -> tuple[np.ndarray, float]:
 
 
 def contributions(stdout: str) -> list[tuple[float, str]]:
-    return [(float(m.group(1)), m.group(2))
-            for m in re.finditer(r"<P\[q, k\],·> ([-+][0-9.e+-]+)  [^\[\n]*\[([^\]]*)\]", stdout)]
+    return [
+        (float(m.group(1)), m.group(2))
+        for m in re.finditer(r"<P\[q, k\],·> ([-+][0-9.e+-]+)  [^\[\n]*\[([^\]]*)\]", stdout)
+    ]
 
 
 def test_the_induction_probe_puts_the_k_composition_term_first(cli, model):
@@ -52,8 +54,8 @@ def test_the_induction_probe_puts_the_k_composition_term_first(cli, model):
     r = check(cli, d, "expand S2[q, k] over h top 100\nexpand S2[q, k] over h top 8 by P[q, k]\n")
     assert r.returncode == 0, r.stdout + r.stderr
     by_norm = re.findall(r"‖·‖ [0-9.e+]+  \[([^\]]*)\]", r.stdout)
-    kcomp = "skip1 · attn1 · h=0 · #1 · #1"   # query: token embedding; key: L1H0 of the token embedding
-    assert by_norm.index(kcomp) >= 3          # ranking by norm buries it under the large random heads
+    kcomp = "skip1 · attn1 · h=0 · #1 · #1"  # query: token embedding; key: L1H0 of the token embedding
+    assert by_norm.index(kcomp) >= 3  # ranking by norm buries it under the large random heads
     ranked = contributions(r.stdout)
     assert len(ranked) == 8 and ranked[0][1] == kcomp
     term, whole = numpy_kcomp(arrays)
@@ -61,8 +63,11 @@ def test_the_induction_probe_puts_the_k_composition_term_first(cli, model):
     assert ranked[0][0] == pytest.approx(float(np.sum(probe * term)), rel=1e-5)
     # the contributions of all 100 terms sum to <P, S2>, printed and checked
     total = float(np.sum(probe * whole))
-    line = re.search(r"<P\[q, k\], E> = ([-+][0-9.e+-]+): every term evaluated, contributions sum to "
-                     r"([-+][0-9.e+-]+) \(checked", r.stdout)
+    line = re.search(
+        r"<P\[q, k\], E> = ([-+][0-9.e+-]+): every term evaluated, contributions sum to "
+        r"([-+][0-9.e+-]+) \(checked",
+        r.stdout,
+    )
     assert line, r.stdout
     assert float(line.group(1)) == pytest.approx(total, rel=1e-5)
     # the circuit dominates: more than the whole once the other terms' cancellations are counted
@@ -75,7 +80,7 @@ def test_signs_are_kept_and_a_scalar_term_shows_its_value(cli, model):
     assert r.returncode == 0, r.stdout
     values = [float(v) for v in re.findall(r"^    = ([-+][0-9.e+-]+)  ", r.stdout, re.MULTILINE)]
     assert len(values) == 5 and "|value|" in r.stdout
-    assert values[0] > 0 and any(v < 0 for v in values)      # the norm would have hidden the signs
+    assert values[0] > 0 and any(v < 0 for v in values)  # the norm would have hidden the signs
 
 
 def test_paths_by_a_metric_check_their_sum_when_exact(cli, model):
@@ -88,8 +93,10 @@ def test_paths_by_a_metric_check_their_sum_when_exact(cli, model):
 
 def test_paths_through_a_softmax_are_not_claimed_to_sum(cli, model):
     d, _ = model
-    body = ("let A2[q, k] = softmax[k](causal[q, k](S2[q, k]))\n"
-            "let y2[q, e] = skip2: y1[q, e] + attn2: A2[q, k] y1[k, a] WV2[1, a, f] WO2[1, f, e]\n")
+    body = (
+        "let A2[q, k] = softmax[k](causal[q, k](S2[q, k]))\n"
+        "let y2[q, e] = skip2: y1[q, e] + attn2: A2[q, k] y1[k, a] WV2[1, a, f] WO2[1, f, e]\n"
+    )
     body = body.replace("WV2[1, a, f] WO2[1, f, e]", "onehot(1)[g2] WV2[g2, a, f] WO2[g2, f, e]")
     body += "tensor L[q: seq, v: vocab]\nlet correct[q, v] = shift(1)[p, q] tok[p, v]\n"
     body += "paths y2[q, e] WU[e, v] top 3 by correct[q, v]\n"
@@ -102,16 +109,21 @@ def test_metric_errors_point_at_the_metric(cli, model):
     d, _ = model
     r = check(cli, d, "expand S2[q, k] top 2 by P[q, j]\n")
     assert r.returncode == 2
-    assert "error: the metric after `by` must have the expression's free labels (k, q): it lacks k; j is not free" in r.stderr
+    assert (
+        "error: the metric after `by` must have the expression's free labels (k, q): it lacks k; j is not free"
+        in r.stderr
+    )
     assert "Traceback" not in r.stderr
 
 
 def test_onehot_is_a_soft_keyword_with_checked_values(cli, tmp_path):
-    (tmp_path / "a.diag").write_text("dim heads = 3, n\ntensor W[h: heads, a: n]\ntensor onehot[a: n]\n"
-                                     "assert onehot(2)[h] W[h, a] != onehot(1)[h] W[h, a]\n"
-                                     "assert onehot[a] W[h, a] == W[h, a] onehot[a]\n"
-                                     "assert numeric W[h, a] delta[h] == onehot(0)[h] W[h, a] + "
-                                     "onehot(1)[h] W[h, a] + onehot(2)[h] W[h, a]\n")
+    (tmp_path / "a.diag").write_text(
+        "dim heads = 3, n\ntensor W[h: heads, a: n]\ntensor onehot[a: n]\n"
+        "assert onehot(2)[h] W[h, a] != onehot(1)[h] W[h, a]\n"
+        "assert onehot[a] W[h, a] == W[h, a] onehot[a]\n"
+        "assert numeric W[h, a] delta[h] == onehot(0)[h] W[h, a] + "
+        "onehot(1)[h] W[h, a] + onehot(2)[h] W[h, a]\n"
+    )
     r = cli("check", "a.diag", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     (tmp_path / "b.diag").write_text("dim heads = 3, n\ntensor W[h: heads, a: n]\nshow onehot(3)[h] W[h, a]\n")
@@ -143,20 +155,32 @@ paths y2[q, e] WU[e, v]
 """
 
 
-@pytest.mark.parametrize("embedding", [
-    "let x[s, e] = tok[s, t] WE[t, e] + WP[s, e]",
-    "let x[s, e] = emb_tok: tok[s, t] WE[t, e] + emb_pos: WP[s, e]",
-    "let x0[s, e] = tok[s, t] WE[t, e]\nlet x[s, e] = x0[s, e] + WP[s, e]",
-])
+@pytest.mark.parametrize(
+    "embedding",
+    [
+        "let x[s, e] = tok[s, t] WE[t, e] + WP[s, e]",
+        "let x[s, e] = emb_tok: tok[s, t] WE[t, e] + emb_pos: WP[s, e]",
+        "let x0[s, e] = tok[s, t] WE[t, e]\nlet x[s, e] = x0[s, e] + WP[s, e]",
+    ],
+)
 def test_paths_read_roles_from_structure_whatever_the_embedding(cli, tmp_path, embedding):
     (tmp_path / "p.diag").write_text(PATHS_MODEL.replace("EMBEDDING", embedding))
     r = cli("check", "p.diag", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[10 paths, 8 approximate" in r.stdout
     names = re.findall(r"^    (\S+) \(order (\d)", r.stdout, re.MULTILINE)
-    assert names == [("direct", "0"), ("attn1", "1"), ("attn2", "1"), ("K-composition", "2"),
-                     ("Q-composition", "2"), ("QK-composition", "3"), ("V-composition", "2"),
-                     ("KV-composition", "3"), ("QV-composition", "3"), ("QKV-composition", "4")]
+    assert names == [
+        ("direct", "0"),
+        ("attn1", "1"),
+        ("attn2", "1"),
+        ("K-composition", "2"),
+        ("Q-composition", "2"),
+        ("QK-composition", "3"),
+        ("V-composition", "2"),
+        ("KV-composition", "3"),
+        ("QV-composition", "3"),
+        ("QKV-composition", "4"),
+    ]
 
 
 def test_gpt2_example_paths_label_the_mlp(cli):
@@ -173,9 +197,12 @@ def test_gpt2_example_paths_label_the_mlp(cli):
         r = cli("check", "g.diag", "--dims", "seq=5,vocab=7,d=6,dh=2,mlp=4", cwd=t)
     assert r.returncode == 0, r.stdout + r.stderr
     names = re.findall(r"^    (.+?) \(order (\d)", r.stdout, re.MULTILINE)
-    assert ("MLP-composition", "2") in names      # the attention block read by the MLP
-    assert re.search(r"^    MLP-composition \(order 2, approximate, MLP evaluated on this path's input alone\)",
-                     r.stdout, re.MULTILINE)
+    assert ("MLP-composition", "2") in names  # the attention block read by the MLP
+    assert re.search(
+        r"^    MLP-composition \(order 2, approximate, MLP evaluated on this path's input alone\)",
+        r.stdout,
+        re.MULTILINE,
+    )
     assert ("mlp", "1") in names and ("attn", "1") in names and ("direct", "0") in names
     assert not any(n == "V-composition" for n, _ in names)
 
@@ -197,7 +224,7 @@ def test_scores_json_names_heads_like_transformerlens_and_matches_numpy(cli, mod
 
     for row in rows:
         h1, h2 = int(row["from"][3:]), int(row["to"][3:])
-        ov1 = (arrays["WV1"][h1] @ arrays["WO1"][h1]).T          # the paper's column-vector W_OV
+        ov1 = (arrays["WV1"][h1] @ arrays["WO1"][h1]).T  # the paper's column-vector W_OV
         qk2 = arrays["WQ2"][h2] @ arrays["WK2"][h2].T
         ov2 = (arrays["WV2"][h2] @ arrays["WO2"][h2]).T
         num, den = {"Q": (qk2.T @ ov1, fro(qk2)), "K": (qk2 @ ov1, fro(qk2)), "V": (ov2 @ ov1, fro(ov2))}[row["kind"]]

@@ -90,7 +90,9 @@ def test_fail_line_not_equal_with_max_error_and_seed(trace_run):
 def test_fail_line_not_proved_symbolically_but_numerically_equal(trace_run):
     line = line_for(trace_run.stdout, 10)
     assert line.startswith("trace.diag:10: FAIL  assert tanh(A[i, j]) == ")
-    assert line.endswith("not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric")
+    assert line.endswith(
+        "not proved symbolically; numerically equal: no built-in rule reaches it; state a rule and name it with by, or use assert numeric"
+    )
 
 
 def test_not_equal_assertion_ok(trace_run):
@@ -177,9 +179,7 @@ def test_json_lines(trace_dir, cli, trace_run):
     assert by_line[9]["error"] is None  # an exact difference prints no figure
     assert by_line[10]["path"] == "float"  # exp: decided in floating point
     assert "not proved symbolically" in by_line[10]["detail"]
-    assert [rec["status"] for rec in records] == [
-        "ok", "FAIL", "FAIL", "ok", "ok", "FAIL", "ok", "FAIL", "ok"
-    ]
+    assert [rec["status"] for rec in records] == ["ok", "FAIL", "FAIL", "ok", "ok", "FAIL", "ok", "FAIL", "ok"]
 
 
 def test_json_seed(trace_dir, cli):
@@ -419,13 +419,16 @@ def test_the_installed_diagalg_script(trace_dir):
 def test_json_error_is_the_figure_the_line_prints(write_diag, cli, tmp_path):
     """One definition of the error figure: max|L − R| / S, printed on the line and given as
     ``error`` in --json (``max_error`` is the absolute max|L − R|)."""
-    write_diag("fig.diag", """\
+    write_diag(
+        "fig.diag",
+        """\
         dim n
         tensor A[i: n, j: n]
         assert numeric exp(A[i, j]) == exp(A[i, j])
         assert exp(A[i, j]) != exp(A[j, i])
         assert numeric exp(A[i, j]) == 1.5 * exp(A[i, j])
-        """)
+        """,
+    )
     text = cli("check", "fig.diag", cwd=tmp_path).stdout.splitlines()
     records = [json.loads(l) for l in cli("check", "--json", "fig.diag", cwd=tmp_path).stdout.splitlines()]
     for line, rec in zip(text, records):
@@ -440,12 +443,15 @@ def test_dims_that_contradict_bound_weights_are_refused(write_diag, cli, tmp_pat
     import numpy as np
 
     np.savez(tmp_path / "w.npz", W=np.ones((5, 3)))
-    write_diag("w.diag", """\
+    write_diag(
+        "w.diag",
+        """\
         dim seq, d
         tensor W[s: seq, e: d]
         weights "w.npz"
         assert numeric W[s, e] == W[s, e]
-        """)
+        """,
+    )
     r = cli("check", "--dims", "seq=16", "w.diag", cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert "--dims seq=16 contradicts the bound weights, whose arrays make seq 5" in r.stderr
@@ -465,7 +471,9 @@ def test_timings_end_each_line_with_its_statement_time(trace_dir, cli):
 
 
 def test_json_always_carries_the_statement_seconds(write_diag, cli, tmp_path):
-    write_diag("calc.diag", """\
+    write_diag(
+        "calc.diag",
+        """\
         dim n
         tensor A[i: n, j: n]
         tensor B[i: n, j: n]
@@ -473,7 +481,8 @@ def test_json_always_carries_the_statement_seconds(write_diag, cli, tmp_path):
         calc A[i, j] B[j, k] delta[k, l]
           = A[i, j] B[j, l]      by delta
           = B[j, l] A[i, j]
-        """)
+        """,
+    )
     records = [json.loads(l) for l in cli("check", "--json", "calc.diag", cwd=tmp_path).stdout.splitlines()]
     assert len(records) == 3
     assert all(isinstance(rec["seconds"], float) and 0 <= rec["seconds"] < 60 for rec in records)
@@ -496,8 +505,15 @@ def test_progress_line_on_a_terminal_is_drawn_in_place_and_erased(trace_dir):
     env = dict(os.environ, DIAGALG_PROGRESS_AFTER="0", TERM="xterm", COLUMNS="160")
 
     def terminal(*args: str) -> str:
-        child = pexpect.spawn(sys.executable, ["-m", "diagalg.cli", "check", *args], env=env,
-                              cwd=str(trace_dir), encoding="utf-8", timeout=120, dimensions=(50, 160))
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "diagalg.cli", "check", *args],
+            env=env,
+            cwd=str(trace_dir),
+            encoding="utf-8",
+            timeout=120,
+            dimensions=(50, 160),
+        )
         child.expect(pexpect.EOF)
         child.close()
         return child.before
@@ -519,11 +535,14 @@ def test_progress_line_on_a_terminal_is_drawn_in_place_and_erased(trace_dir):
 
 def test_a_statement_broken_inside_brackets_reads_as_typed(write_diag, cli, tmp_path):
     """The result line joins a statement's lines as typed: no space put inside a bracket."""
-    write_diag("broken.diag", """\
+    write_diag(
+        "broken.diag",
+        """\
         dim n
         tensor A[i: n, j: n]
         assert A[i, j] delta[j, k
                             ] == A[i, k]
-        """)
+        """,
+    )
     line = line_for(cli("check", "broken.diag", cwd=tmp_path).stdout, 3, "broken.diag")
     assert "assert A[i, j] delta[j, k] == A[i, k]" in line

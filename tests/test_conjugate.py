@@ -17,13 +17,17 @@ let r[i] = B[i, j] B[j, k] delta[k]
 
 
 def test_the_norm_of_a_defined_state_is_its_definition_written_out(write_diag, cli) -> None:
-    f = write_diag("norm.diag", STATE + """\
+    f = write_diag(
+        "norm.diag",
+        STATE
+        + """\
 let norm = conj(psi)[i] psi[i]
 assert norm == conj(A)[i, j] conj(x)[j] A[i, k] x[k] + 2 * conj(A)[i, j] conj(x)[j] B[i, k] x[k] \\
     + 2 * B[i, j] conj(x)[j] A[i, k] x[k] + 4 * B[i, j] conj(x)[j] B[i, k] x[k]
 assert conj(conj(psi))[i] == psi[i]
 assert conj(r)[i] == r[i]
-""")
+""",
+    )
     res = cli("check", f)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count(": ok ") == 3 and "[symbolic;" in res.stdout
@@ -32,12 +36,16 @@ assert conj(r)[i] == r[i]
 def test_near_misses_are_not_proved(write_diag, cli) -> None:
     """A forgotten conjugate, a dropped factor, a conjugate on the wrong side: each
     differs, and the oracle says so."""
-    f = write_diag("miss.diag", STATE + """\
+    f = write_diag(
+        "miss.diag",
+        STATE
+        + """\
 assert conj(psi)[i] != psi[i]
 assert conj(psi)[i] psi[i] != conj(A)[i, j] conj(x)[j] A[i, k] x[k]
 assert conj(psi)[i] != conj(A)[i, j] conj(x)[j] + B[i, j] conj(x)[j]
 assert conj(psi)[i] != conj(A)[i, j] x[j] + 2 * B[i, j] conj(x)[j]
-""")
+""",
+    )
     res = cli("check", f)
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count(": ok ") == 4 and "differ" in res.stdout

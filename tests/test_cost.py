@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import diagalg
+from conftest import expect_error
 from diagalg.checker import Checker
 from diagalg.cost import _all_paths, _equation, _shapes, best_plan, cost_report, network, plan_of
 
-from conftest import expect_error
-
-CHAIN = ("dim n, m, p\ntensor A[i: n, j: m]\ntensor B[i: m, j: p]\ntensor x[i: p]\n"
-         "dim r < n\ntensor W[i: n, j: m]\ntensor Bl[i: n, a: r]\ntensor Al[a: r, j: m]\ntensor v[j: m]\n")
+CHAIN = (
+    "dim n, m, p\ntensor A[i: n, j: m]\ntensor B[i: m, j: p]\ntensor x[i: p]\n"
+    "dim r < n\ntensor W[i: n, j: m]\ntensor Bl[i: n, a: r]\ntensor Al[a: r, j: m]\ntensor v[j: m]\n"
+)
 
 
 def report(text: str, expr: str):
@@ -46,8 +47,10 @@ def test_a_low_rank_update_applied_costs_less_than_forming_it():
 
 
 def test_one_attention_head_is_six_matmuls_at_gpt2_sizes():
-    text = ("dim seq = 1024, d = 768, dh = 64\ntensor X[t: seq, e: d]\ntensor Wq[e: d, h: dh]\n"
-            "tensor Wk[e: d, h: dh]\ntensor Wv[e: d, h: dh]\ntensor Wo[h: dh, e: d]\n")
+    text = (
+        "dim seq = 1024, d = 768, dh = 64\ntensor X[t: seq, e: d]\ntensor Wq[e: d, h: dh]\n"
+        "tensor Wk[e: d, h: dh]\ntensor Wv[e: d, h: dh]\ntensor Wo[h: dh, e: d]\n"
+    )
     rep, prog = report(text, "softmax[k](X[q, e] Wq[e, a] X[k, f] Wk[f, a] / sqrt(dh)) X[k, g] Wv[g, c] Wo[c, o]")
     steps = [line for line in rep.lines if "->" in line]
     assert len(steps) == 6, rep.lines
@@ -107,20 +110,23 @@ def test_cost_of_a_reshape_is_a_positioned_error():
 
 
 def test_free_copy_tensor_legs_and_hyperedges_are_costed():
-    rep, prog = report("dim n\ntensor a[i: n]\ntensor b[i: n]\ntensor c[i: n]\n",
-                       "keep[i](a[i] b[i] c[i])")
+    rep, prog = report("dim n\ntensor a[i: n]\ntensor b[i: n]\ntensor c[i: n]\n", "keep[i](a[i] b[i] c[i])")
     assert rep.agrees and rep.flops != 0
 
 
 def test_cost_prices_the_order_the_parentheses_give_beside_the_optimal_one():
     # the bad order forms the matrix product A B (n m p), the good one two matrix-vector products
-    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor B[j: n, k: n]\ntensor x[k: n]\n"
-                         "cost (A[i, j] B[j, k]) x[k]\ncost A[i, j] (B[j, k] x[k])\ncost A[i, j] B[j, k] x[k]\n")
+    prog = diagalg.parse(
+        "dim n\ntensor A[i: n, j: n]\ntensor B[j: n, k: n]\ntensor x[k: n]\n"
+        "cost (A[i, j] B[j, k]) x[k]\ncost A[i, j] (B[j, k] x[k])\ncost A[i, j] B[j, k] x[k]\n"
+    )
     bad, good, plain = Checker(prog).run()
     assert bad.status == good.status == "ok"
     assert bad.detail == plain.detail  # the chosen order and its figures do not depend on the parentheses
     (line,) = [x for x in bad.output if x.startswith("as written")]
     assert line == "as written (A[i, j] B[j, k]) x[k]: 2*n**3 + 2*n**2 flops = 2e+09 (500x the chosen order)"
-    assert any(x.startswith("as written A[i, j] (B[j, k] x[k]): 4*n**2 flops") and "(1x the chosen order)" in x
-               for x in good.output)
+    assert any(
+        x.startswith("as written A[i, j] (B[j, k] x[k]): 4*n**2 flops") and "(1x the chosen order)" in x
+        for x in good.output
+    )
     assert not any(x.startswith("as written") for x in plain.output)  # no parentheses: no written order

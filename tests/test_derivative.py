@@ -91,14 +91,17 @@ def check_numeric(prog, lhs: str) -> str:
 # =========================================================================== a tensor by itself
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    ("diff(X[i, j], X[p, q])", "delta[i: n, p] delta[j: n, q]"),
-    ("diff(X[j, i], X[p, q])", "delta[j: n, p] delta[i: n, q]"),
-    ("diff(x[i], x[k])", "delta[i: n, k]"),
-    ("diff(X[i, i], X[p, q])", "delta[p: n, q]"),                      # two legs on one edge
-    ("diff(Y[i, j, k, l], Y[a, b, c, e])", "delta[i: n, a] delta[j: m, b] delta[k: n, c] delta[l: m, e]"),
-    ("diff(E3[a, a, c], E3[p, q, r])", "delta[p: n, q] delta[c: d, r]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        ("diff(X[i, j], X[p, q])", "delta[i: n, p] delta[j: n, q]"),
+        ("diff(X[j, i], X[p, q])", "delta[j: n, p] delta[i: n, q]"),
+        ("diff(x[i], x[k])", "delta[i: n, k]"),
+        ("diff(X[i, i], X[p, q])", "delta[p: n, q]"),  # two legs on one edge
+        ("diff(Y[i, j, k, l], Y[a, b, c, e])", "delta[i: n, a] delta[j: m, b] delta[k: n, c] delta[l: m, e]"),
+        ("diff(E3[a, a, c], E3[p, q, r])", "delta[p: n, q] delta[c: d, r]"),
+    ],
+)
 def test_tensor_by_itself(prog, lhs, rhs):
     check(prog, lhs, rhs)
 
@@ -110,42 +113,47 @@ def test_properties_of_the_variable_are_ignored(prog):
     a = simp(prog, prog.expr("diff(S[i, j], S[p, q])"))
     b = simp(prog, prog.expr("diff(S[j, i], S[p, q])"))
     assert not equal(a, b)
-    assert compare(prog.expr("diff(S[i, j], S[p, q])"), prog.expr("diff(S[j, i], S[p, q])"),
-                   prog.env).status == "different"
+    assert (
+        compare(prog.expr("diff(S[i, j], S[p, q])"), prog.expr("diff(S[j, i], S[p, q])"), prog.env).status
+        == "different"
+    )
 
 
 # =========================================================================== gradients, product rule
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    # d(xᵀy)/dx = y
-    ("diff(x[i] y[i], x[k])", "y[k]"),
-    # d(xᵀAx)/dx = Ax + Aᵀx
-    ("diff(x[i] A[i, j] x[j], x[k])", "A[k, j] x[j] + A[j, k] x[j]"),
-    # ... = 2 S x for symmetric S
-    ("diff(x[i] S[i, j] x[j], x[k])", "2 * S[k, j] x[j]"),
-    # d tr(AB)/dA = Bᵀ
-    ("diff(A[i, j] B[j, i], A[p, q])", "B[q, p]"),
-    # d‖Wx − b‖²/dW = 2 (Wx − b) xᵀ
-    ("diff((W[i, j] x[j] - b[i]) (W[i, k] x[k] - b[i]), W[p, q])", "2 * (W[p, j] x[j] - b[p]) x[q]"),
-    # ... and by x: 2 Wᵀ (Wx − b)
-    ("diff((W[i, j] x[j] - b[i]) (W[i, k] x[k] - b[i]), x[p])", "2 * W[i, p] (W[i, j] x[j] - b[i])"),
-    # d(A B C)/dB
-    ("diff(A[i, j] B[j, k] C[k, l], B[p, q])", "A[i, p] C[q, l]"),
-    # B twice: d tr(B B)/dB = 2 Bᵀ
-    ("diff(B[i, j] B[j, i], B[p, q])", "2 * B[q, p]"),
-    # the cubic x ⊙ x ⊙ x summed: a hyperedge
-    ("diff(x[i] x[i] x[i], x[k])", "3 * keep[k](x[k] x[k])"),
-    # the coefficient and a sum carry over
-    ("diff(3 * x[i] y[i] - 2 * x[i] A[i, j] y[j], x[k])", "3 * y[k] - 2 * A[k, j] y[j]"),
-    # a free label on the variable's edge (x ⊗ x)
-    ("diff(x[i] x[j], x[k])", "delta[i: n, k] x[j] + x[i] delta[j: n, k]"),
-    # a parenthesised sum (a box)
-    ("diff(A[i, j] (x[j] + B[j, k] x[k]), x[p])", "A[i, p] + A[i, j] B[j, p]"),
-    # lets (unfolded)
-    ("diff(quad, x[k])", "A[k, j] x[j] + A[j, k] x[j]"),
-    ("diff(Ax[i] Ax[i], A[p, q])", "2 * A[p, j] x[j] x[q]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        # d(xᵀy)/dx = y
+        ("diff(x[i] y[i], x[k])", "y[k]"),
+        # d(xᵀAx)/dx = Ax + Aᵀx
+        ("diff(x[i] A[i, j] x[j], x[k])", "A[k, j] x[j] + A[j, k] x[j]"),
+        # ... = 2 S x for symmetric S
+        ("diff(x[i] S[i, j] x[j], x[k])", "2 * S[k, j] x[j]"),
+        # d tr(AB)/dA = Bᵀ
+        ("diff(A[i, j] B[j, i], A[p, q])", "B[q, p]"),
+        # d‖Wx − b‖²/dW = 2 (Wx − b) xᵀ
+        ("diff((W[i, j] x[j] - b[i]) (W[i, k] x[k] - b[i]), W[p, q])", "2 * (W[p, j] x[j] - b[p]) x[q]"),
+        # ... and by x: 2 Wᵀ (Wx − b)
+        ("diff((W[i, j] x[j] - b[i]) (W[i, k] x[k] - b[i]), x[p])", "2 * W[i, p] (W[i, j] x[j] - b[i])"),
+        # d(A B C)/dB
+        ("diff(A[i, j] B[j, k] C[k, l], B[p, q])", "A[i, p] C[q, l]"),
+        # B twice: d tr(B B)/dB = 2 Bᵀ
+        ("diff(B[i, j] B[j, i], B[p, q])", "2 * B[q, p]"),
+        # the cubic x ⊙ x ⊙ x summed: a hyperedge
+        ("diff(x[i] x[i] x[i], x[k])", "3 * keep[k](x[k] x[k])"),
+        # the coefficient and a sum carry over
+        ("diff(3 * x[i] y[i] - 2 * x[i] A[i, j] y[j], x[k])", "3 * y[k] - 2 * A[k, j] y[j]"),
+        # a free label on the variable's edge (x ⊗ x)
+        ("diff(x[i] x[j], x[k])", "delta[i: n, k] x[j] + x[i] delta[j: n, k]"),
+        # a parenthesised sum (a box)
+        ("diff(A[i, j] (x[j] + B[j, k] x[k]), x[p])", "A[i, p] + A[i, j] B[j, p]"),
+        # lets (unfolded)
+        ("diff(quad, x[k])", "A[k, j] x[j] + A[j, k] x[j]"),
+        ("diff(Ax[i] Ax[i], A[p, q])", "2 * A[p, j] x[j] x[q]"),
+    ],
+)
 def test_product_rule(prog, lhs, rhs):
     check(prog, lhs, rhs)
 
@@ -158,11 +166,14 @@ def test_folded_let_is_differentiated_without_unfolding(prog):
     assert equal(simp(prog, r), simp(prog, prog.expr("A[k, j] x[j] + A[j, k] x[j]")))
 
 
-@pytest.mark.parametrize("lhs, labels", [
-    ("diff(A[i, j], x[k])", {"i", "j", "k"}),
-    ("diff(y[i] B[i, j], x[k])", {"j", "k"}),
-    ("diff(x[i] y[i], A[p, q])", {"p", "q"}),
-])
+@pytest.mark.parametrize(
+    "lhs, labels",
+    [
+        ("diff(A[i, j], x[k])", {"i", "j", "k"}),
+        ("diff(y[i] B[i, j], x[k])", {"j", "k"}),
+        ("diff(x[i] y[i], A[p, q])", {"p", "q"}),
+    ],
+)
 def test_no_occurrence_is_zero_with_the_right_labels(prog, lhs, labels):
     e = prog.expr(lhs)
     r = simp(prog, e)
@@ -178,42 +189,49 @@ def test_constant_product_has_zero_derivative(prog):
 # =========================================================================== Hessians
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    # the Hessian of xᵀAx is A + Aᵀ
-    ("diff(diff(x[i] A[i, j] x[j], x[k]), x[l])", "A[k, l] + A[l, k]"),
-    ("diff(diff(x[i] S[i, j] x[j], x[k]), x[l])", "2 * S[k, l]"),
-    # the Hessian of logsumexp is diag(p) − p pᵀ
-    ("diff(diff(logsumexp[i](x[i]), x[k]), x[l])",
-     "keep[k](softmax[k](x[k]) delta[k, l]) - softmax[k](x[k]) softmax[l](x[l])"),
-    # a mixed second derivative
-    ("diff(diff(x[i] A[i, j] x[j], A[p, q]), x[k])", "delta[p: n, k] x[q] + x[p] delta[q: n, k]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        # the Hessian of xᵀAx is A + Aᵀ
+        ("diff(diff(x[i] A[i, j] x[j], x[k]), x[l])", "A[k, l] + A[l, k]"),
+        ("diff(diff(x[i] S[i, j] x[j], x[k]), x[l])", "2 * S[k, l]"),
+        # the Hessian of logsumexp is diag(p) − p pᵀ
+        (
+            "diff(diff(logsumexp[i](x[i]), x[k]), x[l])",
+            "keep[k](softmax[k](x[k]) delta[k, l]) - softmax[k](x[k]) softmax[l](x[l])",
+        ),
+        # a mixed second derivative
+        ("diff(diff(x[i] A[i, j] x[j], A[p, q]), x[k])", "delta[p: n, k] x[q] + x[p] delta[q: n, k]"),
+    ],
+)
 def test_hessians(prog, lhs, rhs):
     check(prog, lhs, rhs)
 
 
 def test_third_derivative(prog):
-    check(prog, "diff(diff(diff(x[i] x[i] x[i], x[k]), x[l]), x[r])",
-          "6 * keep[k](delta[k: n, l] delta[k, r])")
+    check(prog, "diff(diff(diff(x[i] x[i] x[i], x[k]), x[l]), x[r])", "6 * keep[k](delta[k: n, l] delta[k, r])")
 
 
 # =========================================================================== inverses
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    # d inv(X) = −inv(X) dX inv(X)
-    ("diff(inv(X)[i, j], X[p, q])", "-inv(X)[i, p] inv(X)[q, j]"),
-    ("diff(inv(X)[j, i], X[p, q])", "-inv(X)[j, p] inv(X)[q, i]"),
-    # d tr(inv(X) A) / dX = −(inv(X) A inv(X))ᵀ
-    ("diff(inv(X)[i, j] A[j, i], X[p, q])", "-inv(X)[q, j] A[j, i] inv(X)[i, p]"),
-    # multi-leg: inv(Y)[k, l, i, j], Y maps (k, l) to (i, j)
-    ("diff(inv(Y)[k, l, i, j], Y[a, b, c, e])", "-inv(Y)[k, l, a, b] inv(Y)[c, e, i, j]"),
-    # odd and even inv depths
-    ("diff(inv(inv(inv(X)))[i, j], X[p, q])", "-inv(X)[i, p] inv(X)[q, j]"),
-    ("diff(inv(inv(X))[i, j], X[p, q])", "delta[i: n, p] delta[j: n, q]"),
-    # a trace of the inverse: d tr(inv(X)) = −(inv(X)²)ᵀ
-    ("diff(inv(X)[i, i], X[p, q])", "-inv(X)[q, i] inv(X)[i, p]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        # d inv(X) = −inv(X) dX inv(X)
+        ("diff(inv(X)[i, j], X[p, q])", "-inv(X)[i, p] inv(X)[q, j]"),
+        ("diff(inv(X)[j, i], X[p, q])", "-inv(X)[j, p] inv(X)[q, i]"),
+        # d tr(inv(X) A) / dX = −(inv(X) A inv(X))ᵀ
+        ("diff(inv(X)[i, j] A[j, i], X[p, q])", "-inv(X)[q, j] A[j, i] inv(X)[i, p]"),
+        # multi-leg: inv(Y)[k, l, i, j], Y maps (k, l) to (i, j)
+        ("diff(inv(Y)[k, l, i, j], Y[a, b, c, e])", "-inv(Y)[k, l, a, b] inv(Y)[c, e, i, j]"),
+        # odd and even inv depths
+        ("diff(inv(inv(inv(X)))[i, j], X[p, q])", "-inv(X)[i, p] inv(X)[q, j]"),
+        ("diff(inv(inv(X))[i, j], X[p, q])", "delta[i: n, p] delta[j: n, q]"),
+        # a trace of the inverse: d tr(inv(X)) = −(inv(X)²)ᵀ
+        ("diff(inv(X)[i, i], X[p, q])", "-inv(X)[q, i] inv(X)[i, p]"),
+    ],
+)
 def test_inverse(prog, lhs, rhs):
     check(prog, lhs, rhs)
 
@@ -230,40 +248,53 @@ def test_conjugate_is_constant(prog):
 # =========================================================================== the chain rule
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    ("diff(exp(W[i, j] x[j]), x[k])", "keep[i](exp(W[i, j] x[j]) W[i, k])"),
-    ("diff(tanh(W[i, j] x[j]), x[k])", "W[i, k] - keep[i](pow(tanh(W[i, j] x[j]), 2) W[i, k])"),
-    # written as in the docs: (1 − tanh²) ⊙ W
-    ("diff(tanh(W[i, j] x[j]), x[p])", "keep[i]((delta[i] - pow(tanh(W[i, j] x[j]), 2)) W[i, p])"),
-    ("diff(sigmoid(W[i, j] x[j]), x[k])",
-     "keep[i](sigmoid(W[i, j] x[j]) W[i, k]) - keep[i](pow(sigmoid(W[i, j] x[j]), 2) W[i, k])"),
-    # log of a positive argument (exp), and of a square
-    ("diff(log(exp(W[i, j] x[j])), x[k])", "keep[i](pow(exp(W[i, j] x[j]), -1) exp(W[i, j] x[j]) W[i, k])"),
-    ("diff(log(pow(x[i], 2)), x[k])", "2 * keep[i](pow(pow(x[i], 2), -1) x[i] delta[i, k])"),
-    ("diff(pow(W[i, j] x[j], 3), x[k])", "3 * keep[i](pow(W[i, j] x[j], 2) W[i, k])"),
-    ("diff(pow(W[i, j] x[j], 2), x[k])", "2 * keep[i](W[i, j] x[j] W[i, k])"),
-    ("diff(pow(x[i], 1), x[k])", "delta[i: n, k]"),
-    ("diff(pow(x[i], 0), x[k])", "zero[i: n, k: n]"),
-    ("diff(pow(W[i, j] x[j], -2), x[k])", "-2 * keep[i](pow(W[i, j] x[j], -3) W[i, k])"),
-    # a scalar through a bubble: d Σ exp(Ax) / dx
-    ("diff(exp(A[i, j] x[j]) y[i], x[k])", "keep[i](exp(A[i, j] x[j]) y[i]) A[i, k]"),
-    # nested bubbles
-    ("diff(exp(tanh(x[i])), x[k])",
-     "keep[i](exp(tanh(x[i])) delta[i, k]) - keep[i](exp(tanh(x[i])) pow(tanh(x[i]), 2) delta[i, k])"),
-    # by a matrix inside a bubble
-    ("diff(exp(W[i, j] x[j]), W[p, q])", "keep[p](exp(W[p, j] x[j]) delta[i: m, p]) x[q]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        ("diff(exp(W[i, j] x[j]), x[k])", "keep[i](exp(W[i, j] x[j]) W[i, k])"),
+        ("diff(tanh(W[i, j] x[j]), x[k])", "W[i, k] - keep[i](pow(tanh(W[i, j] x[j]), 2) W[i, k])"),
+        # written as in the docs: (1 − tanh²) ⊙ W
+        ("diff(tanh(W[i, j] x[j]), x[p])", "keep[i]((delta[i] - pow(tanh(W[i, j] x[j]), 2)) W[i, p])"),
+        (
+            "diff(sigmoid(W[i, j] x[j]), x[k])",
+            "keep[i](sigmoid(W[i, j] x[j]) W[i, k]) - keep[i](pow(sigmoid(W[i, j] x[j]), 2) W[i, k])",
+        ),
+        # log of a positive argument (exp), and of a square
+        ("diff(log(exp(W[i, j] x[j])), x[k])", "keep[i](pow(exp(W[i, j] x[j]), -1) exp(W[i, j] x[j]) W[i, k])"),
+        ("diff(log(pow(x[i], 2)), x[k])", "2 * keep[i](pow(pow(x[i], 2), -1) x[i] delta[i, k])"),
+        ("diff(pow(W[i, j] x[j], 3), x[k])", "3 * keep[i](pow(W[i, j] x[j], 2) W[i, k])"),
+        ("diff(pow(W[i, j] x[j], 2), x[k])", "2 * keep[i](W[i, j] x[j] W[i, k])"),
+        ("diff(pow(x[i], 1), x[k])", "delta[i: n, k]"),
+        ("diff(pow(x[i], 0), x[k])", "zero[i: n, k: n]"),
+        ("diff(pow(W[i, j] x[j], -2), x[k])", "-2 * keep[i](pow(W[i, j] x[j], -3) W[i, k])"),
+        # a scalar through a bubble: d Σ exp(Ax) / dx
+        ("diff(exp(A[i, j] x[j]) y[i], x[k])", "keep[i](exp(A[i, j] x[j]) y[i]) A[i, k]"),
+        # nested bubbles
+        (
+            "diff(exp(tanh(x[i])), x[k])",
+            "keep[i](exp(tanh(x[i])) delta[i, k]) - keep[i](exp(tanh(x[i])) pow(tanh(x[i]), 2) delta[i, k])",
+        ),
+        # by a matrix inside a bubble
+        ("diff(exp(W[i, j] x[j]), W[p, q])", "keep[p](exp(W[p, j] x[j]) delta[i: m, p]) x[q]"),
+    ],
+)
 def test_chain_rule(prog, lhs, rhs):
     check(prog, lhs, rhs)
 
 
 def test_softmax_jacobian(prog):
-    check(prog, "diff(softmax[i](x[i]), x[k])",
-          "keep[i](softmax[i](x[i]) delta[i, k]) - softmax[i](x[i]) softmax[k](x[k])")
+    check(
+        prog,
+        "diff(softmax[i](x[i]), x[k])",
+        "keep[i](softmax[i](x[i]) delta[i, k]) - softmax[i](x[i]) softmax[k](x[k])",
+    )
     # with a batch label i: rows of A + B, by A
-    check(prog, "diff(softmax[j](A[i, j] + B[i, j]), A[p, q])",
-          "keep[i, j](softmax[j](A[i, j] + B[i, j]) delta[i, p] delta[j, q])"
-          " - keep[i, j](softmax[j](A[i, j] + B[i, j]) softmax[q](A[i, q] + B[i, q]) delta[i, p])")
+    check(
+        prog,
+        "diff(softmax[j](A[i, j] + B[i, j]), A[p, q])",
+        "keep[i, j](softmax[j](A[i, j] + B[i, j]) delta[i, p] delta[j, q])"
+        " - keep[i, j](softmax[j](A[i, j] + B[i, j]) softmax[q](A[i, q] + B[i, q]) delta[i, p])",
+    )
 
 
 def test_logsumexp_gradient(prog):
@@ -293,8 +324,11 @@ def test_user_function_differentiates_through_its_derivative(prog):
     # the chain rule through an abstract function: f' is f's Jacobian, f'' its second derivative
     check(prog, "diff(f[a -> b](x[a]), x[k])", "f'[a -> b, k](x[a])")
     check(prog, "diff(diff(f[a -> b](x[a]), x[k]), x[l])", "f''[a -> b, k, l](x[a])")
-    check(prog, "diff(exp(f[a -> b](A[a, j] x[j])), x[k])",
-          "keep[b](exp(f[a -> b](A[a, j] x[j])) f'[a -> b, c](A[a, j] x[j])) A[c, k]")
+    check(
+        prog,
+        "diff(exp(f[a -> b](A[a, j] x[j])), x[k])",
+        "keep[b](exp(f[a -> b](A[a, j] x[j])) f'[a -> b, c](A[a, j] x[j])) A[c, k]",
+    )
     check_numeric(prog, "diff(exp(f[a -> b](A[a, j] x[j])), x[k])")
     for text in ("diff(layernorm[i](Z[i, j]), Z[p, q])",):  # complex layernorm is not holomorphic
         r = simp(prog, prog.expr(text))
@@ -308,8 +342,9 @@ def test_user_function_differentiates_through_its_derivative(prog):
 
 def test_checked_mode_accepts_every_rewrite(prog):
     e = prog.expr("diff(diff(logsumexp[i](A[i, j] x[j]), x[k]), x[l]) + diff(inv(X)[k, l], X[p, q]) A[p, q]")
-    r = simplify(e, rules=DERIVATIVE_RULES, subs=prog.env.concrete_subs(), unfold_lets=True,
-                 checked=True, env=prog.env).result
+    r = simplify(
+        e, rules=DERIVATIVE_RULES, subs=prog.env.concrete_subs(), unfold_lets=True, checked=True, env=prog.env
+    ).result
     assert not has_diff(r)
     assert numeric_equal(prog, e, r)
 
@@ -398,6 +433,7 @@ def test_rule_matches_the_numeric_derivative(prog, text, wrt):
     occurrences = text.count(f"{wrt}[")
     if wrt == "x":
         from hypothesis import assume
+
         assume(1 <= occurrences <= 3)
     legs = {"x": "p", "A": "p, q", "W": "p, q"}[wrt]
     e = prog.expr(f"diff({text}, {wrt}[{legs}])")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import collections
 
 import pytest
-from elementwise_cases import PROG, check_sites, numerically_different, products, proved, run, simplified, text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from diagalg.rules.base import Edit, Site
 from diagalg.rules.exp_product import ExpProductRule
 from diagalg.rules.log_exp import LogExpRule
 from diagalg.rules.softmax_sum import SoftmaxSumRule
+from elementwise_cases import PROG, check_sites, numerically_different, products, proved, run, simplified, text
 
 RULES = ("exp_product", "log_exp", "softmax_sum")
 
@@ -90,8 +90,10 @@ def test_domains_are_asked_for():
     assert text(simplified(PROG.expr("exp(log(x[i]))"))) == "exp(log(x[i]))"
     assert text(simplified(PROG.expr("log(exp(zc[i]))"))) == "log(exp(zc[i]))"
     # a masked softmax or exp has zero entries: not positive, so the log stays
-    assert text(simplified(PROG.expr("exp(log(softmax[k](causal[q, k](S[q, k]))))"))) == \
-        "exp(log(softmax[k](causal[q, k](S[q, k]))))"
+    assert (
+        text(simplified(PROG.expr("exp(log(softmax[k](causal[q, k](S[q, k]))))")))
+        == "exp(log(softmax[k](causal[q, k](S[q, k]))))"
+    )
     assert text(simplified(PROG.expr("exp(log(softmax[k](S[q, k])))"))) == "softmax[k](S[q, k])"
 
 
@@ -105,10 +107,25 @@ def test_the_cross_entropy_gradient_prints_in_its_textbook_form():
 PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIRED: collections.Counter = collections.Counter()
 
-SOFTMAX_ARGS = ("S[q, k]", "S[k, q]", "S[q, k] + x[q] delta[k: n]", "causal[q, k](S[q, k])", "A[q, j] B[j, k]",
-                "2 * S[q, k] - A[k, q]", "exp(S[q, k])")
-SOFTMAX_OUTSIDE = (" delta[k]", " delta[q]", " x[k]", " delta[k] delta[q]", " x[q] delta[k]", " A[q, k]",
-                   " keep[k](S[q, k])", " delta[k] y[q]")
+SOFTMAX_ARGS = (
+    "S[q, k]",
+    "S[k, q]",
+    "S[q, k] + x[q] delta[k: n]",
+    "causal[q, k](S[q, k])",
+    "A[q, j] B[j, k]",
+    "2 * S[q, k] - A[k, q]",
+    "exp(S[q, k])",
+)
+SOFTMAX_OUTSIDE = (
+    " delta[k]",
+    " delta[q]",
+    " x[k]",
+    " delta[k] delta[q]",
+    " x[q] delta[k]",
+    " A[q, k]",
+    " keep[k](S[q, k])",
+    " delta[k] y[q]",
+)
 
 
 @st.composite
@@ -189,10 +206,13 @@ class SloppySoftmax(SoftmaxSumRule):
         return Edit(remove=site.nodes)
 
 
-@pytest.mark.parametrize("rule,example", [
-    (SloppyExp(), "keep[i, j](exp(A[i, j]) eB[j, i])"),  # eB's legs p, q sit on edges j, i
-    (SloppyLog(), "log(exp(10 * zc[i]))"),
-    (SloppySoftmax(), "softmax[k](S[q, k]) x[k]"),
-])
+@pytest.mark.parametrize(
+    "rule,example",
+    [
+        (SloppyExp(), "keep[i, j](exp(A[i, j]) eB[j, i])"),  # eB's legs p, q sit on edges j, i
+        (SloppyLog(), "log(exp(10 * zc[i]))"),
+        (SloppySoftmax(), "softmax[k](S[q, k]) x[k]"),
+    ],
+)
 def test_a_sloppy_rule_is_caught(rule, example):
     assert check_sites(unfold(PROG.expr(example)), {rule.name: rule}, 0, steps=False), f"{rule.name} not caught"

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import diagalg
-
 from conftest import expect_error
 
 H = "dim n, m\ntensor A[i: n, j: n]\ntensor B[i: n, j: m]\ntensor x[i: n]\n"
@@ -93,11 +92,19 @@ def test_undeclared_name():
 
 def test_undeclared_name_suggests_a_close_declared_name():
     # a tensor, a dimension, a function and a rule after `by`, each misspelt
-    located("dim n\ntensor Weight[a: n, b: n]\nlet W2[a, c] = Wieght[a, b] Weight[b, c]\n", 3, 16,
-            "undeclared name 'Wieght' (did you mean 'Weight'?)")
+    located(
+        "dim n\ntensor Weight[a: n, b: n]\nlet W2[a, c] = Wieght[a, b] Weight[b, c]\n",
+        3,
+        16,
+        "undeclared name 'Wieght' (did you mean 'Weight'?)",
+    )
     located("dim width\ntensor A[i: widht]\n", 2, 13, "undeclared name 'widht' (did you mean 'width'?)")
-    located("dim n\ntensor x[i: n]\nfunc gelu2[p: n -> q: n]\nlet y[q] = gleu2[i -> q](x[i])\n", 4, 12,
-            "undeclared function 'gleu2' (did you mean 'gelu2'?)")
+    located(
+        "dim n\ntensor x[i: n]\nfunc gelu2[p: n -> q: n]\nlet y[q] = gleu2[i -> q](x[i])\n",
+        4,
+        12,
+        "undeclared function 'gleu2' (did you mean 'gelu2'?)",
+    )
     located(H + "assert A[i, j] == A[i, j] by dleta\n", 5, 30, "unknown rule 'dleta' (did you mean 'delta'?)")
 
 
@@ -407,7 +414,9 @@ def test_cyclic_import_through_the_cli(write_diag, cli, tmp_path):
 # =========================================================================== fuzzing
 
 
-VALID = H + """\
+VALID = (
+    H
+    + """\
 tensor S[i: n, j: n] symmetric(i, j)
 tensor X[i: n, j: n] invertible
 tensor K[g: n * m]
@@ -432,6 +441,7 @@ calc X[i, j] inv(X)[j, k] x[k]
 
   = x[i]
 """
+)
 
 
 def _only_source_errors(text: str) -> None:
@@ -460,12 +470,12 @@ def mutated(draw):
         op = draw(st.sampled_from(["delete", "insert", "duplicate", "swap"]))
         pos = draw(st.integers(0, len(text) - 1))
         if op == "delete":
-            del text[pos: pos + draw(st.integers(1, 5))]
+            del text[pos : pos + draw(st.integers(1, 5))]
         elif op == "insert":
             text.insert(pos, draw(st.sampled_from(_MUTATION_CHARS)))
         elif op == "duplicate":
             start = draw(st.integers(0, len(text) - 1))
-            text[pos:pos] = text[start: start + draw(st.integers(1, 60))]
+            text[pos:pos] = text[start : start + draw(st.integers(1, 60))]
         else:
             other = draw(st.integers(0, len(text) - 1))
             text[pos], text[other] = text[other], text[pos]
@@ -484,9 +494,11 @@ def test_random_text_raises_only_source_errors(text):
     _only_source_errors(text)
 
 
-_TOKENS = ("dim tensor let rule assert numeric show unfold calc by import func diff delta shift zero "
-           "conj inv keep group split sqrt exp log min softmax causal logsumexp pow n m A B x i j k "
-           "[ ] ( ) , : = == != -> + - * / ** \\\n \n # 1 1e-3 .5 \"a.diag\" <= >= W' _").split(" ")
+_TOKENS = (
+    "dim tensor let rule assert numeric show unfold calc by import func diff delta shift zero "
+    "conj inv keep group split sqrt exp log min softmax causal logsumexp pow n m A B x i j k "
+    '[ ] ( ) , : = == != -> + - * / ** \\\n \n # 1 1e-3 .5 "a.diag" <= >= W\' _'
+).split(" ")
 
 
 @settings(max_examples=300, deadline=None)

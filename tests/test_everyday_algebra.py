@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from elementwise_cases import PROG, check_sites, numerically_different, proved, run, simplified, text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +37,7 @@ from diagalg.rules.log_softmax import LogSoftmaxRule
 from diagalg.rules.pow_sum import PowSumRule
 from diagalg.rules.softmax_fold import SoftmaxFoldRule
 from diagalg.weights import property_violation
+from elementwise_cases import PROG, check_sites, numerically_different, proved, run, simplified, text
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -88,23 +88,28 @@ def test_a_distribution_is_not_positive():
     assert text(simplified(PROG.expr("pow(pow(tgt[i], 2), 1/2)"))) == "pow(keep[i](tgt[i] tgt[i]), 1/2)"
 
 
-@pytest.mark.parametrize("decl,message", [
-    ("tensor q[i: n] distribution(i), complex", "cannot be combined with 'complex'"),
-    ("tensor q[i: n, j: n] distribution(i), unitary", "cannot be combined with 'unitary'"),
-    ("tensor q[i: n, j: n] distribution(i), symmetric(i, j)", "leg symmetries is not supported"),
-    ("tensor q[i: n] distribution(j)", "has no leg 'j'"),
-    ("tensor q[i: n] distribution(i -> i)", "takes a list of legs"),
-    ("tensor q distribution", "needs a leg"),
-    ("tensor q[i: n] distribution, distribution", "given twice"),
-])
+@pytest.mark.parametrize(
+    "decl,message",
+    [
+        ("tensor q[i: n] distribution(i), complex", "cannot be combined with 'complex'"),
+        ("tensor q[i: n, j: n] distribution(i), unitary", "cannot be combined with 'unitary'"),
+        ("tensor q[i: n, j: n] distribution(i), symmetric(i, j)", "leg symmetries is not supported"),
+        ("tensor q[i: n] distribution(j)", "has no leg 'j'"),
+        ("tensor q[i: n] distribution(i -> i)", "takes a list of legs"),
+        ("tensor q distribution", "needs a leg"),
+        ("tensor q[i: n] distribution, distribution", "given twice"),
+    ],
+)
 def test_distribution_refuses_what_contradicts_it(decl, message):
     with pytest.raises(diagalg.SourceError, match=message):
         diagalg.parse("dim n\n" + decl + "\n")
 
 
 def test_declarations_read_their_distribution_legs():
-    prog = diagalg.parse("dim n, m\ntensor a[i: n] distribution\ntensor b[i: n, j: m] distribution(j)\n"
-                         "tensor c[i: n, j: m] distribution(j, i), positive\ntensor d[i: n]\n")
+    prog = diagalg.parse(
+        "dim n, m\ntensor a[i: n] distribution\ntensor b[i: n, j: m] distribution(j)\n"
+        "tensor c[i: n, j: m] distribution(j, i), positive\ntensor d[i: n]\n"
+    )
     assert [distribution_legs(prog.tensors[k]) for k in "abcd"] == [("i",), ("j",), ("j", "i"), ()]
     assert prog.tensors["c"].positive
 
@@ -134,9 +139,20 @@ def test_bound_arrays_are_checked_against_the_declaration():
 
 # --------------------------------------------------------------------------- property
 
-DIST_FACTORS = ("tgt[i] delta[i]", "tgt[i] x[i]", "tgt[i]", "Tgt[i, j] delta[i]", "Tgt[i, j] delta[j]",
-                "Tgt[i, j] x[i]", "Tgt[i, j] u[j]", "keep[i](tgt[i] tgt[i]) delta[i]", "keep[i](tgt[i] x[i])",
-                "tgt[i] delta[i, k]", "exp(tgt[i] delta[i] x[k])", "Tgt[i, j] delta[i] Tgt[l, j] delta[l]")
+DIST_FACTORS = (
+    "tgt[i] delta[i]",
+    "tgt[i] x[i]",
+    "tgt[i]",
+    "Tgt[i, j] delta[i]",
+    "Tgt[i, j] delta[j]",
+    "Tgt[i, j] x[i]",
+    "Tgt[i, j] u[j]",
+    "keep[i](tgt[i] tgt[i]) delta[i]",
+    "keep[i](tgt[i] x[i])",
+    "tgt[i] delta[i, k]",
+    "exp(tgt[i] delta[i] x[k])",
+    "Tgt[i, j] delta[i] Tgt[l, j] delta[l]",
+)
 OTHER = ("", " x[k]", " y[k] delta[k]", " 2", " u[j2] delta[j2]")
 
 
@@ -207,8 +223,11 @@ POW_SUM_NEAR_MISSES = [
     ("keep[i](pow(x[i] + y[i], -2) (x[i] + y[i]))", "pow(x[i] + y[i], -2)", "a wrong exponent"),
     ("keep[i](pow(A[i, j] x[j] + y[i], -1) (A[k, i] x[k] + y[i]))", "delta[i: n]", "a transposed contraction"),
     ("keep[i, j](pow(x[i] + y[i], -1) (x[j] + y[j]))", "delta[i: n] delta[j: n]", "the sum on another edge"),
-    ("diff(-t[i] log(sigmoid(z[i])) - (delta[i] - t[i]) log(delta[i: n] - sigmoid(z[i])), z[p])",
-     "sigmoid(z[p]) + t[p]", "a dropped sign"),
+    (
+        "diff(-t[i] log(sigmoid(z[i])) - (delta[i] - t[i]) log(delta[i: n] - sigmoid(z[i])), z[p])",
+        "sigmoid(z[p]) + t[p]",
+        "a dropped sign",
+    ),
 ]
 
 
@@ -227,8 +246,9 @@ def test_pow_sum_near_misses_are_not_proved(lhs, rhs, why):
 
 
 def test_the_binary_cross_entropy_gradient_prints_in_its_textbook_form():
-    grad = simplified(PROG.expr("diff(-t[i] log(sigmoid(z[i])) - (delta[i] - t[i]) log(delta[i: n] - sigmoid(z[i])),"
-                                " z[p])"))
+    grad = simplified(
+        PROG.expr("diff(-t[i] log(sigmoid(z[i])) - (delta[i] - t[i]) log(delta[i: n] - sigmoid(z[i])), z[p])")
+    )
     assert text(grad) == "-t[p] + sigmoid(z[p])"
 
 
@@ -338,8 +358,11 @@ SOFTMAX_NEAR_MISSES = [
     ("keep[i](exp(z[i]) pow(exp(2 * z[j]) delta[j], -1))", "softmax[i](z[i])", "another argument"),
     ("exp(z[i] - logsumexp[j](2 * z[j]) delta[i: n])", "softmax[i](z[i])", "another normaliser"),
     ("exp(S[q, k] - logsumexp[q](S[q, k]) delta[q: n])", "softmax[k](S[q, k])", "normalised along the wrong axis"),
-    ("keep[i, l](exp(z[i]) exp(z[l]) pow(exp(z[j]) delta[j], -1))", "softmax[i](z[i]) softmax[l](z[l])",
-     "a wrong exponent"),
+    (
+        "keep[i, l](exp(z[i]) exp(z[l]) pow(exp(z[j]) delta[j], -1))",
+        "softmax[i](z[i]) softmax[l](z[l])",
+        "a wrong exponent",
+    ),
 ]
 
 
@@ -362,21 +385,32 @@ def test_a_complex_log_softmax_is_kept():
     assert text(simplified(PROG.expr("log(softmax[i](zc[i]))"))) == "log(softmax[i](zc[i]))"
 
 
-SOFTMAX_CASES = ("keep[i](exp(x[i]) pow(exp(x[j]) delta[j], -1))", "keep[i](exp(x[i]) pow(exp(y[j]) delta[j], -1))",
-                 "keep[q, k](exp(S[q, k]) pow(exp(S[q, j]) delta[j], -1))",
-                 "keep[q, k](exp(S[q, k]) pow(exp(S[j, k]) delta[j], -1))",
-                 "keep[q, k](exp(S[k, q]) pow(exp(S[q, j]) delta[j], -1))",
-                 "keep[q, k](exp(S[q, k]) pow(exp(S[q, j]) delta[j], -2) exp(S[q, l]) x[l])",
-                 "keep[q, k](exp(S[q, k]) pow(exp(S[j, q]) delta[j], -1))",
-                 "log(softmax[k](S[q, k]))", "log(softmax[k](S[k, q]))", "log(softmax[i](zc[i]))",
-                 "log(softmax[k](causal[q, k](S[q, k])))", "log(2 * softmax[k](S[q, k]))",
-                 "keep[q, k](log(softmax[k](S[q, k])) S[q, k])", "exp(S[q, k] - logsumexp[q](S[q, k]) delta[q: n])",
-                 "exp(S[q, k] - logsumexp[k](S[q, k]) delta[k: n])", "exp(x[k] - logsumexp[j](y[j]) delta[k: n])")
+SOFTMAX_CASES = (
+    "keep[i](exp(x[i]) pow(exp(x[j]) delta[j], -1))",
+    "keep[i](exp(x[i]) pow(exp(y[j]) delta[j], -1))",
+    "keep[q, k](exp(S[q, k]) pow(exp(S[q, j]) delta[j], -1))",
+    "keep[q, k](exp(S[q, k]) pow(exp(S[j, k]) delta[j], -1))",
+    "keep[q, k](exp(S[k, q]) pow(exp(S[q, j]) delta[j], -1))",
+    "keep[q, k](exp(S[q, k]) pow(exp(S[q, j]) delta[j], -2) exp(S[q, l]) x[l])",
+    "keep[q, k](exp(S[q, k]) pow(exp(S[j, q]) delta[j], -1))",
+    "log(softmax[k](S[q, k]))",
+    "log(softmax[k](S[k, q]))",
+    "log(softmax[i](zc[i]))",
+    "log(softmax[k](causal[q, k](S[q, k])))",
+    "log(2 * softmax[k](S[q, k]))",
+    "keep[q, k](log(softmax[k](S[q, k])) S[q, k])",
+    "exp(S[q, k] - logsumexp[q](S[q, k]) delta[q: n])",
+    "exp(S[q, k] - logsumexp[k](S[q, k]) delta[k: n])",
+    "exp(x[k] - logsumexp[j](y[j]) delta[k: n])",
+)
 
 
 @PROPERTY
-@given(case=st.sampled_from(SOFTMAX_CASES), extra=st.sampled_from(("", " x[k]", " delta[k]", " y[q] delta[k]")),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    case=st.sampled_from(SOFTMAX_CASES),
+    extra=st.sampled_from(("", " x[k]", " delta[k]", " y[q] delta[k]")),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_every_softmax_site_keeps_the_value(case: str, extra: str, seed: int):
     if extra and "[k]" not in case and "k]" not in case:
         extra = ""
@@ -385,10 +419,13 @@ def test_every_softmax_site_keeps_the_value(case: str, extra: str, seed: int):
     assert not problems, case + extra + "\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("name,example", [
-    ("log_softmax", "log(softmax[k](S[q, k]))"),
-    ("softmax_fold", "keep[q, k](exp(S[q, k]) pow(exp(S[j, k]) delta[j], -2) exp(S[l, k]) x[l])"),
-])
+@pytest.mark.parametrize(
+    "name,example",
+    [
+        ("log_softmax", "log(softmax[k](S[q, k]))"),
+        ("softmax_fold", "keep[q, k](exp(S[q, k]) pow(exp(S[j, k]) delta[j], -2) exp(S[l, k]) x[l])"),
+    ],
+)
 def test_each_softmax_rule_fires_and_keeps_the_value(name, example):
     counts: collections.Counter = collections.Counter()
     assert not check_sites(PROG.expr(example), {name: registered()[name]}, 0, counts)
@@ -422,10 +459,13 @@ class SloppyLogSoftmax(LogSoftmaxRule):
                     yield Site((i,), data=found)
 
 
-@pytest.mark.parametrize("rule,example", [
-    (SloppyFold(), "keep[i](exp(x[i]) pow(exp(y[j]) delta[j], -1))"),
-    (SloppyLogSoftmax(), "log(softmax[i](20 * zc[i]))"),
-])
+@pytest.mark.parametrize(
+    "rule,example",
+    [
+        (SloppyFold(), "keep[i](exp(x[i]) pow(exp(y[j]) delta[j], -1))"),
+        (SloppyLogSoftmax(), "log(softmax[i](20 * zc[i]))"),
+    ],
+)
 def test_a_sloppy_softmax_rule_is_caught(rule, example):
     # on the simplified form (the normaliser's delta absorbed), where the real rules stop
     assert check_sites(simplified(PROG.expr(example)), {rule.name: rule}, 0, steps=False), f"{rule.name} not caught"
@@ -478,20 +518,24 @@ def test_tensorgrad_identities_are_proved_and_counted():
         for ident in ids:
             statements[ident].append(by_line[line])
     unstatable = collections.Counter(
-        m.group(1) for m in re.finditer(r"^# @unstatable (\w+):\S+ \S", source, re.MULTILINE))
+        m.group(1) for m in re.finditer(r"^# @unstatable (\w+):\S+ \S", source, re.MULTILINE)
+    )
     assert len(set(re.findall(r"^# @unstatable (\S+)", source, re.MULTILINE))) == sum(unstatable.values())
     counts = re.findall(r"^# @counts test_(\w+)\.py (\d+) (\d+) (\d+) (\d+)$", source, re.MULTILINE)
     assert {f for f, *_ in counts} >= {i.split(":")[0] for i in statements} | set(unstatable)
     for file, stated, proved_, numeric, not_statable in counts:
         ids = [i for i in statements if i.split(":")[0] == file]
         numeric_ids = [i for i in ids if any(r.source.text.startswith("assert numeric") for r in statements[i])]
-        assert (len(ids), len(ids) - len(numeric_ids), len(numeric_ids), unstatable[file]) == \
-            (int(stated), int(proved_), int(numeric), int(not_statable)), file
+        assert (len(ids), len(ids) - len(numeric_ids), len(numeric_ids), unstatable[file]) == (
+            int(stated),
+            int(proved_),
+            int(numeric),
+            int(not_statable),
+        ), file
     assert sum(int(c[1]) for c in counts) == 63 and sum(int(c[4]) for c in counts) == 26
     # the untagged statements are near misses (refuted above, since every line is ok)
     near = [r for r in results if r.source.line not in tags and r.kind == "assert"]
     assert sum("!=" in r.source.text for r in near) == 13
-
 
 
 # --------------------------------------------------------------------------- bubbles through group, split, shift
@@ -517,8 +561,11 @@ RESHAPE_NEAR_MISSES = [
     ("shift(1)[a, b] pow(w[b], 0)", "pow(shift(1)[a, b] w[b], 0)", "0⁰ = 1"),
     ("group[(i, j) -> g](exp(A[i, j]))", "exp(group[(j, i) -> g](A[i, j]))", "a missing transpose"),
     ("group[(i, j) -> g](exp(A[i, j]))", "exp(group[(i, j) -> g](-A[i, j]))", "a dropped sign"),
-    ("group[(i, j) -> g](softmax[j](A[i, j]))", "softmax[g](group[(i, j) -> g](A[i, j]))",
-     "softmax is not elementwise"),
+    (
+        "group[(i, j) -> g](softmax[j](A[i, j]))",
+        "softmax[g](group[(i, j) -> g](A[i, j]))",
+        "softmax is not elementwise",
+    ),
     ("shift(1)[a, b] relu(x[b])", "relu(shift(-1)[a, b] x[b])", "the other direction"),
 ]
 
@@ -538,22 +585,41 @@ def test_reshape_near_misses_are_not_proved(lhs, rhs, why):
 
 
 # (log and fractional powers are left to the identities above: on Gaussian arguments they are NaN)
-RESHAPE_BUBBLES = ("exp({})", "relu({})", "tanh({})", "sigmoid({})", "gelu({})", "pow({}, 2)",
-                   "pow({}, -1)", "pow({}, 3)", "pow({}, 0)", "softmax[g](({}))")
-RESHAPE_ARGS = ("group[(i, j) -> g](M[i, j])", "group[(i, j) -> g](M[i, j]) + 2 * group[(a, b) -> g](M[a, b])",
-                "group[(i, j) -> g](M[i, j]) + delta[g: n * m]", "group[(i, j) -> g](keep[i](M[i, j] x[i]))",
-                "keep[g](group[(i, j) -> g](M[i, j]) group[(i, j) -> g](M[i, j]))",
-                "group[(i, j) -> g](keep[i](M[i, j] x[i]) y[k]) + x[k] delta[g: n * m]",
-                "shift(1)[g, h] group[(i, j) -> h](M[i, j])", "shift(-2)[g, h] group[(i, j) -> h](M[i, j])",
-                "shift(1)[g, h] group[(i, j) -> h](M[i, j]) + delta[g: n * m]",
-                "group[(i, j) -> g](M[i, j]) + group[(i, j) -> g](exp(M[i, j]))",
-                "group[(i, j) -> g](A[i, j]) + 2 * group[(j, i) -> g](A[i, j])")
+RESHAPE_BUBBLES = (
+    "exp({})",
+    "relu({})",
+    "tanh({})",
+    "sigmoid({})",
+    "gelu({})",
+    "pow({}, 2)",
+    "pow({}, -1)",
+    "pow({}, 3)",
+    "pow({}, 0)",
+    "softmax[g](({}))",
+)
+RESHAPE_ARGS = (
+    "group[(i, j) -> g](M[i, j])",
+    "group[(i, j) -> g](M[i, j]) + 2 * group[(a, b) -> g](M[a, b])",
+    "group[(i, j) -> g](M[i, j]) + delta[g: n * m]",
+    "group[(i, j) -> g](keep[i](M[i, j] x[i]))",
+    "keep[g](group[(i, j) -> g](M[i, j]) group[(i, j) -> g](M[i, j]))",
+    "group[(i, j) -> g](keep[i](M[i, j] x[i]) y[k]) + x[k] delta[g: n * m]",
+    "shift(1)[g, h] group[(i, j) -> h](M[i, j])",
+    "shift(-2)[g, h] group[(i, j) -> h](M[i, j])",
+    "shift(1)[g, h] group[(i, j) -> h](M[i, j]) + delta[g: n * m]",
+    "group[(i, j) -> g](M[i, j]) + group[(i, j) -> g](exp(M[i, j]))",
+    "group[(i, j) -> g](A[i, j]) + 2 * group[(j, i) -> g](A[i, j])",
+)
 RESHAPE_OUTSIDE = ("", " delta[g]", " split[g -> (a: n, b: m)](delta[g: n * m]) x[a]", " shift(1)[h2, g] delta[h2]")
 
 
 @PROPERTY
-@given(bubble=st.sampled_from(RESHAPE_BUBBLES), arg=st.sampled_from(RESHAPE_ARGS),
-       outside=st.sampled_from(RESHAPE_OUTSIDE), seed=st.integers(0, 2**31 - 1))
+@given(
+    bubble=st.sampled_from(RESHAPE_BUBBLES),
+    arg=st.sampled_from(RESHAPE_ARGS),
+    outside=st.sampled_from(RESHAPE_OUTSIDE),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_every_elementwise_reshape_site_keeps_the_value(bubble: str, arg: str, outside: str, seed: int):
     if "A[i, j]" in arg:  # a square matrix grouped both ways
         outside = outside.replace("b: m", "b: n").replace("n * m", "n * n")
@@ -562,10 +628,13 @@ def test_every_elementwise_reshape_site_keeps_the_value(bubble: str, arg: str, o
     assert not problems, case + "\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize("example", [
-    "split[g -> (a: n, b: m)](exp(group[(i, j) -> g](M[i, j]) + delta[g: n * m]))",
-    "tanh(shift(1)[g, h] group[(i, j) -> h](M[i, j]))",
-])
+@pytest.mark.parametrize(
+    "example",
+    [
+        "split[g -> (a: n, b: m)](exp(group[(i, j) -> g](M[i, j]) + delta[g: n * m]))",
+        "tanh(shift(1)[g, h] group[(i, j) -> h](M[i, j]))",
+    ],
+)
 def test_elementwise_reshape_fires_and_keeps_the_value(example):
     counts: collections.Counter = collections.Counter()
     assert not check_sites(PROG.expr(example), {"elementwise_reshape": registered()["elementwise_reshape"]}, 0, counts)
@@ -586,9 +655,12 @@ class SloppyShift(ElementwiseReshapeRule):
             er.zero_at_zero = real
 
 
-@pytest.mark.parametrize("rule,example", [
-    (SloppyShift(), "exp(shift(1)[g, h] x[h])"),
-    (SloppyShift(), "sigmoid(shift(-1)[g, h] x[h])"),
-])
+@pytest.mark.parametrize(
+    "rule,example",
+    [
+        (SloppyShift(), "exp(shift(1)[g, h] x[h])"),
+        (SloppyShift(), "sigmoid(shift(-1)[g, h] x[h])"),
+    ],
+)
 def test_a_sloppy_elementwise_reshape_is_caught(rule, example):
     assert check_sites(PROG.expr(example), {rule.name: rule}, 0, steps=False), f"{type(rule).__name__} not caught"

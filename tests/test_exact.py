@@ -199,8 +199,9 @@ def test_long_contraction_through_the_evaluator() -> None:
     n, N = env.declare("n"), env.declare("N")
     A = TensorDecl("A", ("i", "k"), (n, N))
     B = TensorDecl("B", ("k", "j"), (N, n))
-    d = Diagram.build([Node(tensor_op(A), ("i", "k")), Node(tensor_op(B), ("k", "j"))],
-                      {"i": n, "k": N, "j": n}, {"i": "i", "j": "j"})
+    d = Diagram.build(
+        [Node(tensor_op(A), ("i", "k")), Node(tensor_op(B), ("k", "j"))], {"i": n, "k": N, "j": n}, {"i": "i", "j": "j"}
+    )
     rng = np.random.default_rng(2)
     q = 2097143
     a = near_top((3, 5000), rng, q)
@@ -333,12 +334,18 @@ def test_declared_tensors_over_the_field() -> None:
         "tensor U[a: n, b: n] unitary\n"
         "tensor S[i: n, j: n, k: n] symmetric(i, j), symmetric(j, k)\n"
         "tensor Y[i: n, j: n, k: n] symmetric(i, j, k), complex\n"
-        "tensor W[i: n, j: n, k: n, l: n] antisymmetric(i, j), symmetric(k, l)\n")
+        "tensor W[i: n, j: n, k: n, l: n] antisymmetric(i, j), symmetric(k, l)\n"
+    )
     n, r = prog.env.symbols["n"], prog.env.symbols["r"]
     rng = np.random.default_rng(5)
     sizes = {n: 3, r: 4}
-    decls = {d.name: d for d in (prog.expr(t).terms[0].diagram.nodes[0].op.decl
-                                 for t in ("V[a,c,b]", "U[a,b]", "S[i,j,k]", "Y[i,j,k]", "W[i,j,k,l]"))}
+    decls = {
+        d.name: d
+        for d in (
+            prog.expr(t).terms[0].diagram.nodes[0].op.decl
+            for t in ("V[a,c,b]", "U[a,b]", "S[i,j,k]", "Y[i,j,k]", "W[i,j,k,l]")
+        )
+    }
     v = field_tensor(decls["V"], sizes, rng, F)
     mv = v.reshape(9, 4)  # rows: the outputs (a, c) row-major; columns: b
     np.testing.assert_array_equal(mat(F, herm(F, mv), mv), np.eye(4))
@@ -376,11 +383,21 @@ def _bubble(kind: str, axes=(), param=None, func=None) -> Expr:
     return Expr.single(Diagram.build([Node(op, tuple(op.ports))], dims, edges))
 
 
-@pytest.mark.parametrize("kind, axes, word", [
-    ("exp", (), "exp"), ("log", (), "log"), ("tanh", (), "tanh"), ("sigmoid", (), "sigmoid"),
-    ("gelu", (), "gelu"), ("relu", (), "relu"), ("softmax", ("j",), "softmax"),
-    ("logsumexp", ("j",), "logsumexp"), ("layernorm", ("j",), "layernorm"), ("causal", ("i", "j"), "causal"),
-])
+@pytest.mark.parametrize(
+    "kind, axes, word",
+    [
+        ("exp", (), "exp"),
+        ("log", (), "log"),
+        ("tanh", (), "tanh"),
+        ("sigmoid", (), "sigmoid"),
+        ("gelu", (), "gelu"),
+        ("relu", (), "relu"),
+        ("softmax", ("j",), "softmax"),
+        ("logsumexp", ("j",), "logsumexp"),
+        ("layernorm", ("j",), "layernorm"),
+        ("causal", ("i", "j"), "causal"),
+    ],
+)
 def test_obstacle_names_each_transcendental_bubble(kind: str, axes, word: str) -> None:
     why = exact_obstacle([_bubble(kind, axes)])
     assert why is not None and word in why
@@ -432,7 +449,8 @@ def test_structured_identities_hold_exactly() -> None:
         "tensor P[a: n, b: n] projector, complex\n"
         "tensor X[a: n, b: n] invertible, complex\n"
         "tensor H[a: n, b: n] posdef\n"
-        "tensor Z[a: n, b: n] complex\n")
+        "tensor Z[a: n, b: n] complex\n"
+    )
     for lhs, rhs, status in [
         ("conj(U)[a,b] U[a,c]", "delta[b: n, c]", "equal"),
         ("U[a,b] U[a,c]", "delta[b: n, c]", "different"),
@@ -472,8 +490,7 @@ def test_coefficients_that_have_no_value_mod_p() -> None:
     n = prog.env.symbols["n"]
     sizes = {s: 3 for s in prog.env.symbols.values()}
     # irrational at this size: the exact path does not apply
-    assert compare_exact(a.scaled(1 / sympy.sqrt(n)), a, [SizeDraw({**sizes, n: 5})],
-                         seed=0, memory_cap=2**30) is None
+    assert compare_exact(a.scaled(1 / sympy.sqrt(n)), a, [SizeDraw({**sizes, n: 5})], seed=0, memory_cap=2**30) is None
     # rational at this one: decided
     res = compare_exact(a.scaled(2 / sympy.sqrt(n)), a, [SizeDraw({**sizes, n: 4})], seed=0, memory_cap=2**30)
     assert res.status == "equal"
@@ -484,8 +501,9 @@ def test_coefficients_that_have_no_value_mod_p() -> None:
     c = sympy.Rational(p1, p1 * p2)  # 1/p2, written unreduced: sympy reduces it anyway
     res = compare_exact(a.scaled(c * p2), a, [SizeDraw(sizes)], seed=0, memory_cap=2**30)
     assert res.status == "equal"
-    res = compare_exact(a.scaled(sympy.Rational(1, p2)), a.scaled(sympy.Rational(1, p2)), [SizeDraw(sizes)],
-                        seed=0, memory_cap=2**30)
+    res = compare_exact(
+        a.scaled(sympy.Rational(1, p2)), a.scaled(sympy.Rational(1, p2)), [SizeDraw(sizes)], seed=0, memory_cap=2**30
+    )
     assert res is not None and res.status == "equal" and res.draws == 2  # one size draw, one draw per prime
 
 
@@ -502,8 +520,9 @@ def test_memory_cap_is_inconclusive_and_obstacles_give_none() -> None:
 
 
 def test_structural_nodes_and_boxes() -> None:
-    prog = program("dim n, m\ntensor A[i: n, j: n]\ntensor x[i: n]\ntensor G[a: n, b: m]\n"
-                   "let S[i, j] = A[i, j] + A[j, i]\n")
+    prog = program(
+        "dim n, m\ntensor A[i: n, j: n]\ntensor x[i: n]\ntensor G[a: n, b: m]\nlet S[i, j] = A[i, j] + A[j, i]\n"
+    )
     for lhs, rhs, status in [
         ("S[i, j]", "S[j, i]", "equal"),
         ("S[i, j]", "2 A[i, j]", "different"),
@@ -535,8 +554,9 @@ def test_exact_evaluator_agrees_with_the_float_one_on_small_integers() -> None:
     from diagalg.model import IndexOp
     from diagalg.numeric.evaluate import Instance, evaluate
 
-    prog = program("dim n, m\ntensor A[i: n, j: m]\ntensor C[i: n, j: n]\ntensor x[i: n] complex\n"
-                   "tensor Y[i: n, j: n, k: n]\n")
+    prog = program(
+        "dim n, m\ntensor A[i: n, j: m]\ntensor C[i: n, j: n]\ntensor x[i: n] complex\ntensor Y[i: n, j: n, k: n]\n"
+    )
     texts = [
         "group[(i, j) -> g](A[i, j])",
         "split[g -> (i: n, j: m)](group[(i, j) -> g](A[i, j]))",

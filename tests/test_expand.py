@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 import diagalg
+from conftest import python_calls
 from diagalg.engine import unfold
 from diagalg.expand import count_paths, count_terms, expand_terms, paths
 from diagalg.model import Expr
 from diagalg.numeric.check import compare
-
-from conftest import python_calls
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO_LAYER = ROOT / "examples" / "transformers" / "two_layer_paths.diag"
@@ -85,8 +84,9 @@ def test_expansion_counts_and_streams_without_enumerating():
     # 2.3e13 terms counted and the first five streamed in well under a million Python calls
     # (counted, not timed): nothing is enumerated
     (counted, first), calls = python_calls(
-        lambda: ((count_terms(e), count_paths(e)), list(itertools.islice(expand_terms(e), 5))))
-    assert counted == (13 ** 12, 13 ** 12)
+        lambda: ((count_terms(e), count_paths(e)), list(itertools.islice(expand_terms(e), 5)))
+    )
+    assert counted == (13**12, 13**12)
     assert calls < 1_000_000, calls
     assert first[0].tags == tuple(f"skip{l}" for l in range(12, 0, -1))
     assert len(first[0].diagram.nodes) == 1
@@ -96,7 +96,7 @@ def test_two_layer_twelve_heads_per_head_terms_sum_to_the_model():
     prog, top = frozen_model(2, 12)
     e = unfold(prog.expr(top))
     terms = list(expand_terms(e))
-    assert len(terms) == 13 ** 2 == 169
+    assert len(terms) == 13**2 == 169
     assert len({t.tags for t in terms}) == 169
     assert compare(e, Expr.of(terms, e.free_dims), prog.env).status == "equal"
 
@@ -151,16 +151,21 @@ def test_expand_over_in_a_diag_file(cli, write_diag):
     f = write_diag("heads.diag", HEADS + "expand y2[q, e] over h\n")
     res = cli("check", f)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "expand y2[q, e] over h [169 terms; numeric check skipped: more than 200 terms]" in res.stdout \
+    assert (
+        "expand y2[q, e] over h [169 terms; numeric check skipped: more than 200 terms]" in res.stdout
         or "[169 terms, exact; sum checked exactly]" in res.stdout
+    )
     assert "[attn2 · h=11 · attn1 · h=10]" in res.stdout
 
 
-@pytest.mark.parametrize("stmt, col, message", [
-    ("expand y2[q, e] over q", 22, "over q: 'q' is a free label of the expression"),
-    ("expand y2[q, e] over zz", 22, "over zz: no summed label 'zz' in this expression"),
-    ("expand x[s, a] OV1[h, a, e] over a", 34, "over a: 'a' must have one concrete dimension (found d)"),
-])
+@pytest.mark.parametrize(
+    "stmt, col, message",
+    [
+        ("expand y2[q, e] over q", 22, "over q: 'q' is a free label of the expression"),
+        ("expand y2[q, e] over zz", 22, "over zz: no summed label 'zz' in this expression"),
+        ("expand x[s, a] OV1[h, a, e] over a", 34, "over a: 'a' must have one concrete dimension (found d)"),
+    ],
+)
 def test_over_errors_are_positioned(cli, write_diag, stmt, col, message):
     f = write_diag("o.diag", HEADS + stmt + "\n")
     res = cli("check", f)
@@ -176,7 +181,7 @@ def test_paths_over_heads_choose_a_head_per_occurrence():
     prog = diagalg.parse(SOFTMAX_HEADS)
     e = unfold(prog.expr("y2[q, e]"))
     assert count_paths(e) == 10
-    assert count_paths(e, {"h": 12}) == 1 + 12 + 12 * 13 ** 3 == 26377
+    assert count_paths(e, {"h": 12}) == 1 + 12 + 12 * 13**3 == 26377
     first = list(itertools.islice(paths(e, {"h": 12}), 40))
     assert first[0].name == "direct" and first[0].order == 0
     assert [p.term.tags for p in first[1:3]] == [("skip2", "attn1", "h=0"), ("skip2", "attn1", "h=1")]
@@ -195,8 +200,9 @@ def test_paths_top_k_ranks_by_evaluating_every_path():
     inst = _instance(prog, e, 1)
     res = top_paths(e, 4, inst)
     assert res.proven and res.evaluated == 10
-    brute = sorted(float(np.linalg.norm(evaluate(Expr.of([p.term], e.free_dims), inst, ["q", "v"]).array))
-                   for p in paths(e))[::-1]
+    brute = sorted(
+        float(np.linalg.norm(evaluate(Expr.of([p.term], e.free_dims), inst, ["q", "v"]).array)) for p in paths(e)
+    )[::-1]
     assert [round(n, 12) for n, _ in res.paths] == [round(n, 12) for n in brute[:4]]
     cut = top_paths(e, 4, inst, max_paths=3)
     assert not cut.proven and cut.evaluated == 3
@@ -204,8 +210,10 @@ def test_paths_top_k_ranks_by_evaluating_every_path():
 
 def test_paths_top_in_a_diag_file(cli):
     res = cli("check", TWO_LAYER)
-    assert "paths y2[q, e] WU[e, v] top 3 [top 3 of 10 paths by Frobenius norm on a random draw (seed 0), " \
-           "proven (every path evaluated)]" in res.stdout
+    assert (
+        "paths y2[q, e] WU[e, v] top 3 [top 3 of 10 paths by Frobenius norm on a random draw (seed 0), "
+        "proven (every path evaluated)]" in res.stdout
+    )
 
 
 def _instance(prog, e, seed):
@@ -231,8 +239,10 @@ def test_top_k_agrees_with_brute_force(seed):
     inst = _instance(prog, e, seed)
     res = top_terms(e, 7, inst, {"h": 12})
     assert res.proven and len(res.terms) == 7
-    brute = sorted((float(np.linalg.norm(evaluate(Expr.of([t], e.free_dims), inst, ["q", "e"]).array)), t.tags)
-                   for t in expand_terms(e, {"h": 12}))[::-1]
+    brute = sorted(
+        (float(np.linalg.norm(evaluate(Expr.of([t], e.free_dims), inst, ["q", "e"]).array)), t.tags)
+        for t in expand_terms(e, {"h": 12})
+    )[::-1]
     assert [round(r.norm, 9) for r in res.terms] == [round(n, 9) for n, _ in brute[:7]]
     assert res.terms[0].term.tags == brute[0][1]
 
@@ -259,8 +269,11 @@ def test_top_k_on_a_huge_expansion_stops_at_its_budget_and_says_so(cli, write_di
     lines = ["dim heads = 12, seq, d", "tensor x[s: seq, e: d]"]
     prev = "x"
     for l in range(1, 13):
-        lines += [f"tensor F{l}[h: heads, q: seq, k: seq]", f"tensor OV{l}[h: heads, a: d, e: d]",
-                  f"let y{l}[q, e] = skip{l}: {prev}[q, e] + attn{l}: F{l}[h, q, k] {prev}[k, a] OV{l}[h, a, e]"]
+        lines += [
+            f"tensor F{l}[h: heads, q: seq, k: seq]",
+            f"tensor OV{l}[h: heads, a: d, e: d]",
+            f"let y{l}[q, e] = skip{l}: {prev}[q, e] + attn{l}: F{l}[h, q, k] {prev}[k, a] OV{l}[h, a, e]",
+        ]
         prev = f"y{l}"
     from diagalg.rank import top_terms
 
@@ -271,7 +284,7 @@ def test_top_k_on_a_huge_expansion_stops_at_its_budget_and_says_so(cli, write_di
     res = top_terms(e, 10, _instance(prog, e, 0), {"h": 12}, max_states=300)
     assert len(res.terms) == 10 or not res.proven
     assert res.states <= 300
-    assert not res.proven or res.evaluated < 13 ** 12
+    assert not res.proven or res.evaluated < 13**12
 
 
 def test_top_in_a_diag_file(cli, write_diag):

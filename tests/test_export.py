@@ -74,8 +74,9 @@ def paper():
     return diagalg.parse(PAPER, "paper.diag")
 
 
-@pytest.mark.parametrize("name", ["chain", "trace", "mps", "quad", "diag", "ident", "inverse", "attn", "grad",
-                                  "prev", "back2"])
+@pytest.mark.parametrize(
+    "name", ["chain", "trace", "mps", "quad", "diag", "ident", "inverse", "attn", "grad", "prev", "back2"]
+)
 def test_exported_numpy_code_computes_what_diagalg_evaluates(paper, name):
     got, want = run_export(paper, name)
     assert got.shape == want.shape
@@ -97,8 +98,15 @@ def test_a_derivative_is_exported_after_diagalg_takes_it(paper):
     assert "diff" not in code.split('"""')[2]  # the body computes the closed form
 
 
-@pytest.mark.parametrize("path", ["examples/kronecker.diag", "examples/shift_and_reshape.diag",
-                                  "examples/copy_tensor.diag", "examples/transformers/two_layer_paths.diag"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "examples/kronecker.diag",
+        "examples/shift_and_reshape.diag",
+        "examples/copy_tensor.diag",
+        "examples/transformers/two_layer_paths.diag",
+    ],
+)
 def test_every_let_of_an_example_exports_and_agrees(path):
     program = diagalg.load(ROOT / path)
     assert program.lets

@@ -33,8 +33,11 @@ def test_fragment_start_rules_give_nodes_positioned_in_their_text():
 def test_a_fragment_error_has_the_fragment_position_and_caret():
     with pytest.raises(diagalg.SourceError) as info:
         parse_fragment("A[i, j] +", "expr_input", "<expr>")
-    assert info.value.render().splitlines() == ["<expr>:1:9: error: unexpected end of line",
-                                                "    A[i, j] +", "            ^"]
+    assert info.value.render().splitlines() == [
+        "<expr>:1:9: error: unexpected end of line",
+        "    A[i, j] +",
+        "            ^",
+    ]
     with pytest.raises(diagalg.SourceError) as info:
         parse_fragment("", "expr_input")
     assert (info.value.line, info.value.col) == (1, 1)
@@ -51,14 +54,20 @@ def test_parse_pair_is_positioned_in_the_equation(prog):
     assert set(left.labels) == set(right.labels) == {"i", "k"}
     with pytest.raises(diagalg.SourceError) as info:
         parse_pair(prog, "A[i, j]", "Q[i, j]")
-    assert info.value.render().splitlines() == ["<python>:1:12: error: undeclared name 'Q'",
-                                                "    A[i, j] == Q[i, j]", "               ^"]
+    assert info.value.render().splitlines() == [
+        "<python>:1:12: error: undeclared name 'Q'",
+        "    A[i, j] == Q[i, j]",
+        "               ^",
+    ]
 
 
 def test_parse_show_is_the_statement_show_on_its_line(prog):
     stmt = parse_show(prog, "t: A[i, j] delta[j, k] by delta", "<repl>", 7)
-    assert (stmt.source.path, stmt.source.line, stmt.source.text) == \
-        ("<repl>", 7, "show t: A[i, j] delta[j, k] by delta")
+    assert (stmt.source.path, stmt.source.line, stmt.source.text) == (
+        "<repl>",
+        7,
+        "show t: A[i, j] delta[j, k] by delta",
+    )
     assert stmt.rules == ("delta",) and prog.tags == {"t"}
     with pytest.raises(diagalg.SourceError, match="summand tag 't' is already used"):
         parse_show(prog, "t: A[i, j]", "<repl>", 8)

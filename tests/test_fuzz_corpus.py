@@ -47,11 +47,17 @@ EXPECTED = {
     "nul_byte.diag": (2, "nul_byte.diag:1:6: error: unexpected character '\\x00'"),
     "python_code.diag": (2, "python_code.diag:2:"),
     "python_code_name.diag": (2, "python_code_name.diag:3:8: error: undeclared name 'exec'"),
-    "import_cycle_a.diag": (2, "error: cyclic import: import_cycle_a.diag -> import_cycle_b.diag -> import_cycle_a.diag"),
-    "import_cycle_b.diag": (2, "error: cyclic import: import_cycle_b.diag -> import_cycle_a.diag -> import_cycle_b.diag"),
+    "import_cycle_a.diag": (
+        2,
+        "error: cyclic import: import_cycle_a.diag -> import_cycle_b.diag -> import_cycle_a.diag",
+    ),
+    "import_cycle_b.diag": (
+        2,
+        "error: cyclic import: import_cycle_b.diag -> import_cycle_a.diag -> import_cycle_b.diag",
+    ),
     "import_self.diag": (2, "import_self.diag:1:8: error: cyclic import: import_self.diag -> import_self.diag"),
-    "import_missing.diag": (2, "import_missing.diag:1:8: error: cannot import \"no_such_file.diag\": no such file"),
-    "import_directory.diag": (2, "import_directory.diag:1:8: error: cannot import \".\": no such file"),
+    "import_missing.diag": (2, 'import_missing.diag:1:8: error: cannot import "no_such_file.diag": no such file'),
+    "import_directory.diag": (2, 'import_directory.diag:1:8: error: cannot import ".": no such file'),
     "import_not_utf8.diag": (2, "error: file is not UTF-8 text"),
     "not_utf8.diag": (2, "not_utf8.diag:1:13: error: file is not UTF-8 text"),
 }

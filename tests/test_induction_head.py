@@ -210,7 +210,7 @@ def test_a_match_far_from_identity_does_not_induce(program):
 def _row_weights_change_with_the_future(program, name, x, q, rng) -> bool:
     """Whether row q of the pattern changes when the tokens after q are redrawn."""
     y = x.copy()
-    y[q + 1:] = repeated_unit_vectors(rng, len(x), x.shape[1])[: len(x) - q - 1]
+    y[q + 1 :] = repeated_unit_vectors(rng, len(x), x.shape[1])[: len(x) - q - 1]
     a, b = evaluate_qk(program, name, x), evaluate_qk(program, name, y)
     return not np.allclose(a[q], b[q], rtol=0, atol=1e-12)
 

@@ -86,12 +86,15 @@ def test_identities_prove_and_near_misses_are_refuted():
 
 def test_the_proofs_use_the_rules():
     """Each identity of the two rules proves symbolically and through the rule."""
-    for text, rule in (("(X[i, j] + A[i, j]) inv(X[k, j] + A[k, j])", "inverse_cancel"),
-                       ("S[i, j] inv(S)[i, k]", "inverse_transposed")):
+    for text, rule in (
+        ("(X[i, j] + A[i, j]) inv(X[k, j] + A[k, j])", "inverse_cancel"),
+        ("S[i, j] inv(S)[i, k]", "inverse_transposed"),
+    ):
         d = diagalg.simplify(PROG.expr(text))
         assert rule in {s.rule for s in d.steps}
-        assert len(d.result.terms) == 1 and all(n.op.__class__.__name__ == "CopyTensor"
-                                                for n in d.result.terms[0].diagram.nodes)
+        assert len(d.result.terms) == 1 and all(
+            n.op.__class__.__name__ == "CopyTensor" for n in d.result.terms[0].diagram.nodes
+        )
 
 
 def test_the_rules_sets():
@@ -190,8 +193,9 @@ class SloppyInverseCancel(InverseCancelRule):
                     if n != v and set(node.edges) & set(diagram.nodes[n].edges):
                         shared = [p for p, e in zip(node.op.ports, node.edges) if e in diagram.nodes[n].edges]
                         kept = tuple(p for p in node.op.ports if p not in shared)
-                        rest = [p for p, e in zip(diagram.nodes[n].op.ports, diagram.nodes[n].edges)
-                                if e not in node.edges]
+                        rest = [
+                            p for p, e in zip(diagram.nodes[n].op.ports, diagram.nodes[n].edges) if e not in node.edges
+                        ]
                         leg_of = {**{p: p for p in shared}, **dict(zip(kept, rest))}
                         yield Site((v, n), data=((leg_of, sympy.Integer(1)), tuple(shared), kept))
 
@@ -217,8 +221,10 @@ class SloppyInverseTransposed(InverseTransposedRule):
 
 
 def test_a_sloppy_rule_is_caught():
-    for rule, text in ((SloppyInverseCancel(), "(X[i, j] + A[i, j]) inv(X[j, k] + A[j, k])"),
-                       (DroppedFactorInverseCancel(), "(X[i, j] + A[i, j]) inv(2 X[k, j] + 2 A[k, j])"),
-                       (SloppyInverseTransposed(), "X[i, j] inv(X)[i, k]")):
+    for rule, text in (
+        (SloppyInverseCancel(), "(X[i, j] + A[i, j]) inv(X[j, k] + A[j, k])"),
+        (DroppedFactorInverseCancel(), "(X[i, j] + A[i, j]) inv(2 X[k, j] + 2 A[k, j])"),
+        (SloppyInverseTransposed(), "X[i, j] inv(X)[i, k]"),
+    ):
         fired, problems = _keeps_value(rule, text, 0)
         assert fired and problems, f"{rule.__class__.__name__} not caught"

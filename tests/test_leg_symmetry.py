@@ -62,10 +62,12 @@ def clause_defect(arr: np.ndarray, axes: tuple[int, ...], sign: int) -> float:
 
 
 def test_overlapping_groups_join_into_one_component():
-    prog = diagalg.parse("dim n, m\n"
-                         "tensor S[i: n, j: n, k: n, x: m] symmetric(i, j), symmetric(j, k)\n"
-                         "tensor U[i: n, j: n, k: n, a: m, b: m] antisymmetric(j, k), antisymmetric(i, j), "
-                         "antisymmetric(a, b)\n")
+    prog = diagalg.parse(
+        "dim n, m\n"
+        "tensor S[i: n, j: n, k: n, x: m] symmetric(i, j), symmetric(j, k)\n"
+        "tensor U[i: n, j: n, k: n, a: m, b: m] antisymmetric(j, k), antisymmetric(i, j), "
+        "antisymmetric(a, b)\n"
+    )
     assert prog.tensors["S"].leg_symmetry == ((("i", "j", "k"), 1),)
     assert prog.tensors["U"].leg_symmetry == ((("i", "j", "k"), -1), (("a", "b"), -1))
     assert not prog.tensors["U"].vanishes
@@ -93,8 +95,15 @@ def test_port_classes_share_overlapping_antisymmetric_legs():
 
 def test_inverse_keeps_the_permutations_within_inputs_and_within_outputs():
     n = sympy.Symbol("n")
-    x = TensorDecl("X", ("a", "b", "c", "d"), (n,) * 4, symmetric=(("a", "b"), ("b", "c")),
-                   structure="invertible", inputs=("c", "d"), outputs=("a", "b"))
+    x = TensorDecl(
+        "X",
+        ("a", "b", "c", "d"),
+        (n,) * 4,
+        symmetric=(("a", "b"), ("b", "c")),
+        structure="invertible",
+        inputs=("c", "d"),
+        outputs=("a", "b"),
+    )
     plain, _ = tensor_op(x).port_classes()
     assert len(set(plain[:3])) == 1 and plain[3] != plain[0]
     # inv(X) has ports c, d, a, b: X P = X for P swapping a, b gives P inv(X) = inv(X)
@@ -103,8 +112,9 @@ def test_inverse_keeps_the_permutations_within_inputs_and_within_outputs():
 
 
 def test_real_hermitian_matrix_is_one_symmetric_class():
-    prog = diagalg.parse("dim n\ntensor P[i: n, j: n] projector(j -> i)\n"
-                         "tensor Q[i: n, j: n] projector(j -> i), complex\n")
+    prog = diagalg.parse(
+        "dim n\ntensor P[i: n, j: n] projector(j -> i)\ntensor Q[i: n, j: n] projector(j -> i), complex\n"
+    )
     assert len(set(tensor_op(prog.tensors["P"]).port_classes()[0])) == 1
     assert len(set(tensor_op(prog.tensors["Q"]).port_classes()[0])) == 2
 
@@ -121,7 +131,7 @@ def symmetry_classes(draw):
     while at < ndim:
         k = draw(st.integers(1, ndim - at))
         size = draw(st.integers(1, 4 if k <= 3 else 3))
-        group = tuple(axes[at:at + k])
+        group = tuple(axes[at : at + k])
         for a in group:
             shape[a] = size
         classes.append((group, draw(st.sampled_from([1, -1, 1, -1, 0]))))
@@ -164,8 +174,10 @@ def declarations(draw):
     component; a component of k antisymmetric legs gets a dimension >= k)."""
     n_legs = draw(st.integers(2, 6))
     legs = [f"l{i}" for i in range(n_legs)]
-    groups = [tuple(draw(st.lists(st.sampled_from(legs), min_size=2, max_size=n_legs, unique=True)))
-              for _ in range(draw(st.integers(1, 3)))]
+    groups = [
+        tuple(draw(st.lists(st.sampled_from(legs), min_size=2, max_size=n_legs, unique=True)))
+        for _ in range(draw(st.integers(1, 3)))
+    ]
     parent = {leg: leg for leg in legs}
 
     def find(x):
@@ -180,8 +192,7 @@ def declarations(draw):
     sign = {r: draw(st.sampled_from([1, -1])) for r in roots}
     width = {r: sum(find(leg) == r for leg in legs) for r in roots}
     sizes = {"a": 2, "b": 3, "c": 6}
-    size = {r: draw(st.sampled_from([d for d, v in sizes.items() if sign[r] > 0 or v >= width[r]]))
-            for r in roots}
+    size = {r: draw(st.sampled_from([d for d, v in sizes.items() if sign[r] > 0 or v >= width[r]])) for r in roots}
     dims = ", ".join(f"{leg}: {size[find(leg)]}" for leg in legs)
     props = [f"{'symmetric' if sign[find(g[0])] > 0 else 'antisymmetric'}({', '.join(g)})" for g in groups]
     if draw(st.booleans()):
@@ -213,8 +224,9 @@ def test_plain_symmetric_entries_keep_the_unsymmetric_scale():
 
 def test_eight_leg_antisymmetric_tensor_is_one_free_value_times_epsilon():
     legs = "abcdefgh"
-    prog = diagalg.parse(f"dim n = 8\ntensor E[{', '.join(f'{c}: n' for c in legs)}] "
-                         f"antisymmetric({', '.join(legs)})\n")
+    prog = diagalg.parse(
+        f"dim n = 8\ntensor E[{', '.join(f'{c}: n' for c in legs)}] antisymmetric({', '.join(legs)})\n"
+    )
     calls: list[int] = []
 
     def free(k: int) -> np.ndarray:
@@ -232,10 +244,12 @@ def test_eight_leg_antisymmetric_tensor_is_one_free_value_times_epsilon():
 
 
 def test_structured_matrices_with_their_leg_symmetry_are_sampled_correctly():
-    prog = diagalg.parse("dim n\n"
-                         "tensor X[i: n, j: n] invertible, symmetric(i, j), complex\n"
-                         "tensor G[i: n, j: n] posdef, symmetric(i, j), complex\n"
-                         "tensor P[i: n, j: n] projector(j -> i), symmetric(i, j), complex\n")
+    prog = diagalg.parse(
+        "dim n\n"
+        "tensor X[i: n, j: n] invertible, symmetric(i, j), complex\n"
+        "tensor G[i: n, j: n] posdef, symmetric(i, j), complex\n"
+        "tensor P[i: n, j: n] projector(j -> i), symmetric(i, j), complex\n"
+    )
     sizes = sizes_of(prog, n=5)
     for name in "XGP":
         arr = sample_tensor(prog.tensors[name], sizes, np.random.default_rng(2))
@@ -247,15 +261,16 @@ def test_structured_matrices_with_their_leg_symmetry_are_sampled_correctly():
 
 def test_a_structure_with_unsupported_leg_symmetries_is_never_sampled():
     n = sympy.Symbol("n")
-    v = TensorDecl("V", ("i", "j"), (n, n), symmetric=(("i", "j"),), structure="unitary",
-                   inputs=("j",), outputs=("i",))
+    v = TensorDecl("V", ("i", "j"), (n, n), symmetric=(("i", "j"),), structure="unitary", inputs=("j",), outputs=("i",))
     with pytest.raises(SamplingError, match="not supported"):
         sample_tensor(v, {n: 3}, np.random.default_rng(0))
 
 
 def test_weights_are_checked_against_the_whole_component():
-    prog = diagalg.parse("dim n\ntensor S[i: n, j: n, k: n] symmetric(i, j), symmetric(j, k)\n"
-                         "tensor U[i: n, j: n, k: n] antisymmetric(i, j), antisymmetric(j, k)\n")
+    prog = diagalg.parse(
+        "dim n\ntensor S[i: n, j: n, k: n] symmetric(i, j), symmetric(j, k)\n"
+        "tensor U[i: n, j: n, k: n] antisymmetric(i, j), antisymmetric(j, k)\n"
+    )
     eps = np.zeros((3, 3, 3))
     for perm in itertools.permutations(range(3)):
         eps[perm] = permutation_sign(perm)
@@ -285,16 +300,20 @@ def test_impossible_counterexample_is_gone():
     # and (j k) that is not symmetric in (i k) does not exist
     assert statuses(OVERLAP + "assert S[i, j, k] != S[k, j, i]\n") == ["FAIL"]
     # the near-miss: symmetric in (i j) only, the swap (i k) is not a symmetry
-    assert statuses(OVERLAP + "tensor R[i: n, j: n, k: n] symmetric(i, j)\n"
-                              "assert R[i, j, k] != R[k, j, i]\n") == ["ok"]
+    assert statuses(OVERLAP + "tensor R[i: n, j: n, k: n] symmetric(i, j)\nassert R[i, j, k] != R[k, j, i]\n") == ["ok"]
 
 
 def test_overlapping_antisymmetric_identities_prove():
-    assert statuses(OVERLAP + "assert U[i, j, k] == -U[j, i, k]\n"
-                              "assert U[i, j, k] == U[j, k, i]\n"      # an even permutation
-                              "assert U[i, j, k] == -U[k, j, i]\n"     # a swap never declared
-                              "assert U[i, j, k] A[i, k] == zero[j]\n"
-                              "assert U[i, j, k] != U[j, i, k]\n") == ["ok"] * 5
+    assert (
+        statuses(
+            OVERLAP + "assert U[i, j, k] == -U[j, i, k]\n"
+            "assert U[i, j, k] == U[j, k, i]\n"  # an even permutation
+            "assert U[i, j, k] == -U[k, j, i]\n"  # a swap never declared
+            "assert U[i, j, k] A[i, k] == zero[j]\n"
+            "assert U[i, j, k] != U[j, i, k]\n"
+        )
+        == ["ok"] * 5
+    )
 
 
 def test_false_overlapping_antisymmetric_identity_fails():
@@ -303,31 +322,40 @@ def test_false_overlapping_antisymmetric_identity_fails():
 
 
 def test_symmetric_invertible_and_hermitian_matrices_check():
-    assert statuses("dim n\n"
-                    "tensor X[i: n, j: n] invertible, symmetric(i, j)\n"
-                    "tensor G[i: n, j: n] posdef, symmetric(i, j), complex\n"
-                    "assert inv(X)[i, j] == inv(X)[j, i]\n"
-                    "assert X[i, j] inv(X)[j, k] == delta[i, k]\n"
-                    "assert G[i, j] == conj(G)[i, j]\n"
-                    "assert inv(G)[i, j] == inv(G)[j, i]\n") == ["ok"] * 4
+    assert (
+        statuses(
+            "dim n\n"
+            "tensor X[i: n, j: n] invertible, symmetric(i, j)\n"
+            "tensor G[i: n, j: n] posdef, symmetric(i, j), complex\n"
+            "assert inv(X)[i, j] == inv(X)[j, i]\n"
+            "assert X[i, j] inv(X)[j, k] == delta[i, k]\n"
+            "assert G[i, j] == conj(G)[i, j]\n"
+            "assert inv(G)[i, j] == inv(G)[j, i]\n"
+        )
+        == ["ok"] * 4
+    )
 
 
 # =========================================================================== static errors
 
 
 def test_mixed_symmetric_and_antisymmetric_component_is_an_error():
-    located("dim n\ntensor M[i: n, j: n, k: n] symmetric(i, j), antisymmetric(j, k)\n",
-            2, 45, "forces 'M' to be zero")
+    located("dim n\ntensor M[i: n, j: n, k: n] symmetric(i, j), antisymmetric(j, k)\n", 2, 45, "forces 'M' to be zero")
 
 
 def test_mixed_through_a_chain_of_groups_is_an_error():
-    located("dim n\ntensor M[i: n, j: n, k: n, l: n] symmetric(i, j), symmetric(j, k), antisymmetric(k, l)\n",
-            2, 68, "cannot be both symmetric and antisymmetric")
+    located(
+        "dim n\ntensor M[i: n, j: n, k: n, l: n] symmetric(i, j), symmetric(j, k), antisymmetric(k, l)\n",
+        2,
+        68,
+        "cannot be both symmetric and antisymmetric",
+    )
 
 
 def test_more_antisymmetric_legs_than_the_dimension_is_an_error():
-    located("dim n = 2\ntensor E[i: n, j: n, k: n] antisymmetric(i, j), antisymmetric(j, k)\n",
-            2, 49, "identically zero")
+    located(
+        "dim n = 2\ntensor E[i: n, j: n, k: n] antisymmetric(i, j), antisymmetric(j, k)\n", 2, 49, "identically zero"
+    )
 
 
 def test_antisymmetric_projector_and_posdef_are_errors():
@@ -335,15 +363,19 @@ def test_antisymmetric_projector_and_posdef_are_errors():
     located("dim n\ntensor G[i: n, j: n] posdef, antisymmetric(i, j)\n", 2, 30, "posdef matrix is impossible")
 
 
-@pytest.mark.parametrize("props, col", [
-    ("unitary, symmetric(i, j)", 31),
-    ("isometry(j -> i), symmetric(i, j)", 40),
-    ("invertible, antisymmetric(i, j)", 34),
-])
+@pytest.mark.parametrize(
+    "props, col",
+    [
+        ("unitary, symmetric(i, j)", 31),
+        ("isometry(j -> i), symmetric(i, j)", 40),
+        ("invertible, antisymmetric(i, j)", 34),
+    ],
+)
 def test_unsupported_structure_with_leg_symmetries_is_an_error(props, col):
     located(f"dim n\ntensor X[i: n, j: n] {props}\n", 2, col, "not supported")
 
 
 def test_multi_leg_projector_with_leg_symmetries_is_an_error():
-    located("dim n\ntensor P[i: n, j: n, k: n, l: n] projector(k, l -> i, j), symmetric(i, j)\n",
-            2, 59, "not supported")
+    located(
+        "dim n\ntensor P[i: n, j: n, k: n, l: n] projector(k, l -> i, j), symmetric(i, j)\n", 2, 59, "not supported"
+    )

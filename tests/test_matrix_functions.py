@@ -27,7 +27,7 @@ import diagalg
 from diagalg.bubbles.matrix import det_mod_p
 from diagalg.checker import Checker, Options
 from diagalg.errors import SourceError
-from diagalg.model import BubbleOp, Diagram, Expr, Node, Term, TensorOp, replace_node
+from diagalg.model import Expr, Node, TensorOp, Term, replace_node
 from diagalg.numeric.check import compare
 from diagalg.numeric.modp import Field
 from diagalg.rules.base import Edit, apply_edits
@@ -62,14 +62,17 @@ def statuses(statements: str) -> list[str]:
 # --------------------------------------------------------------------------- the language
 
 
-@pytest.mark.parametrize("text", [
-    "inv(X[i, j] + A[i, j])",
-    "det(A[i, k] B[k, j])",
-    "inv[k, l -> i, j](W[i, j, k, l])",
-    "det[k, l -> i, j](W[i, j, k, l]) + 1",
-    "inv(inv(X[i, j] + A[i, j]))",
-    "A[i, j] inv(X[k, j] + 2 A[k, j])",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "inv(X[i, j] + A[i, j])",
+        "det(A[i, k] B[k, j])",
+        "inv[k, l -> i, j](W[i, j, k, l])",
+        "det[k, l -> i, j](W[i, j, k, l]) + 1",
+        "inv(inv(X[i, j] + A[i, j]))",
+        "A[i, j] inv(X[k, j] + 2 A[k, j])",
+    ],
+)
 def test_printing_parses_back(text):
     e = PROG.expr(text)
     again = PROG.expr(diagalg.to_text(e))
@@ -77,19 +80,24 @@ def test_printing_parses_back(text):
 
 
 def test_det_is_a_soft_word():
-    prog = diagalg.parse("dim n\ntensor det[i: n, j: n]\ntensor A[i: n, j: n]\n"
-                         "assert det[i, j] + det(A[i, j]) delta[i, j] == det[j, i] + det(A[j, i]) delta[i, j] \\\n"
-                         "    + det[i, j] - det[j, i]\n")
+    prog = diagalg.parse(
+        "dim n\ntensor det[i: n, j: n]\ntensor A[i: n, j: n]\n"
+        "assert det[i, j] + det(A[i, j]) delta[i, j] == det[j, i] + det(A[j, i]) delta[i, j] \\\n"
+        "    + det[i, j] - det[j, i]\n"
+    )
     assert [r.status for r in Checker(prog, Options()).run()] == ["ok"]
 
 
-@pytest.mark.parametrize("statement, message", [
-    ("show inv(W[i, j, k, l])", "inv(E) needs an E with two free labels"),
-    ("show inv(R[i, j])", "not a square matrix"),
-    ("show det[k -> i](W[i, j, k, l])", "gives no role to the free labels j, l"),
-    ("show inv[q -> i](A[i, j])", "label 'q' is not free"),
-    ("show inv(A)", "or write inv(A[i, j]) for the inverse of the expression"),
-])
+@pytest.mark.parametrize(
+    "statement, message",
+    [
+        ("show inv(W[i, j, k, l])", "inv(E) needs an E with two free labels"),
+        ("show inv(R[i, j])", "not a square matrix"),
+        ("show det[k -> i](W[i, j, k, l])", "gives no role to the free labels j, l"),
+        ("show inv[q -> i](A[i, j])", "label 'q' is not free"),
+        ("show inv(A)", "or write inv(A[i, j]) for the inverse of the expression"),
+    ],
+)
 def test_misuse_is_reported_at_its_place(statement, message):
     with pytest.raises(SourceError, match=re.escape(message)) as err:
         diagalg.parse(DECLS + statement + "\n")
@@ -97,8 +105,7 @@ def test_misuse_is_reported_at_its_place(statement, message):
 
 
 def test_inv_of_a_let_is_the_inverse_of_its_definition():
-    assert statuses("let M[i, j] = X[i, j] + A[i, j]\n"
-                    "assert inv(M)[j, k] == inv(X[k, j] + A[k, j])\n") == ["ok"]
+    assert statuses("let M[i, j] = X[i, j] + A[i, j]\nassert inv(M)[j, k] == inv(X[k, j] + A[k, j])\n") == ["ok"]
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -128,8 +135,10 @@ def test_exact_determinant_is_sympys(complex_):
 
 
 def test_the_exact_path_decides_inverses_and_determinants():
-    results = run("assert det(A[i, k] B[k, j]) == det(A[i, j]) det(B[i, j])\n"
-                  "assert inv(X[i, j] + A[i, j]) != inv(X[i, j]) + inv(A[i, j])\n")
+    results = run(
+        "assert det(A[i, k] B[k, j]) == det(A[i, j]) det(B[i, j])\n"
+        "assert inv(X[i, j] + A[i, j]) != inv(X[i, j]) + inv(A[i, j])\n"
+    )
     assert all(r.status == "ok" and "exact" in r.detail for r in results), [r.detail for r in results]
 
 
@@ -225,9 +234,13 @@ def chains(draw: st.DrawFn) -> str:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(chains(), st.integers(0, 3))
 def test_inverse_and_det_rules_keep_the_value_where_they_fire(chain, seed):
-    for rule, text in ((InverseProductRule(), f"inv({chain})"), (InverseExprRule(), f"inv({chain.split(' X')[0]})"),
-                       (DetProductRule(), f"det({chain.lstrip('-/0123456789 ')})"),
-                       (DetInverseRule(), f"det(inv({chain}))"), (InverseExprRule(), f"inv(inv({chain}))")):
+    for rule, text in (
+        (InverseProductRule(), f"inv({chain})"),
+        (InverseExprRule(), f"inv({chain.split(' X')[0]})"),
+        (DetProductRule(), f"det({chain.lstrip('-/0123456789 ')})"),
+        (DetInverseRule(), f"det(inv({chain}))"),
+        (InverseExprRule(), f"inv(inv({chain}))"),
+    ):
         try:
             PROG.expr(text)
         except SourceError:
@@ -236,12 +249,19 @@ def test_inverse_and_det_rules_keep_the_value_where_they_fire(chain, seed):
         assert not problems, problems
 
 
-@pytest.mark.parametrize("rule, text", [
-    (InverseExprRule(), "inv(2 X[i, j])"), (InverseExprRule(), "inv(inv(X[i, j] + A[i, j]))"),
-    (InverseProductRule(), "inv(X[i, k] Y[k, j])"), (DetProductRule(), "det(A[i, k] B[k, j])"),
-    (DetInverseRule(), "det(inv(X[i, j] + A[i, j]))"), (DetInverseRule(), "det(inv(X))"),
-    (UnitaryInverseRule(), "inv(U)[b, a] A[a, b]"), (UnitaryInverseRule(), "conj(inv(U))[b, c] U[c, b]"),
-])
+@pytest.mark.parametrize(
+    "rule, text",
+    [
+        (InverseExprRule(), "inv(2 X[i, j])"),
+        (InverseExprRule(), "inv(inv(X[i, j] + A[i, j]))"),
+        (InverseProductRule(), "inv(X[i, k] Y[k, j])"),
+        (DetProductRule(), "det(A[i, k] B[k, j])"),
+        (DetInverseRule(), "det(inv(X[i, j] + A[i, j]))"),
+        (DetInverseRule(), "det(inv(X))"),
+        (UnitaryInverseRule(), "inv(U)[b, a] A[a, b]"),
+        (UnitaryInverseRule(), "conj(inv(U))[b, c] U[c, b]"),
+    ],
+)
 def test_each_rule_fires_on_its_example(rule, text):
     fired, problems = _sites_keep_value(rule, text, 0)
     assert fired and not problems
@@ -270,7 +290,7 @@ class SloppyDetInverse(DetInverseRule):
 
     def rewrite(self, diagram, site):
         edit = super().rewrite(diagram, site)
-        (i, node), = edit.replace
+        ((i, node),) = edit.replace
         return Edit(replace=((i, Node(node.op.inner.terms[0].diagram.nodes[0].op, ())),))
 
 
@@ -282,10 +302,15 @@ class SloppyDetProduct(DetProductRule):
         return Edit(remove=edit.remove, add=edit.add, factor=sympy.Integer(-1))  # and drops a sign
 
 
-@pytest.mark.parametrize("rule, text", [
-    (SloppyInverseProduct(), "inv(X[i, k] Y[k, j])"), (SloppyInverseExpr(), "inv(2 X[i, j])"),
-    (SloppyDetInverse(), "det(inv(X[i, j] + A[i, j]))"), (SloppyDetProduct(), "det(A[i, k] B[k, j])"),
-])
+@pytest.mark.parametrize(
+    "rule, text",
+    [
+        (SloppyInverseProduct(), "inv(X[i, k] Y[k, j])"),
+        (SloppyInverseExpr(), "inv(2 X[i, j])"),
+        (SloppyDetInverse(), "det(inv(X[i, j] + A[i, j]))"),
+        (SloppyDetProduct(), "det(A[i, k] B[k, j])"),
+    ],
+)
 def test_a_sloppy_rule_is_caught(rule, text):
     fired, problems = _sites_keep_value(rule, text, 0)
     assert fired and problems, "sloppy rule not caught"

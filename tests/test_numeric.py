@@ -64,13 +64,19 @@ def diagram(nodes: list[Node], dims: dict[str, sympy.Expr], free: dict[str, str]
     return Diagram.build(nodes, dims, free or {})
 
 
-def single(nodes: list[Node], dims: dict[str, sympy.Expr], free: dict[str, str] | None = None,
-           coeff: sympy.Expr = ONE) -> Expr:
+def single(
+    nodes: list[Node], dims: dict[str, sympy.Expr], free: dict[str, str] | None = None, coeff: sympy.Expr = ONE
+) -> Expr:
     return Expr.single(diagram(nodes, dims, free), coeff)
 
 
-def instance(decls: list[TensorDecl], sizes: dict[sympy.Symbol, int], seed: int = 0,
-             funcs: list[FuncDecl] = (), memory_cap: int = 2**30) -> Instance:
+def instance(
+    decls: list[TensorDecl],
+    sizes: dict[sympy.Symbol, int],
+    seed: int = 0,
+    funcs: list[FuncDecl] = (),
+    memory_cap: int = 2**30,
+) -> Instance:
     rng = np.random.default_rng(seed)
     arrays = {d.name: sample_tensor(d, sizes, rng) for d in decls}
     params = {f.name: sample_func(f, sizes, rng) for f in funcs}
@@ -165,8 +171,11 @@ def test_inverse_and_conjugate() -> None:
     # multi-leg: Y[i, j, k, l] invertible(k, l -> i, j); inv(Y) has ports (k, l, i, j)
     Y = tdecl("Y", {"i": n, "j": m, "k": n, "l": m}, structure="invertible", inputs=("k", "l"), outputs=("i", "j"))
     inst = instance([Y], SIZES)
-    prod = single([T(Y, "i", "j", "a", "b"), T(Y, "a", "b", "k", "l", inv=1)],
-                  {"i": n, "j": m, "a": n, "b": m, "k": n, "l": m}, {"i": "i", "j": "j", "k": "k", "l": "l"})
+    prod = single(
+        [T(Y, "i", "j", "a", "b"), T(Y, "a", "b", "k", "l", inv=1)],
+        {"i": n, "j": m, "a": n, "b": m, "k": n, "l": m},
+        {"i": "i", "j": "j", "k": "k", "l": "l"},
+    )
     np.testing.assert_allclose(value(prod, inst, ("i", "j", "k", "l")).reshape(15, 15), np.eye(15), atol=1e-12)
 
 
@@ -196,8 +205,11 @@ def test_shift_by_slicing(offset: int, dense_calls: list[object]) -> None:
     np.testing.assert_allclose(value(on_b, inst), s @ xs)
     on_a = single([Node(ShiftOp(offset, n), ("q", "k")), T(x, "q")], {"q": n, "k": n}, {"k": "k"})
     np.testing.assert_allclose(value(on_a, inst), s.T @ xs)
-    chain = single([T(Sq, "i", "j"), Node(ShiftOp(offset, n), ("j", "k")), Node(ShiftOp(2, n), ("k", "l"))],
-                   {"i": n, "j": n, "k": n, "l": n}, {"i": "i", "l": "l"})
+    chain = single(
+        [T(Sq, "i", "j"), Node(ShiftOp(offset, n), ("j", "k")), Node(ShiftOp(2, n), ("k", "l"))],
+        {"i": n, "j": n, "k": n, "l": n},
+        {"i": "i", "l": "l"},
+    )
     np.testing.assert_allclose(value(chain, inst), sq @ s @ np.eye(5, k=-2), atol=1e-15)
     assert dense_calls == []
 
@@ -226,14 +238,19 @@ def test_reshape_without_dense(dense_calls: list[object]) -> None:
     group_t = single([T(A, "i", "j"), Node(ReshapeOp((m, n)), ("j", "i", "g"))], dims, {"g": "g"})
     np.testing.assert_array_equal(value(group_t, inst), a.T.reshape(-1))
     # the parts meet two operands: kept as output axes, flattened after contracting
-    prod = single([T(A, "i", "j"), T(Bm, "j", "k"), Node(ReshapeOp((n, n)), ("i", "k", "g"))],
-                  {"i": n, "j": m, "k": n, "g": n * n}, {"g": "g"})
+    prod = single(
+        [T(A, "i", "j"), T(Bm, "j", "k"), Node(ReshapeOp((n, n)), ("i", "k", "g"))],
+        {"i": n, "j": m, "k": n, "g": n * n},
+        {"g": "g"},
+    )
     np.testing.assert_allclose(value(prod, inst), (a @ bm).reshape(-1), rtol=1e-13)
     split = single([T(v, "g"), Node(ReshapeOp((n, m)), ("i", "j", "g"))], dims, {"i": "i", "j": "j"})
     np.testing.assert_array_equal(value(split, inst, ("i", "j")), vs.reshape(5, 3))
-    roundtrip = single([T(A, "i", "j"), Node(ReshapeOp((n, m)), ("i", "j", "g")),
-                        Node(ReshapeOp((n, m)), ("k", "l", "g"))],
-                       {"i": n, "j": m, "g": n * m, "k": n, "l": m}, {"k": "k", "l": "l"})
+    roundtrip = single(
+        [T(A, "i", "j"), Node(ReshapeOp((n, m)), ("i", "j", "g")), Node(ReshapeOp((n, m)), ("k", "l", "g"))],
+        {"i": n, "j": m, "g": n * m, "k": n, "l": m},
+        {"k": "k", "l": "l"},
+    )
     np.testing.assert_array_equal(value(roundtrip, inst, ("k", "l")), a)
     assert dense_calls == []
 
@@ -242,8 +259,11 @@ def test_reshape_dense_fallback(dense_calls: list[object]) -> None:
     v = tdecl("v", {"g": n * m})
     w = tdecl("w", {"g": n * m})
     inst = instance([v, w], SIZES)
-    e = single([T(v, "g"), T(w, "g"), Node(ReshapeOp((n, m)), ("i", "j", "g"))],
-               {"i": n, "j": m, "g": n * m}, {"i": "i", "j": "j"})
+    e = single(
+        [T(v, "g"), T(w, "g"), Node(ReshapeOp((n, m)), ("i", "j", "g"))],
+        {"i": n, "j": m, "g": n * m},
+        {"i": "i", "j": "j"},
+    )
     np.testing.assert_allclose(value(e, inst, ("i", "j")), (inst.arrays["v"] * inst.arrays["w"]).reshape(5, 3))
     assert len(dense_calls) == 1
 
@@ -254,9 +274,13 @@ def test_reshape_dense_fallback(dense_calls: list[object]) -> None:
 def test_box_of_a_sum() -> None:
     inst = instance([Sq, x], SIZES)
     sq, xs = inst.arrays["Sq"], inst.arrays["x"]
-    inner = Expr.of([Term(ONE, diagram([T(Sq, "i", "j")], {"i": n, "j": n}, {"i": "i", "j": "j"})),
-                     Term(sympy.Integer(2), diagram([T(Sq, "j", "i")], {"i": n, "j": n}, {"i": "i", "j": "j"}))],
-                    {"i": n, "j": n})
+    inner = Expr.of(
+        [
+            Term(ONE, diagram([T(Sq, "i", "j")], {"i": n, "j": n}, {"i": "i", "j": "j"})),
+            Term(sympy.Integer(2), diagram([T(Sq, "j", "i")], {"i": n, "j": n}, {"i": "i", "j": "j"})),
+        ],
+        {"i": n, "j": n},
+    )
     box = BoxOp(inner, ("i", "j"))
     e = single([Node(box, ("a", "b")), T(x, "b")], {"a": n, "b": n}, {"a": "a"})
     np.testing.assert_allclose(value(e, inst), (sq + 2 * sq.T) @ xs, rtol=1e-13)
@@ -293,8 +317,9 @@ def test_elementwise_bubbles(kind: str) -> None:
         np.testing.assert_allclose(got, ELEMENTWISE[kind](a), rtol=1e-13, atol=1e-15, equal_nan=True)
 
 
-@pytest.mark.parametrize("exponent, expect", [(sympy.Integer(3), 3), (sympy.Integer(-2), -2),
-                                              (sympy.Rational(1, 2), 0.5), (n, 5)])
+@pytest.mark.parametrize(
+    "exponent, expect", [(sympy.Integer(3), 3), (sympy.Integer(-2), -2), (sympy.Rational(1, 2), 0.5), (n, 5)]
+)
 def test_pow_bubble(exponent: sympy.Expr, expect: float) -> None:
     inst = instance([A], SIZES)
     a = inst.arrays["A"]
@@ -423,8 +448,12 @@ def test_memory_cap_refusal() -> None:
     big = DimEnv()
     d = big.declare("d", 60)
     H = tdecl("H", {"i": d, "j": d, "k": d, "l": d})
-    res = compare(single([T(H, "i", "j", "k", "l")], {"i": d, "j": d, "k": d, "l": d}),
-                  single([T(H, "i", "j", "k", "l")], {"i": d, "j": d, "k": d, "l": d}), big, memory_cap=2**20)
+    res = compare(
+        single([T(H, "i", "j", "k", "l")], {"i": d, "j": d, "k": d, "l": d}),
+        single([T(H, "i", "j", "k", "l")], {"i": d, "j": d, "k": d, "l": d}),
+        big,
+        memory_cap=2**20,
+    )
     assert res.status == "inconclusive" and "memory cap of 1 MiB" in res.reason
 
 
@@ -531,8 +560,7 @@ def test_compare_sampling_failure_is_inconclusive() -> None:
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_evaluate_once_matches_numpy(seed: int) -> None:
-    e = single([T(A, "i", "j"), T(B, "j", "k"), T(C, "k", "l")], {"i": n, "j": m, "k": p, "l": n},
-               {"i": "i", "l": "l"})
+    e = single([T(A, "i", "j"), T(B, "j", "k"), T(C, "k", "l")], {"i": n, "j": m, "k": p, "l": n}, {"i": "i", "l": "l"})
     ev = evaluate_once(e, ENV, seed)
     assert ev.labels == ("i", "l") and ev.array.shape[0] == ev.array.shape[1]
     assert np.isfinite(ev.array).all()
@@ -550,15 +578,18 @@ def _bubble_chain(kind: str) -> Expr:
         bub = BubbleOp(kind, outer, axes)
         if kind == "causal":  # causal then softmax: the masked entries are -inf
             bub = BubbleOp("softmax", _bubble_expr(bub, {"i": n, "j": n}), ("j",))
-        return single([Node(bub, bub.ports), T(z, "i")] + ([T(y, "j")] if "j" in bub.ports else []),
-                      {"i": n, "j": n} if "j" in bub.ports else {"i": n})
+        return single(
+            [Node(bub, bub.ports), T(z, "i")] + ([T(y, "j")] if "j" in bub.ports else []),
+            {"i": n, "j": n} if "j" in bub.ports else {"i": n},
+        )
     param = sympy.Rational(1, 3) if kind == "pow" else None
     bub = BubbleOp(kind, lin, param=param)
     return single([Node(bub, ("i",)), T(z, "i")], {"i": n})
 
 
-@pytest.mark.parametrize("kind", ["exp", "log", "tanh", "sigmoid", "relu", "gelu", "pow",
-                                  "softmax", "logsumexp", "layernorm", "causal"])
+@pytest.mark.parametrize(
+    "kind", ["exp", "log", "tanh", "sigmoid", "relu", "gelu", "pow", "softmax", "logsumexp", "layernorm", "causal"]
+)
 def test_complex_step_through_every_bubble(kind: str) -> None:
     inst = instance([x, y, z, Sq], SIZES, seed=3)
     f = _bubble_chain(kind)
@@ -690,8 +721,9 @@ def test_a_bubble_shared_by_many_terms_is_evaluated_once_per_instance_and_never_
     assert len(inst._bucket("bubbles")) == 1
     assert np.array_equal(evaluate(e, inst, ["q"]).array, first)
     s = inst.arrays["S"]
-    expected = (np.exp(s - s.max(1, keepdims=True)) / np.exp(s - s.max(1, keepdims=True)).sum(1, keepdims=True)) @ \
-        inst.arrays["x"]
+    expected = (
+        np.exp(s - s.max(1, keepdims=True)) / np.exp(s - s.max(1, keepdims=True)).sum(1, keepdims=True)
+    ) @ inst.arrays["x"]
     assert np.allclose(first, expected)
     other = inst.with_array("S", 2 * s)
     assert not np.allclose(evaluate(e, other, ["q"]).array, first)

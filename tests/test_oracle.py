@@ -70,8 +70,11 @@ assert E[a, b, c, d, e] != zero[a: n, b: n, c: n, d: n, e: n]
 
 
 @settings(max_examples=40, deadline=None)
-@given(offsets=st.lists(st.integers(-40, 40), min_size=1, max_size=3), legs=st.integers(2, 6),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    offsets=st.lists(st.integers(-40, 40), min_size=1, max_size=3),
+    legs=st.integers(2, 6),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_every_draw_exceeds_the_structural_constants(offsets: list[int], legs: int, seed: int) -> None:
     """Every size draw lies above each shift offset on its dimension; the last draw reaches
     the antisymmetric group's leg count and is clearly above every constant."""
@@ -79,8 +82,8 @@ def test_every_draw_exceeds_the_structural_constants(offsets: list[int], legs: i
     shifts = " ".join(f"shift({o})[p{k}: n, q{k}]" for k, o in enumerate(offsets))
     text = f"""
 dim n, m
-tensor T[{', '.join(f'{l}: m' for l in names)}] antisymmetric({', '.join(names)})
-let S[{', '.join(f'p{k}, q{k}' for k in range(len(offsets)))}] = {shifts}
+tensor T[{", ".join(f"{l}: m" for l in names)}] antisymmetric({", ".join(names)})
+let S[{", ".join(f"p{k}, q{k}" for k in range(len(offsets)))}] = {shifts}
 assert numeric S == S
 """
     program = diagalg.parse(text)
@@ -149,12 +152,15 @@ assert U[a, b] conj(U)[a, b] x[i] x[i] != 8 * x[i] x[i]
 
 
 def test_stand_ins_differ_between_draws_and_are_reported() -> None:
-    rs = results("""
+    rs = results(
+        """
 dim seq = 1024
 tensor A[i: seq, j: seq]
 tensor B[i: seq, j: seq]
 assert numeric A[i, j] B[j, k] == A[i, l] B[l, k]
-""", path="float")
+""",
+        path="float",
+    )
     assert rs[0].status == OK
     assert "seq=1024 checked as " in rs[0].detail and " and " in rs[0].detail
 
@@ -245,12 +251,15 @@ assert numeric exp(A[i, j, k] A[l, m, o]) == exp(A[l, m, o] A[i, j, k])
 
 
 def test_a_symbolic_ok_without_numeric_confirmation_is_counted_apart(write_diag, cli, tmp_path) -> None:
-    write_diag("u.diag", """\
+    write_diag(
+        "u.diag",
+        """\
         dim n = 40
         tensor A[i: n, j: n, k: n]
         assert exp(A[i, j, k] A[l, m, o]) == exp(A[l, m, o] A[i, j, k])
         assert A[i, j, k] == A[i, j, k]
-        """)
+        """,
+    )
     r = cli("check", "u.diag", cwd=tmp_path)
     assert r.returncode == 0  # unconfirmed is not a failure (docs/language.md)
     assert r.stdout.splitlines()[-1] == "checked 1 file (seed 0): 1 ok, 1 ok unconfirmed, 0 failed"
@@ -259,12 +268,15 @@ def test_a_symbolic_ok_without_numeric_confirmation_is_counted_apart(write_diag,
 
 
 def test_path_option_forces_how_a_check_is_decided(write_diag, cli, tmp_path) -> None:
-    write_diag("p.diag", """\
+    write_diag(
+        "p.diag",
+        """\
         dim n
         tensor A[i: n, j: n]
         assert numeric A[i, j] A[j, k] == A[i, l] A[l, k]
         assert numeric exp(A[i, j]) == exp(A[i, j])
-        """)
+        """,
+    )
     auto = cli("check", "p.diag", cwd=tmp_path).stdout.splitlines()
     assert auto[0].endswith("[exact]") and "[numeric " in auto[1]
     floated = cli("check", "--path", "float", "p.diag", cwd=tmp_path).stdout.splitlines()

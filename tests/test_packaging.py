@@ -24,9 +24,22 @@ GRAMMAR_IN_WHEEL = "diagalg/grammar/diag.lark"
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     wheels = list(out.glob("diagalg-*.whl"))
@@ -54,8 +67,15 @@ def test_the_wheel_declares_the_console_script(wheel):
 def test_the_wheel_contains_the_package(wheel):
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-    for module in ["diagalg/__init__.py", "diagalg/parser.py", "diagalg/lower/__init__.py", "diagalg/cli/__init__.py",
-                   "diagalg/checker.py", "diagalg/numeric/__init__.py", "diagalg/rules/__init__.py"]:
+    for module in [
+        "diagalg/__init__.py",
+        "diagalg/parser.py",
+        "diagalg/lower/__init__.py",
+        "diagalg/cli/__init__.py",
+        "diagalg/checker.py",
+        "diagalg/numeric/__init__.py",
+        "diagalg/rules/__init__.py",
+    ]:
         assert module in names
 
 
@@ -63,9 +83,10 @@ def test_an_installed_wheel_finds_its_grammar_and_parses(wheel, tmp_path):
     # install into a bare target directory and import from there, away from the repo
     target = tmp_path / "site"
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target),
-         str(wheel)],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
     code = (
@@ -77,8 +98,7 @@ def test_an_installed_wheel_finds_its_grammar_and_parses(wheel, tmp_path):
         "print(p._lark().source_path)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(target))
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
-                       timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     pkg, grammar, count, source = r.stdout.splitlines()
     assert source == "<deserialized>", "the installed copy built its parser instead of loading the tables"

@@ -14,11 +14,10 @@ import pytest
 import sympy
 
 import diagalg
+from conftest import PRELUDE, expect_error, python_calls
 from diagalg import ast as A
 from diagalg.parser import parse_text
 from diagalg.program import AssertStmt, CalcStmt, RuleStmt, ShowStmt
-
-from conftest import PRELUDE, expect_error, python_calls
 
 HEAD = "dim n, m\ntensor A[i: n, j: n]\ntensor B[i: n, j: n]\ntensor x[i: n]\n"
 
@@ -124,10 +123,7 @@ def test_tensor_invertible_multi_leg():
 
 def test_tensor_projector_posdef_complex():
     p = diagalg.parse(
-        "dim n\n"
-        "tensor P[i: n, j: n] projector(j -> i)\n"
-        "tensor G[i: n, j: n] posdef\n"
-        "tensor Z[i: n, j: n] complex\n"
+        "dim n\ntensor P[i: n, j: n] projector(j -> i)\ntensor G[i: n, j: n] posdef\ntensor Z[i: n, j: n] complex\n"
     )
     assert p.tensors["P"].structure == "projector"
     assert p.tensors["G"].structure == "posdef"
@@ -170,8 +166,7 @@ def test_let_with_tagged_summands():
 
 def test_rule_statement():
     p = diagalg.parse(
-        "dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
-        "rule sym_slide: S[i, j] x[j] -> x[j] S[j, i]\n"
+        "dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\nrule sym_slide: S[i, j] x[j] -> x[j] S[j, i]\n"
     )
     assert "sym_slide" in p.rules
     (stmt,) = p.statements
@@ -212,8 +207,7 @@ def test_assert_by_user_rule_names_the_rule():
 
 def test_show_forms():
     p = diagalg.parse(
-        HEAD + "let M[i, k] = A[i, j] B[j, k]\n"
-        "show M[i, k]\nshow unfold M[i, k]\nshow A[i, j] delta[j, k] by delta\n"
+        HEAD + "let M[i, k] = A[i, j] B[j, k]\nshow M[i, k]\nshow unfold M[i, k]\nshow A[i, j] delta[j, k] by delta\n"
     )
     s = p.statements
     assert all(isinstance(x, ShowStmt) for x in s)
@@ -222,14 +216,14 @@ def test_show_forms():
 
 def test_calc_with_comments_and_blank_lines_between_steps():
     text = HEAD + (
-        "tensor X[i: n, j: n] invertible\n"   # line 5
+        "tensor X[i: n, j: n] invertible\n"  # line 5
         "calc X[i, j] inv(X)[j, k] B[k, l]\n"  # 6
-        "  # cancel the pair\n"                # 7
-        "\n"                                   # 8
+        "  # cancel the pair\n"  # 7
+        "\n"  # 8
         "  = delta[i, k] B[k, l]   by inverse  # X inv(X) = I\n"  # 9
-        "\n"                                   # 10
-        "     # and absorb the identity\n"     # 11
-        "  = B[i, l]\n"                        # 12
+        "\n"  # 10
+        "     # and absorb the identity\n"  # 11
+        "  = B[i, l]\n"  # 12
     )
     p = diagalg.parse(text)
     (calc,) = p.statements
@@ -240,9 +234,7 @@ def test_calc_with_comments_and_blank_lines_between_steps():
 
 
 def test_calc_block_followed_by_another_statement():
-    p = diagalg.parse(
-        HEAD + "calc A[i, j] delta[j, k]\n  = A[i, k]\nassert A[i, j] == A[i, j]\nshow x[i]\n"
-    )
+    p = diagalg.parse(HEAD + "calc A[i, j] delta[j, k]\n  = A[i, k]\nassert A[i, j] == A[i, j]\nshow x[i]\n")
     kinds = [type(s).__name__ for s in p.statements]
     assert kinds == ["CalcStmt", "AssertStmt", "ShowStmt"]
     assert len(p.statements[0].steps) == 1
@@ -562,8 +554,7 @@ def test_deeply_nested_bubbles_are_positioned_if_refused():
 
 def test_150_nested_parenthesised_sums_parse():
     depth = 150
-    text = ("dim n\ntensor x[i: n]\nassert " + "(x[i] + " * depth + "x[i]" + ")" * depth
-            + f" == {depth + 1} * x[i]\n")
+    text = "dim n\ntensor x[i: n]\nassert " + "(x[i] + " * depth + "x[i]" + ")" * depth + f" == {depth + 1} * x[i]\n"
     p = diagalg.parse(text)
     assert len(p.statements) == 1
 

@@ -28,8 +28,9 @@ def networks(draw):
     """1-6 operands over 6 indices (sizes 1-4), repeated indices across operands
     (hyperedges) allowed, an output of some used indices."""
     sizes = dict(enumerate(draw(st.lists(st.integers(1, 4), min_size=6, max_size=6))))
-    ops = draw(st.lists(st.lists(st.integers(0, 5), min_size=0, max_size=3, unique=True).map(tuple),
-                        min_size=1, max_size=6))
+    ops = draw(
+        st.lists(st.lists(st.integers(0, 5), min_size=0, max_size=3, unique=True).map(tuple), min_size=1, max_size=6)
+    )
     used = sorted({i for ids in ops for i in ids})
     out = draw(st.lists(st.sampled_from(used), unique=True)) if used else []
     return sizes, ops, out
@@ -57,8 +58,9 @@ def test_the_cost_of_an_order_is_opt_einsums_count_on_the_same_path(net) -> None
     args = []
     for ids in ops:
         args += [np.broadcast_to(np.int8(0), tuple(sizes[i] for i in ids)), list(ids)]
-    _, info = oe.contract_path(*args, out, optimize=[tuple(s) for s in oe.paths.ssa_to_linear(list(order))]
-                               if order else "auto")
+    _, info = oe.contract_path(
+        *args, out, optimize=[tuple(s) for s in oe.paths.ssa_to_linear(list(order))] if order else "auto"
+    )
     assert cost.largest == max(int(info.largest_intermediate), 1)
     assert math.isclose(cost.flops, float(info.opt_cost), rel_tol=1e-9) or len(ops) == 1
 
@@ -68,8 +70,10 @@ def test_one_search_per_wiring_whatever_the_sizes() -> None:
     re-costed at each (the largest intermediate follows the sizes)."""
     wiring = ring(40)
     before = plan.search_count()
-    costs = [cost_of(contraction_order(wiring, [], {k: n for k in range(40)}), wiring, [], {k: n for k in range(40)})
-             for n in (3, 5, 8, 13)]
+    costs = [
+        cost_of(contraction_order(wiring, [], {k: n for k in range(40)}), wiring, [], {k: n for k in range(40)})
+        for n in (3, 5, 8, 13)
+    ]
     assert plan.search_count() - before == 1
     assert [c.largest for c in costs] == [9, 25, 64, 169]
 

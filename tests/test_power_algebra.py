@@ -25,8 +25,6 @@ import collections
 
 import numpy as np
 import pytest
-from elementwise_cases import ENV, PROG, SUBS, check_sites, numerically_different, products, proved, run
-from elementwise_cases import simplified, text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +42,18 @@ from diagalg.rules.pow_expand import PowExpandRule
 from diagalg.rules.pow_nest import PowNestRule
 from diagalg.rules.pow_split import PowSplitRule
 from diagalg.weights import property_violation
+from elementwise_cases import (
+    ENV,
+    PROG,
+    SUBS,
+    check_sites,
+    numerically_different,
+    products,
+    proved,
+    run,
+    simplified,
+    text,
+)
 
 POWER_RULES = ("pow_expand", "pow_split", "pow_nest", "pow_collect")
 
@@ -91,8 +101,11 @@ NEAR_MISSES = [
     ("pow(keep[i](x[i] x[i]), 1/2)", "x[i]", "|x| is not x: x is not positive"),
     ("pow(-2 * x[i], -1)", "1/2 * pow(x[i], -1)", "a dropped sign"),
     ("pow(pow(x[i], -1), -1)", "-x[i]", "a dropped sign"),
-    ("keep[i](a[i] pow(b[i], -1) pow(keep[i](c[i] pow(b[i], -1)), -1))", "keep[i](c[i] pow(a[i], -1))",
-     "the quotient upside down"),
+    (
+        "keep[i](a[i] pow(b[i], -1) pow(keep[i](c[i] pow(b[i], -1)), -1))",
+        "keep[i](c[i] pow(a[i], -1))",
+        "the quotient upside down",
+    ),
     ("x[i] pow(x[i], -1)", "1", "a sum of n ones is not 1"),
 ]
 
@@ -126,8 +139,9 @@ def test_hand_written_square_pow_and_rule_output_are_one_thing():
     hand, power = PROG.expr("keep[i](x[i] x[i])"), PROG.expr("pow(x[i], 2)")
     # the canonical key sees through pow(E, k) before any rule runs
     assert canonical_key(hand.terms[0].diagram) == canonical_key(power.terms[0].diagram)
-    assert canonical_key(PROG.expr("exp(keep[i](x[i] x[i]))").terms[0].diagram) == \
-        canonical_key(PROG.expr("exp(pow(x[i], 2))").terms[0].diagram)
+    assert canonical_key(PROG.expr("exp(keep[i](x[i] x[i]))").terms[0].diagram) == canonical_key(
+        PROG.expr("exp(pow(x[i], 2))").terms[0].diagram
+    )
     assert text(simplified(hand)) == text(simplified(power)) == "keep[i](x[i] x[i])"
     # the derivative rule emits pow(x, 2); simplified it prints as the product
     grad = simplified(PROG.expr("diff(pow(x[i], 3), x[p])"))
@@ -137,8 +151,11 @@ def test_hand_written_square_pow_and_rule_output_are_one_thing():
 
 def test_show_prints_positive_integer_powers_as_products_and_keeps_negative_ones():
     results = run("show pow(x[i], 3)\nshow keep[i](pow(x[i], -2) pow(x[i], 1/2))\nshow pow(keep[i](x[i] y[i]), -1)\n")
-    assert [r.output for r in results] == [["keep[i](x[i] x[i] x[i])"], ["pow(x[i], -3/2)"],
-                                           ["keep[i](pow(x[i], -1) pow(y[i], -1))"]]
+    assert [r.output for r in results] == [
+        ["keep[i](x[i] x[i] x[i])"],
+        ["pow(x[i], -3/2)"],
+        ["keep[i](pow(x[i], -1) pow(y[i], -1))"],
+    ]
 
 
 def test_a_calc_step_by_delta_alone_sees_pow_and_its_product_as_equal():
@@ -156,18 +173,26 @@ def test_fractional_powers_need_positive_bases():
     assert text(simplified(PROG.expr("pow(-2 * w[i], 1/2)"))) == "pow(-2 * w[i], 1/2)"
     assert positive(PROG.expr("keep[i](w[i] exp(x[i]) sigmoid(y[i]) pow(v[i], -1/3))"))
     assert not positive(PROG.expr("keep[i](w[i] exp(x[i]) sigmoid(y[i]) pow(v[i], -1/3))"), declared=False)
-    for expr in ("keep[i](w[i] x[i])", "exp(zc[i])", "softmax[k](causal[q, k](S[q, k]))", "-w[i]",
-                 "delta[i: n, j] w[j]"):
+    for expr in (
+        "keep[i](w[i] x[i])",
+        "exp(zc[i])",
+        "softmax[k](causal[q, k](S[q, k]))",
+        "-w[i]",
+        "delta[i: n, j] w[j]",
+    ):
         assert not positive(PROG.expr(expr)), expr
 
 
-@pytest.mark.parametrize("decl,message", [
-    ("tensor q[i: n] positive, complex", "cannot be combined with 'complex'"),
-    ("tensor q[i: n, j: n] positive, antisymmetric(i, j)", "cannot be 'positive'"),
-    ("tensor q[i: n, j: n] positive, unitary", "cannot be combined with 'unitary'"),
-    ("tensor q[i: n] positive(i)", "takes no legs"),
-    ("tensor q[i: n] positive, positive", "given twice"),
-])
+@pytest.mark.parametrize(
+    "decl,message",
+    [
+        ("tensor q[i: n] positive, complex", "cannot be combined with 'complex'"),
+        ("tensor q[i: n, j: n] positive, antisymmetric(i, j)", "cannot be 'positive'"),
+        ("tensor q[i: n, j: n] positive, unitary", "cannot be combined with 'unitary'"),
+        ("tensor q[i: n] positive(i)", "takes no legs"),
+        ("tensor q[i: n] positive, positive", "given twice"),
+    ],
+)
 def test_positive_refuses_what_contradicts_it(decl, message):
     with pytest.raises(diagalg.SourceError, match=message):
         diagalg.parse("dim n\n" + decl + "\n")
@@ -230,8 +255,8 @@ class SloppyNest(PowNestRule):
     """pow(pow(x, a), b) -> pow(x, a b) without asking for an integer b or a positive x."""
 
     def match(self, diagram):
-        from diagalg.rules.pow_nest import _inner_bubble
         from diagalg.rules.base import Site
+        from diagalg.rules.pow_nest import _inner_bubble
 
         for i, node in enumerate(diagram.nodes):
             if node.op.__class__.__name__ == "BubbleOp" and node.op.kind == "pow":
@@ -259,8 +284,11 @@ class SloppyCollect(PowCollectRule):
 
         wrong = total - 2 * copies
         keep = diagram.nodes[first]
-        return Edit(remove=tuple(k for k in site.nodes if k != first),
-                    replace=((first, Node(replace(keep.op, param=wrong), keep.edges)),), drop_edges=inside)
+        return Edit(
+            remove=tuple(k for k in site.nodes if k != first),
+            replace=((first, Node(replace(keep.op, param=wrong), keep.edges)),),
+            drop_edges=inside,
+        )
 
 
 class SloppyExpand(PowExpandRule):
@@ -271,16 +299,19 @@ class SloppyExpand(PowExpandRule):
         from dataclasses import replace
 
         shorter = Node(replace(node.op, param=node.op.param - 1), node.edges)
-        return super().rewrite(diagram.with_nodes([shorter if k == site.nodes[0] else n
-                                                   for k, n in enumerate(diagram.nodes)]), site)
+        return super().rewrite(
+            diagram.with_nodes([shorter if k == site.nodes[0] else n for k, n in enumerate(diagram.nodes)]), site
+        )
 
 
-@pytest.mark.parametrize("rule,example", [
-    (SloppyNest(), "pow(pow(x[i], 2), 1/2)"),
-    (SloppySplit(), "pow(-2 * x[i], -1)"),
-    (SloppyCollect(), "keep[i](x[i] pow(x[i], -3))"),
-    (SloppyExpand(), "pow(x[i], 3)"),
-])
+@pytest.mark.parametrize(
+    "rule,example",
+    [
+        (SloppyNest(), "pow(pow(x[i], 2), 1/2)"),
+        (SloppySplit(), "pow(-2 * x[i], -1)"),
+        (SloppyCollect(), "keep[i](x[i] pow(x[i], -3))"),
+        (SloppyExpand(), "pow(x[i], 3)"),
+    ],
+)
 def test_a_sloppy_rule_is_caught(rule, example):
     assert check_sites(PROG.expr(example), {rule.name: rule}, 0, steps=False), f"{rule.name} not caught"
-

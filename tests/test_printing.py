@@ -160,8 +160,16 @@ def test_simplified_expressions_print_and_parse_back(prog, form):
 
 def test_simple_forms_print_as_written(prog):
     # the printer keeps what the user wrote when it is already canonical text
-    for text in ["A[i, j] B[j, k]", "2 * A[i, j] - B[i, j]", "softmax[k](A[i, k])", "inv(X)[i, j]",
-                 "keep[i](A[i, i])", "shift(1)[q, k] x[k]", "M[i, k] C[k, l]", "f[i -> r](A[i, j])"]:
+    for text in [
+        "A[i, j] B[j, k]",
+        "2 * A[i, j] - B[i, j]",
+        "softmax[k](A[i, k])",
+        "inv(X)[i, j]",
+        "keep[i](A[i, i])",
+        "shift(1)[q, k] x[k]",
+        "M[i, k] C[k, l]",
+        "f[i -> r](A[i, j])",
+    ]:
         assert diagalg.to_text(prog.expr(text)) == text
 
 
@@ -218,8 +226,10 @@ def random_expr(draw):
         extra = draw(st.sampled_from(["", "trace", "vector", "sum", "exp", "softmax", "delta"]))
         if extra == "sum":
             w = fresh()
-            body = (f"{draw(chain('i', w, fresh))} "
-                    f"({draw(chain(w, 'j', fresh))} + {draw(st.sampled_from(COEFFS))}{draw(chain(w, 'j', fresh))})")
+            body = (
+                f"{draw(chain('i', w, fresh))} "
+                f"({draw(chain(w, 'j', fresh))} + {draw(st.sampled_from(COEFFS))}{draw(chain(w, 'j', fresh))})"
+            )
         elif extra == "delta":
             w = fresh()
             body = f"{draw(chain('i', w, fresh))} delta[{w}, j]"

@@ -59,10 +59,12 @@ def test_diag_files_are_collected_when_the_ini_option_is_set(pytester):
     result = pytester.runpytest("-v")
     # one item per assertion and calc block
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines([
-        "*isometry.diag::line 7: assert V[[]a, b] V[[]a, c] == delta[[]b, c] PASSED*",
-        "*isometry.diag::line 9: assert V[[]a, b] V[[]c, b] == delta[[]a, c] FAILED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*isometry.diag::line 7: assert V[[]a, b] V[[]a, c] == delta[[]b, c] PASSED*",
+            "*isometry.diag::line 9: assert V[[]a, b] V[[]c, b] == delta[[]a, c] FAILED*",
+        ]
+    )
     # the failure message is exactly diagalg check's line for that assertion
     failing = [line for line in check_lines(pytester, "isometry.diag") if "FAIL" in line]
     assert len(failing) == 1
@@ -88,33 +90,43 @@ def test_a_static_error_is_a_collection_error_with_caret(pytester):
     pytester.makefile(".diag", broken="dim n\ntensor A[i: n, j: n]\nassert A[i, j] == B[i, j]\n")
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "broken.diag:3:19: error: undeclared name 'B'*",
-        "    assert A[i, j] == B[i, j]",
-        "                      ^",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "broken.diag:3:19: error: undeclared name 'B'*",
+            "    assert A[i, j] == B[i, j]",
+            "                      ^",
+        ]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
 def test_a_failing_calc_step_reports_the_step(pytester):
     pytester.makeini("[pytest]\ndiagalg_files = true\n")
-    pytester.makefile(".diag", calc="""\
+    pytester.makefile(
+        ".diag",
+        calc="""\
         dim n, r <= n
         tensor V[a: n, b: r] isometry(b -> a)
         tensor A[b: r, c: r]
         calc V[a, b] V[a, c] A[c, d]
           = delta[b, c] A[c, d]   by isometry
           = A[d, b]               by delta
-        """)
+        """,
+    )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*calc.diag:5: ok    = delta[[]b, c] A[[]c, d] by isometry [[]step 1 by isometry*",
-                                 "*calc.diag:6: FAIL  = A[[]d, b] by delta step 2: numerically false*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*calc.diag:5: ok    = delta[[]b, c] A[[]c, d] by isometry [[]step 1 by isometry*",
+            "*calc.diag:6: FAIL  = A[[]d, b] by delta step 2: numerically false*",
+        ]
+    )
 
 
 def test_python_identities_with_assert_equal():
-    prog = diagalg.parse("dim n, r <= n\ntensor V[a: n, b: r] isometry(b -> a)\n"
-                         "tensor A[i: n, j: n]\ntensor B[i: n, j: n]\n")
+    prog = diagalg.parse(
+        "dim n, r <= n\ntensor V[a: n, b: r] isometry(b -> a)\ntensor A[i: n, j: n]\ntensor B[i: n, j: n]\n"
+    )
     assert_equal("V[a, b] V[a, c]", "delta[b, c]", prog)
     assert_equal(prog.expr("A[i, j] B[j, k]"), "A[i, l] B[l, k]", prog)
     assert_numeric_equal("exp(A[i, j] + B[i, j])", "keep[i, j](exp(A[i, j]) exp(B[i, j]))", prog)
@@ -140,7 +152,8 @@ def test_python_identities_with_assert_equal():
 
 
 def test_assert_equal_in_a_users_test_file(pytester):
-    pytester.makepyfile(test_ids="""
+    pytester.makepyfile(
+        test_ids="""
         import diagalg
         from diagalg.testing import assert_equal
 
@@ -151,8 +164,14 @@ def test_assert_equal_in_a_users_test_file(pytester):
 
         def test_transpose_is_not_free():
             assert_equal("A[i, j] B[j, k]", "A[i, j] B[k, j]", PROG)
-        """)
+        """
+    )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*AssertionError: FAIL: not equal: exact difference at n=*",
-                                 "*left:  A[[]i, j] B[[]j, k]*", "*right: A[[]i, j] B[[]k, j]*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: FAIL: not equal: exact difference at n=*",
+            "*left:  A[[]i, j] B[[]j, k]*",
+            "*right: A[[]i, j] B[[]k, j]*",
+        ]
+    )

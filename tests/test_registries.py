@@ -33,29 +33,82 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
 #: The modules whose random or hand-made cases test the rules' soundness.
-PROPERTY_TEST_MODULES = ("test_rules.py", "test_rules_structural.py", "test_bubble_rules.py",
-                         "test_derivative.py", "test_soundness.py", "test_power_algebra.py",
-                         "test_elementwise_algebra.py", "test_everyday_algebra.py", "test_matrix_functions.py",
-                         "test_inverse_cancel.py", "test_softmax_blocks.py")
+PROPERTY_TEST_MODULES = (
+    "test_rules.py",
+    "test_rules_structural.py",
+    "test_bubble_rules.py",
+    "test_derivative.py",
+    "test_soundness.py",
+    "test_power_algebra.py",
+    "test_elementwise_algebra.py",
+    "test_everyday_algebra.py",
+    "test_matrix_functions.py",
+    "test_inverse_cancel.py",
+    "test_softmax_blocks.py",
+)
 
 
 # --------------------------------------------------------------------------- rules
 
 
 def test_rule_sets_are_those_once_kept_by_hand():
-    assert DEFAULT_RULES == ("delta", "isometry", "inverse", "inverse_expr", "inverse_product", "det_product",
-                             "det_inverse", "unitary_inverse", "inverse_transposed", "inverse_cancel", "distribute",
-                             "shift", "symmetry", "reshape", "elementwise_reshape", "pow_expand", "pow_split", "pow_nest",
-                             "pow_collect", "softmax_reshape", "softmax_shift", "softmax_sum",
-                             "distribution_sum", "logsumexp_shift", "layernorm_shift", "softmax_fold", "exp_product",
-                             "log_exp", "log_softmax", "derivative", "pow_sum", "collect")
+    assert DEFAULT_RULES == (
+        "delta",
+        "isometry",
+        "inverse",
+        "inverse_expr",
+        "inverse_product",
+        "det_product",
+        "det_inverse",
+        "unitary_inverse",
+        "inverse_transposed",
+        "inverse_cancel",
+        "distribute",
+        "shift",
+        "symmetry",
+        "reshape",
+        "elementwise_reshape",
+        "pow_expand",
+        "pow_split",
+        "pow_nest",
+        "pow_collect",
+        "softmax_reshape",
+        "softmax_shift",
+        "softmax_sum",
+        "distribution_sum",
+        "logsumexp_shift",
+        "layernorm_shift",
+        "softmax_fold",
+        "exp_product",
+        "log_exp",
+        "log_softmax",
+        "derivative",
+        "pow_sum",
+        "collect",
+    )
     assert SUM_RULES == ("pow_sum", "collect")
     # the engine filters its own rule list by this set, so only membership matters
-    assert set(DERIVATIVE_INNER_RULES) == {"derivative", "delta", "distribute", "inverse", "shift", "reshape",
-                                           "softmax_shift", "logsumexp_shift", "layernorm_shift", "pow_expand",
-                                           "elementwise_reshape",
-                                           "pow_collect", "exp_product", "softmax_sum", "pow_sum",
-                                           "inverse_expr", "det_product", "det_inverse", "softmax_reshape"}
+    assert set(DERIVATIVE_INNER_RULES) == {
+        "derivative",
+        "delta",
+        "distribute",
+        "inverse",
+        "shift",
+        "reshape",
+        "softmax_shift",
+        "logsumexp_shift",
+        "layernorm_shift",
+        "pow_expand",
+        "elementwise_reshape",
+        "pow_collect",
+        "exp_product",
+        "softmax_sum",
+        "pow_sum",
+        "inverse_expr",
+        "det_product",
+        "det_inverse",
+        "softmax_reshape",
+    }
     assert set(implemented_rules()) == set(DEFAULT_RULES) | {"cyclic", "gauge"}
 
 
@@ -72,13 +125,13 @@ def test_every_rule_declares_its_attributes_and_is_property_tested(name):
     else:
         assert callable(getattr(rule, "match", None)) and callable(getattr(rule, "rewrite", None))
     word = re.compile(rf"\b{re.escape(name)}\b")
-    assert any(word.search((TESTS / m).read_text(encoding="utf-8")) for m in PROPERTY_TEST_MODULES), \
+    assert any(word.search((TESTS / m).read_text(encoding="utf-8")) for m in PROPERTY_TEST_MODULES), (
         f"no property test module mentions {name}"
+    )
 
 
 def _renamed_user_rule(name: str) -> UserRuleRewriter:
-    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor C[i: n, j: n]\n"
-                         "rule ab: A[i, j] A[j, k] -> C[i, k]\n")
+    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor C[i: n, j: n]\nrule ab: A[i, j] A[j, k] -> C[i, k]\n")
     return UserRuleRewriter(dataclasses.replace(prog.rules["ab"], name=name))
 
 
@@ -91,8 +144,9 @@ def test_a_user_rule_named_like_a_builtin_is_refused(name):
 def test_passing_a_builtin_itself_is_no_replacement_and_other_user_rules_work():
     Engine(("shift", "delta", "collect"), extra_rules={"shift": get_rule("shift")})
     prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor C[i: n, j: n]\n")
-    out = simplify(prog.expr("A[i, j] A[j, k]"), rules=("mine", "collect"),
-                   extra_rules={"mine": _renamed_user_rule("mine")})
+    out = simplify(
+        prog.expr("A[i, j] A[j, k]"), rules=("mine", "collect"), extra_rules={"mine": _renamed_user_rule("mine")}
+    )
     assert diagalg.to_text(out.result) == "C[i, k]"
 
 
@@ -175,8 +229,9 @@ def test_exported_numpy_code_is_the_oracles_function(kind, complex_):
     axes = {0: (), 1: (1,), 2: (1, 2), -1: (0, 1, 2)}[b.axes]
     param = 3.0 if kind == "pow" else 1.0 if b.axes == -1 else None
     want = b.apply(x, axes, param)
-    call = code.call.format(x="x", param="3.0" if kind == "pow" else "1", axes="(0, 1, 2)",
-                            **{f"axis{k}": a for k, a in enumerate(axes)})
+    call = code.call.format(
+        x="x", param="3.0" if kind == "pow" else "1", axes="(0, 1, 2)", **{f"axis{k}": a for k, a in enumerate(axes)}
+    )
     with np.errstate(all="ignore"):
         got = eval(call, {**namespace, "x": x})  # noqa: S307 - the registry's own code
     assert np.allclose(got, want, rtol=1e-12, atol=1e-12, equal_nan=True)
@@ -222,8 +277,12 @@ def test_with_inner_keeps_every_other_field():
     (node,) = e.terms[0].diagram.nodes
     op = node.op
     new = with_inner(op, op.inner.scaled(3))
-    assert isinstance(new, BubbleOp) and (new.kind, new.axes, new.param, new.func) == (op.kind, op.axes,
-                                                                                      op.param, op.func)
+    assert isinstance(new, BubbleOp) and (new.kind, new.axes, new.param, new.func) == (
+        op.kind,
+        op.axes,
+        op.param,
+        op.func,
+    )
     assert new.inner == op.inner.scaled(3)
     box = BoxOp(op.inner, op.inner.labels, "f")
     assert with_inner(box, op.inner.scaled(2)) == BoxOp(op.inner.scaled(2), box.ports, "f")

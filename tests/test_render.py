@@ -17,13 +17,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import cases
 
 import diagalg
 from diagalg.errors import DiagalgError
 from diagalg.render import render, write
 from diagalg.render.png import INSTALL_HINT
 from diagalg.render.scene import overlaps, picture
+from strategies import cases
 
 DECLS = """
 dim n, m, r <= min(n, m)
@@ -59,8 +59,7 @@ NETWORKS = {
     "svd": "U[i, k] s[k] conj(W)[j, k]",
     "svd diagonal": "U[i, k] delta[k, l, p] s[p] conj(W)[j, l]",
     "isometry cancels": "conj(U)[i, a] U[i, k] s[k] conj(W)[j, k]",
-    "attention": "softmax[k](causal[q, k](keep[h, q, k](X[q, a] WQ[h, a, f] WK[h, b, f] X[k, b]))) "
-                 "X[k, c] OV[h, c, e]",
+    "attention": "softmax[k](causal[q, k](keep[h, q, k](X[q, a] WQ[h, a, f] WK[h, b, f] X[k, b]))) X[k, c] OV[h, c, e]",
     "sum": "A[i, j] x[j] - 2 * B[i, j] x[j] + x[i]",
     "nested bubbles": "exp(A[i, j] relu(B[j, k] x[k]))",
     "folded let": "M[i, j] x[i]",
@@ -196,8 +195,13 @@ def test_the_picture_is_the_same_in_every_process(tmp_path, write_diag):
     outs = []
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
-        run = subprocess.run([sys.executable, "-m", "diagalg.cli", "draw", str(f), "-e", NETWORKS["mps norm"]],
-                             capture_output=True, text=True, env=env, timeout=120)
+        run = subprocess.run(
+            [sys.executable, "-m", "diagalg.cli", "draw", str(f), "-e", NETWORKS["mps norm"]],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert run.returncode == 0, run.stderr
         outs.append(run.stdout)
     assert outs[0] == outs[1] and outs[0].startswith("<svg")
@@ -251,8 +255,9 @@ def test_write_picks_the_format_from_the_extension(prog, tmp_path):
 
 
 def test_draw_statement_writes_next_to_the_diag_file(write_diag, cli, tmp_path):
-    f = write_diag("sub/svd.diag", DECLS + 'draw U[i, k] s[k] conj(W)[j, k] to "pics/svd.svg"\n'
-                                   'draw M[i, j] to "m.tex"\n')
+    f = write_diag(
+        "sub/svd.diag", DECLS + 'draw U[i, k] s[k] conj(W)[j, k] to "pics/svd.svg"\ndraw M[i, j] to "m.tex"\n'
+    )
     (tmp_path / "sub" / "pics").mkdir()
     run = cli("check", f, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -271,7 +276,7 @@ def test_draw_statement_errors(write_diag, cli, tmp_path):
     f = write_diag("nodir.diag", DECLS + 'draw A[i, j] to "missing/a.svg"\n')
     run = cli("check", f)
     assert run.returncode == 1
-    assert "FAIL  draw A[i, j] to \"missing/a.svg\" not drawn:" in run.stdout
+    assert 'FAIL  draw A[i, j] to "missing/a.svg" not drawn:' in run.stdout
 
 
 def test_diagalg_draw_command(write_diag, cli, tmp_path):
@@ -301,7 +306,9 @@ def test_notebook_display_of_expressions_diagrams_and_derivations(prog):
     assert "<svg" in e._repr_html_() and "conj(U)[i, a]" in e._repr_html_()
     assert e._repr_latex_() == r"$\mathrm{U}^{*}_{ia}\,\mathrm{U}_{ik}\,\mathrm{s}_{k}\,\mathrm{W}^{*}_{jk}$"
     assert e.terms[0].diagram._repr_latex_() == e._repr_latex_()
-    assert prog.expr("A[i, j] x[j] - 2 * x[i]")._repr_latex_() == r"$\mathrm{A}_{ij}\,\mathrm{x}_{j} - 2\,\mathrm{x}_{i}$"
+    assert (
+        prog.expr("A[i, j] x[j] - 2 * x[i]")._repr_latex_() == r"$\mathrm{A}_{ij}\,\mathrm{x}_{j} - 2\,\mathrm{x}_{i}$"
+    )
     d = diagalg.simplify(e, program=prog)
     html = d._repr_html_()
     assert html.count('<figure class="step') == 2 and "by isometry" in html

@@ -78,7 +78,7 @@ def _unmatched(one: list[bytes], other: list[bytes], width: int, height: int) ->
         row, near = one[y], [other[v] for v in range(y - REACH, y + REACH + 1) if 0 <= v < height]
         for x in range(width):
             k = 3 * x
-            if other[y][k:k + 3] == row[k:k + 3]:
+            if other[y][k : k + 3] == row[k : k + 3]:
                 continue
             cols = [j for j in range(k - 3 * REACH, k + 3 * REACH + 1, 3) if 0 <= j < 3 * width]
             for c in range(3):
@@ -106,10 +106,12 @@ def test_figure_matches_its_golden(name, tmp_path):
     shapes = different(GOLDEN / f"{name}-shapes.png", shoot(expr, tmp_path / f"{name}-shapes.png", False))
     assert shapes <= MAX_DIFFERENT_SHAPES, (
         f"{name}: {shapes} pixels of its shapes and wires differ from tests/golden/{name}-shapes.png; "
-        f"if the drawing changed on purpose, run `make goldens` and look at the new pictures")
+        f"if the drawing changed on purpose, run `make goldens` and look at the new pictures"
+    )
     assert bad <= MAX_DIFFERENT, (
         f"{name}: {bad} pixels differ from tests/golden/{name}.png; if the drawing "
-        f"changed on purpose, run `make goldens` and look at the new pictures")
+        f"changed on purpose, run `make goldens` and look at the new pictures"
+    )
 
 
 @needs_chromium

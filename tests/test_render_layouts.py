@@ -57,8 +57,13 @@ def centres(svg: str) -> list[tuple[str, float, float]]:
     for g in ET.fromstring(svg).iter(f"{SVG}g"):
         rect = g.find(f"{SVG}rect")
         if g.get("class") in ("tensor", "square") and rect is not None:
-            out.append((g.get("data-name"), float(rect.get("x")) + float(rect.get("width")) / 2,
-                        float(rect.get("y")) + float(rect.get("height")) / 2))
+            out.append(
+                (
+                    g.get("data-name"),
+                    float(rect.get("x")) + float(rect.get("width")) / 2,
+                    float(rect.get("y")) + float(rect.get("height")) / 2,
+                )
+            )
     return out
 
 
@@ -72,10 +77,17 @@ def by_name(svg: str) -> dict[str, tuple[float, float]]:
 
 
 def test_the_measures_see_an_overlap_and_a_wire_through_a_shape():
-    pic = Picture(200, 100, shapes=[Shape("tensor", 100, 50, 40, 30, "A")],
-                  lines=[Line([(10, 50), (190, 50)])],  # straight through A, attached to nothing
-                  texts=[Text(20, 20, "q", "middle", "free"), Text(22, 21, "k", "middle", "leg"),
-                         Text(160, 80, "far", "middle", "free")])
+    pic = Picture(
+        200,
+        100,
+        shapes=[Shape("tensor", 100, 50, 40, 30, "A")],
+        lines=[Line([(10, 50), (190, 50)])],  # straight through A, attached to nothing
+        texts=[
+            Text(20, 20, "q", "middle", "free"),
+            Text(22, 21, "k", "middle", "leg"),
+            Text(160, 80, "far", "middle", "free"),
+        ],
+    )
     assert wires_through(pic) == [(0, "A")]
     assert ("q", "k") in label_overlaps(pic) and not any("far" in pair for pair in label_overlaps(pic))
     pic.lines = [Line([(10, 50), (80, 50)])]  # ends on A's left side: attached
@@ -98,9 +110,14 @@ def test_a_wire_goes_the_long_way_round_a_large_shape_rather_than_through_it():
 # --------------------------------------------------------------------------- large drawings
 
 
-@pytest.mark.parametrize("where,name", [("examples/transformers/two_layer_paths.diag", "y2"),
-                                        ("examples/transformers/gpt2_shapes.diag", "x2"),
-                                        ("examples/transformers/gpt2_shapes.diag", "logits")])
+@pytest.mark.parametrize(
+    "where,name",
+    [
+        ("examples/transformers/two_layer_paths.diag", "y2"),
+        ("examples/transformers/gpt2_shapes.diag", "x2"),
+        ("examples/transformers/gpt2_shapes.diag", "logits"),
+    ],
+)
 def test_an_unfolded_transformer_is_a_figure_not_a_strip(where, name):
     pic = picture(unfold(diagalg.load(ROOT / where)[name]))
     r = readability(pic)
@@ -117,8 +134,11 @@ def test_an_unfolded_transformer_is_a_figure_not_a_strip(where, name):
 def test_draw_measure_prints_the_figures(cli):
     run = cli("draw", ROOT / "examples/transformers/two_layer_paths.diag", "y2", "--unfold", "--measure")
     assert run.returncode == 0, run.stderr
-    m = re.fullmatch(r"(\d+) x (\d+) px \(aspect ([\d.]+)\), (\d+) label overlaps, (\d+) wires through shapes, "
-                     r"\d+ shapes, \d+ wires\n", run.stdout)
+    m = re.fullmatch(
+        r"(\d+) x (\d+) px \(aspect ([\d.]+)\), (\d+) label overlaps, (\d+) wires through shapes, "
+        r"\d+ shapes, \d+ wires\n",
+        run.stdout,
+    )
     assert m, run.stdout
     w, h, aspect, overlaps, through = (float(g) for g in m.groups())
     assert abs(aspect - max(w, h) / min(w, h)) < 0.01 and aspect <= 4 and overlaps == through == 0
@@ -137,12 +157,15 @@ def test_a_long_sum_is_stacked_and_a_short_one_stays_a_row(prog):
     assert [t.text for t in signs] == ["− 2"] and signs[0].y > rows[0] + 10  # the sign beside its term
     left = [min(s.x - s.w / 2 for s in tensors if round(s.y) == row) for row in rows]
     assert abs(left[0] - left[1]) < 1.0  # the terms start at the same x
-    assert readability(pic).aspect < readability(picture(prog.expr(long_term))).aspect + 1e-9 or \
-        pic.width < 2 * picture(prog.expr(long_term)).width
+    assert (
+        readability(pic).aspect < readability(picture(prog.expr(long_term))).aspect + 1e-9
+        or pic.width < 2 * picture(prog.expr(long_term)).width
+    )
 
 
-@pytest.mark.parametrize("text", ["A1[s1, a] T[a, s2, t2, b] A3[b, s3]",
-                                  "A1[s1, a] T[a, s2, t2, b] T[b, s3, t3, c] A3[c, s4]"])
+@pytest.mark.parametrize(
+    "text", ["A1[s1, a] T[a, s2, t2, b] A3[b, s3]", "A1[s1, a] T[a, s2, t2, b] T[b, s3, t3, c] A3[c, s4]"]
+)
 def test_a_train_lies_flat_even_with_two_physical_legs_on_a_site(prog, text):
     got = centres(render(prog.expr(text)))
     assert max(y for _, _, y in got) - min(y for _, _, y in got) < 0.5, got
@@ -156,8 +179,7 @@ def test_a_train_lies_flat_even_with_two_physical_legs_on_a_site(prog, text):
 # --------------------------------------------------------------------------- the same loop, the same way round
 
 
-LOOPS = ["A[i, j] B[j, k] C[k, i]", "C[k, i] A[i, j] B[j, k]", "B[i, j] C[j, k] A[k, i]",
-         "B[j, k] A[i, j] C[k, i]"]
+LOOPS = ["A[i, j] B[j, k] C[k, i]", "C[k, i] A[i, j] B[j, k]", "B[i, j] C[j, k] A[k, i]", "B[j, k] A[i, j] C[k, i]"]
 
 
 def test_two_drawings_of_one_loop_come_out_the_same_way_round(prog):
@@ -197,11 +219,14 @@ def test_pictures_of_unrelated_steps_are_the_pictures_of_each(prog):
     assert [by_name_pic(p) for p in steady] == [by_name_pic(picture(e)) for e in exprs]
 
 
-CALC = DECLS + """
+CALC = (
+    DECLS
+    + """
 calc Q[a, b] V[k, b] V[k, c] R[c, d] S[d, i]
    = Q[a, c] R[c, d] S[d, i]                   by isometry, delta
 assert A[i, j] B[j, k] C[k, i] == C[k, i] A[i, j] B[j, k]
 """
+)
 
 
 @pytest.fixture(scope="module")
@@ -228,10 +253,12 @@ def test_the_reports_calc_steps_hold_still(report):
 
 
 #: appended to a copy of the report: records where Chromium draws each tensor, relative to its figure's drawing
-PROBE = ("<script>for (const g of document.querySelectorAll('g.tensor')) {"
-         " const s = g.closest('svg').getBoundingClientRect(), r = g.querySelector('rect').getBoundingClientRect();"
-         " g.dataset.seen = (r.x + r.width / 2 - s.x).toFixed(1) + ',' + (r.y + r.height / 2 - s.y).toFixed(1); }"
-         "</script>")
+PROBE = (
+    "<script>for (const g of document.querySelectorAll('g.tensor')) {"
+    " const s = g.closest('svg').getBoundingClientRect(), r = g.querySelector('rect').getBoundingClientRect();"
+    " g.dataset.seen = (r.x + r.width / 2 - s.x).toFixed(1) + ',' + (r.y + r.height / 2 - s.y).toFixed(1); }"
+    "</script>"
+)
 
 
 def test_in_the_browser_the_steps_of_a_calc_hold_still(report):
@@ -245,8 +272,13 @@ def test_in_the_browser_the_steps_of_a_calc_hold_still(report):
     section = dom.split('data-kind="calc"')[1].split("</section>")[0]
     figures = re.findall(r"<svg.*?</svg>", section, re.S)
     assert len(figures) == 2
-    seen = [{m.group(1): tuple(map(float, m.group(2).split(",")))
-             for m in re.finditer(r'data-name="(\w+)"[^>]*data-seen="([-0-9.,]+)"', f)} for f in figures]
+    seen = [
+        {
+            m.group(1): tuple(map(float, m.group(2).split(",")))
+            for m in re.finditer(r'data-name="(\w+)"[^>]*data-seen="([-0-9.,]+)"', f)
+        }
+        for f in figures
+    ]
     assert {"R", "S"} <= set(seen[0]) and {"R", "S"} <= set(seen[1])
     for name in ("R", "S"):
         assert math.dist(seen[0][name], seen[1][name]) < 1.0, (name, seen)
@@ -256,10 +288,13 @@ def test_in_the_browser_the_steps_of_a_calc_hold_still(report):
 
 
 def test_a_draw_statement_can_ask_for_the_folded_let(write_diag, cli, tmp_path):
-    f = write_diag("folded.diag", "dim n\ntensor A[i: n, j: n]\ntensor x[i: n]\ntensor folded[i: n]\n"
-                                  "let y[i] = A[i, j] x[j]\n"
-                                  'draw y to "open.svg"\ndraw y to "box.svg" folded\n'
-                                  'draw folded to "tensor.svg"\n')  # a tensor named folded still draws
+    f = write_diag(
+        "folded.diag",
+        "dim n\ntensor A[i: n, j: n]\ntensor x[i: n]\ntensor folded[i: n]\n"
+        "let y[i] = A[i, j] x[j]\n"
+        'draw y to "open.svg"\ndraw y to "box.svg" folded\n'
+        'draw folded to "tensor.svg"\n',
+    )  # a tensor named folded still draws
     run = cli("check", "--html", tmp_path / "report.html", f)
     assert run.returncode == 0, run.stdout + run.stderr
 
@@ -273,7 +308,7 @@ def test_a_draw_statement_can_ask_for_the_folded_let(write_diag, cli, tmp_path):
     sections = page.split('data-kind="draw"')[1:]
     shown = [names(re.findall(r"<svg.*?</svg>", s.split("</section>")[0], re.S)[0]) for s in sections]
     assert shown == [["A", "x"], ["y"], ["folded"]]
-    bad = write_diag("bad.diag", "dim n\ntensor A[i: n, j: n]\nlet y[i] = A[i, j]\ndraw y to \"y.svg\" flded\n")
+    bad = write_diag("bad.diag", 'dim n\ntensor A[i: n, j: n]\nlet y[i] = A[i, j]\ndraw y to "y.svg" flded\n')
     run = cli("check", bad)
     assert run.returncode != 0 and "folded" in run.stdout + run.stderr
 
@@ -288,8 +323,14 @@ def test_draw_line_of_a_calc_draws_its_steps_holding_still(tmp_path):
     root = ET.parse(tmp_path / "calc.svg").getroot()
     steps = [g for g in root.iter(f"{SVG}g") if g.get("class") == "stacked"]
     assert len(steps) == 2
-    xs = [{t.get("data-name"): float(t.find(f"{SVG}rect").get("x")) for t in g.iter(f"{SVG}g")
-           if t.get("class") == "tensor"} for g in steps]
+    xs = [
+        {
+            t.get("data-name"): float(t.find(f"{SVG}rect").get("x"))
+            for t in g.iter(f"{SVG}g")
+            if t.get("class") == "tensor"
+        }
+        for g in steps
+    ]
     assert abs(xs[0]["R"] - xs[1]["R"]) < 0.5 and abs(xs[0]["S"] - xs[1]["S"]) < 0.5
 
 

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
-from strategies import cases
 
 import diagalg
 from diagalg.model import BoxOp, BubbleOp, DerivOp, TensorOp
@@ -33,6 +32,7 @@ from diagalg.render.scene import picture
 from diagalg.render.shapes import base_name, obstacle
 from diagalg.render.vertices import symmetric_ports
 from diagalg.render.wires import segment_hits
+from strategies import cases
 
 ROOT = Path(__file__).resolve().parent.parent
 SVG = "{http://www.w3.org/2000/svg}"
@@ -110,18 +110,29 @@ def read(svg: str) -> list[Drawn]:
     reads its base leg, then its tip leg. A leg is named by the label on its wire, or, for a
     free leg, by the label at the wire's far end (following wires through bubble walls)."""
     root = ET.fromstring(svg)
-    wires = [(_points(p.get("points")), p.get("data-name") or "") for p in root.iter(f"{SVG}polyline")
-             if p.get("class") == "leg"]
-    free = [(float(t.get("x")), float(t.get("y")), t.text) for t in root.iter(f"{SVG}text")
-            if t.get("class") == "free-label"]
+    wires = [
+        (_points(p.get("points")), p.get("data-name") or "")
+        for p in root.iter(f"{SVG}polyline")
+        if p.get("class") == "leg"
+    ]
+    free = [
+        (float(t.get("x")), float(t.get("y")), t.text)
+        for t in root.iter(f"{SVG}text")
+        if t.get("class") == "free-label"
+    ]
 
     def far_label(k: int, end: int) -> str:
         seen = {k}
         pts, name = wires[k]
         while not name:
             tip = pts[-1] if end == 0 else pts[0]
-            nxt = [(j, e) for j, (q, _) in enumerate(wires) if j not in seen
-                   for e, c in ((0, q[0]), (1, q[-1])) if math.dist(c, tip) < 1.0]
+            nxt = [
+                (j, e)
+                for j, (q, _) in enumerate(wires)
+                if j not in seen
+                for e, c in ((0, q[0]), (1, q[-1]))
+                if math.dist(c, tip) < 1.0
+            ]
             if not nxt:
                 near = [(math.dist((x, y - 4), tip), text) for x, y, text in free]
                 close = [text for d, text in sorted(near) if d < 24]
@@ -165,8 +176,9 @@ def read(svg: str) -> list[Drawn]:
             sides = [math.dist(outline[i], outline[(i + 1) % 3]) for i in range(3)]
             base = max(range(3), key=lambda i: min(abs(sides[i] - sides[j]) for j in range(3) if j != i))
             tip = outline[(base + 2) % 3]
-            legs = tuple(label for _, label in sorted(ends, key=lambda e: math.dist(_at(outline, e[0]), tip),
-                                                      reverse=True))
+            legs = tuple(
+                label for _, label in sorted(ends, key=lambda e: math.dist(_at(outline, e[0]), tip), reverse=True)
+            )
         out.append(Drawn(g.get("data-name"), kind, outline, flag is not None, legs))
     return out
 
@@ -239,8 +251,10 @@ def test_a_transpose_is_the_shape_turned_over(prog):
         root = ET.fromstring(svg)
         labels = sorted((float(t.get("x")), t.text) for t in root.iter(f"{SVG}text") if t.get("class") == "free-label")
         assert [text for _, text in labels] == ["i", "j"]
-    flags = [next(p for p in ET.fromstring(svg).iter(f"{SVG}polygon") if p.get("class") == "flag")
-             for svg in (straight, turned)]
+    flags = [
+        next(p for p in ET.fromstring(svg).iter(f"{SVG}polygon") if p.get("class") == "flag")
+        for svg in (straight, turned)
+    ]
     xs = [sum(x for x, _ in _points(f.get("points"))) / 3 for f in flags]
     (shape,) = read(straight)
     centre = sum(x for x, _ in shape.outline) / 4
@@ -259,8 +273,12 @@ def test_a_symmetric_matrix_has_no_flag_and_its_transpose_looks_the_same(prog):
 
 
 def test_conjugates_and_inverses_keep_their_flags(prog):
-    for text, legs in (("conj(Z)[i, j]", ("i", "j")), ("conj(Z)[j, i]", ("j", "i")),
-                       ("inv(X)[i, j]", ("i", "j")), ("inv(X)[j, i]", ("j", "i"))):
+    for text, legs in (
+        ("conj(Z)[i, j]", ("i", "j")),
+        ("conj(Z)[j, i]", ("j", "i")),
+        ("inv(X)[i, j]", ("i", "j")),
+        ("inv(X)[j, i]", ("j", "i")),
+    ):
         (shape,) = read(render(prog.expr(text)))
         assert shape.flagged and shape.legs == legs, text
 
@@ -268,9 +286,20 @@ def test_conjugates_and_inverses_keep_their_flags(prog):
 # --------------------------------------------------------------------------- more legs, triangles
 
 
-@pytest.mark.parametrize("text", ["T[i, j, k]", "T[j, i, k]", "T[k, j, i]", "T[i, k, j]",
-                                  "T4[i, j, k, l]", "T4[l, k, j, i]", "T4[j, i, l, k]",
-                                  "T5[a, b, c, d, e]", "T5[e, d, c, b, a]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "T[i, j, k]",
+        "T[j, i, k]",
+        "T[k, j, i]",
+        "T[i, k, j]",
+        "T4[i, j, k, l]",
+        "T4[l, k, j, i]",
+        "T4[j, i, l, k]",
+        "T5[a, b, c, d, e]",
+        "T5[e, d, c, b, a]",
+    ],
+)
 def test_more_legs_are_read_round_the_shape_from_the_flag(prog, text):
     (shape,) = read(render(prog.expr(text)))
     labels = tuple(re.findall(r"\w+", text.split("[", 1)[1]))
@@ -314,8 +343,13 @@ def test_in_random_expressions_every_leg_attaches_at_its_declared_port(case):
     coefficients (those with bubbles or parenthesised sums are read elsewhere)."""
     expr = case.expr()
     nested = (BoxOp, BubbleOp, DerivOp)
-    assume(not any(isinstance(n.op, nested) and not (isinstance(n.op, BoxOp) and n.op.name)
-                   for t in expr.terms for n in t.diagram.nodes))
+    assume(
+        not any(
+            isinstance(n.op, nested) and not (isinstance(n.op, BoxOp) and n.op.name)
+            for t in expr.terms
+            for n in t.diagram.nodes
+        )
+    )
     assert readings(render(expr)) == expected(expr), case.text
 
 
@@ -330,8 +364,19 @@ def test_every_leg_attaches_at_its_declared_port(prog, name):
 
 
 def test_wires_go_round_the_shapes_they_do_not_attach_to(prog):
-    for name in ("chain", "chain with a transpose", "ring", "trace", "partial trace", "two legs between two tensors",
-                 "two legs crossed", "matrix product state", "its norm", "isometry cancels", "three-leg star"):
+    for name in (
+        "chain",
+        "chain with a transpose",
+        "ring",
+        "trace",
+        "partial trace",
+        "two legs between two tensors",
+        "two legs crossed",
+        "matrix product state",
+        "its norm",
+        "isometry cancels",
+        "three-leg star",
+    ):
         pic = picture(prog.expr(NETWORKS[name]))
         outlines = [obstacle(s) for s in pic.shapes]
         for line in pic.lines:
@@ -377,8 +422,15 @@ def test_the_transpose_of_every_example_tensor_draws_differently(where, name):
     op = tensor_op(decl)
     labels = [f"p{k}" for k in range(len(decl.legs))]
     classes, _ = op.port_classes()
-    pair = next(((a, b) for a in range(len(labels)) for b in range(a + 1, len(labels))
-                 if classes[a] != classes[b] or classes[a].startswith("a:")), None)
+    pair = next(
+        (
+            (a, b)
+            for a in range(len(labels))
+            for b in range(a + 1, len(labels))
+            if classes[a] != classes[b] or classes[a].startswith("a:")
+        ),
+        None,
+    )
     straight = program.expr(f"{name}[{', '.join(labels)}]")
     if pair is None:  # symmetric in all its legs: the transposes are equal and may look alike
         assert symmetric_ports(op)
@@ -419,8 +471,7 @@ def test_tikz_draws_the_same_flags_as_the_svg(prog):
 
 
 def test_drawing_a_bare_let_draws_its_definition_one_level_deep(prog, write_diag, cli, tmp_path):
-    f = write_diag("lets.diag", DECLS + "let y[i] = M[i, j] x[j]\n"
-                                        'draw y to "y.svg"\ndraw y[k] to "yk.svg"\n')
+    f = write_diag("lets.diag", DECLS + 'let y[i] = M[i, j] x[j]\ndraw y to "y.svg"\ndraw y[k] to "yk.svg"\n')
     run = cli("check", f)
     assert run.returncode == 0, run.stdout + run.stderr
     names = sorted(g.get("data-name") for g in ET.parse(tmp_path / "y.svg").getroot().iter(f"{SVG}g"))
@@ -451,15 +502,30 @@ def test_the_pictures_of_docs_drawing_are_what_the_renderer_draws(tmp_path):
 
     made = write_legend(tmp_path)
     kept = ROOT / "docs" / "pictures" / "drawing"
-    assert sorted(p.name for p in made) == sorted(p.name for p in kept.glob("*.svg")), \
+    assert sorted(p.name for p in made) == sorted(p.name for p in kept.glob("*.svg")), (
         "run: .venv/bin/python -m diagalg.render.legend docs/pictures/drawing"
+    )
     for p in made:
         assert untitled(p.read_text()) == untitled((kept / p.name).read_text()), p.name
     text = (ROOT / "docs" / "drawing.md").read_text()
     for p in made:
         assert f"pictures/drawing/{p.name}" in text, p.name
-    for cls in ("tensor", "vector", "triangle", "square", "dot", "bubble", "box", "flag", "leg",
-                "free-label", "leg-label", "coeff-label", "data-name", "data-index"):
+    for cls in (
+        "tensor",
+        "vector",
+        "triangle",
+        "square",
+        "dot",
+        "bubble",
+        "box",
+        "flag",
+        "leg",
+        "free-label",
+        "leg-label",
+        "coeff-label",
+        "data-name",
+        "data-index",
+    ):
         assert f"`{cls}`" in text or f".{cls}" in text, cls
 
 
@@ -480,8 +546,12 @@ def _dark_pixels_beside_the_edges(svg: str, tmp_path: Path, stem: str) -> tuple[
     width, height, rows = read_png(screenshot(page, tmp_path / f"{stem}.png", 300, 200))
 
     def dark(xa: float, xb: float) -> int:
-        return sum(1 for y in range(int(y0) + 3, int(y1) - 2) for x in range(int(xa), int(xb))
-                   if max(rows[y][3 * x:3 * x + 3]) < 100)
+        return sum(
+            1
+            for y in range(int(y0) + 3, int(y1) - 2)
+            for x in range(int(xa), int(xb))
+            if max(rows[y][3 * x : 3 * x + 3]) < 100
+        )
 
     return dark(x0 + 2.5, x0 + 9), dark(x1 - 9, x1 - 2.5)
 

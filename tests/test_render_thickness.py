@@ -61,8 +61,9 @@ def test_unknown_sizes_are_not_thick(prog):
     that its size is not known (empty data-size); so is every symbolic wire drawn
     without the program."""
     svg = render(prog.expr("N[i, j] N[j, k]"), prog)
-    assert [(w["data-dim"], w["data-size"], float(w["stroke-width"])) for w in wires(svg)] == \
-        [("n", "", BASE)] * len(wires(svg))
+    assert [(w["data-dim"], w["data-size"], float(w["stroke-width"])) for w in wires(svg)] == [("n", "", BASE)] * len(
+        wires(svg)
+    )
     alone = render(prog.expr("X[s, e] WQ[e, f]"))
     assert {float(w["stroke-width"]) for w in wires(alone)} == {BASE}
     assert {w["data-size"] for w in wires(alone)} == {""}

@@ -53,10 +53,23 @@ def no_folder_left_in_tmp():
 
 
 def spawn(tmp_path: Path, *args: str):
-    env = dict(os.environ, DIAGALG_HISTORY=str(tmp_path / "history"), PROMPT_TOOLKIT_NO_CPR="1",
-               TERM="xterm", COLUMNS="160", LINES="50")
-    child = pexpect.spawn(sys.executable, ["-m", "diagalg.cli", "repl", *args], env=env, cwd=str(tmp_path),
-                          encoding="utf-8", timeout=int(os.environ.get("DIAGALG_PTY_TIMEOUT", "90")), dimensions=(50, 160))
+    env = dict(
+        os.environ,
+        DIAGALG_HISTORY=str(tmp_path / "history"),
+        PROMPT_TOOLKIT_NO_CPR="1",
+        TERM="xterm",
+        COLUMNS="160",
+        LINES="50",
+    )
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "diagalg.cli", "repl", *args],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=int(os.environ.get("DIAGALG_PTY_TIMEOUT", "90")),
+        dimensions=(50, 160),
+    )
     REPL_PIDS.append(child.pid)
     child.expect("diag>")
     return child
@@ -91,8 +104,10 @@ def test_a_session_as_a_person_types_it(tmp_path):
     child.expect("diag>")
     child.send("assert Wei\t")
     child.send("[i, j] Weight[j, k] == Weight[i, l] Weight[l, k]\r")
-    child.expect(r"<repl>:\d+: ok    assert Weight\[i, j\] Weight\[j, k\] == Weight\[i, l\] Weight\[l, … "
-                 r"\[symbolic; exact\]")
+    child.expect(
+        r"<repl>:\d+: ok    assert Weight\[i, j\] Weight\[j, k\] == Weight\[i, l\] Weight\[l, … "
+        r"\[symbolic; exact\]"
+    )
     child.expect("diag>")
 
     # a mistake is shown like `check` shows it, and the session goes on
@@ -270,12 +285,17 @@ def test_session_numbers_lines_across_inputs_and_forgets_bad_input(tmp_path):
         "                      ^",
     ]
     # the bad line keeps its number (not its content): the next input is line 4
-    assert s.execute("assert A[i, j] != A[j, i]").startswith("<repl>:4: ok    assert A[i, j] != A[j, i] [exact: differ]")
+    assert s.execute("assert A[i, j] != A[j, i]").startswith(
+        "<repl>:4: ok    assert A[i, j] != A[j, i] [exact: differ]"
+    )
     # an expression alone: the caret points into what was typed (line 5)
     assert s.execute("A[i, j] B[j, k]").splitlines() == [
-        "<repl>:5:9: error: undeclared name 'B'", "    A[i, j] B[j, k]", "            ^"]
+        "<repl>:5:9: error: undeclared name 'B'",
+        "    A[i, j] B[j, k]",
+        "            ^",
+    ]
     assert s.execute(":names") == "dims: n\ntensors: A"  # a command takes no line
-    assert s.execute("# a comment alone") == ""           # line 6
+    assert s.execute("# a comment alone") == ""  # line 6
     assert s.execute("A[i, j] A[j, k]   # a product").startswith("<repl>:7: ok    show A[i, j] A[j, k] [exact]")
     # a statement over several lines takes them all; one with an error too
     assert s.execute("assert A[i, j] ==\n  A[i, k]").startswith("<repl>:9:3: error:")
@@ -288,11 +308,14 @@ def test_statements_over_several_lines_read_as_typed(tmp_path):
     s = Session(base_dir=tmp_path)
     s.execute("dim n\ntensor A[i: n, j: n]")
     assert s.execute("assert A[i, j] A[j, k] == A[i, l] A[l, k\n]").startswith(
-        "<repl>:3: ok    assert A[i, j] A[j, k] == A[i, l] A[l, k] [symbolic; exact]")
+        "<repl>:3: ok    assert A[i, j] A[j, k] == A[i, l] A[l, k] [symbolic; exact]"
+    )
     assert s.execute("A[i, j] (\n  A[j, k]\n  + A[k, j]\n)").startswith(
-        "<repl>:5: ok    show A[i, j] (A[j, k] + A[k, j]) [exact]")
+        "<repl>:5: ok    show A[i, j] (A[j, k] + A[k, j]) [exact]"
+    )
     assert s.execute("calc A[i, j] A[j, k]\n  = A[i, j] A[\n    j, k]\n\n").startswith(
-        "<repl>:10: ok    = A[i, j] A[j, k] [step 1 by default rules; exact]")
+        "<repl>:10: ok    = A[i, j] A[j, k] [step 1 by default rules; exact]"
+    )
     # spaces typed inside brackets on one line are kept
     assert s.execute("A[ i, j ]").startswith("<repl>:12: ok    show A[ i, j ] [exact]")
 
@@ -301,10 +324,14 @@ def test_loaded_file_counts_in_the_singular(tmp_path):
     (tmp_path / "one.diag").write_text("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[i, j]\n")
     (tmp_path / "dims.diag").write_text("dim m\n")
     s = Session(base_dir=tmp_path)
-    assert s.execute(f":load {tmp_path / 'one.diag'}").splitlines()[-1] == \
-        f"loaded {tmp_path / 'one.diag'}: 1 statement checked, 2 names declared"
-    assert s.execute(f":load {tmp_path / 'dims.diag'}").splitlines()[-1] == \
-        f"loaded {tmp_path / 'dims.diag'}: 0 statements checked, 1 name declared"
+    assert (
+        s.execute(f":load {tmp_path / 'one.diag'}").splitlines()[-1]
+        == f"loaded {tmp_path / 'one.diag'}: 1 statement checked, 2 names declared"
+    )
+    assert (
+        s.execute(f":load {tmp_path / 'dims.diag'}").splitlines()[-1]
+        == f"loaded {tmp_path / 'dims.diag'}: 0 statements checked, 1 name declared"
+    )
 
 
 def test_draw_never_overwrites_a_drawing(tmp_path):
@@ -335,20 +362,26 @@ def test_draw_without_a_renderer_says_so(tmp_path):
     else:
         assert out.startswith("wrote ")
     assert s.execute(":draw A[i, j] Z[j, k]").splitlines() == [
-        "<repl>:1:9: error: undeclared name 'Z'", "    A[i, j] Z[j, k]", "            ^"]
+        "<repl>:1:9: error: undeclared name 'Z'",
+        "    A[i, j] Z[j, k]",
+        "            ^",
+    ]
 
 
-@pytest.mark.parametrize("text, complete", [
-    ("assert A[i, j] == B[i, j]", True),
-    ("assert A[i,", False),                      # open bracket
-    ("assert A[i, j] ==", False),                # trailing operator
-    ("assert A[i, j) == B", True),               # a mismatched bracket is submitted: the error says where
-    ("calc A[i, j]", False),                     # a calc block ...
-    ("calc A[i, j]\n  = B[i, j] by delta", False),
-    ("calc A[i, j]\n  = B[i, j] by delta\n", True),   # ... ends at an empty line
-    (":help", True),
-    ("", True),
-])
+@pytest.mark.parametrize(
+    "text, complete",
+    [
+        ("assert A[i, j] == B[i, j]", True),
+        ("assert A[i,", False),  # open bracket
+        ("assert A[i, j] ==", False),  # trailing operator
+        ("assert A[i, j) == B", True),  # a mismatched bracket is submitted: the error says where
+        ("calc A[i, j]", False),  # a calc block ...
+        ("calc A[i, j]\n  = B[i, j] by delta", False),
+        ("calc A[i, j]\n  = B[i, j] by delta\n", True),  # ... ends at an empty line
+        (":help", True),
+        ("", True),
+    ],
+)
 def test_when_enter_submits(text, complete):
     assert input_complete(text) is complete
 
@@ -357,11 +390,20 @@ def test_piped_input_is_echoed_and_checked(tmp_path):
     """`diagalg repl < script`: no terminal, the same results, the inputs echoed."""
     import subprocess
 
-    script = ("dim n, r <= n\ntensor V[a: n, b: r] isometry(b -> a)\n"
-              "calc V[a, b] V[a, c] V[d, c]\n  = delta[b, c] V[d, c]   by isometry\n\n"
-              "V[a, b] == W\n:quit\nnever read\n")
-    run = subprocess.run([sys.executable, "-m", "diagalg.cli", "repl"], input=script, capture_output=True,
-                         text=True, cwd=tmp_path, timeout=120, check=False)
+    script = (
+        "dim n, r <= n\ntensor V[a: n, b: r] isometry(b -> a)\n"
+        "calc V[a, b] V[a, c] V[d, c]\n  = delta[b, c] V[d, c]   by isometry\n\n"
+        "V[a, b] == W\n:quit\nnever read\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "diagalg.cli", "repl"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 2, run.stderr  # the static error, as `diagalg check` would say
     lines = run.stdout.splitlines()
     assert lines[:6] == [
@@ -373,28 +415,49 @@ def test_piped_input_is_echoed_and_checked(tmp_path):
         lines[5],
     ]
     assert lines[5].startswith("<repl>:4: ok    = delta[b, c] V[d, c] by isometry [step 1 by isometry; exact]")
-    assert lines[6:] == ["diag> V[a, b] == W", "<repl>:5:9: error: unexpected '=='; expected 'by', end of line",
-                         "    V[a, b] == W", "            ^", "diag> :quit"]
+    assert lines[6:] == [
+        "diag> V[a, b] == W",
+        "<repl>:5:9: error: unexpected '=='; expected 'by', end of line",
+        "    V[a, b] == W",
+        "            ^",
+        "diag> :quit",
+    ]
 
 
-@pytest.mark.parametrize("script, status", [
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[i, j]\n", 0),
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n", 1),                 # a failure
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == Q[i, j]\n", 2),                 # a static error
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == Q[i, j]\nassert A[i, j] == A[j, i]\n", 2),
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n:quit\n", 1),          # :quit keeps it
-    ("dim n\n:frobnicate\n", 2),                                                     # a wrong command
-    ("dim n\n:load missing.diag\n", 2),
-    ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n", None),              # the same as check
-])
+@pytest.mark.parametrize(
+    "script, status",
+    [
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[i, j]\n", 0),
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n", 1),  # a failure
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == Q[i, j]\n", 2),  # a static error
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == Q[i, j]\nassert A[i, j] == A[j, i]\n", 2),
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n:quit\n", 1),  # :quit keeps it
+        ("dim n\n:frobnicate\n", 2),  # a wrong command
+        ("dim n\n:load missing.diag\n", 2),
+        ("dim n\ntensor A[i: n, j: n]\nassert A[i, j] == A[j, i]\n", None),  # the same as check
+    ],
+)
 def test_piped_input_exits_as_check_would(tmp_path, script, status):
     """`diagalg repl < session.txt` exits with `diagalg check`'s status for the session."""
     import subprocess
 
-    run = subprocess.run([sys.executable, "-m", "diagalg.cli", "repl"], input=script, capture_output=True,
-                         text=True, cwd=tmp_path, timeout=120, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "diagalg.cli", "repl"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
     if status is None:
         (tmp_path / "session.diag").write_text(script)
-        status = subprocess.run([sys.executable, "-m", "diagalg.cli", "check", "session.diag"], capture_output=True,
-                                text=True, cwd=tmp_path, timeout=120, check=False).returncode
+        status = subprocess.run(
+            [sys.executable, "-m", "diagalg.cli", "check", "session.diag"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        ).returncode
     assert run.returncode == status, run.stdout + run.stderr

@@ -63,7 +63,7 @@ def test_check_html_prints_the_same_results_and_writes_the_page(report):
     for line in run.stdout.splitlines()[:-1]:
         if line.startswith(str(d)):  # each result line is on the page, as check prints it
             status = line.split(": ", 1)[1].split()[0]
-            assert f"<span class=\"status\">{status}</span>" in html
+            assert f'<span class="status">{status}</span>' in html
 
 
 def test_every_statement_is_a_section_with_its_figures(report):
@@ -71,7 +71,11 @@ def test_every_statement_is_a_section_with_its_figures(report):
     tags = _tags((d / "report.html").read_text())
     sections = [a for t, a in tags if t == "section"]
     assert [(s["data-kind"], s["data-line"], s["class"]) for s in sections] == [
-        ("assert", "5", "stmt ok"), ("assert", "6", "stmt ok"), ("calc", "7", "stmt ok"), ("show", "11", "stmt ok")]
+        ("assert", "5", "stmt ok"),
+        ("assert", "6", "stmt ok"),
+        ("calc", "7", "stmt ok"),
+        ("show", "11", "stmt ok"),
+    ]
     figures = [a.get("class", "") for t, a in tags if t == "figure"]
     # two sides per assert; the calc: start + 3 steps; the show: start + its one rewrite
     assert figures.count("side") == 4
@@ -92,8 +96,12 @@ def test_calc_steps_show_their_rule_and_numeric_error(report):
 
 
 def test_a_failing_step_is_marked(tmp_path, cli):
-    (tmp_path / "bad.diag").write_text(ISOMETRY.replace("= A[b, e]                                      by delta",
-                                                        "= A[e, b]                                      by delta"))
+    (tmp_path / "bad.diag").write_text(
+        ISOMETRY.replace(
+            "= A[b, e]                                      by delta",
+            "= A[e, b]                                      by delta",
+        )
+    )
     run = cli("check", "--html", tmp_path / "r.html", tmp_path / "bad.diag")
     assert run.returncode == 1
     tags = _tags((tmp_path / "r.html").read_text())
@@ -128,7 +136,7 @@ def test_chromium_screenshot_shows_the_step_figures(report):
     width, height, rows = read_png(shot)
     assert (width, height) == (1400, 1400)
     white = bytes((255, 255, 255))
-    ink = sum(1 for row in rows for x in range(0, width, 4) if row[3 * x:3 * x + 3] != white)
+    ink = sum(1 for row in rows for x in range(0, width, 4) if row[3 * x : 3 * x + 3] != white)
     assert ink > 0.02 * width * height / 4  # not blank
     # every step figure has a blue bar on top: start + 3 calc steps, start + 1 traced step
     assert color_blobs(rows, width, STEP_BLUE) == 6
@@ -140,8 +148,10 @@ OK_GREEN = (0x2E, 0x8B, 0x57)  # section.stmt.ok's left border
 FAIL_RED = (0xC6, 0x28, 0x28)  # section.stmt.FAIL's left border
 
 #: appended to a copy of the page (never to the report itself): records each section's and heading's display
-PROBE = ("<script>for (const s of document.querySelectorAll('section.stmt, h2'))"
-         " s.dataset.shown = getComputedStyle(s).display;</script>")
+PROBE = (
+    "<script>for (const s of document.querySelectorAll('section.stmt, h2'))"
+    " s.dataset.shown = getComputedStyle(s).display;</script>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +161,12 @@ def mixed(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("mixed")
     (d / "good.diag").write_text(ISOMETRY)
-    (d / "bad.diag").write_text(ISOMETRY.replace("= A[b, e]                                      by delta",
-                                                 "= A[e, b]                                      by delta"))
+    (d / "bad.diag").write_text(
+        ISOMETRY.replace(
+            "= A[b, e]                                      by delta",
+            "= A[e, b]                                      by delta",
+        )
+    )
     run = _run_in_process("check", "--html", d / "report.html", d / "good.diag", d / "bad.diag", cwd=d)
     assert run.returncode == 1, run.stdout + run.stderr
     return d / "report.html"
@@ -160,8 +174,9 @@ def mixed(tmp_path_factory):
 
 def _checked_copy(page, probe: bool = False):
     """A copy of ``page`` with the filter box ticked (its ``checked`` attribute), and optionally the probe."""
-    html = page.read_text().replace('<input type="checkbox" id="only-problems">',
-                                    '<input type="checkbox" id="only-problems" checked>')
+    html = page.read_text().replace(
+        '<input type="checkbox" id="only-problems">', '<input type="checkbox" id="only-problems" checked>'
+    )
     assert " checked>" in html
     if probe:
         html = html.replace("</body>", PROBE + "</body>")
@@ -191,7 +206,9 @@ def test_the_page_stays_script_free_and_self_contained(mixed):
     assert not re.search(r"\son[a-z]+\s*=", html)  # no event handlers
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing loaded from outside
     tags = _tags(html)
-    assert [(t, a.get("type"), a.get("id")) for t, a in tags if t == "input"] == [("input", "checkbox", "only-problems")]
+    assert [(t, a.get("type"), a.get("id")) for t, a in tags if t == "input"] == [
+        ("input", "checkbox", "only-problems")
+    ]
     assert ("label", {"class": "filter", "for": "only-problems"}) in tags
 
 

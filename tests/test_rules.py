@@ -27,7 +27,6 @@ import pytest
 import sympy
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-from strategies import ENV, PROG, SUBS, Case, cases, diagrams_of
 
 import diagalg
 from diagalg import canonical
@@ -39,6 +38,7 @@ from diagalg.rules import base as rules_base
 from diagalg.rules.base import Edit, Site, apply_edits, disjoint_sites
 from diagalg.rules.inverse import InverseRule
 from diagalg.rules.isometry import IsometryRule
+from strategies import ENV, PROG, SUBS, Case, cases, diagrams_of
 
 #: Sites fired by the property tests in this process (rule kind -> count), for the report.
 FIRED: collections.Counter = collections.Counter()
@@ -226,22 +226,35 @@ def test_every_simplify_step_keeps_value(case: Case, seed: int) -> None:
 #: intermediate simplifications) for the property above not to pass vacuously.
 REQUIRED_KINDS = [
     # (any one of) the site kinds of site_kind()
-    ("delta:copy1",), ("delta:copy2",), ("delta:copy3",), ("delta:copy4",),
-    ("delta:copy2-selfloop",), ("delta:copy3-selfloop", "delta:copy4-selfloop"),
-    ("delta:closed-loop-edge",), ("delta:copy-with-free-leg",),
-    ("isometry:V:inputs-kept",), ("isometry:W:inputs-kept",), ("isometry:T:inputs-kept",),
+    ("delta:copy1",),
+    ("delta:copy2",),
+    ("delta:copy3",),
+    ("delta:copy4",),
+    ("delta:copy2-selfloop",),
+    ("delta:copy3-selfloop", "delta:copy4-selfloop"),
+    ("delta:closed-loop-edge",),
+    ("delta:copy-with-free-leg",),
+    ("isometry:V:inputs-kept",),
+    ("isometry:W:inputs-kept",),
+    ("isometry:T:inputs-kept",),
     ("isometry:K:inputs-kept",),
     ("isometry:U:inputs-kept", "isometry:Uc:inputs-kept"),  # U† U
     ("isometry:U:outputs-kept", "isometry:Uc:outputs-kept"),  # U U†
     ("inverse:X:inputs-kept", "inverse:Xc:inputs-kept", "inverse:G:inputs-kept", "inverse:U:inputs-kept"),
     ("inverse:X:outputs-kept", "inverse:Xc:outputs-kept", "inverse:G:outputs-kept", "inverse:U:outputs-kept"),
-    ("inverse:Y:inputs-kept",), ("inverse:Y:outputs-kept",),
-    ("inverse:double:X", "inverse:double:Xc", "inverse:double:G", "inverse:double:U"), ("inverse:double:Y",),
+    ("inverse:Y:inputs-kept",),
+    ("inverse:Y:outputs-kept",),
+    ("inverse:double:X", "inverse:double:Xc", "inverse:double:G", "inverse:double:U"),
+    ("inverse:double:Y",),
     ("distribute",),
     # non-firing look-alikes (near_misses())
-    ("near-miss:V-Vdag:V", "near-miss:V-Vdag:W"), ("near-miss:V-Vdag:T", "near-miss:V-Vdag:K"),
-    ("near-miss:partial:K",), ("near-miss:hyperedge:V", "near-miss:hyperedge:W", "near-miss:hyperedge:T"),
-    ("near-miss:no-conj:W", "near-miss:no-conj:T"), ("near-miss:inverse-wrong-legs",), ("hyperedge",),
+    ("near-miss:V-Vdag:V", "near-miss:V-Vdag:W"),
+    ("near-miss:V-Vdag:T", "near-miss:V-Vdag:K"),
+    ("near-miss:partial:K",),
+    ("near-miss:hyperedge:V", "near-miss:hyperedge:W", "near-miss:hyperedge:T"),
+    ("near-miss:no-conj:W", "near-miss:no-conj:T"),
+    ("near-miss:inverse-wrong-legs",),
+    ("hyperedge",),
 ]
 
 
@@ -277,14 +290,14 @@ def near_misses(d: Diagram) -> collections.Counter:
             if not shared:
                 continue
             if decl.structure == "isometry" and not a.op.inv and not b.op.inv:
-                if all(a.edges[a.op.ports.index(l)] == b.edges[b.op.ports.index(l)] for l in decl.inputs) and \
-                        not any(a.edges[a.op.ports.index(l)] == b.edges[b.op.ports.index(l)] for l in decl.outputs):
+                if all(a.edges[a.op.ports.index(l)] == b.edges[b.op.ports.index(l)] for l in decl.inputs) and not any(
+                    a.edges[a.op.ports.index(l)] == b.edges[b.op.ports.index(l)] for l in decl.outputs
+                ):
                     out[f"near-miss:V-Vdag:{decl.name}"] += 1
                 joined_out = [a.edges[a.op.ports.index(l)] == b.edges[b.op.ports.index(l)] for l in decl.outputs]
                 if any(joined_out) and not all(joined_out):
                     out[f"near-miss:partial:{decl.name}"] += 1
-                if all(joined_out) and any(len(d.incidence[a.edges[a.op.ports.index(l)]]) > 2
-                                           for l in decl.outputs):
+                if all(joined_out) and any(len(d.incidence[a.edges[a.op.ports.index(l)]]) > 2 for l in decl.outputs):
                     out[f"near-miss:hyperedge:{decl.name}"] += 1
                 if decl.is_complex and a.op.conj == b.op.conj and all(joined_out):
                     out[f"near-miss:no-conj:{decl.name}"] += 1
@@ -302,8 +315,7 @@ def test_strategy_produces_every_kind_of_site() -> None:
     look-alikes, so the property tests cannot pass vacuously."""
     counts: collections.Counter = collections.Counter()
 
-    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(case=cases())
     def collect(case: Case) -> None:
         expr = case.expr()
@@ -384,8 +396,9 @@ def test_guard_never_fires(lhs: str, wrong: str) -> None:
     assert not canonical.equal(result, wrong_expr, SUBS)
     # still the same two tensors: nothing was cancelled
     (rterm,) = result.terms
-    assert sorted(n.op.decl.name for n in rterm.diagram.nodes if isinstance(n.op, TensorOp)) == \
-        sorted(n.op.decl.name for n in term.diagram.nodes if isinstance(n.op, TensorOp))
+    assert sorted(n.op.decl.name for n in rterm.diagram.nodes if isinstance(n.op, TensorOp)) == sorted(
+        n.op.decl.name for n in term.diagram.nodes if isinstance(n.op, TensorOp)
+    )
 
 
 def test_guard_vvdag_in_context_never_becomes_delta() -> None:
@@ -431,18 +444,24 @@ def test_guard_model_level_partial_and_hyper() -> None:
     # K[a, b, c] K[a, e, d]: only output a joined
     d = Diagram.build(
         [Node(tensor_op(K), ("a", "b", "c")), Node(tensor_op(K), ("a", "e", "d"))],
-        {"a": n, "b": m, "c": r, "d": r, "e": m}, {"b": "b", "c": "c", "d": "d", "e": "e"})
+        {"a": n, "b": m, "c": r, "d": r, "e": m},
+        {"b": "b", "c": "c", "d": "d", "e": "e"},
+    )
     assert not list(registered()["isometry"].match(d))
     # V V with a copy tensor on the joined edge (explicit, not a hyperedge)
     d = Diagram.build(
         [Node(tensor_op(V), ("a", "b")), Node(tensor_op(V), ("a2", "c")), Node(CopyTensor(n, 3), ("a", "a2", "x"))],
-        {"a": n, "a2": n, "b": r, "c": r, "x": n}, {"b": "b", "c": "c", "x": "x"})
+        {"a": n, "a2": n, "b": r, "c": r, "x": n},
+        {"b": "b", "c": "c", "x": "x"},
+    )
     assert not list(registered()["isometry"].match(d))
     # V V joined by a 3-way hyperedge with a vector
     vn = PROG.tensors["vn"]
     d3 = Diagram.build(
         [Node(tensor_op(V), ("a", "b")), Node(tensor_op(vn), ("a",)), Node(tensor_op(V), ("a", "c"))],
-        {"a": n, "b": r, "c": r}, {"b": "b", "c": "c"})
+        {"a": n, "b": r, "c": r},
+        {"b": "b", "c": "c"},
+    )
     assert not list(registered()["isometry"].match(d3))
     for dd in (d, d3):
         e = single(dd)
@@ -511,11 +530,17 @@ class SloppyInverse(InverseRule):
             for j, b in enumerate(diagram.nodes):
                 if j <= i or (i, j) in seen or not isinstance(a.op, TensorOp) or not isinstance(b.op, TensorOp):
                     continue
-                if a.op.decl != b.op.decl or len(a.op.decl.legs) != 2 or not a.op.decl.invertible \
-                        or {a.op.inv, b.op.inv} != {0, 1} or a.op.conj != b.op.conj:
+                if (
+                    a.op.decl != b.op.decl
+                    or len(a.op.decl.legs) != 2
+                    or not a.op.decl.invertible
+                    or {a.op.inv, b.op.inv} != {0, 1}
+                    or a.op.conj != b.op.conj
+                ):
                     continue
-                shared = [e for e in a.edges if e in b.edges and len(diagram.incidence[e]) == 2
-                          and not diagram.edge_labels[e]]
+                shared = [
+                    e for e in a.edges if e in b.edges and len(diagram.incidence[e]) == 2 and not diagram.edge_labels[e]
+                ]
                 if len(shared) == 1:
                     leg_a = a.op.ports[a.edges.index(shared[0])]
                     kept = tuple(l for l in a.op.ports if l != leg_a)
@@ -546,8 +571,9 @@ class SloppyHyperIsometry(IsometryRule):
                     continue
                 if op.decl.is_complex and other.conj == op.conj:
                     continue
-                if all(node.edges[op.ports.index(l)] == other_node.edges[other.ports.index(l)]
-                       for l in op.decl.outputs):
+                if all(
+                    node.edges[op.ports.index(l)] == other_node.edges[other.ports.index(l)] for l in op.decl.outputs
+                ):
                     yield Site((i, j), data=op.decl.inputs)
 
     def rewrite(self, diagram, site):
@@ -557,8 +583,7 @@ class SloppyHyperIsometry(IsometryRule):
         merges = tuple((b.edges[b.op.ports.index(l)], a.edges[a.op.ports.index(l)]) for l in kept)
         joined = [a.edges[a.op.ports.index(l)] for l in a.op.ports if l not in kept]
         # drop a joined edge only when nothing else uses it (else it stays, summed)
-        drop = tuple(e for e in joined if {n for n, _ in diagram.incidence[e]} <= {i, j}
-                     and not diagram.edge_labels[e])
+        drop = tuple(e for e in joined if {n for n, _ in diagram.incidence[e]} <= {i, j} and not diagram.edge_labels[e])
         return Edit(remove=(i, j), merge=merges, drop_edges=drop)
 
 
@@ -602,8 +627,14 @@ def test_wrong_rule_is_caught(monkeypatch, name, cls, example) -> None:
     assert check_rules_on(expr, registered(), seed=0), "the site check missed the wrong rule"
 
     # the random strategy finds it too (no shrinking: stop at the first failure)
-    @settings(max_examples=400, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=400,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=cases())
     def prop(case: Case) -> None:
         problems = check_rules_on(case.expr(), {name: sloppy}, seed=0, step_diagrams=MAX_STEP_DIAGRAMS)

@@ -89,8 +89,12 @@ VECTOR = {n: "vn", m: "vm", THREE: "v3", SEQ: "vseq", n * n: "vnn", n * m: "vnm"
 SMALL = {n, m, THREE, SEQ, n * m}
 MAX_FREE = 3
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = dict(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 # --------------------------------------------------------------------------- helpers
 
@@ -402,8 +406,16 @@ def test_shift_sites_keep_the_value():
 def test_symmetry_sites_keep_the_value():
     fired = run_property(get_rule("symmetry"), hermitian_motif, symmetry_kind, examples=150)
     print("symmetry firings:", dict(fired))
-    for k in ("hermitian:Pc", "hermitian:Gc", "hermitian:Gc:inv", "hermitian:Qc", "idempotent:matrix:in-out",
-              "idempotent:matrix:out-out", "idempotent:matrix:in-in", "idempotent:multi:in-out"):
+    for k in (
+        "hermitian:Pc",
+        "hermitian:Gc",
+        "hermitian:Gc:inv",
+        "hermitian:Qc",
+        "idempotent:matrix:in-out",
+        "idempotent:matrix:out-out",
+        "idempotent:matrix:in-in",
+        "idempotent:multi:in-out",
+    ):
         assert fired[k] >= 2, (k, dict(fired))
     assert not any(k.startswith("hermitian:Qx") for k in fired)  # groups of different leg dims
     assert fired["batch"] >= 3
@@ -429,8 +441,13 @@ class ComposeAnySigns(ShiftRule):
         for i, node in enumerate(diagram.nodes):
             if isinstance(node.op, ShiftOp):
                 for j, port in diagram.incidence[node.edges[1]]:
-                    if j != i and port == 0 and isinstance(diagram.nodes[j].op, ShiftOp) and \
-                            len(diagram.incidence[node.edges[1]]) == 2 and not diagram.edge_labels[node.edges[1]]:
+                    if (
+                        j != i
+                        and port == 0
+                        and isinstance(diagram.nodes[j].op, ShiftOp)
+                        and len(diagram.incidence[node.edges[1]]) == 2
+                        and not diagram.edge_labels[node.edges[1]]
+                    ):
                         yield Site((i, j), (node.edges[1],), data=("compose",))
 
 
@@ -446,8 +463,11 @@ class PosdefIdempotent(SymmetryRule):
                 continue
             for j in self._partners(diagram, i, op.decl.inputs[0]):
                 other = diagram.nodes[j].op
-                if getattr(other, "decl", None) == op.decl and not other.inv and \
-                        self._joined(diagram, i, j, op.decl.inputs, op.decl.outputs):
+                if (
+                    getattr(other, "decl", None) == op.decl
+                    and not other.inv
+                    and self._joined(diagram, i, j, op.decl.inputs, op.decl.outputs)
+                ):
                     yield Site((i, j), (), data=("idempotent", "in", "out"))
 
 
@@ -460,9 +480,13 @@ class TransposingReshape(ReshapeRule):
     def match(self, diagram):
         for edge, inc in diagram.incidence.items():
             ops = [diagram.nodes[k].op for k, _ in inc]
-            if len(inc) == 2 and not diagram.edge_labels[edge] and all(isinstance(o, ReshapeOp) for o in ops) \
-                    and all(p == len(o.part_dims) for o, (_, p) in zip(ops, inc)) \
-                    and sorted(map(str, ops[0].part_dims)) == sorted(map(str, ops[1].part_dims)):
+            if (
+                len(inc) == 2
+                and not diagram.edge_labels[edge]
+                and all(isinstance(o, ReshapeOp) for o in ops)
+                and all(p == len(o.part_dims) for o, (_, p) in zip(ops, inc))
+                and sorted(map(str, ops[0].part_dims)) == sorted(map(str, ops[1].part_dims))
+            ):
                 yield Site(tuple(k for k, _ in inc), (edge,), data=("wholes",))
 
     def rewrite(self, diagram, site):
@@ -476,11 +500,14 @@ class TransposingReshape(ReshapeRule):
         return Edit(remove=site.nodes, merge=tuple(merge), drop_edges=site.edges)
 
 
-@pytest.mark.parametrize("wrong, motif", [
-    (ComposeAnySigns(), shift_motif),
-    (PosdefIdempotent(), hermitian_motif),
-    (TransposingReshape(), reshape_motif),
-])
+@pytest.mark.parametrize(
+    "wrong, motif",
+    [
+        (ComposeAnySigns(), shift_motif),
+        (PosdefIdempotent(), hermitian_motif),
+        (TransposingReshape(), reshape_motif),
+    ],
+)
 def test_the_property_catches_a_wrong_rule(wrong, motif):
     fired: collections.Counter = collections.Counter()
     for seed in range(300):
@@ -492,18 +519,21 @@ def test_the_property_catches_a_wrong_rule(wrong, motif):
 # --------------------------------------------------------------------------- shift: identities and guards
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    ("shift(1)[q: seq, k] shift(1)[k, t]", "shift(2)[q: seq, t]"),  # previous token, twice
-    ("shift(-2)[q: n, k] shift(-1)[k, t]", "shift(-3)[q: n, t]"),
-    ("shift(3)[q: n, k] shift(0)[k, t]", "shift(3)[q: n, t]"),
-    ("shift(1)[q: n, k] shift(2)[k, l] shift(1)[l, t]", "shift(4)[q: n, t]"),
-    ("shift(0)[a: n, b] vn[b]", "vn[a]"),
-    ("shift(0)[a: n, b]", "delta[a: n, b]"),
-    ("shift(0)[a: n, a]", "n"),
-    ("shift(2)[a: n, a]", "0"),
-    ("shift(1)[a: n, b] shift(2)[b, a]", "0"),
-    ("shift(3)[a: 3, b] v3[b]", "0 * v3[a]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        ("shift(1)[q: seq, k] shift(1)[k, t]", "shift(2)[q: seq, t]"),  # previous token, twice
+        ("shift(-2)[q: n, k] shift(-1)[k, t]", "shift(-3)[q: n, t]"),
+        ("shift(3)[q: n, k] shift(0)[k, t]", "shift(3)[q: n, t]"),
+        ("shift(1)[q: n, k] shift(2)[k, l] shift(1)[l, t]", "shift(4)[q: n, t]"),
+        ("shift(0)[a: n, b] vn[b]", "vn[a]"),
+        ("shift(0)[a: n, b]", "delta[a: n, b]"),
+        ("shift(0)[a: n, a]", "n"),
+        ("shift(2)[a: n, a]", "0"),
+        ("shift(1)[a: n, b] shift(2)[b, a]", "0"),
+        ("shift(3)[a: 3, b] v3[b]", "0 * v3[a]"),
+    ],
+)
 def test_shift_identities(lhs, rhs):
     assert proves("shift", lhs, rhs)
     assert numerically_equal(PROG.expr(lhs), PROG.expr(rhs))
@@ -514,16 +544,20 @@ def test_opposite_sign_shifts_do_not_compose(o1, o2):
     text = f"shift({o1})[q: n, k] shift({o2})[k, t]"
     assert not [s for s in sites_of(ShiftRule(), text) if s.data[0] == "compose"]
     # ... and composing them would be wrong: the middle index leaves the range
-    assert compare(PROG.expr(text), PROG.expr(f"shift({o1 + o2})[q: n, t]"), ENV, expect_equal=False).status \
-        == "different"
+    assert (
+        compare(PROG.expr(text), PROG.expr(f"shift({o1 + o2})[q: n, t]"), ENV, expect_equal=False).status == "different"
+    )
     assert not proves("shift", text, f"shift({o1 + o2})[q: n, t]")
 
 
-@pytest.mark.parametrize("text", [
-    "shift(1)[q: n, k] shift(1)[k, t] vn[k]",  # the middle edge is a hyperedge
-    "keep[k](shift(1)[q: n, k] shift(1)[k, t])",  # ... or carries a free label
-    "shift(1)[q: n, k] shift(1)[k: n, t] delta[k, l, l2] vn[l] vn[l2]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shift(1)[q: n, k] shift(1)[k, t] vn[k]",  # the middle edge is a hyperedge
+        "keep[k](shift(1)[q: n, k] shift(1)[k, t])",  # ... or carries a free label
+        "shift(1)[q: n, k] shift(1)[k: n, t] delta[k, l, l2] vn[l] vn[l2]",
+    ],
+)
 def test_shifts_on_shared_middle_edges_do_not_compose(text):
     assert not [s for s in sites_of(ShiftRule(), text) if s.data[0] == "compose"]
 
@@ -543,8 +577,9 @@ def test_opposite_sign_composition_would_be_caught():
 def test_shift_near_misses_are_not_proved():
     assert not proves("shift", "shift(1)[q: n, k] shift(1)[k, t]", "shift(1)[q: n, t]")
     assert not proves("shift", "shift(1)[a: n, b] vn[b]", "vn[a]")
-    assert compare(PROG.expr("shift(1)[a: n, b] vn[b]"), PROG.expr("vn[a]"), ENV,
-                   expect_equal=False).status == "different"
+    assert (
+        compare(PROG.expr("shift(1)[a: n, b] vn[b]"), PROG.expr("vn[a]"), ENV, expect_equal=False).status == "different"
+    )
 
 
 def test_symbolic_shift_dimension_is_never_assumed_small():
@@ -556,39 +591,45 @@ def test_symbolic_shift_dimension_is_never_assumed_small():
 # --------------------------------------------------------------------------- symmetry: identities and guards
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    ("P[i, j] P[j, k]", "P[i, k]"),
-    ("P[i, j] P[j, k] P[k, l]", "P[i, l]"),
-    ("P[j, i] P[j, k]", "P[i, k]"),  # real: Pᵀ P = P
-    ("P[i, j] P[k, j]", "P[i, k]"),  # real: P Pᵀ = P
-    ("P[i, j] P[j, i]", "P[i, i]"),
-    ("Pc[i, j] Pc[j, k]", "Pc[i, k]"),
-    ("conj(Pc)[i, j] conj(Pc)[j, k]", "conj(Pc)[i, k]"),
-    ("conj(Pc)[i, j] Pc[i, k]", "Pc[j, k]"),  # P† P = P
-    ("Q[i, j, k, l] Q[k, l, a, b]", "Q[i, j, a, b]"),
-    ("Q[k, l, i, j] Q[k, l, a, b]", "Q[i, j, a, b]"),  # real multi-leg: block-transposed
-    ("Qc[i, j, k, l] Qc[k, l, a, b]", "Qc[i, j, a, b]"),
-    ("conj(Pc)[j, i]", "Pc[i, j]"),
-    ("conj(Gc)[j, i]", "Gc[i, j]"),
-    ("conj(inv(Gc))[j, i]", "inv(Gc)[i, j]"),
-    ("conj(Qc)[k, l, i, j]", "Qc[i, j, k, l]"),
-    ("vn[i] conj(Gc)[i, j] vn[j]", "vn[i] Gc[j, i] vn[j]"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        ("P[i, j] P[j, k]", "P[i, k]"),
+        ("P[i, j] P[j, k] P[k, l]", "P[i, l]"),
+        ("P[j, i] P[j, k]", "P[i, k]"),  # real: Pᵀ P = P
+        ("P[i, j] P[k, j]", "P[i, k]"),  # real: P Pᵀ = P
+        ("P[i, j] P[j, i]", "P[i, i]"),
+        ("Pc[i, j] Pc[j, k]", "Pc[i, k]"),
+        ("conj(Pc)[i, j] conj(Pc)[j, k]", "conj(Pc)[i, k]"),
+        ("conj(Pc)[i, j] Pc[i, k]", "Pc[j, k]"),  # P† P = P
+        ("Q[i, j, k, l] Q[k, l, a, b]", "Q[i, j, a, b]"),
+        ("Q[k, l, i, j] Q[k, l, a, b]", "Q[i, j, a, b]"),  # real multi-leg: block-transposed
+        ("Qc[i, j, k, l] Qc[k, l, a, b]", "Qc[i, j, a, b]"),
+        ("conj(Pc)[j, i]", "Pc[i, j]"),
+        ("conj(Gc)[j, i]", "Gc[i, j]"),
+        ("conj(inv(Gc))[j, i]", "inv(Gc)[i, j]"),
+        ("conj(Qc)[k, l, i, j]", "Qc[i, j, k, l]"),
+        ("vn[i] conj(Gc)[i, j] vn[j]", "vn[i] Gc[j, i] vn[j]"),
+    ],
+)
 def test_symmetry_identities(lhs, rhs):
     assert proves("symmetry", lhs, rhs)
     assert numerically_equal(PROG.expr(lhs), PROG.expr(rhs))
 
 
-@pytest.mark.parametrize("text, wrong", [
-    ("A[i, j] A[j, k]", "A[i, k]"),  # not a projector
-    ("G[i, j] G[j, k]", "G[i, k]"),  # Hermitian, but not idempotent
-    ("X[i, j] X[j, k]", "X[i, k]"),
-    ("Pc[j, i] Pc[j, k]", "Pc[i, k]"),  # complex: Pᵀ P is not P
-    ("Pc[i, j] conj(Pc)[j, k]", "Pc[i, k]"),  # P conj(P) is not P
-    ("Q[i, j, k, l] Q[k, l2, a, b]", "Q[i, j, a, b] delta[l: m, l2]"),  # partly joined
-    ("Q[i, j, k, l] Q[k, l, a, b] vn[k]", "Q[i, j, a, b] vn[k] delta[k]"),  # a hyperedge
-    ("Qx[k, l, i, j] Qx[k, l, a, b]", "Qx[i, j, a, b]"),  # not dims-matched
-])
+@pytest.mark.parametrize(
+    "text, wrong",
+    [
+        ("A[i, j] A[j, k]", "A[i, k]"),  # not a projector
+        ("G[i, j] G[j, k]", "G[i, k]"),  # Hermitian, but not idempotent
+        ("X[i, j] X[j, k]", "X[i, k]"),
+        ("Pc[j, i] Pc[j, k]", "Pc[i, k]"),  # complex: Pᵀ P is not P
+        ("Pc[i, j] conj(Pc)[j, k]", "Pc[i, k]"),  # P conj(P) is not P
+        ("Q[i, j, k, l] Q[k, l2, a, b]", "Q[i, j, a, b] delta[l: m, l2]"),  # partly joined
+        ("Q[i, j, k, l] Q[k, l, a, b] vn[k]", "Q[i, j, a, b] vn[k] delta[k]"),  # a hyperedge
+        ("Qx[k, l, i, j] Qx[k, l, a, b]", "Qx[i, j, a, b]"),  # not dims-matched
+    ],
+)
 def test_symmetry_does_not_fire_on_non_idempotent_pairs(text, wrong):
     assert not [s for s in sites_of(SymmetryRule(), text) if s.data[0] == "idempotent"]
     a, b = PROG.expr(text), PROG.expr(wrong)
@@ -598,10 +639,13 @@ def test_symmetry_does_not_fire_on_non_idempotent_pairs(text, wrong):
     assert compare(a, b, ENV, expect_equal=False).status == "different"
 
 
-@pytest.mark.parametrize("text, wrong", [
-    ("conj(Zc)[j, i]", "Zc[i, j]"),  # not Hermitian
-    ("Pc[j, i]", "Pc[i, j]"),  # a complex Hermitian matrix is not symmetric
-])
+@pytest.mark.parametrize(
+    "text, wrong",
+    [
+        ("conj(Zc)[j, i]", "Zc[i, j]"),  # not Hermitian
+        ("Pc[j, i]", "Pc[i, j]"),  # a complex Hermitian matrix is not symmetric
+    ],
+)
 def test_hermitian_normalisation_guards(text, wrong):
     assert not sites_of(SymmetryRule(), text)
     assert compare(PROG.expr(text), PROG.expr(wrong), ENV, expect_equal=False).status == "different"
@@ -614,8 +658,10 @@ def test_qx_conjugate_is_left_alone():
 
 def test_antisymmetric_zeros_come_from_the_canonical_form():
     """Documented in the symmetry rule: these need no rule, canonical gives sign 0."""
-    prog = diagalg.parse("dim n\ntensor T[i: n, j: n] antisymmetric(i, j)\ntensor S[i: n, j: n] symmetric(i, j)\n"
-                         "tensor P[i: n, j: n] projector(j -> i)")
+    prog = diagalg.parse(
+        "dim n\ntensor T[i: n, j: n] antisymmetric(i, j)\ntensor S[i: n, j: n] symmetric(i, j)\n"
+        "tensor P[i: n, j: n] projector(j -> i)"
+    )
     for text in ("T[i, i]", "S[i, j] T[i, j]", "P[i, j] T[i, j]"):
         (t,) = prog.expr(text).terms
         assert canonical.canonical_term(t.diagram)[1] == 0, text
@@ -624,7 +670,9 @@ def test_antisymmetric_zeros_come_from_the_canonical_form():
 
 # --------------------------------------------------------------------------- reshape: identities and guards
 
-RESHAPE_DECLS = DECLS + """\
+RESHAPE_DECLS = (
+    DECLS
+    + """\
 tensor M[i: n, j: m]
 tensor N[i: n, j: m]
 tensor Nt[j: m, i: n]
@@ -633,6 +681,7 @@ tensor Xm[k: n, l: m]
 tensor Sq[i: n, j: n]
 tensor z[g: n * m]
 """
+)
 RPROG = diagalg.parse(RESHAPE_DECLS)
 
 
@@ -649,40 +698,50 @@ KRON_AW = "group[(i, j) -> r](group[(k, l) -> c](A[i, k] W[j, l]))"
 VEC_X = "group[(k2, l2) -> c](Xm[k2, l2])"
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    ("split[g -> (a: n, b: m)](group[(i, j) -> g](M[i, j]))", "M[a, b]"),  # split after group
-    ("split[g -> (j2: n, i2: n)](group[(i, j) -> g](Sq[i, j]))", "Sq[j2, i2]"),  # relabelled, not transposed
-    ("group[(a, b) -> h](split[g -> (a: n, b: m)](K[g]))", "K[h]"),  # group after split
-    ("group[(i, j) -> g](M[i, j]) group[(k, l) -> g](N[k, l])", "M[i, j] N[i, j]"),
-    ("group[(i, k) -> r](group[(j, l) -> c](delta[i: n, j] delta[k: m, l]))", "delta[r: n * m, c]"),  # kron(I, I)
-    ("group[(i, k) -> r](group[(j, l) -> c](delta[i: n, j] delta[k: m, l])) z[c]", "z[r]"),
-    (f"{KRON_AW} {VEC_X}", "group[(i, j) -> r](A[i, k] Xm[k, l] W[j, l])"),  # (A ⊗ W) vec X = vec(A X Wᵀ)
-    ("group[(i, j) -> g](M[i, j]) delta[g]", "M[i, j] delta[i] delta[j]"),  # r = 1: grouped sums
-    ("group[(i3, j3) -> f](group[(i2, j2) -> h](group[(i, j) -> g](delta[i: n, i2, i3] delta[j: m, j2, j3])))",
-     "delta[g: n * m, h, f]"),  # grouped copy tensors stay copy tensors
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        ("split[g -> (a: n, b: m)](group[(i, j) -> g](M[i, j]))", "M[a, b]"),  # split after group
+        ("split[g -> (j2: n, i2: n)](group[(i, j) -> g](Sq[i, j]))", "Sq[j2, i2]"),  # relabelled, not transposed
+        ("group[(a, b) -> h](split[g -> (a: n, b: m)](K[g]))", "K[h]"),  # group after split
+        ("group[(i, j) -> g](M[i, j]) group[(k, l) -> g](N[k, l])", "M[i, j] N[i, j]"),
+        ("group[(i, k) -> r](group[(j, l) -> c](delta[i: n, j] delta[k: m, l]))", "delta[r: n * m, c]"),  # kron(I, I)
+        ("group[(i, k) -> r](group[(j, l) -> c](delta[i: n, j] delta[k: m, l])) z[c]", "z[r]"),
+        (f"{KRON_AW} {VEC_X}", "group[(i, j) -> r](A[i, k] Xm[k, l] W[j, l])"),  # (A ⊗ W) vec X = vec(A X Wᵀ)
+        ("group[(i, j) -> g](M[i, j]) delta[g]", "M[i, j] delta[i] delta[j]"),  # r = 1: grouped sums
+        (
+            "group[(i3, j3) -> f](group[(i2, j2) -> h](group[(i, j) -> g](delta[i: n, i2, i3] delta[j: m, j2, j3])))",
+            "delta[g: n * m, h, f]",
+        ),  # grouped copy tensors stay copy tensors
+    ],
+)
 def test_reshape_identities(lhs, rhs):
     assert rproves(lhs, rhs)
     assert rnum(lhs, rhs) == "equal"
 
 
-@pytest.mark.parametrize("lhs, rhs", [
-    # different part dims of one whole size: a permutation of the whole index
-    ("split[g -> (a: m, b: n)](group[(i, j) -> g](M[i, j]))", "M[b, a]"),
-    ("group[(i, j) -> g](M[i, j]) group[(l, k) -> g](Nt[l, k])", "M[i, j] Nt[j, i]"),
-    # kron grouped the other way on one end: the commutation matrix
-    ("group[(i, k) -> r](group[(l, j) -> c](delta[i: n, j] delta[k: m, l]))", "delta[r: n * m, c]"),
-    # (A ⊗ W) vec X without the transpose
-    (f"{KRON_AW} {VEC_X}", "group[(i, j) -> r](A[i, k] Xm[k, l] W[l, j])"),
-])
+@pytest.mark.parametrize(
+    "lhs, rhs",
+    [
+        # different part dims of one whole size: a permutation of the whole index
+        ("split[g -> (a: m, b: n)](group[(i, j) -> g](M[i, j]))", "M[b, a]"),
+        ("group[(i, j) -> g](M[i, j]) group[(l, k) -> g](Nt[l, k])", "M[i, j] Nt[j, i]"),
+        # kron grouped the other way on one end: the commutation matrix
+        ("group[(i, k) -> r](group[(l, j) -> c](delta[i: n, j] delta[k: m, l]))", "delta[r: n * m, c]"),
+        # (A ⊗ W) vec X without the transpose
+        (f"{KRON_AW} {VEC_X}", "group[(i, j) -> r](A[i, k] Xm[k, l] W[l, j])"),
+    ],
+)
 def test_reshape_near_misses(lhs, rhs):
     assert not rproves(lhs, rhs)
     assert rnum(lhs, rhs, equal=False) == "different"
 
 
 def test_reshapes_with_different_part_dims_do_not_fire():
-    for text in ("split[g -> (a: m, b: n)](group[(i, j) -> g](M[i, j]))",
-                 "group[(i, j) -> g](M[i, j]) group[(l, k) -> g](Nt[l, k])"):
+    for text in (
+        "split[g -> (a: m, b: n)](group[(i, j) -> g](M[i, j]))",
+        "group[(i, j) -> g](M[i, j]) group[(l, k) -> g](Nt[l, k])",
+    ):
         (t,) = RPROG.expr(text).terms
         assert {nd.op.part_dims for nd in t.diagram.nodes if isinstance(nd.op, ReshapeOp)} == {(n, m), (m, n)}
         assert not list(ReshapeRule().match(t.diagram)), text
@@ -695,8 +754,11 @@ def test_crossed_parts_do_not_fire_and_would_be_wrong():
     assert not list(ReshapeRule().match(d))
     rs = [k for k, nd in enumerate(d.nodes) if isinstance(nd.op, ReshapeOp)]
     assert len(rs) == 2
-    forced = Edit(remove=tuple(rs), merge=((d.nodes[rs[0]].edges[-1], d.nodes[rs[1]].edges[-1]),),
-                  drop_edges=tuple(d.nodes[rs[0]].edges[:-1]))
+    forced = Edit(
+        remove=tuple(rs),
+        merge=((d.nodes[rs[0]].edges[-1], d.nodes[rs[1]].edges[-1]),),
+        drop_edges=tuple(d.nodes[rs[0]].edges[:-1]),
+    )
     factor, d2 = apply_edits(d, [forced])
     assert not numerically_equal(expr_of(d), expr_of(d2, factor))
 
@@ -726,22 +788,28 @@ def test_example_file_checks(cli):
 def test_a_box_that_collects_to_one_term_is_no_longer_a_box(cli, write_diag):
     # (x + x) y: collect works inside the parentheses, and the one-term box that is
     # left is its contents, so `by collect` alone reaches 2 x y
-    f = write_diag("box.diag", """\
+    f = write_diag(
+        "box.diag",
+        """\
         dim n
         tensor x[i: n]
         tensor y[i: n]
         calc (x[i] + x[i]) y[j]
           = 2 * x[i] y[j]  by collect
-        """)
+        """,
+    )
     res = cli("check", f)
     assert res.returncode == 0, res.stdout
 
 
-@pytest.mark.parametrize("text, same", [
-    ("shift(-1)[t: n, k: n]", "shift(1)[k: n, t: n]"),
-    ("shift(-2)[q: n, k] shift(-1)[k, t]", "shift(-3)[q: n, t]"),
-    ("shift(1)[q: n, k] shift(-1)[t, k]", "shift(2)[q: n, t]"),  # the second written the other way round
-])
+@pytest.mark.parametrize(
+    "text, same",
+    [
+        ("shift(-1)[t: n, k: n]", "shift(1)[k: n, t: n]"),
+        ("shift(-2)[q: n, k] shift(-1)[k, t]", "shift(-3)[q: n, t]"),
+        ("shift(1)[q: n, k] shift(-1)[t, k]", "shift(2)[q: n, t]"),  # the second written the other way round
+    ],
+)
 def test_shifts_are_oriented_so_either_spelling_composes(text, same):
     # shift(-o)[a, b] is shift(o)[b, a]: equal in the canonical form, and the rule orients it
     assert proves("shift", text, same)

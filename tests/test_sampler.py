@@ -142,8 +142,9 @@ def test_symmetrize_is_a_projection(seed: int, anti: bool) -> None:
 def test_multi_leg_isometry_in_declared_leg_order() -> None:
     # W[a: n, b: p, c: q] isometry(b, c -> a) with |b||c| = 8 <= |a| = 9
     sizes = {N: 9, P: 2, Q: 4}
-    w = sample_tensor(decl("W", {"a": N, "b": P, "c": Q}, structure="isometry",
-                           inputs=("b", "c"), outputs=("a",)), sizes, rng())
+    w = sample_tensor(
+        decl("W", {"a": N, "b": P, "c": Q}, structure="isometry", inputs=("b", "c"), outputs=("a",)), sizes, rng()
+    )
     assert w.shape == (9, 2, 4)
     gram = np.einsum("abc,ade->bcde", w, w.conj())
     np.testing.assert_allclose(gram, np.einsum("bd,ce->bcde", np.eye(2), np.eye(4)), atol=1e-12)
@@ -151,8 +152,9 @@ def test_multi_leg_isometry_in_declared_leg_order() -> None:
 
 def test_isometry_legs_in_any_order() -> None:
     # V[b: p, a: n] isometry(b -> a): the output leg is declared second
-    v = sample_tensor(decl("V", {"b": P, "a": N}, structure="isometry", inputs=("b",), outputs=("a",),
-                           is_complex=True), SIZES, rng())
+    v = sample_tensor(
+        decl("V", {"b": P, "a": N}, structure="isometry", inputs=("b",), outputs=("a",), is_complex=True), SIZES, rng()
+    )
     assert v.shape == (2, 5)
     np.testing.assert_allclose(v.conj() @ v.T, np.eye(2), atol=1e-12)
 
@@ -160,11 +162,17 @@ def test_isometry_legs_in_any_order() -> None:
 def test_structured_declarations() -> None:
     u = sample_tensor(decl("U", {"a": N, "b": N}, structure="unitary", inputs=("b",), outputs=("a",)), SIZES, rng())
     np.testing.assert_allclose(u @ u.T, np.eye(5), atol=1e-12)
-    x = sample_tensor(decl("X", {"i": N, "j": M, "k": N, "l": M}, structure="invertible",
-                           inputs=("k", "l"), outputs=("i", "j")), SIZES, rng())
+    x = sample_tensor(
+        decl("X", {"i": N, "j": M, "k": N, "l": M}, structure="invertible", inputs=("k", "l"), outputs=("i", "j")),
+        SIZES,
+        rng(),
+    )
     assert np.linalg.cond(x.reshape(15, 15)) <= 4 + 1e-9
-    p = sample_tensor(decl("P", {"i": N, "j": N}, structure="projector", inputs=("j",), outputs=("i",),
-                           symmetric=(("i", "j"),)), SIZES, rng())
+    p = sample_tensor(
+        decl("P", {"i": N, "j": N}, structure="projector", inputs=("j",), outputs=("i",), symmetric=(("i", "j"),)),
+        SIZES,
+        rng(),
+    )
     np.testing.assert_allclose(p @ p, p, atol=1e-12)
     g = sample_tensor(decl("G", {"i": N, "j": N}, structure="posdef", is_complex=True), SIZES, rng())
     assert np.linalg.eigvalsh(g).min() > 0
@@ -175,8 +183,7 @@ def test_structured_declarations() -> None:
 
 def test_structure_size_mismatch_is_a_sampling_error() -> None:
     with pytest.raises(SamplingError, match="equal input and output sizes"):
-        sample_tensor(decl("X", {"i": N, "j": M}, structure="invertible", inputs=("j",), outputs=("i",)),
-                      SIZES, rng())
+        sample_tensor(decl("X", {"i": N, "j": M}, structure="invertible", inputs=("j",), outputs=("i",)), SIZES, rng())
 
 
 def test_tensor_memory_cap() -> None:

@@ -106,11 +106,11 @@ def test_virtual_weights_express_the_row_vector_forward_pass():
 @pytest.mark.parametrize(
     "seed, d, shapes",
     [
-        (0, 16, [(4, 4), (4, 4)]),           # d == heads * dh
-        (1, 10, [(3, 4), (2, 4)]),           # d != heads * dh, different head counts
-        (2, 12, [(2, 3), (3, 5), (1, 2)]),   # three layers, dh varies by layer
-        (3, 5, [(2, 8), (2, 6)]),            # dh > d: QR factors are wide
-        (4, 1, [(1, 1), (2, 3)]),            # d = 1
+        (0, 16, [(4, 4), (4, 4)]),  # d == heads * dh
+        (1, 10, [(3, 4), (2, 4)]),  # d != heads * dh, different head counts
+        (2, 12, [(2, 3), (3, 5), (1, 2)]),  # three layers, dh varies by layer
+        (3, 5, [(2, 8), (2, 6)]),  # dh > d: QR factors are wide
+        (4, 1, [(1, 1), (2, 3)]),  # d = 1
         (5, 33, [(5, 2), (3, 7), (2, 1), (1, 4)]),
     ],
 )
@@ -207,8 +207,12 @@ def test_v_composition_exactly_one_when_aligned_rank_one():
     assert s["V", 1, 0, 2, 0] == pytest.approx(1.0, abs=1e-15)
     assert s["Q", 1, 0, 2, 0] == 0.0 and s["K", 1, 0, 2, 0] == 0.0  # h2's Q/K read e5, e6
     # dh = 2 with the aligned rank-1 part only: still exactly 1
-    l1b = Layer(1, *(np.concatenate([w, z], axis=1)[None] for w in (e[5], e[6], e[0])), np.concatenate([e[1].T, z.T])[None])
-    l2b = Layer(2, *(np.concatenate([w, z], axis=1)[None] for w in (e[5], e[6], e[1])), np.concatenate([e[2].T, z.T])[None])
+    l1b = Layer(
+        1, *(np.concatenate([w, z], axis=1)[None] for w in (e[5], e[6], e[0])), np.concatenate([e[1].T, z.T])[None]
+    )
+    l2b = Layer(
+        2, *(np.concatenate([w, z], axis=1)[None] for w in (e[5], e[6], e[1])), np.concatenate([e[2].T, z.T])[None]
+    )
     assert as_dict(composition_scores([l1b, l2b]))["V", 1, 0, 2, 0] == pytest.approx(1.0, abs=1e-15)
 
 
@@ -318,8 +322,12 @@ def test_format_table():
     assert f"{b.mean['V']:.4f}" in lines[1]
     rows = [ln for ln in lines if ln.startswith("L0H")]
     # TransformerLens names: the file's layers WQ1, WQ2 are L0 and L1
-    assert [r.split()[:3] for r in rows] == [["L0H0", "->", "L1H0"], ["L0H0", "->", "L1H1"],
-                                             ["L0H1", "->", "L1H0"], ["L0H1", "->", "L1H1"]]
+    assert [r.split()[:3] for r in rows] == [
+        ["L0H0", "->", "L1H0"],
+        ["L0H0", "->", "L1H1"],
+        ["L0H1", "->", "L1H0"],
+        ["L0H1", "->", "L1H1"],
+    ]
     by_key = as_dict(scores)
     assert rows[1].split()[3:] == [f"{by_key[k, 1, 0, 2, 1]:.4f}" for k in KINDS]
     assert "1/sqrt(d_model) = 0.2500" in text and "seed 0" in text
@@ -416,8 +424,24 @@ def load_script():
 def test_toy_model_script(tmp_path, capsys):
     script = load_script()
     out = tmp_path / "toy_model.npz"
-    argv = ["--layers", "2", "--heads", "4", "--d-model", "16", "--d-head", "4",
-            "--vocab", "20", "--seq", "8", "--seed", "0", "-o", str(out)]
+    argv = [
+        "--layers",
+        "2",
+        "--heads",
+        "4",
+        "--d-model",
+        "16",
+        "--d-head",
+        "4",
+        "--vocab",
+        "20",
+        "--seq",
+        "8",
+        "--seed",
+        "0",
+        "-o",
+        str(out),
+    ]
     assert script.main(argv) == 0
     assert str(out) in capsys.readouterr().out
     with np.load(out, allow_pickle=False) as z:
@@ -444,7 +468,12 @@ def test_toy_model_script(tmp_path, capsys):
 def test_toy_model_script_other_shapes_and_bad_args(tmp_path, capsys):
     script = load_script()
     out = tmp_path / "m.npz"
-    assert script.main(["--layers", "3", "--heads", "2", "--d-model", "10", "--d-head", "3", "--seed", "9", "-o", str(out)]) == 0
+    assert (
+        script.main(
+            ["--layers", "3", "--heads", "2", "--d-model", "10", "--d-head", "3", "--seed", "9", "-o", str(out)]
+        )
+        == 0
+    )
     with np.load(out, allow_pickle=False) as z:
         layers = layers_from_arrays(z)
     assert [(L.index, L.n_heads, L.d_model, L.d_head) for L in layers] == [(1, 2, 10, 3), (2, 2, 10, 3), (3, 2, 10, 3)]
@@ -462,8 +491,9 @@ def test_scores_cli_prints_the_table(tmp_path, cli):
 
     root = Path(__file__).resolve().parent.parent
     out = tmp_path / "toy.npz"
-    subprocess.run([sys.executable, str(root / "scripts" / "make_toy_model.py"), "-o", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(root / "scripts" / "make_toy_model.py"), "-o", str(out)], check=True, capture_output=True
+    )
     res = cli("scores", out)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()

@@ -34,10 +34,14 @@ def run(cli, d, body: str):
 
 def test_head_1_of_layer_2_selected_by_leg_matches_numpy_and_the_onehot_form(cli, model):
     d, arrays, _ = model
-    r = run(cli, d, HEAD1 + "tensor S_np[q: seq, k: seq]\nweights \"numpy.npz\"\n"
-            "assert numeric S2[q, k] == S_np[q, k]\n"
-            "assert S2[q, k] == onehot(1)[g] y1[q, a] WQ2[g, a, f] WK2[g, b, f] y1[k, b] / sqrt(dh)\n"
-            "assert S2[q, k] != y1[q, a] WQ2[h=2, a, f] WK2[h=2, b, f] y1[k, b] / sqrt(dh)\n")
+    r = run(
+        cli,
+        d,
+        HEAD1 + 'tensor S_np[q: seq, k: seq]\nweights "numpy.npz"\n'
+        "assert numeric S2[q, k] == S_np[q, k]\n"
+        "assert S2[q, k] == onehot(1)[g] y1[q, a] WQ2[g, a, f] WK2[g, b, f] y1[k, b] / sqrt(dh)\n"
+        "assert S2[q, k] != y1[q, a] WQ2[h=2, a, f] WK2[h=2, b, f] y1[k, b] / sqrt(dh)\n",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.count(": ok") == 3
 
@@ -45,10 +49,14 @@ def test_head_1_of_layer_2_selected_by_leg_matches_numpy_and_the_onehot_form(cli
 def test_the_logit_of_token_3_at_position_5(cli, model):
     d, arrays, y1 = model
     want = float((y1 @ arrays["WU"])[5, 3])
-    r = run(cli, d, f"let logits[q, v] = y1[q, e] WU[e, v]\n"
-            f"assert numeric logits[q=5, v=3] == {want!r}\n"
-            f"assert numeric y1[q=5, e] WU[e, v=3] == {want!r}\n"
-            f"assert numeric logits[q=5, v=3] != {want + 1e-3!r}\n")
+    r = run(
+        cli,
+        d,
+        f"let logits[q, v] = y1[q, e] WU[e, v]\n"
+        f"assert numeric logits[q=5, v=3] == {want!r}\n"
+        f"assert numeric y1[q=5, e] WU[e, v=3] == {want!r}\n"
+        f"assert numeric logits[q=5, v=3] != {want + 1e-3!r}\n",
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -62,8 +70,7 @@ def test_selections_in_expand_print_as_selections_and_over_leaves_them_alone(cli
     assert len(lines) == 100
     assert all("WQ2[h=1, a, f]" in l and "WK2[h=1, b, f]" in l for l in lines)
     # a head of layer 1 meets a folded let (A1, a softmax): printed with its onehot
-    assert all(re.sub(r"A1\[(h\d*), [^\]]*\] onehot\(\d\)\[\1\]", "", l).count("onehot(") == 0
-               for l in lines)
+    assert all(re.sub(r"A1\[(h\d*), [^\]]*\] onehot\(\d\)\[\1\]", "", l).count("onehot(") == 0 for l in lines)
 
 
 def test_selection_errors_point_at_the_culprit(cli, tmp_path):
@@ -84,8 +91,10 @@ def test_selection_errors_point_at_the_culprit(cli, tmp_path):
 
 
 def test_only_selections_bind_the_other_legs_to_their_names(cli, tmp_path):
-    (tmp_path / "s.diag").write_text("dim heads = 3, d\ntensor W[h: heads, a: d]\nassert W[h=1] == W[h=1, a]\n"
-                                     "assert W[a, h=2] == W[h=2, a]\nassert W[h=0, a=b] == W[h=0, b]\n")
+    (tmp_path / "s.diag").write_text(
+        "dim heads = 3, d\ntensor W[h: heads, a: d]\nassert W[h=1] == W[h=1, a]\n"
+        "assert W[a, h=2] == W[h=2, a]\nassert W[h=0, a=b] == W[h=0, b]\n"
+    )
     r = cli("check", "s.diag", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -126,12 +135,18 @@ def test_probe_from_a_token_file_and_renamed_arrays(cli, tmp_path):
     assert r.returncode == 0 and "no induction probe: the tokens do not repeat" in r.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "probe needs --tokens FILE, or --period P and --vocab V"),
-    (("--tokens", "missing.txt"), "missing.txt: no such file"),
-    (("--period", "4", "--vocab", "9", "--seq", "3"), "--seq 3: a repeat of 4 tokens needs more than 4 positions"),
-    (("--period", "4", "--vocab", "9", "--arrays", "tok=a,previous=a"), "two arrays would be written under one name"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "probe needs --tokens FILE, or --period P and --vocab V"),
+        (("--tokens", "missing.txt"), "missing.txt: no such file"),
+        (("--period", "4", "--vocab", "9", "--seq", "3"), "--seq 3: a repeat of 4 tokens needs more than 4 positions"),
+        (
+            ("--period", "4", "--vocab", "9", "--arrays", "tok=a,previous=a"),
+            "two arrays would be written under one name",
+        ),
+    ],
+)
 def test_probe_errors_are_messages(cli, tmp_path, args, message):
     r = cli("probe", "p.npz", *args, cwd=tmp_path)
     assert r.returncode == 2 and message in r.stderr, r.stderr
@@ -142,11 +157,15 @@ def test_probe_then_rank_by_the_induction_probe_with_diagalg_alone(cli, model):
     """The workflow of the README: `diagalg probe` writes the probe, `weights` binds it,
     `top K by` ranks layer 2 head 1's score terms, and the K-composition term is first."""
     d, arrays, _ = model
-    r = cli("probe", "probe.npz", "--tokens", "tokens.txt", "--arrays", "induction=P", cwd=d) \
-        if (d / "tokens.txt").write_text(" ".join(str(t) for t in arrays["tok"].argmax(1))) else None
+    r = (
+        cli("probe", "probe.npz", "--tokens", "tokens.txt", "--arrays", "induction=P", cwd=d)
+        if (d / "tokens.txt").write_text(" ".join(str(t) for t in arrays["tok"].argmax(1)))
+        else None
+    )
     assert r is not None and r.returncode == 0, r.stderr
-    r = run(cli, d, "tensor P[q: seq, k: seq]\nweights \"probe.npz\"\n" + HEAD1
-            + "expand S2[q, k] over h top 3 by P[q, k]\n")
+    r = run(
+        cli, d, 'tensor P[q: seq, k: seq]\nweights "probe.npz"\n' + HEAD1 + "expand S2[q, k] over h top 3 by P[q, k]\n"
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     first = re.search(r"<P\[q, k\],·> [-+][0-9.e+-]+  \[([^\]]*)\]", r.stdout)
     assert first and first.group(1) == "skip1 · attn1 · h=0 · #1 · #1", r.stdout

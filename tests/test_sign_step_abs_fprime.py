@@ -87,10 +87,13 @@ def test_the_three_are_soft_words_of_the_registry():
 
 def test_a_file_naming_a_tensor_step_keeps_working():
     decls = "dim n\ntensor step[i: n]\ntensor sign[i: n, j: n]\ntensor x[i: n]\nlet abs[i] = x[i] + step[i]\n"
-    results = run("assert step[i] x[i] == x[i] step[i]\n"
-                  "assert sign[i, j] x[j] == x[j] sign[i, j]\n"
-                  "assert abs[i] == step[i] + x[i]\n"
-                  "assert numeric keep[i](step(x[i]) x[i]) == relu(x[i])\n", decls)
+    results = run(
+        "assert step[i] x[i] == x[i] step[i]\n"
+        "assert sign[i, j] x[j] == x[j] sign[i, j]\n"
+        "assert abs[i] == step[i] + x[i]\n"
+        "assert numeric keep[i](step(x[i]) x[i]) == relu(x[i])\n",
+        decls,
+    )
     assert [r.status for r in results] == ["ok"] * 4, [r.line() for r in results]
     assert "symbolic" in results[0].detail and "symbolic" in results[2].detail
 
@@ -175,14 +178,17 @@ def test_fprime_parses_prints_back_and_draws_its_legs():
     assert diagalg.to_text(e2) == "f''[i -> b, c, d](x[i])"
 
 
-@pytest.mark.parametrize("text,message", [
-    ("f'[i -> b](x[i])", "takes 1 derivative label"),
-    ("f[i -> b, c](x[i])", "takes 0 derivative labels"),
-    ("f''[i -> b, c](x[i])", "takes 2 derivative labels"),
-    ("f'[i -> b, b](x[i])", "must be new"),
-    ("f'[i -> b, j](x[i] y[j])", "must be new"),
-    ("q'[i -> b, c](x[i])", "undeclared function"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("f'[i -> b](x[i])", "takes 1 derivative label"),
+        ("f[i -> b, c](x[i])", "takes 0 derivative labels"),
+        ("f''[i -> b, c](x[i])", "takes 2 derivative labels"),
+        ("f'[i -> b, b](x[i])", "must be new"),
+        ("f'[i -> b, j](x[i] y[j])", "must be new"),
+        ("q'[i -> b, c](x[i])", "undeclared function"),
+    ],
+)
 def test_fprime_errors_are_positioned(text, message):
     with pytest.raises(SourceError, match=message):
         PROG.expr(text)
@@ -236,16 +242,34 @@ def test_abs_and_sign_of_a_complex_argument_are_not_differentiated():
 
 # --------------------------------------------------------------------------- the derivative entries keep the value
 
-INNER = ("x[i]", "A[i, j] x[j]", "x[i] + y[i]", "2 * x[i] - A[j, i] y[j]", "keep[i](x[i] y[i])",
-         "h[j -> i](A[j, k] x[k])", "tanh(x[i])")
-OUTER = ("relu({})", "abs({})", "sign({})", "step({})", "f[i -> b]({})", "h[i -> b]({}) y[b]",
-         "f'[i -> b, c]({}) y[c]", "g[b -> z](f[i -> b]({}))", "relu({}) abs({})", "sigmoid(abs({}))")
+INNER = (
+    "x[i]",
+    "A[i, j] x[j]",
+    "x[i] + y[i]",
+    "2 * x[i] - A[j, i] y[j]",
+    "keep[i](x[i] y[i])",
+    "h[j -> i](A[j, k] x[k])",
+    "tanh(x[i])",
+)
+OUTER = (
+    "relu({})",
+    "abs({})",
+    "sign({})",
+    "step({})",
+    "f[i -> b]({})",
+    "h[i -> b]({}) y[b]",
+    "f'[i -> b, c]({}) y[c]",
+    "g[b -> z](f[i -> b]({}))",
+    "relu({}) abs({})",
+    "sigmoid(abs({}))",
+)
 WRT = ("x[p]", "y[p]", "A[p, q]")
 
 
 @PROPERTY
-@given(inner=st.sampled_from(INNER), outer=st.sampled_from(OUTER), wrt=st.sampled_from(WRT),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    inner=st.sampled_from(INNER), outer=st.sampled_from(OUTER), wrt=st.sampled_from(WRT), seed=st.integers(0, 2**31 - 1)
+)
 def test_every_derivative_site_keeps_the_value(inner: str, outer: str, wrt: str, seed: int):
     expr = PROG.expr(f"diff({outer.format(inner, inner)}, {wrt})")
     problems = derivative_problems(expr, seed)
@@ -264,12 +288,15 @@ def _doubled_func_derivative(op, d_inner, dims):
     return [(2 * c, d) for c, d in derivative(op, d_inner, dims)]
 
 
-@pytest.mark.parametrize("kind,sloppy,example", [
-    ("relu", chain(lambda op, dims: bubble("relu", op.inner, op.ports, dims)), "diff(relu(A[i, j] x[j]), x[p])"),
-    ("abs", chain(lambda op, dims: bubble("step", op.inner, op.ports, dims)), "diff(abs(A[i, j] x[j]), x[p])"),
-    ("func", _doubled_func_derivative, "diff(f[i -> b](A[i, j] x[j]), x[p])"),
-    ("sign", chain(lambda op, dims: bubble("sign", op.inner, op.ports, dims)), "diff(x[i] sign(x[i]), x[p])"),
-])
+@pytest.mark.parametrize(
+    "kind,sloppy,example",
+    [
+        ("relu", chain(lambda op, dims: bubble("relu", op.inner, op.ports, dims)), "diff(relu(A[i, j] x[j]), x[p])"),
+        ("abs", chain(lambda op, dims: bubble("step", op.inner, op.ports, dims)), "diff(abs(A[i, j] x[j]), x[p])"),
+        ("func", _doubled_func_derivative, "diff(f[i -> b](A[i, j] x[j]), x[p])"),
+        ("sign", chain(lambda op, dims: bubble("sign", op.inner, op.ports, dims)), "diff(x[i] sign(x[i]), x[p])"),
+    ],
+)
 def test_a_sloppy_derivative_entry_is_caught(kind, sloppy, example):
     assert not derivative_problems(PROG.expr(example), 0)
     original = BUBBLES[kind]

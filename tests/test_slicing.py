@@ -21,8 +21,9 @@ def torus(k: int, prefix: str) -> str:
     factors = []
     for r in range(k):
         for c in range(k):
-            factors.append(f"T[{prefix}h{r}_{(c - 1) % k}, {prefix}v{(r - 1) % k}_{c}, "
-                           f"{prefix}h{r}_{c}, {prefix}v{r}_{c}]")
+            factors.append(
+                f"T[{prefix}h{r}_{(c - 1) % k}, {prefix}v{(r - 1) % k}_{c}, {prefix}h{r}_{c}, {prefix}v{r}_{c}]"
+            )
     return " ".join(factors)
 
 
@@ -95,7 +96,9 @@ def test_slicing_beyond_the_time_bound_is_refused_without_searching_for_slices(m
     lhs, rhs = PROG.expr(torus(3, "x")), PROG.expr(torus(3, "y"))
     res = compare(lhs, rhs, PROG.env, memory_cap=2**16)
     assert res.status == "inconclusive"
-    assert "slicing it would take too long" in res.reason and "exceeds the memory cap of 64 KiB (--memory)" in res.reason
+    assert (
+        "slicing it would take too long" in res.reason and "exceeds the memory cap of 64 KiB (--memory)" in res.reason
+    )
 
 
 def test_an_output_bigger_than_the_cap_is_compared_through_random_vectors() -> None:
@@ -105,8 +108,9 @@ def test_an_output_bigger_than_the_cap_is_compared_through_random_vectors() -> N
     for path in ("auto", "float"):
         res = compare(e, PROG.expr("v[d] v[c] v[b] v[a]"), PROG.env, memory_cap=2**12, path=path)
         assert res.status == "equal", res.reason
-        wrong = compare(e, PROG.expr("v[d] v[c] v[b] v[a] + v[a] v[b] v[c] v[d]"), PROG.env,
-                        memory_cap=2**12, path=path)
+        wrong = compare(
+            e, PROG.expr("v[d] v[c] v[b] v[a] + v[a] v[b] v[c] v[d]"), PROG.env, memory_cap=2**12, path=path
+        )
         assert wrong.status == "different"
     # what cannot be held is still refused: an evaluation that must build the output itself
     from diagalg.numeric import evaluate_once

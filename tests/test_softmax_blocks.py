@@ -65,9 +65,15 @@ def _keeps_value(rule, text: str, seed: int) -> tuple[int, list[str]]:
     return fired, problems
 
 
-_ARGS = ["group[(b, k) -> g](y[b, k])", "group[(k, b) -> g](z[b, k])", "group[(b, k) -> g](y[b, k] - z[b, k])",
-         "group[(b, k) -> g](y[b, k]) + x[g]", "w[s, g] + delta[s: p] group[(b, k) -> g](y[b, k])",
-         "group[(b, k) -> g](delta[s: p] y[b, k] + w[s, g2] x[g2] delta[b: p] delta[k: q])", "x[g]"]
+_ARGS = [
+    "group[(b, k) -> g](y[b, k])",
+    "group[(k, b) -> g](z[b, k])",
+    "group[(b, k) -> g](y[b, k] - z[b, k])",
+    "group[(b, k) -> g](y[b, k]) + x[g]",
+    "w[s, g] + delta[s: p] group[(b, k) -> g](y[b, k])",
+    "group[(b, k) -> g](delta[s: p] y[b, k] + w[s, g2] x[g2] delta[b: p] delta[k: q])",
+    "x[g]",
+]
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,7 +96,7 @@ class PerBlockSoftmax(SoftmaxReshapeRule):
 
     def rewrite(self, diagram, site):
         edit = super().rewrite(diagram, site)
-        (i, e_node), = edit.replace
+        ((i, e_node),) = edit.replace
         (norm_node,) = edit.add
         return Edit(replace=((i, e_node),), add=(Node(BubbleOp("pow", e_node.op.inner, (), -1), e_node.edges),))
 

@@ -29,16 +29,16 @@ import random
 import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import PROG, SUBS, cases, nx_graph, shuffled
-from test_bubble_rules import PROG as BUBBLE_PROG
-from test_bubble_rules import RULES as BUBBLE_RULES
-from test_bubble_rules import bubble_cases
 
 from diagalg import canonical
 from diagalg.canonical import canonical_term, expr_key
 from diagalg.engine import simplify
 from diagalg.model import CopyTensor, Diagram, Expr, Node, TensorOp, Term, tensor_op
 from diagalg.rules import DEFAULT_RULES
+from strategies import PROG, SUBS, cases, nx_graph, shuffled
+from test_bubble_rules import PROG as BUBBLE_PROG
+from test_bubble_rules import RULES as BUBBLE_RULES
+from test_bubble_rules import bubble_cases
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -150,9 +150,12 @@ def _changed(d: Diagram, kind: str, rng: random.Random) -> Diagram:
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(d1=flat_diagrams(), other=flat_diagrams(),
-       how=st.sampled_from(["independent", "relabelled", "swap", "conj", "inv", "free"]),
-       seed=st.integers(0, 2**31 - 1))
+@given(
+    d1=flat_diagrams(),
+    other=flat_diagrams(),
+    how=st.sampled_from(["independent", "relabelled", "swap", "conj", "inv", "free"]),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_key_equality_is_networkx_isomorphism(d1: Diagram, other: Diagram, how: str, seed: int) -> None:
     rng = random.Random(seed)
     if how == "independent":
@@ -163,8 +166,9 @@ def test_key_equality_is_networkx_isomorphism(d1: Diagram, other: Diagram, how: 
         d2 = shuffled(_changed(d1, how, rng), seed)
     iso = nx.is_isomorphic(nx_graph(d1), nx_graph(d2), node_match=lambda a, b: a["c"] == b["c"])
     same = canonical_term(d1)[0] == canonical_term(d2)[0]
-    assert same == iso, f"keys {'equal' if same else 'differ'}, networkx says {'' if iso else 'not '}isomorphic:\n" \
-                        f"  {d1}\n  {d2}"
+    assert same == iso, (
+        f"keys {'equal' if same else 'differ'}, networkx says {'' if iso else 'not '}isomorphic:\n  {d1}\n  {d2}"
+    )
 
 
 def test_networkx_cross_check_sees_both_outcomes() -> None:

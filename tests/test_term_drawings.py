@@ -36,8 +36,10 @@ def _report(tmp_path: Path, source: str) -> str:
 
 
 def _term_captions(page: str) -> list[str]:
-    return [re.sub(r"<[^>]+>", "", c) for c in
-            re.findall(r'<figure class="term">.*?<figcaption>(.*?)</figcaption>', page, re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", c)
+        for c in re.findall(r'<figure class="term">.*?<figcaption>(.*?)</figcaption>', page, re.S)
+    ]
 
 
 def test_the_report_draws_each_term_of_an_expansion_under_its_line(tmp_path, capsys):
@@ -65,9 +67,15 @@ def test_the_ten_paths_of_the_two_layer_model_are_all_drawn(tmp_path):
 
 
 def test_a_long_expansion_draws_its_first_terms_and_counts_the_rest(tmp_path):
-    source = "dim n\n" + "".join(f"tensor t{k}[i: n]\n" for k in range(6)) + \
-        "expand (" + " + ".join(f"t{k}[i]" for k in range(6)) + ") (" + \
-        " + ".join(f"t{k}[j]" for k in range(6)) + ")\n"
+    source = (
+        "dim n\n"
+        + "".join(f"tensor t{k}[i: n]\n" for k in range(6))
+        + "expand ("
+        + " + ".join(f"t{k}[i]" for k in range(6))
+        + ") ("
+        + " + ".join(f"t{k}[j]" for k in range(6))
+        + ")\n"
+    )
     page = _report(tmp_path, source)
     assert len(_term_captions(page)) == 24
     assert "… and 12 more listed terms, not drawn" in page
@@ -107,7 +115,7 @@ def test_in_the_browser_every_term_figure_is_there_and_painted(tmp_path):
     # the tensors' fill colour appears in at least eight separate shapes (two per term)
     from browser import color_blobs
 
-    assert color_blobs(rows, w, (0xdb, 0xe9, 0xf6), min_pixels=30) >= 8
+    assert color_blobs(rows, w, (0xDB, 0xE9, 0xF6), min_pixels=30) >= 8
 
 
 def test_in_a_notebook_a_statement_shows_its_terms_drawn():

@@ -63,14 +63,14 @@ def test_the_checkpoint_is_small_transformerlens_and_bias_free() -> None:
 def test_previous_token_head_identified(detectors: list[dict[str, float | int]]) -> None:
     head, prev = _best(detectors, 0, "previous")
     assert head == 1
-    assert prev[head] > 0.7                      # most of its attention on the previous token
-    assert sorted(prev)[-2] < 0.1               # no other layer-0 head does that
+    assert prev[head] > 0.7  # most of its attention on the previous token
+    assert sorted(prev)[-2] < 0.1  # no other layer-0 head does that
 
 
 def test_induction_heads_identified(detectors: list[dict[str, float | int]]) -> None:
     head, ind = _best(detectors, 1, "induction")
     assert head == 2 and ind[head] > 0.8
-    assert min(ind) > 0.7                        # every layer-1 head is an induction head
+    assert min(ind) > 0.7  # every layer-1 head is an induction head
     assert max(float(r["induction"]) for r in detectors if r["layer"] == 0) < 0.05
 
 
@@ -84,7 +84,7 @@ def test_k_composition_pair_by_scores(arrays: dict[str, np.ndarray]) -> None:
         # above the random baseline (mean + 2 std), as `diagalg scores --ranked` flags it
         assert max(k_into, key=lambda h: k_into[h].value) == 1
         assert above_baseline(k_into[1], base)
-        assert k_into[1].value > 1.5 / math.sqrt(32)   # and far above the random RMS 1/sqrt(d_model)
+        assert k_into[1].value > 1.5 / math.sqrt(32)  # and far above the random RMS 1/sqrt(d_model)
     top_k = max((s for s in scores if s.kind == "K"), key=lambda s: s.value)
     assert (top_k.head1, top_k.head2) == (1, 3)  # the largest K score: L0H1 -> L1H3
 
@@ -109,8 +109,11 @@ def test_loss_on_the_repeated_half_independently(arrays: dict[str, np.ndarray]) 
     for layer in (0, 1):
         p |= {f"W{m}{layer}": arrays[f"W{m}{layer}"] for m in "QKVO"}
     logits, caches = ti.forward(p, ti.Config(), tokens[None])
-    logp = logits[0] - np.log(np.exp(logits[0] - logits[0].max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+    logp = (
+        logits[0]
+        - np.log(np.exp(logits[0] - logits[0].max(-1, keepdims=True)).sum(-1, keepdims=True))
         - logits[0].max(-1, keepdims=True)
+    )
     q = np.arange(PERIOD, 2 * PERIOD - 1)
     loss = float(-logp[q, tokens[q + 1]].mean())
     assert loss < 1.0 < math.log(32)
@@ -131,7 +134,7 @@ def test_example_ranks_k_composition_first(cli) -> None:
     block = out.split("expand S1H2[q, k] over h top 4 by induction[q, k]")[1]
     assert "top 4 of 100 terms" in block and "proven; 100 terms evaluated" in block
     states = int(re.search(r"(\d+) states\]", block).group(1))
-    assert states <= 200                                      # counted work: the bounds prune
+    assert states <= 200  # counted work: the bounds prune
     terms = [ln for ln in block.splitlines() if ln.startswith("    <induction[q, k],·>")]
     first = terms[0]
     # K-composition: the query reads the token embedding, the key the token embedding
@@ -139,13 +142,17 @@ def test_example_ranks_k_composition_first(cli) -> None:
     assert "[skip0 · attn0 · h=1 · emb · emb]" in first
     total = float(re.search(r"<induction\[q, k\], E> = \+([0-9.]+)", block).group(1))
     top = float(re.search(r"\+([0-9.]+)", first).group(1))
-    assert top > 0.5 * total                                  # it explains most of the probe
+    assert top > 0.5 * total  # it explains most of the probe
     assert all(abs(float(re.search(r"([+-][0-9.]+)", t).group(1))) < 0.5 * top for t in terms[1:])
     # the README's account of this output gives its figures
     readme = (ROOT / "README.md").read_text()
     second = float(re.search(r"([+-][0-9.]+)", terms[1]).group(1))
-    for figure in (f"{loss:.3f} nats", f"+{top:.1f} of", f"= +{total:.1f}",
-                   f"+{second:.1f} (proven, 100 terms evaluated, {states} search\nstates)"):
+    for figure in (
+        f"{loss:.3f} nats",
+        f"+{top:.1f} of",
+        f"= +{total:.1f}",
+        f"+{second:.1f} (proven, 100 terms evaluated, {states} search\nstates)",
+    ):
         assert figure in readme, figure
 
 
@@ -201,8 +208,11 @@ def test_the_composition_scores_draw_as_heatmaps_cell_for_cell(tmp_path):
 
     svg = tmp_path / "scores.svg"
     weights = str(Path(__file__).resolve().parent.parent / "examples" / "transformers" / "induction_trained.npz")
-    run = subprocess.run([sys.executable, "-m", "diagalg.cli", "scores", weights, "--values", str(svg), "--json"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "diagalg.cli", "scores", weights, "--values", str(svg), "--json"],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     rows = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     root = ET.parse(svg).getroot()
@@ -210,7 +220,10 @@ def test_the_composition_scores_draw_as_heatmaps_cell_for_cell(tmp_path):
     panels = {g.get("data-name"): g for g in root.iter(f"{ns}g") if g.get("class") == "values-panel"}
     assert set(panels) == {"Q-composition L0 → L1", "K-composition L0 → L1", "V-composition L0 → L1"}
     for r in rows:
-        cells = {(int(c.get("data-row")), int(c.get("data-col"))): float(c.get("data-value"))
-                 for c in panels[f"{r['kind']}-composition L0 → L1"].iter(f"{ns}rect") if c.get("class") == "cell"}
+        cells = {
+            (int(c.get("data-row")), int(c.get("data-col"))): float(c.get("data-value"))
+            for c in panels[f"{r['kind']}-composition L0 → L1"].iter(f"{ns}rect")
+            if c.get("class") == "cell"
+        }
         h1, h2 = int(r["from"].split("H")[1]), int(r["to"].split("H")[1])
         assert abs(cells[h1, h2] - r["score"]) < 1e-12

@@ -36,8 +36,13 @@ def content(path: Path) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     out = tmp_path_factory.mktemp("docs")
-    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_docs.py"), "--out", str(out),
-                          "--no-screenshot"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_docs.py"), "--out", str(out), "--no-screenshot"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     return out
 
@@ -64,8 +69,7 @@ def test_every_picture_is_what_make_docs_draws(generated):
     kept = {p.name for p in (ROOT / "docs" / "pictures").glob("*.svg")}
     assert made == kept, STALE
     for name in sorted(made):
-        assert content(generated / "pictures" / name) == content(ROOT / "docs" / "pictures" / name), \
-            f"{name}: {STALE}"
+        assert content(generated / "pictures" / name) == content(ROOT / "docs" / "pictures" / name), f"{name}: {STALE}"
 
 
 def test_the_tutorial_covers_every_example_and_its_pictures_exist():
@@ -86,8 +90,9 @@ def test_headings_are_whole_sentences_and_counts_agree_in_number():
     for section in _sections(text):
         heading = section.split("\n", 1)[0].split(". ", 1)[1]
         source = re.search(r"From \[`([^`]+)`\]", section).group(1)
-        comment = " ".join(l[1:].strip() for l in (ROOT / source).read_text().splitlines()
-                           if l.startswith("#")).split("  ")[0]
+        comment = " ".join(l[1:].strip() for l in (ROOT / source).read_text().splitlines() if l.startswith("#")).split(
+            "  "
+        )[0]
         # the heading is the comment's first sentence, or the part of it before its first colon
         assert comment.startswith(heading) and comment[len(heading)] in ".:", (heading, comment[:120])
     assert not re.search(r"\b1 more \w+ \w+s\b|\b1 more \w+s\b", text)  # "1 more definition", not "definitions"

@@ -14,6 +14,7 @@ import random
 import pytest
 
 import diagalg
+from conftest import python_calls
 from diagalg.canonical import equal
 from diagalg.engine import simplify
 from diagalg.match import Pattern, find_matches
@@ -21,8 +22,6 @@ from diagalg.model import CopyTensor, Diagram, Expr, Node, TensorOp
 from diagalg.numeric.check import compare
 from diagalg.rules.base import apply_edits
 from diagalg.rules.user import UserRuleRewriter, user_rules
-
-from conftest import python_calls
 
 DECLS = """\
 dim n, m
@@ -199,8 +198,7 @@ def test_inv_pair_is_sound():
 def test_sum_right_side():
     # split_it is not a true identity: only the structure of the result is checked
     check("split_it", "A[a, b] x[b]", "S[a, b] x[b] + C[a, b] x[b]")
-    check("split_it", "A[a, b] A[b, c]",
-          "S[a, b] S[b, c] + S[a, b] C[b, c] + C[a, b] S[b, c] + C[a, b] C[b, c]")
+    check("split_it", "A[a, b] A[b, c]", "S[a, b] S[b, c] + S[a, b] C[b, c] + C[a, b] S[b, c] + C[a, b] C[b, c]")
     d = simplify(PROG.expr("A[a, b] x[b]"), rules=("split_it",), extra_rules=USER)
     assert d.steps[0].rule == "split_it" and len(d.steps[0].after) == 2
     # a true identity with two terms
@@ -250,8 +248,9 @@ def test_delta_in_left_side():
     before, after = run("dx", "x[c] delta[c, a, b]")
     assert equal(after, PROG.expr("Dg[a, b]"), SUBS) or equal(after, PROG.expr("Dg[b, a]"), SUBS)
     before, after = run("dx", "A[e, a] delta[a, c, b] x[c] B[b, f]")
-    assert equal(after, PROG.expr("A[e, a] Dg[a, b] B[b, f]"), SUBS) or \
-        equal(after, PROG.expr("A[e, a] Dg[b, a] B[b, f]"), SUBS)
+    assert equal(after, PROG.expr("A[e, a] Dg[a, b] B[b, f]"), SUBS) or equal(
+        after, PROG.expr("A[e, a] Dg[b, a] B[b, f]"), SUBS
+    )
     unchanged("dx", "delta[a, b, c] x[c] y[c]")
 
 
@@ -320,8 +319,7 @@ def test_leg_symmetries_option():
 
 
 def test_leg_symmetries_rewrite_is_sound():
-    for rule, text in (("tx", "T[b, a] x[b] y[a]"), ("tx", "A[c, a] T[b, a] x[b]"),
-                       ("sym_slide", "S[b, a] x[b] y[a]")):
+    for rule, text in (("tx", "T[b, a] x[b] y[a]"), ("tx", "A[c, a] T[b, a] x[b]"), ("sym_slide", "S[b, a] x[b] y[a]")):
         rw = UserRuleRewriter(PROG.rules[rule], leg_symmetries=True)
         before = PROG.expr(text)
         d = before.terms[0].diagram
@@ -344,8 +342,12 @@ def brute_force(pattern: Diagram, target: Diagram) -> set[tuple]:
     for image in itertools.permutations(range(len(target.nodes)), len(pn)):
         if any(target.nodes[t].op != pn[k].op for k, t in enumerate(image)):
             continue
-        perms = [itertools.permutations(range(len(n.edges))) if isinstance(n.op, CopyTensor)
-                 else [tuple(range(len(n.edges)))] for n in pn]
+        perms = [
+            itertools.permutations(range(len(n.edges)))
+            if isinstance(n.op, CopyTensor)
+            else [tuple(range(len(n.edges)))]
+            for n in pn
+        ]
         for sig in itertools.product(*[list(p) for p in perms]):
             emap: dict[str, str] = {}
             ok = True
@@ -385,8 +387,13 @@ def random_target(rng: random.Random, plant: Diagram | None = None) -> Diagram:
     that pattern are placed first (its contracted edges fresh, its open edges on
     the pool), so that random nodes sometimes spoil them."""
     n = PROG.tensors["A"].dims[0]
-    ops = [TensorOp(PROG.tensors["A"]), TensorOp(PROG.tensors["B"]), TensorOp(PROG.tensors["x"]),
-           CopyTensor(n, 2), CopyTensor(n, 3)]
+    ops = [
+        TensorOp(PROG.tensors["A"]),
+        TensorOp(PROG.tensors["B"]),
+        TensorOp(PROG.tensors["x"]),
+        CopyTensor(n, 2),
+        CopyTensor(n, 3),
+    ]
     weights = [5, 3, 3, 1, 1]
     edges = [f"e{k}" for k in range(rng.randint(2, 6))]
     nodes = []
@@ -511,10 +518,12 @@ def test_user_rules_apply_after_by_in_diag_files(tmp_path):
     from diagalg.cli import main
 
     f = tmp_path / "r.diag"
-    f.write_text("dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
-                 "tensor A[i: n, j: n]\ntensor B[i: n, j: n]\ntensor C[i: n, j: n]\n"
-                 "rule sym_slide: S[i, j] x[j] -> x[j] S[j, i]\n"
-                 "assert S[i, j] x[j] == x[j] S[j, i] by sym_slide\n")
+    f.write_text(
+        "dim n\ntensor S[i: n, j: n] symmetric(i, j)\ntensor x[i: n]\n"
+        "tensor A[i: n, j: n]\ntensor B[i: n, j: n]\ntensor C[i: n, j: n]\n"
+        "rule sym_slide: S[i, j] x[j] -> x[j] S[j, i]\n"
+        "assert S[i, j] x[j] == x[j] S[j, i] by sym_slide\n"
+    )
     assert main(["check", str(f)]) == 0
     # a numerically false rule is refused, and statements using it fail (exit 1, not 3)
     f.write_text(f.read_text() + "rule ab: A[i, j] B[j, k] -> C[i, k]\nshow A[p, q] B[q, r] x[r] by ab\n")
@@ -532,11 +541,13 @@ rule cayley_hamilton: A[i, j] A[j, k] -> A[l, l] A[i, k] - 1/2 * (A[l, l] A[m, m
 
 
 def test_shrinking_is_decided_by_the_termination_measure():
-    prog = diagalg.parse(DECLS + "rule slide: S[i, j] x[j] -> x[j] S[j, i]\n"
-                         "rule cancel: X[i, j] inv(X)[j, k] -> delta[i, k]\n"
-                         "rule grow: A[i, j] -> A[i, k] delta[k, j]\n")
+    prog = diagalg.parse(
+        DECLS + "rule slide: S[i, j] x[j] -> x[j] S[j, i]\n"
+        "rule cancel: X[i, j] inv(X)[j, k] -> delta[i, k]\n"
+        "rule grow: A[i, j] -> A[i, k] delta[k, j]\n"
+    )
     rules = user_rules(prog)
-    assert not rules["slide"].shrinks        # same size: may cycle with its own image
+    assert not rules["slide"].shrinks  # same size: may cycle with its own image
     assert rules["cancel"].shrinks
     assert not rules["grow"].shrinks
     assert not UserRuleRewriter(diagalg.parse(CAYLEY_HAMILTON).rules["cayley_hamilton"]).shrinks
@@ -548,8 +559,12 @@ def test_a_rule_that_contains_its_own_left_side_stops():
     prog = diagalg.parse(CAYLEY_HAMILTON)
     rules = user_rules(prog)
     start = prog.expr("A[i, j] A[j, k] A[k, i]")
-    d = simplify(start, rules=("cayley_hamilton", "delta", "distribute", "collect"), extra_rules=rules,
-                 subs=prog.env.concrete_subs())
+    d = simplify(
+        start,
+        rules=("cayley_hamilton", "delta", "distribute", "collect"),
+        extra_rules=rules,
+        subs=prog.env.concrete_subs(),
+    )
     want = prog.expr("3/2 * A[l, l] A[m, n] A[n, m] - 1/2 * A[l, l] A[m, m] A[n, n]")
     assert equal(d.result, want, prog.env.concrete_subs())
     assert compare(start, d.result, prog.env, seed=0).status == "equal"
@@ -563,9 +578,11 @@ def test_a_rule_that_grows_forever_stops_at_the_budget_with_its_name(capsys, tmp
     monkeypatch.setattr(diagalg.engine, "MAX_GROWING_STEPS", 300)  # 2000 in use: the same path, 6x faster
 
     f = tmp_path / "grow.diag"
-    f.write_text("dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
-                 "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n"
-                 "calc A[i, j]\n  = A[i, k] B[k, l] inv(B)[l, j]   by grow\n")
+    f.write_text(
+        "dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
+        "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n"
+        "calc A[i, j]\n  = A[i, k] B[k, l] inv(B)[l, j]   by grow\n"
+    )
     # without `inverse` every image is a new, larger term: only the budget stops it
     assert main(["check", "--unchecked", str(f)]) == 4
     out = capsys.readouterr().out
@@ -579,10 +596,12 @@ def test_one_term_lets_unfold_into_the_product_that_uses_them(tmp_path):
     from diagalg.cli import main
 
     f = tmp_path / "g.diag"
-    f.write_text("dim d, D\ntensor A1[s: d, b: D]\ntensor A2[a: D, s: d]\ntensor X[i: D, j: D] invertible\n"
-                 "let B1[s, c] = A1[s, a] X[a, c]\nlet B2[c, s] = 2 * inv(X)[c, e] A2[e, s]\n"
-                 "calc A1[s1, a] A2[a, s2]\n"
-                 "  = 1/2 * B1[s1, c] B2[c, s2]   by gauge\n")
+    f.write_text(
+        "dim d, D\ntensor A1[s: d, b: D]\ntensor A2[a: D, s: d]\ntensor X[i: D, j: D] invertible\n"
+        "let B1[s, c] = A1[s, a] X[a, c]\nlet B2[c, s] = 2 * inv(X)[c, e] A2[e, s]\n"
+        "calc A1[s1, a] A2[a, s2]\n"
+        "  = 1/2 * B1[s1, c] B2[c, s2]   by gauge\n"
+    )
     assert main(["check", str(f)]) == 0
 
 
@@ -596,13 +615,25 @@ def test_checked_mode_cuts_out_a_site_that_is_not_the_first_node(monkeypatch):
     # smaller budget reaches the same message without 2000 checked rewrites (~40 s)
     monkeypatch.setattr(diagalg.engine, "MAX_GROWING_STEPS", 100)
 
-    prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
-                         "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n")
+    prog = diagalg.parse(
+        "dim n\ntensor A[i: n, j: n]\ntensor B[i: n, j: n] invertible\n"
+        "rule grow: A[i, j] -> A[i, k] B[k, l] inv(B)[l, j]\n"
+    )
     with pytest.raises(StepLimit, match="rule 'grow' was applied"):
-        simplify(prog.expr("B[k, l] inv(B)[l, j] A[i, k]"), rules=("grow", "delta", "collect"),
-                 extra_rules=user_rules(prog), checked=True, env=prog.env)
+        simplify(
+            prog.expr("B[k, l] inv(B)[l, j] A[i, k]"),
+            rules=("grow", "delta", "collect"),
+            extra_rules=user_rules(prog),
+            checked=True,
+            env=prog.env,
+        )
     prog = diagalg.parse(DECLS + "rule cancel: X[i, j] inv(X)[j, k] -> delta[i, k]\n")
-    d = simplify(prog.expr("A[p, i] B[q, r] X[i, j] inv(X)[j, k]"), rules=("cancel", "delta"),
-                 extra_rules=user_rules(prog), checked=True, env=prog.env)
+    d = simplify(
+        prog.expr("A[p, i] B[q, r] X[i, j] inv(X)[j, k]"),
+        rules=("cancel", "delta"),
+        extra_rules=user_rules(prog),
+        checked=True,
+        env=prog.env,
+    )
     assert equal(d.result, prog.expr("A[p, k] B[q, r]"))
     assert d.checks >= 1

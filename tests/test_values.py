@@ -32,13 +32,19 @@ def _panels(root: ET.Element) -> dict[str, ET.Element]:
 
 
 def _cells(panel: ET.Element) -> dict[tuple[int, int], float]:
-    return {(int(r.get("data-row")), int(r.get("data-col"))): float(r.get("data-value"))
-            for r in panel.iter(f"{SVG}rect") if r.get("class") == "cell"}
+    return {
+        (int(r.get("data-row")), int(r.get("data-col"))): float(r.get("data-value"))
+        for r in panel.iter(f"{SVG}rect")
+        if r.get("class") == "cell"
+    }
 
 
 def _bars(panel: ET.Element) -> list[float]:
-    bars = [(int(r.get("data-index")), float(r.get("data-value")))
-            for r in panel.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    bars = [
+        (int(r.get("data-index")), float(r.get("data-value")))
+        for r in panel.iter(f"{SVG}rect")
+        if r.get("class") == "bar"
+    ]
     return [v for _, v in sorted(bars)]
 
 
@@ -72,8 +78,9 @@ def test_a_bound_weight_matrix_is_shown_cell_for_cell_along_its_legs(tmp_path):
 def test_an_attention_pattern_is_the_softmax_of_the_shown_inputs(tmp_path):
     """The pattern's cells are what numpy computes from the sampled x the panel beside it
     shows: the numbers are the instance's, not a second sample."""
-    root = _draw(tmp_path, "dim seq = 5, d = 3\ntensor x[s: seq, e: d]\n"
-                           "let attn[q, k] = softmax[k](x[q, a] x[k, a])\n", "attn")
+    root = _draw(
+        tmp_path, "dim seq = 5, d = 3\ntensor x[s: seq, e: d]\nlet attn[q, k] = softmax[k](x[q, a] x[k, a])\n", "attn"
+    )
     panels = _panels(root)
     x = np.zeros((5, 3))
     for (i, j), v in _cells(panels["x[s, e]"]).items():
@@ -124,7 +131,7 @@ def test_a_stand_in_size_is_named_in_the_source_line(tmp_path):
 
 def test_a_complex_tensor_is_shown_as_its_magnitude(tmp_path):
     root = _draw(tmp_path, "dim n = 3\ntensor Z[i: n, j: n] complex\n", "Z")
-    (name, panel), = _panels(root).items()
+    ((name, panel),) = _panels(root).items()
     assert name == "|Z[i, j]|" and all(v >= 0 for v in _cells(panel).values())
 
 
@@ -142,8 +149,10 @@ def test_the_report_shows_the_spectrum_a_truncated_svd_cuts(tmp_path):
     T = np.random.default_rng(3).normal(size=(6, 5))
     np.savez(tmp_path / "t.npz", T=T)
     diag = tmp_path / "svd.diag"
-    diag.write_text('dim m = 6, n = 5, q = 2\ntensor T[i: m, j: n]\nweights "t.npz"\n'
-                    "decompose svd T[i, j] ~ U[i, r: q] s[r] conj(V)[j, r]\n")
+    diag.write_text(
+        'dim m = 6, n = 5, q = 2\ntensor T[i: m, j: n]\nweights "t.npz"\n'
+        "decompose svd T[i, j] ~ U[i, r: q] s[r] conj(V)[j, r]\n"
+    )
     html = tmp_path / "r.html"
     main(["check", str(diag), "--html", str(html)])
     page = html.read_text()
@@ -174,8 +183,12 @@ def test_in_the_browser_every_panel_is_painted(tmp_path):
         bx, by = map(float, re.findall(r"[\d.]+", box.get("transform")))
         x0, y0 = int(ox + bx), int(oy + by)
         x1, y1 = x0 + int(float(box.get("data-width"))), y0 + int(float(box.get("data-height")))
-        coloured = sum(1 for y in range(y0, min(y1, len(rows))) for x in range(x0, min(x1, w))
-                       if max(rows[y][3 * x:3 * x + 3]) - min(rows[y][3 * x:3 * x + 3]) > 40)
+        coloured = sum(
+            1
+            for y in range(y0, min(y1, len(rows)))
+            for x in range(x0, min(x1, w))
+            if max(rows[y][3 * x : 3 * x + 3]) - min(rows[y][3 * x : 3 * x + 3]) > 40
+        )
         assert coloured > 200, (box[0].get("data-name"), coloured)
 
 
@@ -193,8 +206,10 @@ def test_in_a_notebook_values_display_as_svg():
 
 def test_a_draw_statement_with_values_writes_them_and_the_report_shows_them(tmp_path):
     diag = tmp_path / "x.diag"
-    diag.write_text("dim n = 4\ntensor x[s: n, e: n]\nlet attn[q, k] = softmax[k](x[q, a] x[k, a])\n"
-                    'draw attn to "attn.svg" values\ndraw attn to "box.svg" folded values\n')
+    diag.write_text(
+        "dim n = 4\ntensor x[s: n, e: n]\nlet attn[q, k] = softmax[k](x[q, a] x[k, a])\n"
+        'draw attn to "attn.svg" values\ndraw attn to "box.svg" folded values\n'
+    )
     assert main(["check", str(diag), "--html", str(tmp_path / "r.html")]) == 0
     opened = _panels(ET.parse(tmp_path / "attn.svg").getroot())
     assert list(opened) == ["attn[q, k]", "x[s, e]"]

@@ -43,9 +43,11 @@ def files(tmp_path):
 
 def test_bound_arrays_are_used_and_sizes_fixed(files, cli):
     f = files / "m.diag"
-    f.write_text(HEAD + 'weights "good.npz"\n'
-                 "assert V[a, b] V[a, c] z[c] == z[b]\n"
-                 "assert A[i, j] (x[j] + y[j]) == A[i, j] x[j] + A[i, j] y[j]\n")
+    f.write_text(
+        HEAD + 'weights "good.npz"\n'
+        "assert V[a, b] V[a, c] z[c] == z[b]\n"
+        "assert A[i, j] (x[j] + y[j]) == A[i, j] x[j] + A[i, j] y[j]\n"
+    )
     prog = diagalg.load(f)
     assert set(prog.binding.arrays) == {"A", "x", "V"}
     assert {str(s): v for s, v in prog.binding.sizes.items()} == {"n": 3, "r": 2}
@@ -55,9 +57,8 @@ def test_bound_arrays_are_used_and_sizes_fixed(files, cli):
 
 def test_numeric_checks_evaluate_the_bound_arrays(files):
     # with A and x bound, A x is a fixed vector: compare against numpy directly
-    from diagalg.numeric.check import compare
+    from diagalg.numeric.check import collect, compare, draw_instance
     from diagalg.numeric.evaluate import evaluate
-    from diagalg.numeric.check import draw_instance, collect
     from diagalg.numeric.sizes import sample_sizes
 
     prog = diagalg.parse(HEAD)
@@ -73,21 +74,24 @@ def test_numeric_checks_evaluate_the_bound_arrays(files):
     assert compare(e, prog.expr("zero[i: n]"), prog.env, binding=binding).status == "different"
 
 
-@pytest.mark.parametrize("name, message", [
-    ("badshape.npz", "array 'A' has shape (3, 5), but leg j of A has dimension m = 4, not 5"),
-    ("extra.npz", "array 'Z' matches no declared tensor"),
-    ("notiso.npz", "array 'V' is not an isometry as declared"),
-    ("conflict.npz", "leg a of V has dimension n = 3, not 5"),
-    ("missing.npz", "no such weights file"),
-    ("junk.npz", "not a readable .npz/.npy file"),
-    ("obj.npy", "cannot be read without pickles"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("badshape.npz", "array 'A' has shape (3, 5), but leg j of A has dimension m = 4, not 5"),
+        ("extra.npz", "array 'Z' matches no declared tensor"),
+        ("notiso.npz", "array 'V' is not an isometry as declared"),
+        ("conflict.npz", "leg a of V has dimension n = 3, not 5"),
+        ("missing.npz", "no such weights file"),
+        ("junk.npz", "not a readable .npz/.npy file"),
+        ("obj.npy", "cannot be read without pickles"),
+    ],
+)
 def test_bad_weights_are_positioned_errors(files, cli, name, message):
     f = files / "m.diag"
     f.write_text(HEAD + f'weights "{name}"\nassert A[i, j] == A[i, j]\n')
     res = cli("check", f)
     assert res.returncode == 2
-    assert f"m.diag:8:9: error: {name}: " in res.stderr or f"m.diag:8:9: error: no such" in res.stderr
+    assert f"m.diag:8:9: error: {name}: " in res.stderr or "m.diag:8:9: error: no such" in res.stderr
     assert message in res.stderr
     assert res.stdout == "" and "Traceback" not in res.stderr
 

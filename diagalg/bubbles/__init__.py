@@ -11,14 +11,48 @@ the parser's postlexer reads it, the grammar has one SOFT_CALL token for all).
 
 from __future__ import annotations
 
-from . import abs, causal, exp, func, gelu, layernorm, log, logsumexp, pow, relu, sigmoid, sign, softmax, step, tanh
-from . import det, inv  # the matrix functions of an expression (diagalg.bubbles.matrix)
+from . import (  # the matrix functions of an expression (diagalg.bubbles.matrix)
+    abs,
+    causal,
+    det,
+    exp,
+    func,
+    gelu,
+    inv,
+    layernorm,
+    log,
+    logsumexp,
+    pow,
+    relu,
+    sigmoid,
+    sign,
+    softmax,
+    step,
+    tanh,
+)
 from .spec import SHIFT_FACTS, BackendCode, Bubble
 
 # the grammar's order: elementwise maps, pow, the axis maps, then user functions; then
 # the soft words (elementwise maps whose names are names elsewhere)
-_MODULES = (exp, log, relu, gelu, tanh, sigmoid, pow, softmax, logsumexp, layernorm, causal, func, sign, step, abs,
-            inv, det)
+_MODULES = (
+    exp,
+    log,
+    relu,
+    gelu,
+    tanh,
+    sigmoid,
+    pow,
+    softmax,
+    logsumexp,
+    layernorm,
+    causal,
+    func,
+    sign,
+    step,
+    abs,
+    inv,
+    det,
+)
 
 #: Every bubble kind, by ``BubbleOp.kind``.
 BUBBLES: dict[str, Bubble] = {m.BUBBLE.kind: m.BUBBLE for m in _MODULES}

@@ -20,8 +20,13 @@ from .pieces import bubble, chain
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """|x| of every entry (``x sign(Re x)`` under ``real_semantics``)."""
     if real_semantics and np.iscomplexobj(x):
         return x * np.sign(np.real(x))

@@ -21,8 +21,13 @@ def mask(shape: Sequence[int], q: int, k: int) -> np.ndarray:
     return np.arange(shape[k]).reshape(ks) > np.arange(shape[q]).reshape(qs)
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``x`` with ``-inf`` where the index on axis ``axes[1]`` exceeds that on ``axes[0]``."""
     q, k = axes
     return np.where(mask(x.shape, q, k), -np.inf, x)
@@ -43,16 +48,20 @@ BUBBLE = Bubble(
     axes=2,
     why_not_exact="causal masks with -inf, which has no meaning mod p",
     export={
-        "numpy": BackendCode("_causal({x}, {axis0}, {axis1})",
-                             "def _causal(x, q, k):\n    \"\"\"-inf where the k index exceeds the q index.\"\"\"\n"
-                             "    qs, ks = [1] * x.ndim, [1] * x.ndim\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
-                             "    mask = np.arange(x.shape[k]).reshape(ks) > np.arange(x.shape[q]).reshape(qs)\n"
-                             "    return np.where(mask, -np.inf, x)\n"),
-        "torch": BackendCode("_causal({x}, {axis0}, {axis1})",
-                             "def _causal(x, q, k):\n    \"\"\"-inf where the k index exceeds the q index.\"\"\"\n"
-                             "    qs, ks = [1] * x.dim(), [1] * x.dim()\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
-                             "    mask = torch.arange(x.shape[k]).reshape(ks) > torch.arange(x.shape[q]).reshape(qs)\n"
-                             "    return torch.where(mask, torch.full_like(x, float('-inf')), x)\n"),
+        "numpy": BackendCode(
+            "_causal({x}, {axis0}, {axis1})",
+            'def _causal(x, q, k):\n    """-inf where the k index exceeds the q index."""\n'
+            "    qs, ks = [1] * x.ndim, [1] * x.ndim\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
+            "    mask = np.arange(x.shape[k]).reshape(ks) > np.arange(x.shape[q]).reshape(qs)\n"
+            "    return np.where(mask, -np.inf, x)\n",
+        ),
+        "torch": BackendCode(
+            "_causal({x}, {axis0}, {axis1})",
+            'def _causal(x, q, k):\n    """-inf where the k index exceeds the q index."""\n'
+            "    qs, ks = [1] * x.dim(), [1] * x.dim()\n    qs[q], ks[k] = x.shape[q], x.shape[k]\n"
+            "    mask = torch.arange(x.shape[k]).reshape(ks) > torch.arange(x.shape[q]).reshape(qs)\n"
+            "    return torch.where(mask, torch.full_like(x, float('-inf')), x)\n",
+        ),
     },
     derivative=derivative,
     shift="mask",

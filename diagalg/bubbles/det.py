@@ -22,8 +22,13 @@ from .pieces import Pieces, glue, pieces, single
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """The determinant of ``x`` read as a map from the axes ``axes[:param]`` to the rest."""
     mat, _, _ = matricise(x, axes, param)
     return np.asarray(np.linalg.det(mat))
@@ -46,16 +51,20 @@ def derivative(op: BubbleOp, d_inner: Expr, dims: Mapping[str, sympy.Expr]) -> P
     return [(c, glue(dims, [(d, {}), (inverse, inner), (dm, inner)], internal)) for c, dm in pieces(d_inner)]
 
 
-_NUMPY = ("def _matdet(x, k, axes):\n"
-          "    ins, outs = list(axes[:k]), list(axes[k:])\n"
-          "    m = np.transpose(x, outs + ins)\n"
-          "    n = int(np.prod(m.shape[:len(outs)]))\n"
-          "    return np.linalg.det(m.reshape(n, n))\n")
-_TORCH = ("def _matdet(x, k, axes):\n"
-          "    ins, outs = list(axes[:k]), list(axes[k:])\n"
-          "    m = x.permute(*(outs + ins))\n"
-          "    n = math.prod(m.shape[:len(outs)])\n"
-          "    return torch.linalg.det(m.reshape(n, n))\n")
+_NUMPY = (
+    "def _matdet(x, k, axes):\n"
+    "    ins, outs = list(axes[:k]), list(axes[k:])\n"
+    "    m = np.transpose(x, outs + ins)\n"
+    "    n = int(np.prod(m.shape[:len(outs)]))\n"
+    "    return np.linalg.det(m.reshape(n, n))\n"
+)
+_TORCH = (
+    "def _matdet(x, k, axes):\n"
+    "    ins, outs = list(axes[:k]), list(axes[k:])\n"
+    "    m = x.permute(*(outs + ins))\n"
+    "    n = math.prod(m.shape[:len(outs)])\n"
+    "    return torch.linalg.det(m.reshape(n, n))\n"
+)
 
 BUBBLE = Bubble(
     kind="det",
@@ -64,8 +73,10 @@ BUBBLE = Bubble(
     axes=-1,
     drops_axes=True,
     exact=exact,
-    export={"numpy": BackendCode("_matdet({x}, {param}, {axes})", _NUMPY),
-            "torch": BackendCode("_matdet({x}, {param}, {axes})", _TORCH)},
+    export={
+        "numpy": BackendCode("_matdet({x}, {param}, {axes})", _NUMPY),
+        "torch": BackendCode("_matdet({x}, {param}, {axes})", _TORCH),
+    },
     derivative=derivative,
     keyword=False,
 )

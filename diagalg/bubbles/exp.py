@@ -10,8 +10,13 @@ from .pieces import ONE, chain, single
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``exp`` of every entry."""
     return np.exp(x)
 

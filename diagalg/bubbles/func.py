@@ -28,8 +28,13 @@ from .pieces import Pieces, glue, single
 from .spec import Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """The sampled function ``func`` (:class:`diagalg.numeric.sample.FuncParams`), or its
     ``param``-th derivative, on axis ``axes[0]`` of ``x``; the result has the output axis
     after the other axes, then one input axis per derivative order."""
@@ -53,8 +58,10 @@ def derivative(op: BubbleOp, d_inner: Expr, dims: Mapping[str, sympy.Expr]) -> P
     k = order(op)
     e = fresh_name("e", set(dims) | set(d_inner.labels))
     dop = replace(op, param=sympy.Integer(k + 1))
-    return [(c, glue(dims, [(single(dop), {f"{FUNC_IN_PREFIX}{k}": e}), (d, {axis: e})], {e: op.func.in_dim}))
-            for c, d in ((t.coeff, t.diagram) for t in d_inner.terms)]
+    return [
+        (c, glue(dims, [(single(dop), {f"{FUNC_IN_PREFIX}{k}": e}), (d, {axis: e})], {e: op.func.in_dim}))
+        for c, d in ((t.coeff, t.diagram) for t in d_inner.terms)
+    ]
 
 
 BUBBLE = Bubble(

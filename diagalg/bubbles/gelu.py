@@ -6,9 +6,8 @@ The constants are written here once: the oracle's function, the exported code
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
-
 import math
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 import sympy
@@ -27,16 +26,20 @@ GELU_C = sympy.Rational(repr(C))
 GELU_A = sympy.Rational(repr(A))
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """gelu of every entry, in the tanh form."""
     return 0.5 * x * (1 + np.tanh(C * (x + A * x**3)))
 
 
 def _helper(lib: str) -> str:
     """The exported helper for array module ``lib``: the formula of :func:`apply`."""
-    return (f"def _gelu(x):\n"
-            f"    return 0.5 * x * (1 + {lib}.tanh({C!r} * (x + {A!r} * x**3)))\n")
+    return f"def _gelu(x):\n    return 0.5 * x * (1 + {lib}.tanh({C!r} * (x + {A!r} * x**3)))\n"
 
 
 def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
@@ -50,9 +53,14 @@ def _fprime(op: BubbleOp, dims: Mapping[str, sympy.Expr]) -> Pieces:
     t = bubble("tanh", u, labels, dims)
     t2 = square(t, labels, dims)
     half = sympy.Rational(1, 2)
-    return ([(half, ones(labels, dims))] + scaled(t, half) + scaled(x, c * half)
-            + scaled(x3, 3 * a * c * half) + scaled(hadamard(dims, x, t2), -c * half)
-            + scaled(hadamard(dims, x3, t2), -3 * a * c * half))
+    return (
+        [(half, ones(labels, dims))]
+        + scaled(t, half)
+        + scaled(x, c * half)
+        + scaled(x3, 3 * a * c * half)
+        + scaled(hadamard(dims, x, t2), -c * half)
+        + scaled(hadamard(dims, x3, t2), -3 * a * c * half)
+    )
 
 
 BUBBLE = Bubble(

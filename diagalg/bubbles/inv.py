@@ -21,8 +21,13 @@ from .pieces import Pieces, glue, pieces, single
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """The inverse of ``x`` read as a map from the axes ``axes[:param]`` to the rest, with
     the axes of ``x`` (NaN everywhere when the matrix is singular)."""
     mat, ins, outs = matricise(x, axes, param)
@@ -61,19 +66,23 @@ def derivative(op: BubbleOp, d_inner: Expr, dims: Mapping[str, sympy.Expr]) -> P
     return out
 
 
-_NUMPY = ("def _matinv(x, k, axes):\n"
-          "    ins, outs = list(axes[:k]), list(axes[k:])\n"
-          "    m = np.transpose(x, outs + ins)\n"
-          "    n = int(np.prod(m.shape[:len(outs)]))\n"
-          "    r = np.linalg.inv(m.reshape(n, n)).reshape(m.shape[len(outs):] + m.shape[:len(outs)])\n"
-          "    return np.transpose(r, list(np.argsort(ins + outs)))\n")
-_TORCH = ("def _matinv(x, k, axes):\n"
-          "    ins, outs = list(axes[:k]), list(axes[k:])\n"
-          "    m = x.permute(*(outs + ins))\n"
-          "    n = math.prod(m.shape[:len(outs)])\n"
-          "    r = torch.linalg.inv(m.reshape(n, n)).reshape(tuple(m.shape[len(outs):]) + tuple(m.shape[:len(outs)]))\n"
-          "    order = ins + outs\n"
-          "    return r.permute(*sorted(range(len(order)), key=order.__getitem__))\n")
+_NUMPY = (
+    "def _matinv(x, k, axes):\n"
+    "    ins, outs = list(axes[:k]), list(axes[k:])\n"
+    "    m = np.transpose(x, outs + ins)\n"
+    "    n = int(np.prod(m.shape[:len(outs)]))\n"
+    "    r = np.linalg.inv(m.reshape(n, n)).reshape(m.shape[len(outs):] + m.shape[:len(outs)])\n"
+    "    return np.transpose(r, list(np.argsort(ins + outs)))\n"
+)
+_TORCH = (
+    "def _matinv(x, k, axes):\n"
+    "    ins, outs = list(axes[:k]), list(axes[k:])\n"
+    "    m = x.permute(*(outs + ins))\n"
+    "    n = math.prod(m.shape[:len(outs)])\n"
+    "    r = torch.linalg.inv(m.reshape(n, n)).reshape(tuple(m.shape[len(outs):]) + tuple(m.shape[:len(outs)]))\n"
+    "    order = ins + outs\n"
+    "    return r.permute(*sorted(range(len(order)), key=order.__getitem__))\n"
+)
 
 BUBBLE = Bubble(
     kind="inv",
@@ -82,8 +91,10 @@ BUBBLE = Bubble(
     axes=-1,
     exact=exact,
     why_not_exact="",
-    export={"numpy": BackendCode("_matinv({x}, {param}, {axes})", _NUMPY),
-            "torch": BackendCode("_matinv({x}, {param}, {axes})", _TORCH)},
+    export={
+        "numpy": BackendCode("_matinv({x}, {param}, {axes})", _NUMPY),
+        "torch": BackendCode("_matinv({x}, {param}, {axes})", _TORCH),
+    },
     derivative=derivative,
     keyword=False,
 )

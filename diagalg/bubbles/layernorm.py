@@ -25,8 +25,13 @@ LAYERNORM_EPS = 1e-5
 LAYERNORM_EPS_EXACT = sympy.Rational(repr(LAYERNORM_EPS))
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``c / sqrt(mean_d |c|² + eps)`` with ``c = x − mean_d x`` along axis ``axes[0]``."""
     (axis,) = axes
     c = x - x.mean(axis=axis, keepdims=True)
@@ -63,12 +68,16 @@ def derivative(op: BubbleOp, d_inner: Expr, dims: Mapping[str, sympy.Expr]) -> P
 def _helper(lib: str) -> str:
     """The exported helper: :func:`apply` without real semantics (|c|² for complex input)."""
     if lib == "np":
-        return ("def _layernorm(x, axis):\n    c = x - x.mean(axis=axis, keepdims=True)\n"
-                "    sq = np.abs(c) ** 2 if np.iscomplexobj(c) else c * c\n"
-                f"    return c / np.sqrt(sq.mean(axis=axis, keepdims=True) + {LAYERNORM_EPS!r})\n")
-    return ("def _layernorm(x, axis):\n    c = x - x.mean(dim=axis, keepdim=True)\n"
-            "    sq = torch.abs(c) ** 2 if c.is_complex() else c * c\n"
-            f"    return c / torch.sqrt(sq.mean(dim=axis, keepdim=True) + {LAYERNORM_EPS!r})\n")
+        return (
+            "def _layernorm(x, axis):\n    c = x - x.mean(axis=axis, keepdims=True)\n"
+            "    sq = np.abs(c) ** 2 if np.iscomplexobj(c) else c * c\n"
+            f"    return c / np.sqrt(sq.mean(axis=axis, keepdims=True) + {LAYERNORM_EPS!r})\n"
+        )
+    return (
+        "def _layernorm(x, axis):\n    c = x - x.mean(dim=axis, keepdim=True)\n"
+        "    sq = torch.abs(c) ** 2 if c.is_complex() else c * c\n"
+        f"    return c / torch.sqrt(sq.mean(dim=axis, keepdim=True) + {LAYERNORM_EPS!r})\n"
+    )
 
 
 BUBBLE = Bubble(
@@ -77,8 +86,10 @@ BUBBLE = Bubble(
     apply=apply,
     axes=1,
     why_not_exact="layernorm takes a square root",
-    export={"numpy": BackendCode("_layernorm({x}, {axis0})", _helper("np")),
-            "torch": BackendCode("_layernorm({x}, {axis0})", _helper("torch"))},
+    export={
+        "numpy": BackendCode("_layernorm({x}, {axis0})", _helper("np")),
+        "torch": BackendCode("_layernorm({x}, {axis0})", _helper("torch")),
+    },
     derivative=derivative,
     derivative_real_only=True,
     shift="drop",

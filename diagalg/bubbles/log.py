@@ -12,8 +12,13 @@ from .pieces import bubble, chain
 from .spec import BackendCode, Bubble, real_guard
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``log`` of every entry."""
     return real_guard(np.log(x), x, real_semantics)
 

@@ -13,8 +13,13 @@ from .pieces import Pieces, glue, pieces, single
 from .spec import BackendCode, Bubble, real_max
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``log Σ exp(x)`` along axis ``axes[0]``, which the result lacks."""
     (axis,) = axes
     m = real_max(x, axis)
@@ -39,13 +44,16 @@ BUBBLE = Bubble(
     drops_axes=True,
     why_not_exact="logsumexp is transcendental (log, exp)",
     export={
-        "numpy": BackendCode("_logsumexp({x}, {axis0})",
-                             "def _logsumexp(x, axis):\n    m = np.max(np.real(x), axis=axis, keepdims=True)\n"
-                             "    m = np.where(np.isfinite(m), m, 0.0)\n"
-                             "    return np.squeeze(np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m, "
-                             "axis=axis)\n"),
-        "torch": BackendCode("_logsumexp({x}, {axis0})",
-                             "def _logsumexp(x, axis):\n    return torch.logsumexp(x, dim=axis)\n"),
+        "numpy": BackendCode(
+            "_logsumexp({x}, {axis0})",
+            "def _logsumexp(x, axis):\n    m = np.max(np.real(x), axis=axis, keepdims=True)\n"
+            "    m = np.where(np.isfinite(m), m, 0.0)\n"
+            "    return np.squeeze(np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m, "
+            "axis=axis)\n",
+        ),
+        "torch": BackendCode(
+            "_logsumexp({x}, {axis0})", "def _logsumexp(x, axis):\n    return torch.logsumexp(x, dim=axis)\n"
+        ),
     },
     derivative=derivative,
     shift="pull_real",

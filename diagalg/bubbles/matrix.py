@@ -55,7 +55,9 @@ def default_roles(labels: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ..
     return (labels[1],), (labels[0],)
 
 
-def square_problem(dims_in: Sequence[sympy.Expr], dims_out: Sequence[sympy.Expr]) -> tuple[sympy.Expr, sympy.Expr] | None:
+def square_problem(
+    dims_in: Sequence[sympy.Expr], dims_out: Sequence[sympy.Expr]
+) -> tuple[sympy.Expr, sympy.Expr] | None:
     """(size in, size out) when a map from legs of ``dims_in`` to legs of ``dims_out`` is
     not square: the two products are not one dimension (None when they are)."""
     a, b = sympy.Mul(*dims_in), sympy.Mul(*dims_out)
@@ -69,7 +71,9 @@ def _split(axes: tuple[int, ...], param: float | complex | int | None) -> tuple[
     return list(axes[:k]), list(axes[k:])
 
 
-def matricise(x: np.ndarray, axes: tuple[int, ...], param: float | complex | int | None) -> tuple[np.ndarray, list[int], list[int]]:
+def matricise(
+    x: np.ndarray, axes: tuple[int, ...], param: float | complex | int | None
+) -> tuple[np.ndarray, list[int], list[int]]:
     """The matrix of ``x`` (rows the output axes, columns the input axes) and the two axis lists."""
     ins, outs = _split(axes, param)
     rows = int(np.prod([x.shape[a] for a in outs]))

@@ -43,12 +43,14 @@ def ones(labels: Sequence[str], dims: Mapping[str, sympy.Expr]) -> Diagram:
 
 def single(op: Op) -> Diagram:
     """One node ``op`` with each port on its own edge, labelled by the port name."""
-    return Diagram.build((Node(op, tuple(op.ports)),), {p: op.port_dim(p) for p in op.ports},
-                         {p: p for p in op.ports})
+    return Diagram.build((Node(op, tuple(op.ports)),), {p: op.port_dim(p) for p in op.ports}, {p: p for p in op.ports})
 
 
-def glue(free: Mapping[str, sympy.Expr], parts: Sequence[tuple[Diagram, Mapping[str, str]]],
-         internal: Mapping[str, sympy.Expr] | None = None) -> Diagram:
+def glue(
+    free: Mapping[str, sympy.Expr],
+    parts: Sequence[tuple[Diagram, Mapping[str, str]]],
+    internal: Mapping[str, sympy.Expr] | None = None,
+) -> Diagram:
     """The product of ``parts`` with free labels ``free``: each part's free label L is
     glued to the edge named ``mapping.get(L, L)``, one of ``free`` (an edge carrying
     that label) or of ``internal`` (a summed edge). Labels shared by several parts
@@ -86,8 +88,14 @@ def pieces(expr: Expr) -> Pieces:
     return [(t.coeff, t.diagram) for t in expr.terms]
 
 
-def bubble(kind: str, inner: Expr | Pieces, labels: Sequence[str], dims: Mapping[str, sympy.Expr],
-           param: sympy.Expr | None = None, axes: tuple[str, ...] = ()) -> Pieces:
+def bubble(
+    kind: str,
+    inner: Expr | Pieces,
+    labels: Sequence[str],
+    dims: Mapping[str, sympy.Expr],
+    param: sympy.Expr | None = None,
+    axes: tuple[str, ...] = (),
+) -> Pieces:
     """One bubble node of ``kind`` around ``inner`` (an expression, or pieces over ``labels``)."""
     if not isinstance(inner, Expr):
         inner = Expr.of([Term(c, d) for c, d in inner], {l: dims[l] for l in labels})

@@ -18,8 +18,13 @@ if TYPE_CHECKING:
     from ..model import BubbleOp
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None, func: Any = None,
-          real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``x ** param`` entrywise (an integer power by repeated products, so exact)."""
     if param is None:
         raise ValueError("pow needs an exponent")

@@ -15,8 +15,13 @@ if TYPE_CHECKING:
     from ..model import BubbleOp
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``x`` where its real part is positive, else 0."""
     return np.where(np.real(x) > 0, x, 0)
 

@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from ..model import BubbleOp
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``1 / (1 + exp(-x))`` of every entry, as ``(1 + tanh(x / 2)) / 2``."""
     return 0.5 * (1 + np.tanh(x / 2))
 

@@ -20,8 +20,13 @@ import numpy as np
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """The sign of every entry (of its real part under ``real_semantics``, z/|z| for
     complex data)."""
     if real_semantics or not np.iscomplexobj(x):
@@ -36,9 +41,10 @@ BUBBLE = Bubble(
     apply=apply,
     why_not_exact="sign compares with 0, which has no meaning mod p",
     export={
-        "numpy": BackendCode("_sign({x})",
-                             "def _sign(x):\n    m = np.abs(x)\n"
-                             "    return np.where(m == 0, 0, x / np.where(m == 0, 1, m))\n"),
+        "numpy": BackendCode(
+            "_sign({x})",
+            "def _sign(x):\n    m = np.abs(x)\n    return np.where(m == 0, 0, x / np.where(m == 0, 1, m))\n",
+        ),
         "torch": BackendCode("_sign({x})", "def _sign(x):\n    return torch.sgn(x)\n"),
     },
     derivative=lambda op, d_inner, dims: [],  # sign' = 0 (almost everywhere: not at 0)

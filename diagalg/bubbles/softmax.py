@@ -13,8 +13,13 @@ from .pieces import ONE, Pieces, glue, hadamard, pieces, single
 from .spec import BackendCode, Bubble, real_max
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...], param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...],
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """``exp(x) / Σ_k exp(x)`` along axis ``axes[0]``."""
     (axis,) = axes
     e = np.exp(x - real_max(x, axis))
@@ -39,12 +44,15 @@ BUBBLE = Bubble(
     axes=1,
     why_not_exact="softmax is transcendental (exp)",
     export={
-        "numpy": BackendCode("_softmax({x}, {axis0})",
-                             "def _softmax(x, axis):\n"
-                             "    e = np.exp(x - np.max(np.real(x), axis=axis, keepdims=True))\n"
-                             "    return e / e.sum(axis=axis, keepdims=True)\n"),
-        "torch": BackendCode("_softmax({x}, {axis0})",
-                             "def _softmax(x, axis):\n    return torch.softmax(x, dim=axis)\n"),
+        "numpy": BackendCode(
+            "_softmax({x}, {axis0})",
+            "def _softmax(x, axis):\n"
+            "    e = np.exp(x - np.max(np.real(x), axis=axis, keepdims=True))\n"
+            "    return e / e.sum(axis=axis, keepdims=True)\n",
+        ),
+        "torch": BackendCode(
+            "_softmax({x}, {axis0})", "def _softmax(x, axis):\n    return torch.softmax(x, dim=axis)\n"
+        ),
     },
     derivative=derivative,
     shift="drop",

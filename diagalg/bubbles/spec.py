@@ -46,7 +46,7 @@ SHIFT_FACTS = {
     "drop": "f(x + b) = f(x): the summand is dropped (softmax, layernorm)",
     "pull_real": "f(x + b) = f(x) + b for real b: the summand comes out of the bubble (logsumexp)",
     "mask": "f(x + b) = f(x) + b where f keeps x, -inf where it masks: a softmax along the masked "
-            "axis sees through it (causal)",
+    "axis sees through it (causal)",
 }
 
 #: The backends export writes code for.

@@ -20,8 +20,13 @@ import numpy as np
 from .spec import BackendCode, Bubble
 
 
-def apply(x: np.ndarray, axes: tuple[int, ...] = (), param: float | complex | None = None,
-          func: Any = None, real_semantics: bool = False) -> np.ndarray:
+def apply(
+    x: np.ndarray,
+    axes: tuple[int, ...] = (),
+    param: float | complex | None = None,
+    func: Any = None,
+    real_semantics: bool = False,
+) -> np.ndarray:
     """1 where the real part of ``x`` is positive, else 0 (in ``x``'s dtype)."""
     return np.where(np.real(x) > 0, 1, 0).astype(np.result_type(x, np.float64))
 
@@ -32,9 +37,10 @@ BUBBLE = Bubble(
     apply=apply,
     why_not_exact="step compares with 0, which has no meaning mod p",
     export={
-        "numpy": BackendCode("_step({x})",
-                             "def _step(x):\n    return np.where(np.real(x) > 0, 1, 0).astype(np.result_type(x, "
-                             "np.float64))\n"),
+        "numpy": BackendCode(
+            "_step({x})",
+            "def _step(x):\n    return np.where(np.real(x) > 0, 1, 0).astype(np.result_type(x, np.float64))\n",
+        ),
         "torch": BackendCode("_step({x})", "def _step(x):\n    return (torch.real(x) > 0).to(x.dtype)\n"),
     },
     derivative=lambda op, d_inner, dims: [],  # step' = 0 (almost everywhere: not at 0)

@@ -85,6 +85,5 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug in diagalg: say so, without a traceback unless asked
         if getattr(ns, "debug", False):
             traceback.print_exc()
-        print(f"diagalg: internal error: {type(e).__name__}: {e} (rerun with --debug for details)",
-              file=sys.stderr)
+        print(f"diagalg: internal error: {type(e).__name__}: {e} (rerun with --debug for details)", file=sys.stderr)
         return 3

@@ -33,31 +33,55 @@ def add_check_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("paths", nargs="+", help=".diag files or directories (searched for *.diag)")
     c.add_argument("--json", action="store_true", help="print results as JSON lines")
     c.add_argument("--seed", type=int, default=0, help="seed of the random draws (default 0)")
-    c.add_argument("--memory", type=parse_size, default=2**30,
-                   help="memory cap of one numeric check (default 1G)")
+    c.add_argument("--memory", type=parse_size, default=2**30, help="memory cap of one numeric check (default 1G)")
     c.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
-    c.add_argument("--full-terms", action="store_true",
-                   help="expand/paths listings: print every term in full (no let folded into its name)")
-    c.add_argument("--weights", metavar="FILE", help="bind declared tensors to the arrays of an .npz/.npy file, or a TransformerLens state dict (.safetensors or .npz) to a standard model")
-    c.add_argument("--fold-ln", action="store_true",
-                   help="with a TransformerLens checkpoint: fold each layer norm into the weights that read it "
-                        "(as TransformerLens's fold_layer_norm)")
-    c.add_argument("--center-unembed", action="store_true",
-                   help="with a TransformerLens checkpoint: centre W_U and b_U over the vocabulary")
-    c.add_argument("--dims", type=parse_dims, metavar="NAME=SIZE,...",
-                   help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)")
-    c.add_argument("--timings", action="store_true",
-                   help="end each result line with its statement's wall time, e.g. (0.12 s); the lines of a "
-                        "calc share their statement's time (--json always carries it as seconds)")
+    c.add_argument(
+        "--full-terms",
+        action="store_true",
+        help="expand/paths listings: print every term in full (no let folded into its name)",
+    )
+    c.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="bind declared tensors to the arrays of an .npz/.npy file, or a TransformerLens state dict "
+        "(.safetensors or .npz) to a standard model",
+    )
+    c.add_argument(
+        "--fold-ln",
+        action="store_true",
+        help="with a TransformerLens checkpoint: fold each layer norm into the weights that read it "
+        "(as TransformerLens's fold_layer_norm)",
+    )
+    c.add_argument(
+        "--center-unembed",
+        action="store_true",
+        help="with a TransformerLens checkpoint: centre W_U and b_U over the vocabulary",
+    )
+    c.add_argument(
+        "--dims",
+        type=parse_dims,
+        metavar="NAME=SIZE,...",
+        help="sizes used by numeric checks for these dimensions (e.g. seq=16,vocab=50)",
+    )
+    c.add_argument(
+        "--timings",
+        action="store_true",
+        help="end each result line with its statement's wall time, e.g. (0.12 s); the lines of a "
+        "calc share their statement's time (--json always carries it as seconds)",
+    )
     c.add_argument("--html", metavar="FILE", help="also write an HTML report: every statement, each step drawn")
-    c.add_argument("--path", choices=("auto", "exact", "float"), default="auto",
-                   help="how numeric checks decide: exactly over prime fields where the statement is polynomial "
-                        "(auto, the default), always exactly (exact), or in floating point (float)")
+    c.add_argument(
+        "--path",
+        choices=("auto", "exact", "float"),
+        default="auto",
+        help="how numeric checks decide: exactly over prime fields where the statement is polynomial "
+        "(auto, the default), always exactly (exact), or in floating point (float)",
+    )
     c.set_defaults(func=cmd_check)
 
 
 def cmd_check(ns: argparse.Namespace) -> int:
-    from ..checker import Checker, Options, Result, exit_status, summary_text
+    from ..checker import Checker, Options, exit_status, summary_text
     from ..lower import load_program
 
     files = files_of(ns.paths)
@@ -78,20 +102,29 @@ def cmd_check(ns: argparse.Namespace) -> int:
             arrays = load_state_dict(ns.weights)
             for program in programs:
                 if is_transformerlens(arrays):
-                    program.binding = bind_checkpoint(ns.weights, ns.weights, "transformerlens", program.tensors,
-                                                      program.env, program.binding or Binding(),
-                                                      fold_ln=getattr(ns, "fold_ln", False),
-                                                      center_unembed=getattr(ns, "center_unembed", False))
+                    program.binding = bind_checkpoint(
+                        ns.weights,
+                        ns.weights,
+                        "transformerlens",
+                        program.tensors,
+                        program.env,
+                        program.binding or Binding(),
+                        fold_ln=getattr(ns, "fold_ln", False),
+                        center_unembed=getattr(ns, "center_unembed", False),
+                    )
                     continue
                 if getattr(ns, "fold_ln", False) or getattr(ns, "center_unembed", False):
-                    raise WeightsError(f"{ns.weights}: --fold-ln and --center-unembed need a TransformerLens "
-                                       "state dict (embed.W_E, blocks.0.attn.W_Q, ...)")
+                    raise WeightsError(
+                        f"{ns.weights}: --fold-ln and --center-unembed need a TransformerLens "
+                        "state dict (embed.W_E, blocks.0.attn.W_Q, ...)"
+                    )
                 own = {k: v for k, v in arrays.items() if k in program.tensors}
                 if not own:
-                    raise WeightsError(f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "
-                                       f"tensor declared in {program.path}")
-                program.binding = bind(own, program.tensors, program.env, ns.weights,
-                                       program.binding or Binding())
+                    raise WeightsError(
+                        f"{ns.weights}: none of its arrays ({', '.join(sorted(arrays))}) is a "
+                        f"tensor declared in {program.path}"
+                    )
+                program.binding = bind(own, program.tensors, program.env, ns.weights, program.binding or Binding())
         except WeightsError as e:
             raise DiagalgError(str(e)) from None
     if ns.dims:
@@ -107,8 +140,11 @@ def cmd_check(ns: argparse.Namespace) -> int:
     if errors:
         for err in errors:
             if ns.json:
-                print(json.dumps({"file": err.path, "line": err.line, "col": err.col, "status": "error",
-                                  "message": err.message}))
+                print(
+                    json.dumps(
+                        {"file": err.path, "line": err.line, "col": err.col, "status": "error", "message": err.message}
+                    )
+                )
             else:
                 print(err.render(), file=sys.stderr)
         return 2
@@ -117,9 +153,17 @@ def cmd_check(ns: argparse.Namespace) -> int:
     progress = Progress(len(programs), enabled=not ns.json and sys.stdout.isatty() and sys.stderr.isatty())
     timings = getattr(ns, "timings", False)
     for number, program in enumerate(programs, start=1):
-        checker = Checker(program, Options(seed=ns.seed, memory_cap=ns.memory, checked=not ns.unchecked,
-                                           dims=dict(ns.dims or {}), path=ns.path,
-                                           full_terms=getattr(ns, "full_terms", False)))
+        checker = Checker(
+            program,
+            Options(
+                seed=ns.seed,
+                memory_cap=ns.memory,
+                checked=not ns.unchecked,
+                dims=dict(ns.dims or {}),
+                path=ns.path,
+                full_terms=getattr(ns, "full_terms", False),
+            ),
+        )
         report.append((checker, []))
         for stmt in program.statements:
             progress.update(str(program.path), number)
@@ -144,8 +188,9 @@ def cmd_check(ns: argparse.Namespace) -> int:
     if ns.html:
         write_report(ns.html, report, ns.seed)
     if not ns.json:
-        print(f"checked {len(programs)} file{'s' if len(programs) != 1 else ''} (seed {ns.seed}): "
-              f"{summary_text(results)}")
+        print(
+            f"checked {len(programs)} file{'s' if len(programs) != 1 else ''} (seed {ns.seed}): {summary_text(results)}"
+        )
     return exit_status(results)
 
 
@@ -178,8 +223,10 @@ class Progress:
         """Draw the line for file ``number`` (1-based) at ``path``, when due."""
         if not self.enabled or time.monotonic() - self.started < self.after:
             return
-        text = (f"checking {path} ({number}/{self.files} file{'s' if self.files != 1 else ''}, "
-                f"{self.statements} statement{'s' if self.statements != 1 else ''})")
+        text = (
+            f"checking {path} ({number}/{self.files} file{'s' if self.files != 1 else ''}, "
+            f"{self.statements} statement{'s' if self.statements != 1 else ''})"
+        )
         width = shutil.get_terminal_size((80, 24)).columns - 1
         if len(text) > width > 1:
             text = text[: width - 1] + "…"
@@ -195,8 +242,7 @@ class Progress:
             self.shown = False
 
 
-def write_report(path: str, files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]],
-                 seed: int) -> None:
+def write_report(path: str, files: Iterable[tuple[Checker, Sequence[tuple[RunStmt, list[Result]]]]], seed: int) -> None:
     """Write the HTML report of ``check --html`` (see :func:`diagalg.report.report`)."""
     from ..report import report
 

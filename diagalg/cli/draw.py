@@ -40,9 +40,11 @@ def cmd_draw(ns: argparse.Namespace) -> int:
             raise DiagalgError(f"draw: which one? give a NAME ({', '.join(names) or 'none declared'}) or -e EXPR")
         if ns.name not in program.lets and ns.name not in program.tensors:
             tensors = [t for t in program.tensors if t not in program.lets]
-            raise DiagalgError(f"{ns.file}: no let or tensor named {ns.name!r} "
-                               f"(lets: {', '.join(program.lets) or 'none'}; "
-                               f"tensors: {', '.join(tensors) or 'none'})")
+            raise DiagalgError(
+                f"{ns.file}: no let or tensor named {ns.name!r} "
+                f"(lets: {', '.join(program.lets) or 'none'}; "
+                f"tensors: {', '.join(tensors) or 'none'})"
+            )
         expr = parse_expression(program, ns.name) if ns.folded and ns.name in program.lets else program[ns.name]
     if ns.unfold:
         expr = unfold(expr)
@@ -74,8 +76,10 @@ def _measure(expr: Expr) -> int:
 
     pic = picture(expr)
     r = readability(pic)
-    print(f"{r.width:.0f} x {r.height:.0f} px (aspect {r.aspect:.2f}), {r.label_overlaps} label overlaps, "
-          f"{r.wires_through} wires through shapes, {len(pic.shapes)} shapes, {len(pic.lines)} wires")
+    print(
+        f"{r.width:.0f} x {r.height:.0f} px (aspect {r.aspect:.2f}), {r.label_overlaps} label overlaps, "
+        f"{r.wires_through} wires through shapes, {len(pic.shapes)} shapes, {len(pic.lines)} wires"
+    )
     return 0
 
 
@@ -147,17 +151,34 @@ def add_draw_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("-o", "--output", help="output file: .svg, .tex/.tikz, .png or .html (default: SVG on stdout)")
     d.add_argument("--format", choices=("svg", "tikz"), help="format on stdout (default svg)")
     d.add_argument("--unfold", action="store_true", help="unfold let definitions first (every level)")
-    d.add_argument("--folded", action="store_true",
-                   help="draw a let as one box (by default a let is drawn as its definition, one level deep)")
-    d.add_argument("--values", action="store_true",
-                   help="show the arrays behind the drawing below it: heatmaps of matrices, bars of vectors "
-                        "(bound weights, or one sampled instance)")
-    d.add_argument("--seed", type=int, default=0,
-                   help="seed of the sampled instance --values shows, and of --line's check (default 0)")
-    d.add_argument("--line", type=int, metavar="N",
-                   help="draw what the statement starting on line N shows: an expansion's terms, one under "
-                        "another with their labels and values, a statement's sides or steps (.svg or .html)")
-    d.add_argument("--measure", action="store_true",
-                   help="print how readable the drawing is instead of drawing it: size and aspect ratio, "
-                        "overlapping labels, wires through shapes")
+    d.add_argument(
+        "--folded",
+        action="store_true",
+        help="draw a let as one box (by default a let is drawn as its definition, one level deep)",
+    )
+    d.add_argument(
+        "--values",
+        action="store_true",
+        help="show the arrays behind the drawing below it: heatmaps of matrices, bars of vectors "
+        "(bound weights, or one sampled instance)",
+    )
+    d.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the sampled instance --values shows, and of --line's check (default 0)",
+    )
+    d.add_argument(
+        "--line",
+        type=int,
+        metavar="N",
+        help="draw what the statement starting on line N shows: an expansion's terms, one under "
+        "another with their labels and values, a statement's sides or steps (.svg or .html)",
+    )
+    d.add_argument(
+        "--measure",
+        action="store_true",
+        help="print how readable the drawing is instead of drawing it: size and aspect ratio, "
+        "overlapping labels, wires through shapes",
+    )
     d.set_defaults(func=cmd_draw)

@@ -99,7 +99,9 @@ def cmd_probe(ns: argparse.Namespace) -> int:
             raise DiagalgError(f"{ns.tokens}: needs at least 2 tokens, found {len(tokens)}")
         vocab = ns.vocab if ns.vocab is not None else int(tokens.max()) + 1
         if int(tokens.max()) >= vocab:
-            raise DiagalgError(f"{ns.tokens}: token {int(tokens.max())} is outside --vocab {vocab} (ids 0 to {vocab - 1})")
+            raise DiagalgError(
+                f"{ns.tokens}: token {int(tokens.max())} is outside --vocab {vocab} (ids 0 to {vocab - 1})"
+            )
         period = ns.period if ns.period is not None else token_period(tokens)
         source = f"{len(tokens)} tokens from {ns.tokens}"
     else:
@@ -113,7 +115,7 @@ def cmd_probe(ns: argparse.Namespace) -> int:
         if ns.seq is not None and ns.seq <= period:
             raise DiagalgError(f"--seq {ns.seq}: a repeat of {period} tokens needs more than {period} positions")
         copies = ns.repeats if ns.seq is None else -(-ns.seq // period)
-        tokens = repeated_tokens(vocab, period, copies, seed=ns.seed).argmax(1)[:ns.seq]
+        tokens = repeated_tokens(vocab, period, copies, seed=ns.seed).argmax(1)[: ns.seq]
         how = f"repeated {copies} times" if ns.seq is None else f"repeated to {ns.seq} positions"
         source = f"{period} random tokens {how} (seed {ns.seed})"
     seq = len(tokens)
@@ -126,15 +128,20 @@ def cmd_probe(ns: argparse.Namespace) -> int:
     notes: list[str] = []
     if "induction" in wanted and period is None:
         if ns.arrays:
-            raise DiagalgError(f"{ns.tokens}: the tokens do not repeat, so there is no induction probe; "
-                               "give --period P (the distance back to the earlier copy)")
+            raise DiagalgError(
+                f"{ns.tokens}: the tokens do not repeat, so there is no induction probe; "
+                "give --period P (the distance back to the earlier copy)"
+            )
         del wanted["induction"]
         notes.append("no induction probe: the tokens do not repeat (give --period P to set one)")
     names = list(wanted.values())
     if len(set(names)) != len(names):
         raise DiagalgError(f"--arrays: two arrays would be written under one name ({', '.join(names)})")
-    made = {"tok": np.eye(vocab)[tokens], "previous": previous_token_probe(seq),
-            "next_token": next_token_direction(tokens, vocab)}
+    made = {
+        "tok": np.eye(vocab)[tokens],
+        "previous": previous_token_probe(seq),
+        "next_token": next_token_direction(tokens, vocab),
+    }
     if period is not None and "induction" in wanted:
         made["induction"] = induction_probe(seq, period)
     out = {wanted[k]: made[k] for k in ARRAYS if k in wanted}
@@ -148,7 +155,9 @@ def cmd_probe(ns: argparse.Namespace) -> int:
     for k in ARRAYS:
         if k in wanted:
             legs, what = ARRAYS[k]
-            print(f"    {(wanted[k] + legs).ljust(width)}  {str(made[k].shape):8}  {what.format(back=(period or 1) - 1)}")
+            print(
+                f"    {(wanted[k] + legs).ljust(width)}  {str(made[k].shape):8}  {what.format(back=(period or 1) - 1)}"
+            )
     for n in notes:
         print(f"    {n}")
     sys.stdout.flush()
@@ -157,20 +166,36 @@ def cmd_probe(ns: argparse.Namespace) -> int:
 
 def add_probe_parser(sub: argparse._SubParsersAction) -> None:
     """Register `probe` on the CLI's subparsers."""
-    p = sub.add_parser("probe", help="write attribution metrics for a token input (induction and previous-token "
-                                     "probes, next-token direction) to an .npz for `weights`")
+    p = sub.add_parser(
+        "probe",
+        help="write attribution metrics for a token input (induction and previous-token "
+        "probes, next-token direction) to an .npz for `weights`",
+    )
     p.add_argument("output", help="the .npz file to write")
-    p.add_argument("--tokens", metavar="FILE",
-                   help="the input: token ids in a text file (spaces, commas, newlines) or a .npy")
+    p.add_argument(
+        "--tokens", metavar="FILE", help="the input: token ids in a text file (spaces, commas, newlines) or a .npy"
+    )
     p.add_argument("--vocab", type=int, metavar="V", help="vocabulary size (default with --tokens: largest id + 1)")
-    p.add_argument("--period", type=int, metavar="P",
-                   help="random input: P random tokens, repeated; with --tokens: the distance back to the "
-                        "earlier copy (default: the tokens' smallest period)")
+    p.add_argument(
+        "--period",
+        type=int,
+        metavar="P",
+        help="random input: P random tokens, repeated; with --tokens: the distance back to the "
+        "earlier copy (default: the tokens' smallest period)",
+    )
     p.add_argument("--repeats", type=int, default=2, help="random input: how many copies (default 2)")
     p.add_argument("--seed", type=int, default=0, help="random input: the seed (default 0)")
-    p.add_argument("--seq", type=int, metavar="N",
-                   help="positions (the model's context): random input repeated to N positions; with "
-                        "--tokens, checked against the file")
-    p.add_argument("--arrays", type=parse_arrays, metavar="KIND[=NAME],...",
-                   help=f"which arrays to write and their names (kinds: {', '.join(ARRAYS)}; default all)")
+    p.add_argument(
+        "--seq",
+        type=int,
+        metavar="N",
+        help="positions (the model's context): random input repeated to N positions; with "
+        "--tokens, checked against the file",
+    )
+    p.add_argument(
+        "--arrays",
+        type=parse_arrays,
+        metavar="KIND[=NAME],...",
+        help=f"which arrays to write and their names (kinds: {', '.join(ARRAYS)}; default all)",
+    )
     p.set_defaults(func=cmd_probe)

@@ -28,7 +28,9 @@ def cmd_simplify(ns: argparse.Namespace) -> int:
         names = ns.names or list(program.lets)
         missing = [n for n in names if n not in program.lets]
         if missing:
-            raise DiagalgError(f"{ns.file}: no let named {', '.join(missing)} (lets: {', '.join(program.lets) or 'none'})")
+            raise DiagalgError(
+                f"{ns.file}: no let named {', '.join(missing)} (lets: {', '.join(program.lets) or 'none'})"
+            )
         targets = [(n, program.lets[n].expr) for n in names]
         if not ns.names:
             from ..program import ShowStmt
@@ -52,8 +54,8 @@ def cmd_simplify(ns: argparse.Namespace) -> int:
 
 
 def cmd_scores(ns: argparse.Namespace) -> int:
-    from ..scores import composition_scores, format_table, layers_from_arrays, random_baseline
     from ..checkpoints import from_transformerlens, is_transformerlens, load_state_dict
+    from ..scores import composition_scores, format_table, layers_from_arrays, random_baseline
     from ..weights import WeightsError
 
     notes: list[str] = []
@@ -64,8 +66,9 @@ def cmd_scores(ns: argparse.Namespace) -> int:
             arrays = from_transformerlens(tl, ns.weights, fold_ln=ns.fold_ln, center_unembed=False)
             notes += _tl_notes(tl, arrays, ns.fold_ln)
         elif ns.fold_ln:
-            raise WeightsError(f"{ns.weights}: --fold-ln needs a TransformerLens state dict "
-                               "(embed.W_E, blocks.0.attn.W_Q, ...)")
+            raise WeightsError(
+                f"{ns.weights}: --fold-ln needs a TransformerLens state dict (embed.W_E, blocks.0.attn.W_Q, ...)"
+            )
         layers = layers_from_arrays(arrays)
     except (WeightsError, ValueError) as e:
         raise DiagalgError(f"{ns.weights}: {e}" if not str(e).startswith(ns.weights) else str(e)) from None
@@ -80,24 +83,35 @@ def cmd_scores(ns: argparse.Namespace) -> int:
     digits = None if ns.full else ns.digits
     if ns.detect is not None:
         if any(k.startswith(("ln1w", "lnfw", "Win")) for k in arrays):
-            raise DiagalgError(f"{ns.weights}: --detect runs attention-only models without layer norm; this "
-                               "checkpoint has " + ("MLPs" if any(k.startswith("Win") for k in arrays)
-                                                    else "layer norm") + " (bind it to a standard model "
-                               "and check its attention patterns there)")
+            raise DiagalgError(
+                f"{ns.weights}: --detect runs attention-only models without layer norm; this "
+                "checkpoint has "
+                + ("MLPs" if any(k.startswith("Win") for k in arrays) else "layer norm")
+                + " (bind it to a standard model "
+                "and check its attention patterns there)"
+            )
         if "WE" not in arrays or "WP" not in arrays:
-            raise DiagalgError(f"{ns.weights}: --detect runs the model: it needs WE[vocab, d_model] and "
-                               "WP[seq, d_model]")
+            raise DiagalgError(
+                f"{ns.weights}: --detect runs the model: it needs WE[vocab, d_model] and WP[seq, d_model]"
+            )
         if not 1 <= ns.detect or 2 * ns.detect > arrays["WP"].shape[0]:
-            raise DiagalgError(f"--detect {ns.detect}: two copies need 2 x {ns.detect} positions, "
-                               f"but WP has {arrays['WP'].shape[0]}")
+            raise DiagalgError(
+                f"--detect {ns.detect}: two copies need 2 x {ns.detect} positions, but WP has {arrays['WP'].shape[0]}"
+            )
         b_out = {L.index: arrays[f"bO{L.index}"] for L in layers if f"bO{L.index}" in arrays}
         rows = head_detectors(layers, arrays["WE"], arrays["WP"], ns.detect, seed=ns.seed, b_out=b_out)
         if ns.json:
             import json
 
             for r in rows:
-                print(json.dumps({"head": name(int(r["layer"]), int(r["head"])),
-                                  **{k: r[k] for k in ("previous", "induction", "duplicate")}}))
+                print(
+                    json.dumps(
+                        {
+                            "head": name(int(r["layer"]), int(r["head"])),
+                            **{k: r[k] for k in ("previous", "induction", "duplicate")},
+                        }
+                    )
+                )
         else:
             print(f"head detectors: mean attention on {ns.detect} random tokens repeated twice (seed {ns.seed})")
             sys.stdout.write(format_detectors(rows, name, digits))
@@ -130,7 +144,9 @@ def _write_score_values(path: str, scores: Any, layers: Any, numbering: str) -> 
     def layer_name(index: int) -> str:
         return f"L{index}" if numbering == "file" else f"L{position[index]}"
 
-    panels = [heatmap_panel(title, rows, cols, m, "value") for title, rows, cols, m in score_matrices(scores, layer_name)]
+    panels = [
+        heatmap_panel(title, rows, cols, m, "value") for title, rows, cols, m in score_matrices(scores, layer_name)
+    ]
     with open(path, "w", encoding="utf-8") as f:
         f.write(standalone(panels, source="composition scores (the paper's formula, Frobenius norms), 0 to 1"))
     print(f"wrote {path}")
@@ -142,13 +158,17 @@ def _tl_notes(tl: dict[str, Any], arrays: dict[str, Any], folded: bool) -> list[
 
     notes = []
     if any(np.any(v) for k, v in arrays.items() if k[:2] in ("bQ", "bK", "bV")):
-        notes.append("biases: b_Q, b_K, b_V are in the scores (affine maps, homogeneous coordinates); "
-                     "b_O is a constant each layer writes, no head's, and is in no score")
+        notes.append(
+            "biases: b_Q, b_K, b_V are in the scores (affine maps, homogeneous coordinates); "
+            "b_O is a constant each layer writes, no head's, and is in no score"
+        )
     if "ln_final.w" in tl:
-        notes.append("layer norm: folded into the weights (--fold-ln), its normalisation not in the scores"
-                     if folded else
-                     "layer norm: not folded, the scores are of the raw weights (--fold-ln folds ln.w and ln.b in "
-                     "as TransformerLens does)")
+        notes.append(
+            "layer norm: folded into the weights (--fold-ln), its normalisation not in the scores"
+            if folded
+            else "layer norm: not folded, the scores are of the raw weights (--fold-ln folds ln.w and ln.b in "
+            "as TransformerLens does)"
+        )
     if any(".mlp." in k for k in tl):
         notes.append("MLPs: not in the scores (they compose heads through the residual stream directly)")
     return notes
@@ -179,7 +199,7 @@ def cmd_export(ns: argparse.Namespace) -> int:
     else:
         sys.stdout.write(exported.code)
     if exported.check.startswith("CHECK FAILED"):
-        print(f"diagalg: internal error: the exported code {exported.check[len('CHECK FAILED '):]}", file=sys.stderr)
+        print(f"diagalg: internal error: the exported code {exported.check[len('CHECK FAILED ') :]}", file=sys.stderr)
         return 3
     return 0
 
@@ -205,44 +225,78 @@ def add_tool_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--unchecked", action="store_true", help="do not verify each rewrite numerically")
     s.set_defaults(func=cmd_simplify)
     k = sub.add_parser("scores", help="Q/K/V composition scores between the attention heads of a weights file")
-    k.add_argument("weights", help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d]), "
-                        "or a TransformerLens state dict (.safetensors or .npz)")
-    k.add_argument("--fold-ln", action="store_true",
-                   help="TransformerLens checkpoint: fold layer norm into the weights first (fold_layer_norm)")
+    k.add_argument(
+        "weights",
+        help=".npz with WQ1, WK1, WV1, WO1, WQ2, ... ([heads, d_model, d_head]; WO [h, dh, d]), "
+        "or a TransformerLens state dict (.safetensors or .npz)",
+    )
+    k.add_argument(
+        "--fold-ln",
+        action="store_true",
+        help="TransformerLens checkpoint: fold layer norm into the weights first (fold_layer_norm)",
+    )
     k.add_argument("--seed", type=int, default=0, help="seed of the random-weight baseline")
     k.add_argument("--samples", type=int, default=16, help="random layers drawn for the baseline")
-    k.add_argument("--json", action="store_true",
-                   help="one JSON object per pair and kind: kind, from, to, score, baseline, above")
-    k.add_argument("--ranked", action="store_true",
-                   help="every score largest first, those above the random baseline marked *")
-    k.add_argument("--above", action="store_true",
-                   help="only the scores above the baseline (random mean + 2 std), ranked")
+    k.add_argument(
+        "--json", action="store_true", help="one JSON object per pair and kind: kind, from, to, score, baseline, above"
+    )
+    k.add_argument(
+        "--ranked", action="store_true", help="every score largest first, those above the random baseline marked *"
+    )
+    k.add_argument(
+        "--above", action="store_true", help="only the scores above the baseline (random mean + 2 std), ranked"
+    )
     k.add_argument("--top", type=int, metavar="N", help="with --ranked/--above: the first N lines")
     k.add_argument("--digits", type=int, default=4, help="decimals printed (default 4)")
-    k.add_argument("--values", metavar="FILE.svg",
-                   help="also draw the scores as heatmaps, one per kind and pair of layers, to FILE.svg")
+    k.add_argument(
+        "--values",
+        metavar="FILE.svg",
+        help="also draw the scores as heatmaps, one per kind and pair of layers, to FILE.svg",
+    )
     k.add_argument("--full", action="store_true", help="full precision (shortest exact float repr)")
-    k.add_argument("--numbering", choices=("tl", "file"), default="tl",
-                   help="tl (default): TransformerLens names, layers from 0 (L0H3); "
-                        "file: the file's layer numbers (L1.H3, as before)")
-    k.add_argument("--detect", type=int, metavar="PERIOD",
-                   help="instead: head detectors (previous-token, induction, duplicate-token scores) "
-                        "on PERIOD random tokens repeated twice (needs WE and WP)")
+    k.add_argument(
+        "--numbering",
+        choices=("tl", "file"),
+        default="tl",
+        help="tl (default): TransformerLens names, layers from 0 (L0H3); "
+        "file: the file's layer numbers (L1.H3, as before)",
+    )
+    k.add_argument(
+        "--detect",
+        type=int,
+        metavar="PERIOD",
+        help="instead: head detectors (previous-token, induction, duplicate-token scores) "
+        "on PERIOD random tokens repeated twice (needs WE and WP)",
+    )
     k.set_defaults(func=cmd_scores)
     x = sub.add_parser("export", help="print a Python function computing a let (numpy, torch or einsum)")
     x.add_argument("file", help=".diag file")
     x.add_argument("name", help="the let (or tensor) to export")
-    x.add_argument("--to", choices=("numpy", "torch", "einsum"), default="numpy",
-                   help="numpy (default): opt_einsum on numpy arrays; torch: on torch tensors; "
-                        "einsum: the equations, operands and paths as data")
-    x.add_argument("--sizes", type=parse_dims, metavar="NAME=SIZE,...",
-                   help="sizes the contraction paths are optimised for (default: concrete "
-                        "dimensions as declared, symbolic ones 64)")
-    x.add_argument("--unchecked", action="store_true",
-                   help="do not run the code once on random tensors against diagalg's evaluation")
-    x.add_argument("--simplify", action="store_true",
-                   help="export the simplified form (default rules, lets unfolded), with the FLOPs of both "
-                        "forms and the declared properties it relies on, checked at run time")
+    x.add_argument(
+        "--to",
+        choices=("numpy", "torch", "einsum"),
+        default="numpy",
+        help="numpy (default): opt_einsum on numpy arrays; torch: on torch tensors; "
+        "einsum: the equations, operands and paths as data",
+    )
+    x.add_argument(
+        "--sizes",
+        type=parse_dims,
+        metavar="NAME=SIZE,...",
+        help="sizes the contraction paths are optimised for (default: concrete "
+        "dimensions as declared, symbolic ones 64)",
+    )
+    x.add_argument(
+        "--unchecked",
+        action="store_true",
+        help="do not run the code once on random tensors against diagalg's evaluation",
+    )
+    x.add_argument(
+        "--simplify",
+        action="store_true",
+        help="export the simplified form (default rules, lets unfolded), with the FLOPs of both "
+        "forms and the declared properties it relies on, checked at run time",
+    )
     x.add_argument("-o", "--output", metavar="FILE", help="write the code to FILE instead of printing it")
     x.set_defaults(func=cmd_export)
     r = sub.add_parser("repl", help="interactive session: type statements, see results")

@@ -23,5 +23,12 @@ from .load import (
     parse_show,
 )
 
-__all__ = ["Loader", "expression_of_name", "load_program", "parse_expression", "parse_pair",
-           "parse_program", "parse_show"]
+__all__ = [
+    "Loader",
+    "expression_of_name",
+    "load_program",
+    "parse_expression",
+    "parse_pair",
+    "parse_program",
+    "parse_show",
+]

@@ -33,10 +33,10 @@ from ..model import (
     Diagram,
     Expr,
     FuncDecl,
+    IndexOp,
     Node,
     Op,
     ReshapeOp,
-    IndexOp,
     ShiftOp,
     TensorOp,
     Term,
@@ -83,14 +83,17 @@ class Scope:
         elif not self.env.same_dim(old, dim):
             from ..printing import scalar_text
 
-            raise error_at(f"label '{label}' has dimension {scalar_text(old)} elsewhere but "
-                           f"{scalar_text(dim)} here", pos)
+            raise error_at(
+                f"label '{label}' has dimension {scalar_text(old)} elsewhere but {scalar_text(dim)} here", pos
+            )
 
     def dim_of(self, label: str) -> sympy.Expr:
         d = self.label_dims.get(label)
         if d is None:
-            raise error_at(f"cannot infer the dimension of label '{label}' (write {label}: n where it is bound)",
-                           self.label_first.get(label, A.NOWHERE))
+            raise error_at(
+                f"cannot infer the dimension of label '{label}' (write {label}: n where it is bound)",
+                self.label_first.get(label, A.NOWHERE),
+            )
         return d
 
     def resolve_groups(self) -> None:
@@ -115,8 +118,9 @@ class Scope:
         return [l for l in self.order if l in labels]
 
     # ------------------------------------------------------------------ entry points
-    def lower_top(self, node: A.Node, outputs: list[str] | None = None,
-                  output_pos: dict[str, A.Pos] | None = None) -> Expr:
+    def lower_top(
+        self, node: A.Node, outputs: list[str] | None = None, output_pos: dict[str, A.Pos] | None = None
+    ) -> Expr:
         """``node`` as a model expression. With ``outputs`` (a let's listed labels) those
         labels are free, in that order, and every other label is summed."""
         ir = self.stage_a(node)
@@ -125,8 +129,9 @@ class Scope:
             used = set(self.order)
             for l in outputs:
                 if l not in used:
-                    raise error_at(f"label '{l}' is listed but not used by the expression",
-                                   (output_pos or {}).get(l, node.pos))
+                    raise error_at(
+                        f"label '{l}' is listed but not used by the expression", (output_pos or {}).get(l, node.pos)
+                    )
         return self.close_sum(ir, node.pos, outputs=outputs)
 
     def lower_pair(self, lhs: A.Node, rhs: A.Node) -> tuple[Expr, Expr]:
@@ -162,8 +167,9 @@ class Scope:
             for item in node.items:
                 if item.tag is not None:
                     if item.tag in tags:
-                        raise error_at(f"summand tag '{item.tag}' is already used in this file",
-                                       item.tag_pos or item.pos)
+                        raise error_at(
+                            f"summand tag '{item.tag}' is already used in this file", item.tag_pos or item.pos
+                        )
                     tags.add(item.tag)
                 summands.append(ISummand(item.pos, item.sign, item.tag, self.product(item.expr)))
             return ISum(node.pos, summands)
@@ -188,8 +194,12 @@ class Scope:
             raise error_at("can only divide by a scalar (numbers and dimensions)", node.pos)
         if isinstance(node, A.Product):
             for f in node.factors:
-                if self.keep_products and isinstance(f.expr, A.Product) and f.op != "/" \
-                        and try_scalar(self.program, f.expr) is None:
+                if (
+                    self.keep_products
+                    and isinstance(f.expr, A.Product)
+                    and f.op != "/"
+                    and try_scalar(self.program, f.expr) is None
+                ):
                     # a parenthesised product (juxtaposition nests only through parentheses)
                     prod.atoms.append(ISum(f.expr.pos, [ISummand(f.expr.pos, 1, None, self.product(f.expr))]))
                     continue
@@ -207,8 +217,14 @@ class Scope:
         prod.atoms.append(self.atom(node))
 
     # ------------------------------------------------------------------ atoms
-    def bind_args(self, owner: str, legs: tuple[str, ...], dims: tuple[sympy.Expr, ...],
-                  args: tuple[A.Arg, ...] | None, pos: A.Pos) -> tuple[list[str], list[A.Pos]]:
+    def bind_args(
+        self,
+        owner: str,
+        legs: tuple[str, ...],
+        dims: tuple[sympy.Expr, ...],
+        args: tuple[A.Arg, ...] | None,
+        pos: A.Pos,
+    ) -> tuple[list[str], list[A.Pos]]:
         """Labels for each leg (in ``legs`` order); records label dimensions."""
         reject_selection(args, owner)
         if args is None:
@@ -220,9 +236,11 @@ class Scope:
                 raise error_at("bind all legs by name or none", args[0].pos)
             if len(args) != len(legs):
                 were = "were" if len(args) != 1 else "was"
-                raise error_at(f"{owner} has {len(legs)} leg{'s' if len(legs) != 1 else ''} "
-                               f"({', '.join(legs) or 'none'}) but {len(args)} {were} bound",
-                               args[0].pos if args else pos)
+                raise error_at(
+                    f"{owner} has {len(legs)} leg{'s' if len(legs) != 1 else ''} "
+                    f"({', '.join(legs) or 'none'}) but {len(args)} {were} bound",
+                    args[0].pos if args else pos,
+                )
             if named:
                 by_leg: dict[str, A.Arg] = {}
                 for a in args:
@@ -242,8 +260,11 @@ class Scope:
                     if not self.env.same_dim(given, d):
                         from ..printing import scalar_text
 
-                        raise error_at(f"label '{a.label}' is written with dimension {scalar_text(given)} "
-                                       f"but binds a leg of dimension {scalar_text(d)}", a.pos)
+                        raise error_at(
+                            f"label '{a.label}' is written with dimension {scalar_text(given)} "
+                            f"but binds a leg of dimension {scalar_text(d)}",
+                            a.pos,
+                        )
         for l, p, d in zip(labels, poss, dims):
             self.see_label(l, p, d)
         return labels, poss
@@ -276,8 +297,9 @@ class Scope:
             dim = self.dim_of(labels[0])
             size = sympy.sympify(dim).xreplace(self.env.concrete_subs())
             if size.is_Integer and value >= int(size):
-                raise error_at(f"onehot({value}) is outside '{labels[0]}', of dimension {size} "
-                               f"(values 0 to {int(size) - 1})", pos)
+                raise error_at(
+                    f"onehot({value}) is outside '{labels[0]}', of dimension {size} (values 0 to {int(size) - 1})", pos
+                )
             return IndexOp(value, dim)
 
         return IAtom(node.pos, labels, build)
@@ -289,8 +311,11 @@ class Scope:
             conj = t.wrappers.count("conj") % 2 == 1
             inv = t.wrappers.count("inv")
             if inv and not decl.invertible:
-                raise error_at(f"inv({name}): '{name}' is not declared invertible, unitary or posdef "
-                               f"(or write inv({name}[i, j]) for the inverse of the expression)", t.pos)
+                raise error_at(
+                    f"inv({name}): '{name}' is not declared invertible, unitary or posdef "
+                    f"(or write inv({name}[i, j]) for the inverse of the expression)",
+                    t.pos,
+                )
             return "tensor", tensor_op(decl, conj, inv)
         if name in self.program.lets:
             if "inv" in t.wrappers:
@@ -403,8 +428,9 @@ class Scope:
                 raise error_at("pow's exponent must be a scalar", node.args[1].pos)
         labels = self.predict_free(ir)
 
-        def make(ir: ISum = ir, fn: str = fn, param: sympy.Expr | None = param,
-                 pos: A.Pos = arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
+        def make(
+            ir: ISum = ir, fn: str = fn, param: sympy.Expr | None = param, pos: A.Pos = arg.pos
+        ) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             return inner, (lambda inner: BubbleOp(fn, inner, (), param))
 
@@ -426,8 +452,9 @@ class Scope:
         if spec.drops_axes:
             labels = [l for l in labels if l not in axes]
 
-        def make(ir: ISum = ir, fn: str = node.fn, axes: tuple[str, ...] = axes,
-                 pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
+        def make(
+            ir: ISum = ir, fn: str = node.fn, axes: tuple[str, ...] = axes, pos: A.Pos = node.arg.pos
+        ) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             if fn == "causal" and not self.env.same_dim(inner.free_dims[axes[0]], inner.free_dims[axes[1]]):
                 raise error_at("causal[q, k]: q and k must have one dimension", node.pos)
@@ -441,31 +468,41 @@ class Scope:
         if f is None and base != node.fname and base in self.program.funcs:
             f, order = self.program.funcs[base], len(node.fname) - len(base)  # f'': f's 2nd derivative
         if f is not None and len(node.dlegs) != order:
-            raise error_at(f"{node.fname}[a -> b{', c' * order}] takes {order} derivative label"
-                           f"{'s' if order != 1 else ''} after the output label (one per prime)", node.pos)
+            raise error_at(
+                f"{node.fname}[a -> b{', c' * order}] takes {order} derivative label"
+                f"{'s' if order != 1 else ''} after the output label (one per prime)",
+                node.pos,
+            )
         if f is None:
             if node.fname in self.program.tensors or node.fname in self.program.lets:
                 raise error_at(f"'{node.fname}' is not a function (declare it with `func`)", node.pos)
-            raise error_at(f"undeclared function '{node.fname}'{did_you_mean(node.fname, self.program.funcs)}",
-                           node.pos)
+            raise error_at(
+                f"undeclared function '{node.fname}'{did_you_mean(node.fname, self.program.funcs)}", node.pos
+            )
         ir = self.stage_a(node.arg)
         labels = self.predict_free(ir)
         if node.src.name not in labels:
-            raise error_at(f"{node.fname}[{node.src.name} -> ...]: label '{node.src.name}' is not free in its argument",
-                           node.src.pos)
+            raise error_at(
+                f"{node.fname}[{node.src.name} -> ...]: label '{node.src.name}' is not free in its argument",
+                node.src.pos,
+            )
         if node.dst.name in labels and node.dst.name != node.src.name:
             raise error_at(f"label '{node.dst.name}' is already free in the argument", node.dst.pos)
         dlegs = [d.name for d in node.dlegs]
         for k, d in enumerate(node.dlegs):
             if (d.name in labels and d.name != node.src.name) or d.name in [node.dst.name] + dlegs[:k]:
-                raise error_at(f"derivative label '{d.name}' must be new (not free in the argument, "
-                               f"not the output label, not repeated)", d.pos)
+                raise error_at(
+                    f"derivative label '{d.name}' must be new (not free in the argument, "
+                    f"not the output label, not repeated)",
+                    d.pos,
+                )
         self.see_label(node.src.name, node.src.pos, f.in_dim)
         out_labels = [l for l in labels if l != node.src.name] + [node.dst.name] + dlegs
         param = sympy.Integer(order) if order else None
 
-        def make(ir: ISum = ir, f: FuncDecl = f, src: str = node.src.name,
-                 pos: A.Pos = node.arg.pos) -> tuple[Expr, Callable[[Expr], Op]]:
+        def make(
+            ir: ISum = ir, f: FuncDecl = f, src: str = node.src.name, pos: A.Pos = node.arg.pos
+        ) -> tuple[Expr, Callable[[Expr], Op]]:
             inner = self.close_sum(ir, pos)
             return inner, (lambda inner: BubbleOp("func", inner, (src,), param, f))
 
@@ -510,8 +547,9 @@ class Scope:
         self.see_label(new, node.new.pos, None)
         out_labels = [l for l in labels if l not in parts] + [new]
 
-        def make(ir: ISum = ir, parts: list[str] = parts, new: str = new,
-                 pos: A.Pos = node.arg.pos) -> tuple[Expr, None]:
+        def make(
+            ir: ISum = ir, parts: list[str] = parts, new: str = new, pos: A.Pos = node.arg.pos
+        ) -> tuple[Expr, None]:
             inner = self.close_sum(ir, pos)
             return self.reshaped(inner, parts, new, self.dim_of(new), grouping=True), None
 
@@ -532,15 +570,19 @@ class Scope:
             self.see_label(p.label, p.pos, dim_expr(self.program, p.dim))
         out_labels = [l for l in labels if l != whole] + parts
 
-        def make(ir: ISum = ir, parts: list[str] = parts, whole: str = whole,
-                 pos: A.Pos = node.arg.pos) -> tuple[Expr, None]:
+        def make(
+            ir: ISum = ir, parts: list[str] = parts, whole: str = whole, pos: A.Pos = node.arg.pos
+        ) -> tuple[Expr, None]:
             inner = self.close_sum(ir, pos)
             want = sympy.Mul(*[self.dim_of(p) for p in parts])
             if not self.env.same_dim(inner.free_dims[whole], want):
                 from ..printing import scalar_text
 
-                raise error_at(f"split: |{whole}| = {scalar_text(inner.free_dims[whole])} is not "
-                               f"{' * '.join(scalar_text(self.dim_of(p)) for p in parts)}", node.pos)
+                raise error_at(
+                    f"split: |{whole}| = {scalar_text(inner.free_dims[whole])} is not "
+                    f"{' * '.join(scalar_text(self.dim_of(p)) for p in parts)}",
+                    node.pos,
+                )
             return self.reshaped(inner, parts, whole, inner.free_dims[whole], grouping=False), None
 
         return IScopedAtom(node.pos, out_labels, make)
@@ -591,8 +633,9 @@ class Scope:
                 raise error_at(f"diff by '{t.name}': differentiate by a declared tensor, not a let", t.pos)
             raise error_at(f"undeclared name '{t.name}'{did_you_mean(t.name, self.program.tensors)}", t.pos)
         op = tensor_op(self.program.tensors[t.name])
-        wrt_labels, poss = self.bind_args(op.text(), op.ports, tuple(op.port_dim(p) for p in op.ports),
-                                          node.wrt.args, node.wrt.pos)
+        wrt_labels, poss = self.bind_args(
+            op.text(), op.ports, tuple(op.port_dim(p) for p in op.ports), node.wrt.args, node.wrt.pos
+        )
         mentioned = set()
         for s in ir.summands:
             mentioned |= set(s.prod.mentioned())
@@ -621,8 +664,7 @@ class Scope:
         return [l for l in self.order if l in counts] + sorted(l for l in counts if l not in self.label_first)
 
     # ------------------------------------------------------------------ stage B: closing
-    def close_sum(self, ir: ISum, pos: A.Pos, outputs: list[str] | None = None,
-                  forced: set[str] | None = None) -> Expr:
+    def close_sum(self, ir: ISum, pos: A.Pos, outputs: list[str] | None = None, forced: set[str] | None = None) -> Expr:
         """A top-level (scope) sum: each summand closed with nothing outside."""
         forced = set(forced or ())
         summed_unlisted = outputs is not None
@@ -659,8 +701,9 @@ class Scope:
                     parts.append(f"{', '.join(missing)} free in the first summand but not here")
                 raise error_at("summands have different free labels: " + "; ".join(parts), p)
 
-    def close_product(self, prod: IProd, outside: Counter, forced: set[str],
-                      summed_unlisted: bool = False) -> tuple[sympy.Expr, Diagram]:
+    def close_product(
+        self, prod: IProd, outside: Counter, forced: set[str], summed_unlisted: bool = False
+    ) -> tuple[sympy.Expr, Diagram]:
         """Build the diagram of one product term.
 
         ``outside`` counts uses of labels outside this product (in an enclosing
@@ -708,13 +751,17 @@ class Scope:
                 if not inner.terms:
                     coeff = sympy.Integer(0)
                     continue
-                if self.keep_products and len(inner.terms) == 1 and sum(
-                        not isinstance(n.op, CopyTensor) for n in inner.terms[0].diagram.nodes) >= 2:
+                if (
+                    self.keep_products
+                    and len(inner.terms) == 1
+                    and sum(not isinstance(n.op, CopyTensor) for n in inner.terms[0].diagram.nodes) >= 2
+                ):
                     ports = tuple(inner.labels)
                     nodes.append(Node(BoxOp(inner, ports), ports))
                     continue
-                coeff, sub_nodes = self._inline_or_box(inner, {l: l for l in port_list}, coeff, dims,
-                                                       merges, used_names, a.pos)
+                coeff, sub_nodes = self._inline_or_box(
+                    inner, {l: l for l in port_list}, coeff, dims, merges, used_names, a.pos
+                )
                 nodes.extend(sub_nodes)
 
         # label status
@@ -740,15 +787,23 @@ class Scope:
             out[FUNC_OUT_PORT] = a.func_out
         return out
 
-    def _inline_or_box(self, inner: Expr, port_labels: dict[str, str], coeff: sympy.Expr,
-                       dims: dict[str, sympy.Expr], merges: list[tuple[str, str]], used_names: set[str],
-                       pos: A.Pos) -> tuple[sympy.Expr, list[Node]]:
+    def _inline_or_box(
+        self,
+        inner: Expr,
+        port_labels: dict[str, str],
+        coeff: sympy.Expr,
+        dims: dict[str, sympy.Expr],
+        merges: list[tuple[str, str]],
+        used_names: set[str],
+        pos: A.Pos,
+    ) -> tuple[sympy.Expr, list[Node]]:
         """A single-term inner expression is inlined into the product; a sum stays a box."""
         if len(inner.terms) == 1:
             t = inner.terms[0]
             outer = Diagram.build((), dims, {})
             sub_nodes, new_dims, sub_merges = inline_diagram(
-                outer, {l: port_labels[l] for l in t.diagram.labels}, t.diagram, used_names)
+                outer, {l: port_labels[l] for l in t.diagram.labels}, t.diagram, used_names
+            )
             dims.update(new_dims)
             merges.extend(sub_merges)
             return coeff * t.coeff, sub_nodes
@@ -773,8 +828,11 @@ class Scope:
                 users = [l in t.diagram.labels for t in terms]
                 if not all(users):
                     s = a.summands[users.index(False)]
-                    raise error_at(f"label '{l}' is used once outside this sum but not in every summand: after "
-                                   f"distributing, it would be free in some terms and summed in others", s.pos)
+                    raise error_at(
+                        f"label '{l}' is used once outside this sum but not in every summand: after "
+                        f"distributing, it would be free in some terms and summed in others",
+                        s.pos,
+                    )
         # every term must expose every port: a summand that does not use a shared
         # label gets it as an untouched edge (all-ones, harmless on a contracted label)
         fixed: list[Term] = []

@@ -42,8 +42,9 @@ class Loader:
         #: the files being loaded, outermost first (an import of one of them is a cycle)
         self.loading: list[Path] = []
 
-    def load_file(self, path: Path, display: str, program: Program | None = None,
-                  run_statements: bool = True) -> Program:
+    def load_file(
+        self, path: Path, display: str, program: Program | None = None, run_statements: bool = True
+    ) -> Program:
         """Read ``path`` (shown in messages as ``display``) and load it into ``program``
         (a new one if None). Raises SourceError, also for a file that is not UTF-8."""
         try:
@@ -52,14 +53,15 @@ class Loader:
             raw = path.read_bytes()
             line = raw[: e.start].count(b"\n") + 1
             line_start = raw.rfind(b"\n", 0, e.start) + 1
-            col = len(raw[line_start:e.start].decode("utf-8", errors="replace")) + 1
+            col = len(raw[line_start : e.start].decode("utf-8", errors="replace")) + 1
             shown = raw.decode("utf-8", errors="replace")  # the line is shown with U+FFFD for bad bytes
             raise SourceError("file is not UTF-8 text", line, col, display, shown) from None
         # a byte-order mark (written by some editors) is not part of the text
         return self.load_text(text.removeprefix("\ufeff"), display, path, program, run_statements)
 
-    def load_text(self, text: str, display: str, path: Path | None, program: Program | None = None,
-                  run_statements: bool = True) -> Program:
+    def load_text(
+        self, text: str, display: str, path: Path | None, program: Program | None = None, run_statements: bool = True
+    ) -> Program:
         """Parse and lower ``text`` into ``program`` (a new one if None). ``path`` is the
         file the text is (imports, weights and drawings resolve next to it; None: the
         working directory); with ``run_statements`` False only declarations, lets and
@@ -108,8 +110,9 @@ def parse_program(text: str, path: str = "<input>", base_dir: str | Path | None 
     return Loader().load_text(text, path, module_path, Program(path))
 
 
-def _lower_fragment(program: Program, text: str, start: Fragment, path: str, tags: set[str],
-                    lower: Callable[[Scope, Any], T]) -> T:
+def _lower_fragment(
+    program: Program, text: str, start: Fragment, path: str, tags: set[str], lower: Callable[[Scope, Any], T]
+) -> T:
     """Parse ``text`` by the fragment rule ``start`` and lower it with ``lower(scope, node)``
     in ``program``'s declarations, recording summand tags in ``tags``. Errors are
     located in ``text`` shown as ``path``."""
@@ -130,8 +133,7 @@ def parse_expression(program: Program, text: str) -> Expr:
     as one line. Raises SourceError positioned in ``text`` (shown as ``<expr>``)."""
     if "\n" in text.strip():
         text = " ".join(text.split())
-    return _lower_fragment(program, text, "expr_input", "<expr>", set(),
-                           lambda scope, node: scope.lower_top(node))
+    return _lower_fragment(program, text, "expr_input", "<expr>", set(), lambda scope, node: scope.lower_top(node))
 
 
 def parse_pair(program: Program, lhs: str, rhs: str) -> tuple[Expr, Expr]:

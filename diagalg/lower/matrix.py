@@ -19,9 +19,9 @@ from .. import ast as A
 from ..bubbles.matrix import default_roles, matrix_op, square_problem
 from ..model import Expr, Op
 from ..powers import relabel_expr
+from ..program import LetDef
 from .ir import IScopedAtom, ISum
 from .scalars import error_at
-from ..program import LetDef
 
 #: the scope (:class:`diagalg.lower.expr.Scope`), not imported: expr imports this module
 Scope = Any
@@ -39,8 +39,11 @@ def _roles(node: A.MatrixCall, labels: list[str]) -> tuple[tuple[str, ...], tupl
         found = default_roles(labels)
         if found is None:
             have = ", ".join(labels) if labels else "none"
-            raise error_at(f"{fn}(E) needs an E with two free labels (E has {len(labels)}: {have}); "
-                           f"for more, name which map to which: {fn}[k, l -> i, j](E)", node.pos)
+            raise error_at(
+                f"{fn}(E) needs an E with two free labels (E has {len(labels)}: {have}); "
+                f"for more, name which map to which: {fn}[k, l -> i, j](E)",
+                node.pos,
+            )
         return found
     ins = tuple(l.name for l in node.inputs)
     outs = tuple(l.name for l in node.outputs)
@@ -51,8 +54,11 @@ def _roles(node: A.MatrixCall, labels: list[str]) -> tuple[tuple[str, ...], tupl
         raise error_at(f"{fn}[... -> ...] lists a label twice", node.pos)
     missing = [l for l in labels if l not in ins + outs]
     if missing:
-        raise error_at(f"{fn}[... -> ...] gives no role to the free label{'s' if len(missing) > 1 else ''} "
-                       f"{', '.join(missing)} of its argument", node.pos)
+        raise error_at(
+            f"{fn}[... -> ...] gives no role to the free label{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} of its argument",
+            node.pos,
+        )
     return ins, outs
 
 
@@ -79,11 +85,14 @@ def let_inverse(scope: Scope, node: A.Bind, let: LetDef) -> IScopedAtom:
     binds a to the input leg and b to the output leg, as for a declared tensor."""
     target = node.target
     if target.wrappers != ("inv",):
-        raise error_at(f"only inv(...) of a let is supported, not {'(' .join(target.wrappers)}(...)", target.pos)
+        raise error_at(f"only inv(...) of a let is supported, not {'('.join(target.wrappers)}(...)", target.pos)
     if len(let.labels) != 2:
         legs = f"{len(let.labels)} leg{'' if len(let.labels) == 1 else 's'}"
-        raise error_at(f"inv({let.name}): the let has {legs}; write inv[k -> i](...) of its "
-                       f"expression to name which legs map to which", target.pos)
+        raise error_at(
+            f"inv({let.name}): the let has {legs}; write inv[k -> i](...) of its "
+            f"expression to name which legs map to which",
+            target.pos,
+        )
     out_leg, in_leg = let.labels
     sizes = square_problem([let.expr.free_dims[in_leg]], [let.expr.free_dims[out_leg]])
     if sizes:

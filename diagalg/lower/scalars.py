@@ -62,7 +62,7 @@ def _power(base: sympy.Expr, exponent: sympy.Expr, pos: A.Pos) -> sympy.Expr:
         bits = max(int(base.p).bit_length(), int(base.q).bit_length()) * abs(int(exponent))
         if bits > _MAX_BITS:
             raise error_at(f"number too long (more than {MAX_NUMBER_DIGITS} digits)", pos)
-    return _bounded(base ** exponent, pos)
+    return _bounded(base**exponent, pos)
 
 
 def _number(text: str, pos: A.Pos) -> sympy.Expr:
@@ -82,10 +82,8 @@ def try_scalar(program: Program, node: A.Node) -> sympy.Expr | None:
         sym = env.symbols.get(node.name)
         if sym is not None:
             return sym
-        if node.name not in program.tensors and node.name not in program.lets \
-                and node.name not in program.funcs:
-            raise error_at(f"undeclared name '{node.name}'{did_you_mean(node.name, declared_names(program))}",
-                           node.pos)
+        if node.name not in program.tensors and node.name not in program.lets and node.name not in program.funcs:
+            raise error_at(f"undeclared name '{node.name}'{did_you_mean(node.name, declared_names(program))}", node.pos)
         return None
     if isinstance(node, A.Neg):
         v = try_scalar(program, node.expr)
@@ -151,10 +149,12 @@ def dim_expr(program: Program, node: A.Node) -> sympy.Expr:
         if sym is not None and sym not in env.derived and env.concrete.get(sym, 1) >= 1:
             return sym
     value = sympy.sympify(scalar(program, node))
-    if value.as_numer_denom()[1] != 1 or any(not a.is_Integer for a in value.atoms(sympy.Number)) \
-            or value.atoms(sympy.Function):
-        raise error_at("a dimension is built from dimension names and positive integers with + and *",
-                       node.pos)
+    if (
+        value.as_numer_denom()[1] != 1
+        or any(not a.is_Integer for a in value.atoms(sympy.Number))
+        or value.atoms(sympy.Function)
+    ):
+        raise error_at("a dimension is built from dimension names and positive integers with + and *", node.pos)
     v = value.subs(program.env.concrete_subs())
     if v.is_number and (not v.is_Integer or int(v) < 1):
         raise error_at(f"a dimension must be a positive integer, not {v}", node.pos)

@@ -41,8 +41,11 @@ def reject_selection(args: tuple[A.Arg, ...] | None, what: str) -> None:
     """A static error at the first selection in ``args``, where ``what`` cannot take one."""
     for a in args or ():
         if a.value is not None:
-            raise error_at(f"{what} cannot select a value of a leg ({a.label}={a.value}): select on a "
-                           "declared tensor or a let, or use onehot(v)[i]", a.pos)
+            raise error_at(
+                f"{what} cannot select a value of a leg ({a.label}={a.value}): select on a "
+                "declared tensor or a let, or use onehot(v)[i]",
+                a.pos,
+            )
 
 
 class SelectingScope(Protocol):
@@ -53,8 +56,14 @@ class SelectingScope(Protocol):
 
     def resolve_target(self, t: A.Target) -> tuple[str, object]: ...
 
-    def bind_args(self, owner: str, legs: tuple[str, ...], dims: tuple[sympy.Expr, ...],
-                  args: tuple[A.Arg, ...] | None, pos: A.Pos) -> tuple[list[str], list[A.Pos]]: ...
+    def bind_args(
+        self,
+        owner: str,
+        legs: tuple[str, ...],
+        dims: tuple[sympy.Expr, ...],
+        args: tuple[A.Arg, ...] | None,
+        pos: A.Pos,
+    ) -> tuple[list[str], list[A.Pos]]: ...
 
     def dim_of(self, label: str) -> sympy.Expr: ...
 
@@ -83,8 +92,7 @@ def select_atom(scope: SelectingScope, node: A.Bind) -> IScopedAtom:
         if a.value is None:
             continue
         if a.label not in legs:
-            raise error_at(f"{owner} has no leg '{a.label}' to select (its legs: {', '.join(legs) or 'none'})",
-                           a.pos)
+            raise error_at(f"{owner} has no leg '{a.label}' to select (its legs: {', '.join(legs) or 'none'})", a.pos)
         if a.label in selected:
             raise error_at(f"leg '{a.label}' selected twice", a.pos)
         vpos = a.value_pos or a.pos
@@ -92,8 +100,11 @@ def select_atom(scope: SelectingScope, node: A.Bind) -> IScopedAtom:
             raise error_at(f"{a.label}={a.value}: a selected value is an index from 0", vpos)
         size = sympy.sympify(leg_dims[a.label]).xreplace(scope.env.concrete_subs())
         if size.is_Integer and a.value >= int(size):
-            raise error_at(f"{a.label}={a.value} is outside leg '{a.label}' of {owner}, of dimension {size} "
-                           f"(values 0 to {int(size) - 1})", vpos)
+            raise error_at(
+                f"{a.label}={a.value} is outside leg '{a.label}' of {owner}, of dimension {size} "
+                f"(values 0 to {int(size) - 1})",
+                vpos,
+            )
         selected[a.label] = a.value
 
     rest_legs = tuple(l for l in legs if l not in selected)
@@ -102,8 +113,13 @@ def select_atom(scope: SelectingScope, node: A.Bind) -> IScopedAtom:
     if rest_legs or rest_args:
         # only selections written (`W[h=1]`): the other legs are bound to their own names,
         # as a bare `W` is
-        labels, _ = scope.bind_args(f"{owner} (with {', '.join(selected)} selected)", rest_legs,
-                                    tuple(leg_dims[l] for l in rest_legs), rest_args or None, node.pos)
+        labels, _ = scope.bind_args(
+            f"{owner} (with {', '.join(selected)} selected)",
+            rest_legs,
+            tuple(leg_dims[l] for l in rest_legs),
+            rest_args or None,
+            node.pos,
+        )
     bound = dict(zip(rest_legs, labels))
 
     def make() -> tuple[Expr, None]:

@@ -20,6 +20,7 @@ import sympy
 
 from .. import ast as A
 from .. import decompose
+from ..checkpoints import UnknownLayout, bind_checkpoint
 from ..cost import CostError, has_written_order, network
 from ..decompose import FactorUse
 from ..dims import DimConstraint
@@ -27,7 +28,7 @@ from ..distribution import DistributionDecl
 from ..distribution import conflict as distribution_conflict
 from ..engine import unfold
 from ..expand import nested_sums
-from ..model import BoxOp, BubbleOp, DerivOp, Expr, FuncDecl, TensorDecl, Term
+from ..model import Expr, FuncDecl, TensorDecl, Term
 from ..program import (
     AssertStmt,
     CalcStep,
@@ -44,17 +45,26 @@ from ..program import (
     Source,
     UserRule,
 )
-from ..vocabulary import DRAWING_EXTENSIONS as EXTENSIONS
-from ..vocabulary import VALUES_KINDS
 from ..rules import implemented_rules
 from ..rules.user import UserRuleRewriter
-from ..checkpoints import UnknownLayout, bind_checkpoint
+from ..vocabulary import DRAWING_EXTENSIONS as EXTENSIONS
+from ..vocabulary import VALUES_KINDS
 from ..weights import WeightsError, bind_file
 from .expr import Scope
 from .scalars import did_you_mean, dim_expr, error_at, scalar
 
-PROPERTY_NAMES = ("symmetric", "antisymmetric", "isometry", "unitary", "invertible",
-                  "projector", "posdef", "complex", "positive", "distribution")
+PROPERTY_NAMES = (
+    "symmetric",
+    "antisymmetric",
+    "isometry",
+    "unitary",
+    "invertible",
+    "projector",
+    "posdef",
+    "complex",
+    "positive",
+    "distribution",
+)
 
 
 def rule_names(program: Program, by: A.ByClause | None) -> tuple[str, ...]:
@@ -70,8 +80,9 @@ def rule_names(program: Program, by: A.ByClause | None) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _check_leg_symmetry(decl: TensorDecl, group_pos: list[tuple[tuple[str, ...], A.Pos]],
-                        subs: dict[sympy.Symbol, sympy.Expr]) -> None:
+def _check_leg_symmetry(
+    decl: TensorDecl, group_pos: list[tuple[tuple[str, ...], A.Pos]], subs: dict[sympy.Symbol, sympy.Expr]
+) -> None:
     """Refuse, at the offending symmetric/antisymmetric property, leg symmetries
     that force the tensor to be zero (a component mixing symmetric and
     antisymmetric groups, more antisymmetric legs than their concrete dimension,
@@ -82,19 +93,26 @@ def _check_leg_symmetry(decl: TensorDecl, group_pos: list[tuple[tuple[str, ...],
         inside = [(g, pos) for g, pos in group_pos if set(g) <= set(legs)]
         at = inside[-1][1]
         if sign == 0:
-            raise error_at(f"a leg cannot be both symmetric and antisymmetric: mixing them on legs "
-                           f"{', '.join(legs)} forces '{decl.name}' to be zero", at)
+            raise error_at(
+                f"a leg cannot be both symmetric and antisymmetric: mixing them on legs "
+                f"{', '.join(legs)} forces '{decl.name}' to be zero",
+                at,
+            )
         size = decl.leg_dim(legs[0]).subs(subs)
         if sign < 0 and size.is_Integer and len(legs) > int(size):
-            raise error_at(f"'{decl.name}' is antisymmetric in {len(legs)} legs of dimension {size}, "
-                           "so it is identically zero", at)
+            raise error_at(
+                f"'{decl.name}' is antisymmetric in {len(legs)} legs of dimension {size}, so it is identically zero", at
+            )
     kind = decl.structure
     if kind is None or not group_pos or (decl.symmetric_matrix and kind in ("invertible", "posdef", "projector")):
         return
     at = group_pos[0][1]
     if decl.hermitian and len(decl.legs) == 2 and any(sign < 0 for _, sign in decl.leg_symmetry):
-        why = ("is zero (its trace, which is its rank, is 0)" if kind == "projector"
-               else "is impossible (its diagonal must be positive)")
+        why = (
+            "is zero (its trace, which is its rank, is 0)"
+            if kind == "projector"
+            else "is impossible (its diagonal must be positive)"
+        )
         raise error_at(f"an antisymmetric {kind} matrix {why}", at)
     raise error_at(f"'{kind}' combined with these leg symmetries is not supported", at)
 
@@ -121,8 +139,15 @@ class FileLowering:
     and rules are kept but the statements to run are not.
     """
 
-    def __init__(self, program: Program, module: A.Module, path: Path | None, run_statements: bool,
-                 imports: Callable[[Path, str], None], loading: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        program: Program,
+        module: A.Module,
+        path: Path | None,
+        run_statements: bool,
+        imports: Callable[[Path, str], None],
+        loading: Sequence[Path],
+    ) -> None:
         self.program = program
         self.module = module
         self.path = path
@@ -175,8 +200,10 @@ class FileLowering:
 
     # ------------------------------------------------------------------ statements
     def run(self) -> None:
-        starts = sorted({st.pos.line for st in self.module.stmts} | {
-            step.pos.line for st in self.module.stmts if isinstance(st, A.CalcStmt) for step in st.steps})
+        starts = sorted(
+            {st.pos.line for st in self.module.stmts}
+            | {step.pos.line for st in self.module.stmts if isinstance(st, A.CalcStmt) for step in st.steps}
+        )
         self.next_line = {a: b for a, b in zip(starts, starts[1:] + [len(self.lines) + 1])}
         self._in_calc = False
         for stmt in self.module.stmts:
@@ -193,7 +220,7 @@ class FileLowering:
             chain = " -> ".join(p.name for p in [*self.loading, target])
             raise error_at(f"cyclic import: {chain}", s.path_pos)
         if not target.is_file():
-            raise error_at(f"cannot import \"{s.path}\": no such file", s.path_pos)
+            raise error_at(f'cannot import "{s.path}": no such file', s.path_pos)
         if target in self.program.imported:
             return
         self.program.imported.add(target)
@@ -291,8 +318,9 @@ class FileLowering:
                 d0 = dims[legs.index(group[0])]
                 for l in group[1:]:
                     if not env.same_dim(dims[legs.index(l)], d0):
-                        raise error_at(f"'{p.name}' legs must have one dimension ('{group[0]}' and '{l}' differ)",
-                                       p.pos)
+                        raise error_at(
+                            f"'{p.name}' legs must have one dimension ('{group[0]}' and '{l}' differ)", p.pos
+                        )
                 (symmetric if p.name == "symmetric" else antisym).append(group)
                 group_pos.append((group, p.pos))
             else:
@@ -302,8 +330,9 @@ class FileLowering:
                 if p.inputs is None or (not p.inputs and p.outputs is None):
                     if p.name == "posdef" or p.name in ("invertible", "unitary", "projector"):
                         if len(legs) != 2:
-                            raise error_at(f"'{p.name}' without a map needs exactly two legs "
-                                           f"(write {p.name}(in -> out))", p.pos)
+                            raise error_at(
+                                f"'{p.name}' without a map needs exactly two legs (write {p.name}(in -> out))", p.pos
+                            )
                         inputs, outputs = (legs[1],), (legs[0],)
                     else:
                         raise error_at(f"'{p.name}' needs a map: {p.name}(in -> out)", p.pos)
@@ -331,20 +360,30 @@ class FileLowering:
             subs = env.concrete_subs()
             din, dout = prod_dim(inputs).subs(subs), prod_dim(outputs).subs(subs)
             if din.is_number and dout.is_number and din > dout:
-                raise error_at("an isometry maps to a space at least as large as its input "
-                               f"({din} > {dout})", s.pos)
+                raise error_at(f"an isometry maps to a space at least as large as its input ({din} > {dout})", s.pos)
             if din.is_number and dout.is_number and din == dout:
                 # V†V = I with V square gives V V† = I: an isometry whose two sizes are one
                 # concrete number is unitary, and the rules needing unitarity read it so
                 structure = "unitary"
         if positive_at is not None:
             _check_positive(structure, is_complex, antisym, positive_at)
-        decl = TensorDecl(s.name, legs, dims, tuple(symmetric), tuple(antisym), structure,
-                          inputs, outputs, is_complex, positive=positive_at is not None)
+        decl = TensorDecl(
+            s.name,
+            legs,
+            dims,
+            tuple(symmetric),
+            tuple(antisym),
+            structure,
+            inputs,
+            outputs,
+            is_complex,
+            positive=positive_at is not None,
+        )
         _check_leg_symmetry(decl, group_pos, env.concrete_subs())
         if distribution is not None:
-            decl = DistributionDecl(**{f.name: getattr(decl, f.name) for f in dataclass_fields(TensorDecl)},
-                                    distribution=distribution[0])
+            decl = DistributionDecl(
+                **{f.name: getattr(decl, f.name) for f in dataclass_fields(TensorDecl)}, distribution=distribution[0]
+            )
             why = distribution_conflict(decl)
             if why:
                 raise error_at(why, distribution[1])
@@ -352,8 +391,9 @@ class FileLowering:
 
     def stmt_FuncStmt(self, s: A.FuncStmt) -> None:
         self.declare(s.name, s.name_pos, "function")
-        self.program.funcs[s.name] = FuncDecl(s.name, s.src.name, dim_expr(self.program, s.src.dim),
-                                              s.dst.name, dim_expr(self.program, s.dst.dim))
+        self.program.funcs[s.name] = FuncDecl(
+            s.name, s.src.name, dim_expr(self.program, s.src.dim), s.dst.name, dim_expr(self.program, s.dst.dim)
+        )
 
     def stmt_LetStmt(self, s: A.LetStmt) -> None:
         sc = self.scope()
@@ -404,8 +444,10 @@ class FileLowering:
     def stmt_CalcStmt(self, s: A.CalcStmt) -> None:
         sc = self.scope()
         exprs = sc.lower_many([s.expr] + [st.expr for st in s.steps])
-        steps = tuple(CalcStep(self.source(st.pos), e, self.rule_names(st.by) if st.by else None)
-                      for st, e in zip(s.steps, exprs[1:]))
+        steps = tuple(
+            CalcStep(self.source(st.pos), e, self.rule_names(st.by) if st.by else None)
+            for st, e in zip(s.steps, exprs[1:])
+        )
         if self.run_statements:
             self.program.statements.append(CalcStmt(self.source(s.pos), exprs[0], steps))
 
@@ -433,19 +475,23 @@ class FileLowering:
         if set(metric.labels) != set(expr.labels):
             missing = sorted(set(expr.labels) - set(metric.labels))
             extra = sorted(set(metric.labels) - set(expr.labels))
-            parts = ([f"it lacks {', '.join(missing)}"] if missing else []) + \
-                ([f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not free in the expression"]
-                 if extra else [])
+            parts = ([f"it lacks {', '.join(missing)}"] if missing else []) + (
+                [f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not free in the expression"] if extra else []
+            )
             free = ", ".join(expr.labels) or "none"
-            raise error_at(f"the metric after `by` must have the expression's free labels ({free}): "
-                           + "; ".join(parts), metric_node.pos)
+            raise error_at(
+                f"the metric after `by` must have the expression's free labels ({free}): " + "; ".join(parts),
+                metric_node.pos,
+            )
         return expr, metric
 
     def over_size(self, expr: Expr, ref: A.LabelRef) -> int:
         """The concrete size of the summed label ``ref`` somewhere in ``expr`` (lets unfolded)."""
         if ref.name in expr.labels:
-            raise error_at(f"over {ref.name}: '{ref.name}' is a free label of the expression; "
-                           "only a summed label can be split", ref.pos)
+            raise error_at(
+                f"over {ref.name}: '{ref.name}' is a free label of the expression; only a summed label can be split",
+                ref.pos,
+            )
         subs = self.program.env.concrete_subs()
         dims = set()
         for t in _all_terms(unfold(expr)):
@@ -457,15 +503,21 @@ class FileLowering:
             raise error_at(f"over {ref.name}: no summed label '{ref.name}' in this expression", ref.pos)
         bad = [d for d in dims if not d.is_Integer]
         if bad or len(dims) > 1:
-            raise error_at(f"over {ref.name}: '{ref.name}' must have one concrete dimension (found "
-                           f"{', '.join(sorted(str(d) for d in dims))})", ref.pos)
+            raise error_at(
+                f"over {ref.name}: '{ref.name}' must have one concrete dimension (found "
+                f"{', '.join(sorted(str(d) for d in dims))})",
+                ref.pos,
+            )
         return int(next(iter(dims)))
 
     def stmt_DecomposeStmt(self, s: A.DecomposeStmt) -> None:
         target = self.program.tensors.get(s.target)
         if target is None:
-            what = "a let" if s.target in self.program.lets else \
-                f"not declared{did_you_mean(s.target, self.program.tensors)}"
+            what = (
+                "a let"
+                if s.target in self.program.lets
+                else f"not declared{did_you_mean(s.target, self.program.tensors)}"
+            )
             raise error_at(f"decompose needs a declared tensor; '{s.target}' is {what}", s.target_pos)
         if len(s.args) != len(target.legs):
             raise error_at(f"bind each of {s.target}'s {len(target.legs)} legs to a label", s.target_pos)
@@ -486,12 +538,18 @@ class FileLowering:
         for f in items:
             e = f.expr
             if f.op or not isinstance(e, A.Bind) or not e.args or e.target.wrappers not in ((), ("conj",)):
-                raise error_at("a decomposition's right side is a product of new tensors bound to labels, "
-                               "like U[i, r] s[r] conj(V)[j, r]", getattr(e, "pos", s.rhs.pos))
+                raise error_at(
+                    "a decomposition's right side is a product of new tensors bound to labels, "
+                    "like U[i, r] s[r] conj(V)[j, r]",
+                    getattr(e, "pos", s.rhs.pos),
+                )
             if e.target.name in self.origins and e.target.name not in {u.name for u in uses}:
                 o = self.origins[e.target.name]
-                raise error_at(f"'{e.target.name}' is already declared (as a {o.kind}, line {o.pos.line}); "
-                               "a decomposition introduces new tensors", e.pos)
+                raise error_at(
+                    f"'{e.target.name}' is already declared (as a {o.kind}, line {o.pos.line}); "
+                    "a decomposition introduces new tensors",
+                    e.pos,
+                )
             for a in e.args:
                 if a.leg is not None or a.value is not None:
                     raise error_at("bind a new factor's legs by position", a.pos)
@@ -499,8 +557,7 @@ class FileLowering:
                 label_last[a.label] = a.pos
                 if a.dim is not None:
                     if a.label in tlabels:
-                        raise error_at(f"'{a.label}' is a leg of {s.target}: its dimension is already known",
-                                       a.pos)
+                        raise error_at(f"'{a.label}' is a leg of {s.target}: its dimension is already known", a.pos)
                     if a.label in annotations:
                         raise error_at(f"the dimension of '{a.label}' is already written", a.pos)
                     annotations[a.label] = a.dim
@@ -510,14 +567,22 @@ class FileLowering:
 
         def written(label: str) -> sympy.Expr | str | None:
             note = annotations.get(label)
-            if isinstance(note, A.Name) and note.name not in self.program.env.symbols \
-                    and note.name not in self.origins:
+            if isinstance(note, A.Name) and note.name not in self.program.env.symbols and note.name not in self.origins:
                 return note.name  # a new rank name
             return None if note is None else dim_expr(self.program, note)
 
         try:
-            plan = decompose.plan(s.kind, not s.approx, target, tlabels, uses, written, self.program.env,
-                                  self.program.decompositions.values(), self.origins)
+            plan = decompose.plan(
+                s.kind,
+                not s.approx,
+                target,
+                tlabels,
+                uses,
+                written,
+                self.program.env,
+                self.program.decompositions.values(),
+                self.origins,
+            )
         except decompose.ShapeError as e:
             pos = s.kind_pos
             if e.factor is not None:
@@ -543,9 +608,15 @@ class FileLowering:
         self.declare(dec.rule, s.kind_pos, "rule")
         sides = [(lhs, rhs)]
         if len(plan.rules) > 1:  # conj(T) -> the factors with conj flipped
-            flip = tuple(A.Factor("", A.Bind(b.pos, A.Target(b.target.pos, b.target.name,
-                                                            () if b.target.wrappers else ("conj",)),
-                                             b.args)) for b in binds)
+            flip = tuple(
+                A.Factor(
+                    "",
+                    A.Bind(
+                        b.pos, A.Target(b.target.pos, b.target.name, () if b.target.wrappers else ("conj",)), b.args
+                    ),
+                )
+                for b in binds
+            )
             conj_lhs = A.Bind(s.target_pos, A.Target(s.target_pos, s.target, ("conj",)), s.args)
             sides.append(self.scope().lower_pair(conj_lhs, A.Product(s.rhs.pos, flip)))
         for name, (left, right) in zip(plan.rules, sides):
@@ -573,31 +644,37 @@ class FileLowering:
     def stmt_DrawStmt(self, s: A.DrawStmt) -> None:
         expr = self.scope().lower_top(s.expr)
         if Path(s.path).suffix.lower() not in EXTENSIONS:
-            raise error_at(f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
-                           f"(use {', '.join(sorted(EXTENSIONS))})", s.pos)
+            raise error_at(
+                f"draw: unknown drawing format '{Path(s.path).suffix}' for \"{s.path}\" "
+                f"(use {', '.join(sorted(EXTENSIONS))})",
+                s.pos,
+            )
         if s.values and EXTENSIONS[Path(s.path).suffix.lower()] not in VALUES_KINDS:
-            raise error_at(f"draw ... values: \"{s.path}\" cannot hold the values panels "
-                           f"(they are SVG: write .svg, .html or .png)", s.pos)
+            raise error_at(
+                f'draw ... values: "{s.path}" cannot hold the values panels (they are SVG: write .svg, .html or .png)',
+                s.pos,
+            )
         if self.run_statements:
-            self.program.statements.append(DrawStmt(self.source(s.pos), expr, s.path, str(self.base / s.path),
-                                                    s.folded, s.values))
+            self.program.statements.append(
+                DrawStmt(self.source(s.pos), expr, s.path, str(self.base / s.path), s.folded, s.values)
+            )
 
     def stmt_WeightsStmt(self, s: A.WeightsStmt) -> None:
         # bound here, not after the file: the arrays bind to the tensors declared above
         try:
             if s.layout is None:
-                self.program.binding = bind_file(self.base / s.path, s.path, self.program.tensors,
-                                                 self.program.env, self.program.binding)
+                self.program.binding = bind_file(
+                    self.base / s.path, s.path, self.program.tensors, self.program.env, self.program.binding
+                )
             else:
-                self.program.binding = bind_checkpoint(self.base / s.path, s.path, s.layout, self.program.tensors,
-                                                       self.program.env, self.program.binding)
+                self.program.binding = bind_checkpoint(
+                    self.base / s.path, s.path, s.layout, self.program.tensors, self.program.env, self.program.binding
+                )
         except UnknownLayout as e:
             raise error_at(str(e), s.layout_pos or s.pos) from None
         except WeightsError as e:
             raise error_at(str(e), s.pos) from None
         self.program.weights.append((s.path, self.source(s.pos)))
-
-
 
 
 def _all_terms(expr: Expr) -> Iterator[Term]:

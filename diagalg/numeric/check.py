@@ -11,7 +11,7 @@ loosens the tolerances (1e-5·S equal; 1e-4·S different for ``!=``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Mapping, Sequence, cast
 
 import numpy as np
@@ -75,8 +75,11 @@ def draw_instance(
     """A tensor draw at the sizes ``draw``: every tensor and function sampled, in name order
     (a tensor in ``bound`` takes its bound array instead)."""
     bound = bound or {}
-    arrays = {name: bound[name] if name in bound else sample_tensor(decls[name], draw.sizes, rng, memory_cap)
-              for name in sorted(decls) if decls[name].origin is None}
+    arrays = {
+        name: bound[name] if name in bound else sample_tensor(decls[name], draw.sizes, rng, memory_cap)
+        for name in sorted(decls)
+        if decls[name].origin is None
+    }
     params = {name: sample_func(funcs[name], draw.sizes, rng) for name in sorted(funcs)}
     inst = Instance(dict(draw.sizes), arrays, params, memory_cap)
     if len(arrays) < len(decls):
@@ -180,20 +183,38 @@ def compare(
     exact.update(numbers)  # a dimension counted as a number is checked at its real size
     if bound_arrays and all(s in exact for s in syms):
         size_draws = 1  # every size is fixed: another size draw would be the same
-    rerun = dict(seed=seed, size_draws=size_draws, tensor_draws=tensor_draws, memory_cap=memory_cap,
-                 expect_equal=expect_equal, binding=binding, dims=dims, path=path, also=also)
+    rerun = dict(
+        seed=seed,
+        size_draws=size_draws,
+        tensor_draws=tensor_draws,
+        memory_cap=memory_cap,
+        expect_equal=expect_equal,
+        binding=binding,
+        dims=dims,
+        path=path,
+        also=also,
+    )
 
     draws: list[SizeDraw] = []
     reasons: list[str] = []
     for k in range(max(1, size_draws)):
         large = k == size_draws - 1 and k > 0
         try:
-            draw = sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact,
-                                needs.large_draw() if large else needs.every_draw(), draw=k)
+            draw = sample_sizes(
+                syms,
+                env,
+                decls.values(),
+                rng,
+                [d.sizes for d in draws],
+                exact,
+                needs.large_draw() if large else needs.every_draw(),
+                draw=k,
+            )
             if large and not _inputs_fit(decls, draw, memory_cap // LARGE_DRAW_SHARE):
                 # clearly above every constant is too large: the draw that just reaches them
-                draw = sample_sizes(syms, env, decls.values(), rng, [d.sizes for d in draws], exact,
-                                    needs.large_draw(margin=0), draw=k)
+                draw = sample_sizes(
+                    syms, env, decls.values(), rng, [d.sizes for d in draws], exact, needs.large_draw(margin=0), draw=k
+                )
             draws.append(draw)
         except NumericError as err:
             reasons.append(str(err))
@@ -206,22 +227,29 @@ def compare(
     if path != "float" and draws and not bound_arrays:  # bound float weights keep the float path
         # compare_exact checks the obstacles itself (one walk of the statement, on the hot path
         # of checked-mode rewrites); the reason is only worked out when --path exact needs it
-        result = compare_exact(lhs, rhs, draws, seed=seed, tensor_draws=tensor_draws,
-                               memory_cap=memory_cap, expect_equal=expect_equal)
+        result = compare_exact(
+            lhs, rhs, draws, seed=seed, tensor_draws=tensor_draws, memory_cap=memory_cap, expect_equal=expect_equal
+        )
     if result is None and path == "exact":
-        obstacle = exact_obstacle([lhs, rhs], binding if bound_arrays else None) or '; '.join(reasons) \
+        obstacle = (
+            exact_obstacle([lhs, rhs], binding if bound_arrays else None)
+            or "; ".join(reasons)
             or "a coefficient or denominator has no value in the prime fields at these sizes"
-        return NumericResult("inconclusive", 0.0, 0.0, seed, 0, reason=f"not decidable exactly: {obstacle}",
-                             path="exact")
+        )
+        return NumericResult(
+            "inconclusive", 0.0, 0.0, seed, 0, reason=f"not decidable exactly: {obstacle}", path="exact"
+        )
     if result is None:
-        result = _compare_float(lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws,
-                                memory_cap, expect_equal, bound_arrays)
+        result = _compare_float(
+            lhs, rhs, draws, reasons, decls, funcs, rng, seed, tensor_draws, memory_cap, expect_equal, bound_arrays
+        )
     result = _with_notes(replace(result, standins=_standins_of(draws)), needs, numbers, env)
     return _confirmed(result, lhs, rhs, env, rerun, counted={str(sym) for sym in needs.numbers})
 
 
-def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict,
-               counted: set[str]) -> NumericResult:
+def _confirmed(
+    result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs: dict, counted: set[str]
+) -> NumericResult:
     """A difference seen with stand-in sizes, checked again at the declared sizes.
 
     A stand-in changes every value that counts its dimension; :mod:`.needs` finds
@@ -245,8 +273,11 @@ def _confirmed(result: NumericResult, lhs: Expr, rhs: Expr, env: DimEnv, kwargs:
         return result
     if again.status == "inconclusive":
         used = ", ".join(f"{n}={'/'.join(map(str, v[1:]))}" for n, v in sorted(result.standins.items()))
-        return replace(again, reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
-                                     f"declared sizes: {again.reason}")
+        return replace(
+            again,
+            reason=f"the sides differ at the stand-in sizes ({used}) but not decidably at the "
+            f"declared sizes: {again.reason}",
+        )
     return again
 
 
@@ -271,8 +302,7 @@ def _entries(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int]) -> int:
 
 def _inputs_fit(decls: Mapping[str, TensorDecl], draw: SizeDraw, memory_cap: int) -> bool:
     """True when every sampled tensor of ``decls`` fits the memory cap at ``draw``."""
-    return all(_entries(decl, draw.sizes) * (16 if decl.is_complex else 8) <= memory_cap
-               for decl in decls.values())
+    return all(_entries(decl, draw.sizes) * (16 if decl.is_complex else 8) <= memory_cap for decl in decls.values())
 
 
 def _standins_of(draws: Sequence[SizeDraw]) -> dict[str, tuple[int, ...]]:
@@ -285,8 +315,9 @@ def _standins_of(draws: Sequence[SizeDraw]) -> dict[str, tuple[int, ...]]:
     return out
 
 
-def _with_notes(result: NumericResult, needs: SizeNeeds, numbers: Mapping[sympy.Symbol, int],
-                env: DimEnv) -> NumericResult:
+def _with_notes(
+    result: NumericResult, needs: SizeNeeds, numbers: Mapping[sympy.Symbol, int], env: DimEnv
+) -> NumericResult:
     """The result with the reasons for its sizes added where a refusal needs them: which
     constant forced a size past the memory cap, which dimension was used at its real
     size because the statement counts it."""
@@ -304,10 +335,20 @@ def _with_notes(result: NumericResult, needs: SizeNeeds, numbers: Mapping[sympy.
     return replace(result, reason=f"{result.reason} ({'; '.join(notes)})")
 
 
-def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: list[str],
-                   decls: Mapping[str, TensorDecl], funcs: Mapping[str, FuncDecl], rng: np.random.Generator,
-                   seed: int, tensor_draws: int, memory_cap: int, expect_equal: bool,
-                   bound_arrays: Mapping[str, np.ndarray]) -> NumericResult:
+def _compare_float(
+    lhs: Expr,
+    rhs: Expr,
+    draws: Sequence[SizeDraw],
+    reasons: list[str],
+    decls: Mapping[str, TensorDecl],
+    funcs: Mapping[str, FuncDecl],
+    rng: np.random.Generator,
+    seed: int,
+    tensor_draws: int,
+    memory_cap: int,
+    expect_equal: bool,
+    bound_arrays: Mapping[str, np.ndarray],
+) -> NumericResult:
     """The floating-point comparison of :func:`compare` on the chosen size draws."""
     labels = lhs.labels
     verdicts: list[tuple[Verdict, dict[str, int]]] = []
@@ -337,8 +378,11 @@ def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: lis
     approximate = any(v.approximate for v, _ in verdicts)
     if different:
         status = "different"
-    elif verdicts and len(conclusive) == len(verdicts) and not reasons and all(
-        v.error <= _equal_tol(v) * v.scale for v, _ in conclusive
+    elif (
+        verdicts
+        and len(conclusive) == len(verdicts)
+        and not reasons
+        and all(v.error <= _equal_tol(v) * v.scale for v, _ in conclusive)
     ):
         status = "equal"
     else:
@@ -361,8 +405,9 @@ def _compare_float(lhs: Expr, rhs: Expr, draws: Sequence[SizeDraw], reasons: lis
     )
 
 
-def fixed_inputs(env: DimEnv, decls: Mapping[str, TensorDecl], binding: Binding | None = None,
-                 dims: Mapping[str, int] | None = None) -> tuple[dict[sympy.Symbol, int], dict[str, np.ndarray]]:
+def fixed_inputs(
+    env: DimEnv, decls: Mapping[str, TensorDecl], binding: Binding | None = None, dims: Mapping[str, int] | None = None
+) -> tuple[dict[sympy.Symbol, int], dict[str, np.ndarray]]:
     """What every draw keeps fixed: sizes (``--dims`` and the binding's real sizes) and the
     bound arrays of the tensors in ``decls``. A ``--dims`` size that differs from the size a
     bound array fixes is a :class:`SamplingError` naming both: neither may silently win (the
@@ -383,8 +428,7 @@ def dims_conflict(env: DimEnv, binding: Binding | None, dims: Mapping[str, int] 
     for name, size in sorted((dims or {}).items()):
         sym = env.symbols.get(name)
         if binding and sym in binding.sizes and binding.sizes[sym] != int(size):
-            return (f"--dims {name}={size} contradicts the bound weights, whose arrays make {name} "
-                    f"{binding.sizes[sym]}")
+            return f"--dims {name}={size} contradicts the bound weights, whose arrays make {name} {binding.sizes[sym]}"
     return ""
 
 

@@ -30,9 +30,9 @@ import opt_einsum as oe
 import sympy
 
 from ..model import CopyTensor, Diagram, Node, ReshapeOp, ShiftOp
+from . import slicing
 from .errors import check_memory
 from .plan import Order, contraction_order, cost_of, run_order
-from . import slicing
 from .slicing import SlicePlan, contract_sliced
 
 #: opt_einsum strategy: 'auto' picks optimal paths for few operands and greedy ones for many.
@@ -49,8 +49,9 @@ class Backend(Protocol):
     integer ``coeff`` (a loop count, a product of sizes).
     """
 
-    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
-                 memory_cap: int) -> np.ndarray: ...
+    def contract(
+        self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], memory_cap: int
+    ) -> np.ndarray: ...
 
     def scale(self, coeff: int, arr: np.ndarray) -> np.ndarray: ...
 
@@ -59,8 +60,7 @@ class FloatBackend:
     """Floating-point arithmetic: opt_einsum along the cached path (sliced past the memory
     cap), and :func:`scale_array`."""
 
-    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
-                 memory_cap: int) -> np.ndarray:
+    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], memory_cap: int) -> np.ndarray:
         return _contract(operands, out_ids, memory_cap)
 
     def scale(self, coeff: int, arr: np.ndarray) -> np.ndarray:
@@ -262,8 +262,8 @@ def _absorb_reshape(st: _State, p: _Pending) -> bool:
         d, axis = hit
         dense = st.dense[d]
         shape = dense.array.shape
-        dense.array = dense.array.reshape(shape[:axis] + tuple(st.edge_size[e] for e in parts) + shape[axis + 1:])
-        dense.edges[axis:axis + 1] = parts
+        dense.array = dense.array.reshape(shape[:axis] + tuple(st.edge_size[e] for e in parts) + shape[axis + 1 :])
+        dense.edges[axis : axis + 1] = parts
         del st.edge_size[whole]
         return True
     hits = [_only_dense_neighbour(st, inc, e, p) for e in parts]
@@ -351,8 +351,9 @@ def _einsum(st: _State, labels: Sequence[str], memory_cap: int, backend: Backend
     return backend.scale(factor, result.reshape(shape))
 
 
-def plan_contraction(operands: Sequence[tuple[np.ndarray, Sequence[int]]], out_ids: Sequence[int],
-                     itemsize: int, memory_cap: int) -> tuple[Order, SlicePlan | None]:
+def plan_contraction(
+    operands: Sequence[tuple[np.ndarray, Sequence[int]]], out_ids: Sequence[int], itemsize: int, memory_cap: int
+) -> tuple[Order, SlicePlan | None]:
     """The contraction order for these operands (searched once per wiring,
     :func:`~diagalg.numeric.plan.contraction_order`), costed at their sizes, and a
     slicing when its largest intermediate would exceed ``memory_cap`` bytes.
@@ -398,8 +399,9 @@ def float_reduce(op: tuple[np.ndarray, list[int]], keep: set[int]) -> tuple[np.n
     return arr.sum(axis=gone), [i for i in ids if i in keep]
 
 
-def float_pair(a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]],
-               keep: set[int]) -> tuple[np.ndarray, list[int]]:
+def float_pair(
+    a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]], keep: set[int]
+) -> tuple[np.ndarray, list[int]]:
     """The contraction of two operands keeping the ids in ``keep``, as opt_einsum does
     a pair: ``tensordot`` (BLAS) when no shared index is kept, else ``einsum`` (a kept
     shared index is a batch axis, which ``tensordot`` cannot express)."""
@@ -418,8 +420,9 @@ def float_pair(a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]],
     return res, out
 
 
-def _embed(result: np.ndarray, out_ids: list[int], slot_ids: list[list[int]], csize: dict[int, int],
-           memory_cap: int) -> np.ndarray:
+def _embed(
+    result: np.ndarray, out_ids: list[int], slot_ids: list[list[int]], csize: dict[int, int], memory_cap: int
+) -> np.ndarray:
     """Give every output slot its own axes: an index that two free labels share
     (an identity, ``delta[i, j]``) becomes a diagonal of the output only."""
     flat = [c for ids in slot_ids for c in ids]

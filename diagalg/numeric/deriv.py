@@ -53,7 +53,9 @@ def derivative(op: DerivOp, inst: Instance, ctx: EvalContext, inner: InnerEval) 
     base = inner(inst, EvalContext(complex_step=ctx.complex_step))
     out_shape = base.shape + x0.shape
     itemsize = 16 if (np.iscomplexobj(x0) or np.iscomplexobj(base)) else 8
-    check_memory(int(np.prod(out_shape)) * itemsize, inst.memory_cap, f"the derivative by {decl.name} {list(out_shape)}")
+    check_memory(
+        int(np.prod(out_shape)) * itemsize, inst.memory_cap, f"the derivative by {decl.name} {list(out_shape)}"
+    )
     if decl.name not in tensor_decls_in(op.inner):
         result = np.zeros(out_shape, dtype=base.dtype)
     elif not np.iscomplexobj(x0) and _complex_step_valid(op.inner, inst):
@@ -90,8 +92,7 @@ def _complex_step_valid(expr: Expr, inst: Instance) -> bool:
     return True
 
 
-def _complex_step(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...],
-                  inner: InnerEval) -> np.ndarray:
+def _complex_step(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...], inner: InnerEval) -> np.ndarray:
     name = op.wrt.decl.name
     result = np.empty(shape + (x0.size,))
     for k in range(x0.size):
@@ -102,16 +103,24 @@ def _complex_step(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int,
     return result.reshape(shape + x0.shape)
 
 
-def _central(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...], inner: InnerEval,
-             ctx: EvalContext) -> np.ndarray:
+def _central(
+    op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...], inner: InnerEval, ctx: EvalContext
+) -> np.ndarray:
     directions = (1.0, 1j) if np.iscomplexobj(x0) else (1.0,)
     partials = [_stencil(op, inst, x0, shape, inner, ctx, d) for d in directions]
     result = partials[0] if len(partials) == 1 else (partials[0] - 1j * partials[1]) / 2
     return result.reshape(shape + x0.shape)
 
 
-def _stencil(op: DerivOp, inst: Instance, x0: np.ndarray, shape: tuple[int, ...], inner: InnerEval,
-             ctx: EvalContext, direction: complex) -> np.ndarray:
+def _stencil(
+    op: DerivOp,
+    inst: Instance,
+    x0: np.ndarray,
+    shape: tuple[int, ...],
+    inner: InnerEval,
+    ctx: EvalContext,
+    direction: complex,
+) -> np.ndarray:
     """``(−f(x+2h) + 8 f(x+h) − 8 f(x−h) + f(x−2h)) / 12h`` for each entry, along ``direction``."""
     name = op.wrt.decl.name
     cols = []

@@ -33,6 +33,5 @@ def check_memory(nbytes: int | float, cap: int, what: str) -> None:
     """Raise :class:`MemoryCapError` when ``nbytes`` (the size of ``what``) exceeds ``cap``."""
     if nbytes > cap:
         raise MemoryCapError(
-            f"{what} needs {format_bytes(nbytes)}, which exceeds the memory cap of "
-            f"{format_bytes(cap)} (--memory)"
+            f"{what} needs {format_bytes(nbytes)}, which exceeds the memory cap of {format_bytes(cap)} (--memory)"
         )

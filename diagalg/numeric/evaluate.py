@@ -56,9 +56,12 @@ def _eval_expr(expr: Expr, inst: Instance, ctx: EvalContext, labels: Sequence[st
         coeff = inst.scalar(term.coeff)
         if coeff == 0:
             continue
-        value = scale_array(coeff, contract_diagram(
-            term.diagram, expr.labels, lambda node: _operand(node, inst, ctx), inst.size, inst.memory_cap
-        ))
+        value = scale_array(
+            coeff,
+            contract_diagram(
+                term.diagram, expr.labels, lambda node: _operand(node, inst, ctx), inst.size, inst.memory_cap
+            ),
+        )
         scale = max(scale, _finite_max_abs(value))
         total = value if total is None else total + value
     if total is None:

@@ -19,7 +19,8 @@ reach (the float path then decides it); :func:`compare_exact` runs the check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -203,13 +204,20 @@ class FieldInstance(SizeLookup):
         try:
             inv = self.field.inverse_matrix(mat)
         except ZeroDivisionError:
-            raise ExactUnavailable(f"inv({decl.name}): the sampled {decl.name} is singular mod {self.field.p}") from None
+            raise ExactUnavailable(
+                f"inv({decl.name}): the sampled {decl.name} is singular mod {self.field.p}"
+            ) from None
         return inv.reshape(tuple(shape[l] for l in inputs + outputs))
 
 
-def draw_field_instance(decls: Mapping[str, TensorDecl], draw: SizeDraw, rng: np.random.Generator, field: Field,
-                        memory_cap: int = DEFAULT_MEMORY_CAP,
-                        shared: dict[str, dict[Any, Any]] | None = None) -> FieldInstance:
+def draw_field_instance(
+    decls: Mapping[str, TensorDecl],
+    draw: SizeDraw,
+    rng: np.random.Generator,
+    field: Field,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+    shared: dict[str, dict[Any, Any]] | None = None,
+) -> FieldInstance:
     """A tensor draw over F_p at the sizes ``draw``: every tensor sampled in name order
     (with the inverses the sampling computes anyway)."""
     arrays: dict[str, np.ndarray] = {}
@@ -243,9 +251,17 @@ def _eval_expr(expr: Expr, inst: FieldInstance, backend: ModBackend, labels: Seq
         coeff = inst.scalar(term.coeff)
         if coeff == 0:
             continue
-        value = field.scale(coeff, contract_diagram(
-            term.diagram, expr.labels, lambda node: _operand(node, inst, backend), inst.size, inst.memory_cap,
-            backend))
+        value = field.scale(
+            coeff,
+            contract_diagram(
+                term.diagram,
+                expr.labels,
+                lambda node: _operand(node, inst, backend),
+                inst.size,
+                inst.memory_cap,
+                backend,
+            ),
+        )
         total = value if total is None else field.reduce(total + value)
     if total is None:
         total = np.zeros(tuple(inst.size(expr.free_dims[label]) for label in expr.labels))
@@ -325,8 +341,18 @@ def compare_exact(
 
     def result(status: str, sizes: dict[str, int], reason: str = "") -> NumericResult:
         err = 1.0 if status == "different" else 0.0
-        return NumericResult(status=status, max_error=err, rel_error=err, seed=seed, draws=evaluated,
-                             standins=standins, reason=reason, approximate=False, sizes=sizes, path="exact")
+        return NumericResult(
+            status=status,
+            max_error=err,
+            rel_error=err,
+            seed=seed,
+            draws=evaluated,
+            standins=standins,
+            reason=reason,
+            approximate=False,
+            sizes=sizes,
+            path="exact",
+        )
 
     try:
         for draw in draws:
@@ -353,8 +379,16 @@ def compare_exact(
     return result("equal", draws[0].by_name())
 
 
-def _check(lhs: Expr, rhs: Expr, decls: Mapping[str, TensorDecl], draw: SizeDraw, field: Field,
-           rng: np.random.Generator, tensor_draws: int, memory_cap: int) -> _Outcome:
+def _check(
+    lhs: Expr,
+    rhs: Expr,
+    decls: Mapping[str, TensorDecl],
+    draw: SizeDraw,
+    field: Field,
+    rng: np.random.Generator,
+    tensor_draws: int,
+    memory_cap: int,
+) -> _Outcome:
     """``tensor_draws`` exact draws at one size draw and one prime."""
     labels = lhs.labels
     shared: dict[str, dict[Any, Any]] = {}

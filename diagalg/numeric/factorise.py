@@ -54,8 +54,9 @@ def _svd(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.linalg.svd(m, full_matrices=False)
 
 
-def factorise(dec: Decomposition, target: np.ndarray,
-              sizes: Mapping[sympy.Symbol, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
+def factorise(
+    dec: Decomposition, target: np.ndarray, sizes: Mapping[sympy.Symbol, int]
+) -> tuple[dict[str, np.ndarray], FactorReport]:
     """The factors of ``dec`` computed from ``target`` (in the target's declared leg
     order), each array in its factor's declared leg order."""
     subs = int_subs(sizes)
@@ -116,8 +117,9 @@ def factorise(dec: Decomposition, target: np.ndarray,
     raise ValueError(f"unknown decomposition kind {dec.kind!r}")
 
 
-def _tucker(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
-            shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
+def _tucker(
+    dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]
+) -> tuple[dict[str, np.ndarray], FactorReport]:
     tl = dec.target_labels
     report = FactorReport("tucker")
     out: dict[str, np.ndarray] = {}
@@ -144,8 +146,9 @@ def _tucker(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
     return out, report
 
 
-def _tt(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
-        shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
+def _tt(
+    dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]
+) -> tuple[dict[str, np.ndarray], FactorReport]:
     tl = dec.target_labels
     report = FactorReport("tt")
     out: dict[str, np.ndarray] = {}
@@ -173,13 +176,14 @@ def _tt(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
         if left_label is None:
             core, labels = core[0], labels[1:]
         out[u.name] = _place(core, labels, u)
-        rest = (s[:rk, None] * vh[:rk])
+        rest = s[:rk, None] * vh[:rk]
         r_prev, left_label = rk, right_label
     return out, report
 
 
-def _cp(dec: Decomposition, target: np.ndarray, bond: dict[str, int],
-        shape: dict[str, int]) -> tuple[dict[str, np.ndarray], FactorReport]:
+def _cp(
+    dec: Decomposition, target: np.ndarray, bond: dict[str, int], shape: dict[str, int]
+) -> tuple[dict[str, np.ndarray], FactorReport]:
     """Rank-r CP by alternating least squares from a fixed start (deterministic)."""
     tl = dec.target_labels
     report = FactorReport("cp")

@@ -95,8 +95,7 @@ def field_orthogonal(field: Field, n: int, rng: np.random.Generator, complex_: b
     raise SamplingError(f"no invertible I + A of size {n} mod {field.p} in {RETRIES} draws")
 
 
-def field_isometry(field: Field, n_out: int, n_in: int, rng: np.random.Generator,
-                   complex_: bool = False) -> np.ndarray:
+def field_isometry(field: Field, n_out: int, n_in: int, rng: np.random.Generator, complex_: bool = False) -> np.ndarray:
     """An ``n_out × n_in`` matrix V with ``V† V = I`` mod p (requires ``n_in <= n_out``)."""
     if n_in > n_out:
         raise SamplingError(f"an isometry from size {n_in} to size {n_out} does not exist ({n_in} > {n_out})")
@@ -116,8 +115,9 @@ def field_posdef(field: Field, n: int, rng: np.random.Generator, complex_: bool 
     return _posdef_and_inverse(field, n, rng, complex_)[0]
 
 
-def _posdef_and_inverse(field: Field, n: int, rng: np.random.Generator,
-                        complex_: bool) -> tuple[np.ndarray, np.ndarray]:
+def _posdef_and_inverse(
+    field: Field, n: int, rng: np.random.Generator, complex_: bool
+) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(RETRIES):
         g = field.uniform((n, n), rng, complex_)
         m = field.canonical(_mul(field, g, _herm(field, g)) + _eye(n, complex_))
@@ -127,15 +127,17 @@ def _posdef_and_inverse(field: Field, n: int, rng: np.random.Generator,
     raise SamplingError(f"no invertible G G† + I of size {n} mod {field.p} in {RETRIES} draws")
 
 
-def field_invertible(field: Field, n: int, rng: np.random.Generator, complex_: bool = False,
-                     symmetric: bool = False) -> np.ndarray:
+def field_invertible(
+    field: Field, n: int, rng: np.random.Generator, complex_: bool = False, symmetric: bool = False
+) -> np.ndarray:
     """A uniform ``n × n`` matrix (equal to its transpose when ``symmetric``), drawn
     again until invertible mod p."""
     return _invertible_and_inverse(field, n, rng, complex_, symmetric)[0]
 
 
-def _invertible_and_inverse(field: Field, n: int, rng: np.random.Generator, complex_: bool,
-                            symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+def _invertible_and_inverse(
+    field: Field, n: int, rng: np.random.Generator, complex_: bool, symmetric: bool
+) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(RETRIES):
         m = field.uniform((n, n), rng, complex_)
         if symmetric:
@@ -153,14 +155,24 @@ def _inverse_or_none(field: Field, m: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def field_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.random.Generator, field: Field,
-                 memory_cap: int = DEFAULT_MEMORY_CAP) -> np.ndarray:
+def field_tensor(
+    decl: TensorDecl,
+    sizes: Mapping[sympy.Symbol, int],
+    rng: np.random.Generator,
+    field: Field,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> np.ndarray:
     """A random instance of ``decl`` over F_p (see :func:`field_sample`)."""
     return field_sample(decl, sizes, rng, field, memory_cap)[0]
 
 
-def field_sample(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.random.Generator, field: Field,
-                 memory_cap: int = DEFAULT_MEMORY_CAP) -> tuple[np.ndarray, np.ndarray | None]:
+def field_sample(
+    decl: TensorDecl,
+    sizes: Mapping[sympy.Symbol, int],
+    rng: np.random.Generator,
+    field: Field,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A random instance of ``decl`` over F_p (complex128 over F_p[i] when
     ``decl.is_complex``): shape the leg sizes in declared leg order, entries
     canonical residues, the declared symmetries and structure exact mod p. Raises
@@ -187,8 +199,9 @@ def field_sample(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.ra
     return field.canonical(arr), None
 
 
-def _structured(decl: TensorDecl, shape: tuple[int, ...], rng: np.random.Generator,
-                field: Field) -> tuple[np.ndarray, np.ndarray | None]:
+def _structured(
+    decl: TensorDecl, shape: tuple[int, ...], rng: np.random.Generator, field: Field
+) -> tuple[np.ndarray, np.ndarray | None]:
     """A structured tensor, with the leg symmetries :mod:`.sample` supports on one (a
     matrix symmetric in its two legs: a complex Hermitian and symmetric matrix is real,
     so it is sampled real and stored complex)."""

@@ -60,10 +60,11 @@ def project(expr: Expr, names: Mapping[str, str] | None = None) -> Expr:
                 inner_edges = node.edges[: len(op.inner.labels)]
                 own = all(len(labels_on[e]) == 1 and len(inc[e]) == 1 for e in inner_edges)
                 if own and len(set(inner_edges)) == len(inner_edges):
-                    mapping = {label: names.get(labels_on[e][0], labels_on[e][0])
-                               for label, e in zip(op.inner.labels, inner_edges)}
-                    nodes.append(Node(DerivOp(project(op.inner, mapping), op.wrt),
-                                      node.edges[len(op.inner.labels):]))
+                    mapping = {
+                        label: names.get(labels_on[e][0], labels_on[e][0])
+                        for label, e in zip(op.inner.labels, inner_edges)
+                    }
+                    nodes.append(Node(DerivOp(project(op.inner, mapping), op.wrt), node.edges[len(op.inner.labels) :]))
                     consumed |= set(inner_edges)
                     continue
             nodes.append(node)
@@ -85,4 +86,3 @@ def too_large(expr: Expr, sizes: Mapping[sympy.Symbol, int], memory_cap: int) ->
             return False
         entries *= int(value)
     return entries * 16 * SHARE_OF_CAP > memory_cap
-

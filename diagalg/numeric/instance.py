@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cmath
-
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +46,10 @@ class SizeLookup:
         path); :class:`NumericError` when v is outside the dimension."""
         n = self.size(op.dim)
         if not 0 <= op.value < n:
-            raise NumericError(f"onehot({op.value}) is outside a dimension of size {n} in this check "
-                               "(a stand-in size? set it with --dims)")
+            raise NumericError(
+                f"onehot({op.value}) is outside a dimension of size {n} in this check "
+                "(a stand-in size? set it with --dims)"
+            )
         out = np.zeros(n)
         out[op.value] = 1.0
         return out

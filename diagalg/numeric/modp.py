@@ -278,7 +278,7 @@ class Field:
             return self.reduce(np.matmul(a, b))
         total = None
         for s in range(0, k, chunk):
-            part = self.reduce(np.matmul(a[..., s:s + chunk], b[..., s:s + chunk, :]))
+            part = self.reduce(np.matmul(a[..., s : s + chunk], b[..., s : s + chunk, :]))
             total = part if total is None else total + part
         assert total is not None  # k > chunk: at least one chunk
         return self.reduce(total)
@@ -291,13 +291,13 @@ class Field:
         keep = [ax for ax in range(x.ndim) if ax not in axes]
         moved = np.transpose(x, keep + list(axes))
         n = math.prod(x.shape[ax] for ax in axes)
-        flat = moved.reshape(moved.shape[:len(keep)] + (n,))
+        flat = moved.reshape(moved.shape[: len(keep)] + (n,))
         step = (EXACT_LIMIT - REDUCE_SLACK) // self.p
         total = None
         for s in range(0, n, step):
-            part = self.reduce(flat[..., s:s + step].sum(axis=-1))
+            part = self.reduce(flat[..., s : s + step].sum(axis=-1))
             total = part if total is None else self.reduce(total + part)
-        return total if total is not None else np.zeros(moved.shape[:len(keep)], dtype=x.dtype)
+        return total if total is not None else np.zeros(moved.shape[: len(keep)], dtype=x.dtype)
 
     def inverse_matrix(self, m: np.ndarray) -> np.ndarray:
         """The inverse of a square matrix over F_p (real) or F_p[i] (complex), canonical,
@@ -376,8 +376,7 @@ class ModBackend:
     def scale(self, coeff: int, arr: np.ndarray) -> np.ndarray:
         return self.field.scale(coeff, arr)
 
-    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int],
-                 memory_cap: int) -> np.ndarray:
+    def contract(self, operands: list[tuple[np.ndarray, list[int]]], out_ids: list[int], memory_cap: int) -> np.ndarray:
         """The contraction of ``operands`` into ``out_ids``, reduced. The float path's
         order and memory rule apply (:func:`~diagalg.numeric.contract.plan_contraction`):
         too large an intermediate is sliced over summed indices or refused with
@@ -389,23 +388,30 @@ class ModBackend:
         total = None
         for values in np.ndindex(*plan.sizes):
             fixed = dict(zip(plan.sliced, values))
-            part_ops = [(arr[tuple(fixed.get(i, slice(None)) for i in ids)], [i for i in ids if i not in fixed])
-                        for arr, ids in operands]
+            part_ops = [
+                (arr[tuple(fixed.get(i, slice(None)) for i in ids)], [i for i in ids if i not in fixed])
+                for arr, ids in operands
+            ]
             part = contract_along(self.field, part_ops, out_ids, ssa_of_linear(plan.path))
             total = part if total is None else self.field.reduce(total + part)
         assert total is not None
         return total
 
 
-def contract_along(field: Field, operands: list[tuple[np.ndarray, list[int]]], out_ids: Sequence[int],
-                   order: Order) -> np.ndarray:
+def contract_along(
+    field: Field, operands: list[tuple[np.ndarray, list[int]]], out_ids: Sequence[int], order: Order
+) -> np.ndarray:
     """Contract ``operands`` (reduced entries; no id repeated within one) into ``out_ids``
     along ``order`` (single-assignment steps, :mod:`diagalg.numeric.plan`), exactly
     mod p, in time linear in the number of operands. Indices shared by operands and
     still needed later (or by the output) are batch axes: hyperedges are exact too."""
-    arr, ids = run_order(order, operands, out_ids,
-                         lambda a, b, keep: _pair(field, a, b, keep),
-                         lambda op, keep: _reduce_own(field, op, keep))
+    arr, ids = run_order(
+        order,
+        operands,
+        out_ids,
+        lambda a, b, keep: _pair(field, a, b, keep),
+        lambda op, keep: _reduce_own(field, op, keep),
+    )
     out = list(out_ids)
     return np.transpose(arr, [ids.index(i) for i in out]) if ids != out else arr
 
@@ -419,8 +425,9 @@ def _reduce_own(field: Field, op: tuple[np.ndarray, list[int]], keep: set[int]) 
     return field.sum_axes(arr, gone), [i for i in ids if i in keep]
 
 
-def _pair(field: Field, a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]],
-          keep: set[int]) -> tuple[np.ndarray, list[int]]:
+def _pair(
+    field: Field, a: tuple[np.ndarray, list[int]], b: tuple[np.ndarray, list[int]], keep: set[int]
+) -> tuple[np.ndarray, list[int]]:
     """The contraction of two operands keeping the indices in ``keep``: shared kept
     indices are batch axes, shared others are summed, the rest stay on their side."""
     (xa, ia), (xb, ib) = _reduce_own(field, a, keep | set(b[1])), _reduce_own(field, b, keep | set(a[1]))

@@ -24,8 +24,18 @@ from typing import Iterable, Mapping
 
 import sympy
 
-from ..model import (BubbleOp, CopyTensor, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorDecl, nested_exprs,
-                     resolve_merges)
+from ..model import (
+    BubbleOp,
+    CopyTensor,
+    Diagram,
+    Expr,
+    IndexOp,
+    ReshapeOp,
+    ShiftOp,
+    TensorDecl,
+    nested_exprs,
+    resolve_merges,
+)
 from .sizes import SYMBOLIC_RANGE
 
 #: How far the large draw goes above the largest structural constant of a dimension.
@@ -65,15 +75,21 @@ class SizeNeeds:
         (empty when none did): the note a memory-cap refusal carries."""
         parts = []
         for s in sorted(sizes, key=str):
-            why = [text for table in (self.floors, self.reach) if s in table
-                   for v, text in [table[s]] if sizes[s] >= v > SYMBOLIC_RANGE[1]]
+            why = [
+                text
+                for table in (self.floors, self.reach)
+                if s in table
+                for v, text in [table[s]]
+                if sizes[s] >= v > SYMBOLIC_RANGE[1]
+            ]
             if why:
                 parts.append(f"{s}={sizes[s]} forced by {why[0]}")
         return "; ".join(parts)
 
 
-def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl],
-               large: Mapping[sympy.Symbol, int] | None = None) -> SizeNeeds:
+def size_needs(
+    exprs: Iterable[Expr], decls: Mapping[str, TensorDecl], large: Mapping[sympy.Symbol, int] | None = None
+) -> SizeNeeds:
     """The structural constants of the expressions of one statement (see the module
     docstring). ``decls``: the tensors the statement uses (their antisymmetric groups).
     ``large``: the concrete dimensions that may get stand-ins, with their values; a
@@ -88,8 +104,7 @@ def size_needs(exprs: Iterable[Expr], decls: Mapping[str, TensorDecl],
         for legs in (legs for legs, sign in decl.leg_symmetry if sign == -1):
             dim = sympy.sympify(decl.leg_dim(legs[0]))
             if dim.is_Symbol:
-                _raise(needs.reach, dim, len(legs),
-                       f"the antisymmetric legs ({', '.join(legs)}) of {decl.name}")
+                _raise(needs.reach, dim, len(legs), f"the antisymmetric legs ({', '.join(legs)}) of {decl.name}")
     constant_sides = 0
     for expr in exprs:
         if any(not t.diagram.nodes and not t.diagram.edge_dims and t.coeff != 0 for t in expr.terms):
@@ -163,16 +178,20 @@ def _counted_dims(diagram: Diagram) -> list[tuple[sympy.Expr, str]]:
     free label (a closed loop is its dimension, a traced ``shift(1)`` is n − 1; a
     chain of reshapes or shifts between two tensors is not counted)."""
     structural = (CopyTensor, ShiftOp, ReshapeOp)
-    joined = resolve_merges([(node.edges[0], e) for node in diagram.nodes
-                             if isinstance(node.op, structural) for e in node.edges[1:]])
+    joined = resolve_merges(
+        [(node.edges[0], e) for node in diagram.nodes if isinstance(node.op, structural) for e in node.edges[1:]]
+    )
 
     def root(e: str) -> str:
         return joined.get(e, e)
 
     touched = {root(e) for _, e in diagram.free}
     touched |= {root(e) for node in diagram.nodes if not isinstance(node.op, structural) for e in node.edges}
-    out = [(node.op.dim, f"a closed loop of {node.op.dim}") for node in diagram.nodes
-           if isinstance(node.op, CopyTensor) and node.op.arity == 0]
+    out = [
+        (node.op.dim, f"a closed loop of {node.op.dim}")
+        for node in diagram.nodes
+        if isinstance(node.op, CopyTensor) and node.op.arity == 0
+    ]
     seen: set[str] = set()
     for e, dim in diagram.edge_dims:
         if root(e) not in touched and root(e) not in seen:

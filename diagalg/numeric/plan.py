@@ -56,8 +56,7 @@ class Cost:
     flops: float
 
 
-def contraction_order(inputs: Sequence[Sequence[int]], output: Sequence[int],
-                      size: dict[int, int]) -> Order:
+def contraction_order(inputs: Sequence[Sequence[int]], output: Sequence[int], size: dict[int, int]) -> Order:
     """A contraction order for the wiring ``inputs -> output``, found at the sizes
     ``size`` the first time this wiring is seen and reused for every later call with
     the same wiring, whatever its sizes (see the module docstring for why)."""
@@ -106,8 +105,7 @@ def ssa_of_linear(path: Sequence[Sequence[int]]) -> Order:
     return tuple(tuple(step) for step in oe.paths.linear_to_ssa([tuple(s) for s in path]))
 
 
-def cost_of(order: Order, inputs: Sequence[Sequence[int]], output: Sequence[int],
-            size: dict[int, int]) -> Cost:
+def cost_of(order: Order, inputs: Sequence[Sequence[int]], output: Sequence[int], size: dict[int, int]) -> Cost:
     """The :class:`Cost` of ``order`` at the sizes ``size``, in one pass."""
     largest, flops = 1, 0.0
 
@@ -123,10 +121,13 @@ def cost_of(order: Order, inputs: Sequence[Sequence[int]], output: Sequence[int]
     return Cost(largest, flops)
 
 
-def run_order(order: Order, operands: list[tuple[T, list[int]]], output: Sequence[int],
-              pair: Callable[[tuple[T, list[int]], tuple[T, list[int]], set[int]], tuple[T, list[int]]],
-              reduce_own: Callable[[tuple[T, list[int]], set[int]], tuple[T, list[int]]]
-              ) -> tuple[T, list[int]]:
+def run_order(
+    order: Order,
+    operands: list[tuple[T, list[int]]],
+    output: Sequence[int],
+    pair: Callable[[tuple[T, list[int]], tuple[T, list[int]], set[int]], tuple[T, list[int]]],
+    reduce_own: Callable[[tuple[T, list[int]], set[int]], tuple[T, list[int]]],
+) -> tuple[T, list[int]]:
     """Carry out ``order`` on ``operands`` (arrays with index ids): ``pair(a, b, keep)``
     contracts two operands keeping the ids in ``keep`` (shared kept ids are batch
     axes), ``reduce_own(a, keep)`` sums one operand over its ids not in ``keep``.
@@ -141,7 +142,7 @@ def run_order(order: Order, operands: list[tuple[T, list[int]]], output: Sequenc
                 count[i] -= 1
         acc = picked[0]
         for k in range(1, len(picked)):
-            later = {i for _, ids in picked[k + 1:] for i in ids}
+            later = {i for _, ids in picked[k + 1 :] for i in ids}
             keep = {i for i in set(acc[1]) | set(picked[k][1]) if count[i] > 0 or i in later}
             acc = pair(acc, picked[k], keep)
         acc = reduce_own(acc, {i for i in acc[1] if count[i] > 0})
@@ -162,8 +163,12 @@ def run_order(order: Order, operands: list[tuple[T, list[int]]], output: Sequenc
     return reduce_own(rest[0], set(output))
 
 
-def _walk(order: Order, inputs: list[tuple[int, ...]], output: Sequence[int],
-          step: Callable[[list[tuple[int, ...]], tuple[int, ...]], None]) -> None:
+def _walk(
+    order: Order,
+    inputs: list[tuple[int, ...]],
+    output: Sequence[int],
+    step: Callable[[list[tuple[int, ...]], tuple[int, ...]], None],
+) -> None:
     """Follow ``order`` on index ids only, calling ``step(parts, kept)`` per step."""
     live: dict[int, tuple[int, ...]] = dict(enumerate(inputs))
     count = _holders(inputs, output)

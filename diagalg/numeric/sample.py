@@ -61,8 +61,9 @@ __all__ = [
 # --------------------------------------------------------------------------- building blocks
 
 
-def gaussian(shape: Sequence[int], rng: np.random.Generator, complex_: bool = False,
-             variance: float = 1.0) -> np.ndarray:
+def gaussian(
+    shape: Sequence[int], rng: np.random.Generator, complex_: bool = False, variance: float = 1.0
+) -> np.ndarray:
     """Independent Gaussian entries of the given variance (float64, or complex128 with
     real and imaginary parts each of variance ``variance / 2``). Always an array, also
     for shape ``()`` (numpy draws a numpy scalar there, which is immutable)."""
@@ -94,8 +95,7 @@ def sample_unitary(n: int, rng: np.random.Generator, complex_: bool = False) -> 
     return _haar_q(n, n, rng, complex_)
 
 
-def sample_invertible(n: int, rng: np.random.Generator, complex_: bool = False,
-                      symmetric: bool = False) -> np.ndarray:
+def sample_invertible(n: int, rng: np.random.Generator, complex_: bool = False, symmetric: bool = False) -> np.ndarray:
     """A well-conditioned ``n x n`` matrix ``Q1 diag(s) Q2`` with ``s`` in [0.5, 2]
     (condition number <= 4). ``symmetric``: ``Q diag(±s) Qᵀ`` instead (equal to its
     transpose, not conjugate transpose)."""
@@ -117,8 +117,7 @@ def sample_posdef(n: int, rng: np.random.Generator, complex_: bool = False) -> n
     return (m + m.conj().T) / 2  # exactly Hermitian despite rounding
 
 
-def sample_projector(n: int, rng: np.random.Generator, complex_: bool = False,
-                     rank: int | None = None) -> np.ndarray:
+def sample_projector(n: int, rng: np.random.Generator, complex_: bool = False, rank: int | None = None) -> np.ndarray:
     """An orthogonal projector ``Q Q†`` of size ``n`` (Q an ``n x k`` isometry), with
     rank ``k`` random in 1..n-1 unless given. Requires ``n >= 2``."""
     if n < 2:
@@ -153,8 +152,9 @@ def symmetrize(arr: np.ndarray, axes: Sequence[int], antisymmetric: bool = False
 # --------------------------------------------------------------------------- declared tensors
 
 
-def sample_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.random.Generator,
-                  memory_cap: int = DEFAULT_MEMORY_CAP) -> np.ndarray:
+def sample_tensor(
+    decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.random.Generator, memory_cap: int = DEFAULT_MEMORY_CAP
+) -> np.ndarray:
     """A random instance of ``decl``: an array of shape ``decl``'s leg sizes in
     declared leg order, float64 or complex128 (``decl.is_complex``), satisfying
     the declared symmetries and structure. Raises :class:`MemoryCapError` (before
@@ -173,8 +173,12 @@ def sample_tensor(decl: TensorDecl, sizes: Mapping[sympy.Symbol, int], rng: np.r
         arr = gaussian(shape, rng, decl.is_complex, variance=variance)
     else:
         classes = [(tuple(decl.legs.index(leg) for leg in legs), sign) for legs, sign in decl.leg_symmetry]
-        arr = symmetric_from_free(lambda k: gaussian((k,), rng, decl.is_complex, variance=variance),
-                                  shape, classes, np.complex128 if decl.is_complex else np.float64)
+        arr = symmetric_from_free(
+            lambda k: gaussian((k,), rng, decl.is_complex, variance=variance),
+            shape,
+            classes,
+            np.complex128 if decl.is_complex else np.float64,
+        )
     # a positive tensor: exp of the sample (log-normal entries around 1; exp keeps leg symmetries)
     return np.exp(arr) if decl.positive else arr
 
@@ -229,8 +233,7 @@ class FuncParams:
             poly = poly.deriv() * np.polynomial.Polynomial([1, 0, -1])
         out = poly(t)
         for _ in range(order):  # one factor W[b, p] per derivative leg
-            out = out[..., None] * self.W.reshape(self.W.shape[:1] + (1,) * (out.ndim - moved.ndim)
-                                                  + self.W.shape[1:])
+            out = out[..., None] * self.W.reshape(self.W.shape[:1] + (1,) * (out.ndim - moved.ndim) + self.W.shape[1:])
         return out
 
 
@@ -239,5 +242,4 @@ def sample_func(fdecl: FuncDecl, sizes: Mapping[sympy.Symbol, int], rng: np.rand
     real Gaussian entries of variance 1/n."""
     subs = int_subs(sizes)
     n_in, n_out = dim_value(fdecl.in_dim, subs), dim_value(fdecl.out_dim, subs)
-    return FuncParams(gaussian((n_out, n_in), rng, variance=1.0 / n_in),
-                      gaussian((n_out,), rng, variance=1.0 / n_in))
+    return FuncParams(gaussian((n_out, n_in), rng, variance=1.0 / n_in), gaussian((n_out,), rng, variance=1.0 / n_in))

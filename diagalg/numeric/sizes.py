@@ -52,8 +52,9 @@ class SizeDraw:
         return ", ".join(f"{name}={decl} checked as {used}" for name, (decl, used) in sorted(self.standins.items()))
 
 
-def standin_sizes(env: DimEnv, max_kept: int = MAX_KEPT_CONCRETE, min_standin: int = MIN_STANDIN,
-                  draw: int = 0) -> dict[sympy.Symbol, int]:
+def standin_sizes(
+    env: DimEnv, max_kept: int = MAX_KEPT_CONCRETE, min_standin: int = MIN_STANDIN, draw: int = 0
+) -> dict[sympy.Symbol, int]:
     """Stand-in sizes for the concrete dimensions larger than ``max_kept``.
 
     Deterministic (depends on ``env`` and ``draw`` only): the distinct large
@@ -247,9 +248,7 @@ class _Problem:
             return None
 
 
-def _closure(
-    needed: set[sympy.Symbol], env: DimEnv, checks: list[_Check]
-) -> tuple[set[sympy.Symbol], list[_Check]]:
+def _closure(needed: set[sympy.Symbol], env: DimEnv, checks: list[_Check]) -> tuple[set[sympy.Symbol], list[_Check]]:
     """The symbols whose sizes matter for ``needed`` (derived dependencies, and every
     symbol of a constraint touching one), and those constraints."""
     syms = set(needed)
@@ -315,14 +314,13 @@ def sample_sizes(
     standins = standin_sizes(env, draw=draw)
     fixed = {
         s: max(standins[s], min(v, floors.get(s, 0))) if s in standins else v
-        for s, v in env.concrete.items() if s in syms and s not in env.derived
+        for s, v in env.concrete.items()
+        if s in syms and s not in env.derived
     }
     # sizes fixed by the caller: bound weights (their real sizes) or --dims overrides
     fixed.update({s: int(v) for s, v in (exact or {}).items() if s in syms and s not in env.derived})
     derived = {
-        s: _Derived(s, sympy.sympify(env.derived[s]), *_compile(env.derived[s]))
-        for s in syms
-        if s in env.derived
+        s: _Derived(s, sympy.sympify(env.derived[s]), *_compile(env.derived[s])) for s in syms if s in env.derived
     }
     free = sorted((s for s in syms if s not in fixed and s not in derived), key=str)
     free = [free[i] for i in rng.permutation(len(free))]
@@ -346,8 +344,7 @@ def sample_sizes(
         room = sum(1 for v in range(lo, hi + 1) if v not in fixed.values())
         for distinct in (True, False) if len(free) <= room else (False,):
             for avoiding in (True, False) if avoid and free else (False,):
-                found = problem.search(lo, hi, distinct, list(avoid) if avoiding else [], rng, NODE_BUDGET,
-                                       floors)
+                found = problem.search(lo, hi, distinct, list(avoid) if avoiding else [], rng, NODE_BUDGET, floors)
                 if found is not None:
                     used = {
                         str(s): (env.concrete[s], v)
@@ -384,8 +381,9 @@ def _raise_standins(problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimE
     return False
 
 
-def _revert_standins(problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimEnv,
-                     derived: Mapping[sympy.Symbol, _Derived]) -> bool:
+def _revert_standins(
+    problem: _Problem, fixed: dict[sympy.Symbol, int], env: DimEnv, derived: Mapping[sympy.Symbol, _Derived]
+) -> bool:
     """Give the stand-in dimensions behind the failing concrete-only constraints their
     declared sizes (in ``fixed``) when that makes every such constraint hold; True if
     any size was reverted."""
@@ -462,4 +460,3 @@ def _build_problem(
     for c in checks:
         checks_at[max((level(s) for s in c.symbols), default=-1) + 1].append(c)
     return _Problem(free, fixed, derived_at, checks_at)
-

@@ -49,8 +49,10 @@ class SlicePlan:
 
 
 def _without(spec: Spec, fixed: set[int]) -> Spec:
-    return tuple((tuple(s for s, i in zip(shape, ids) if i not in fixed), tuple(i for i in ids if i not in fixed))
-                 for shape, ids in spec)
+    return tuple(
+        (tuple(s for s, i in zip(shape, ids) if i not in fixed), tuple(i for i in ids if i not in fixed))
+        for shape, ids in spec
+    )
 
 
 def _path_info(spec: Spec, out: Sequence[int], strategy: str) -> tuple[list, int, float]:
@@ -61,8 +63,9 @@ def _path_info(spec: Spec, out: Sequence[int], strategy: str) -> tuple[list, int
     return path, int(info.largest_intermediate), float(info.opt_cost)
 
 
-def plan_slices(spec: Spec, out: Sequence[int], cap_entries: int, strategy: str = "auto",
-                max_flops: float | None = None) -> SlicePlan | None:
+def plan_slices(
+    spec: Spec, out: Sequence[int], cap_entries: int, strategy: str = "auto", max_flops: float | None = None
+) -> SlicePlan | None:
     """A slicing of the contraction ``spec`` (operand shapes and index ids) into ``out``
     whose slices each have a largest intermediate of at most ``cap_entries``, doing at
     most ``max_flops`` (default :data:`MAX_SLICED_FLOPS`) in all; None when there is

@@ -91,17 +91,19 @@ def _antisymmetric_table(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     n_reps = math.comb(n, k)
     if n_reps == 0:
         return rank.reshape(shape), factor.reshape(shape)
-    reps = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(n), k)),
-                       dtype=np.int64, count=n_reps * k).reshape(n_reps, k)
-    perms = np.fromiter(itertools.chain.from_iterable(itertools.permutations(range(k))),
-                        dtype=np.int64, count=math.factorial(k) * k).reshape(-1, k)
+    reps = np.fromiter(
+        itertools.chain.from_iterable(itertools.combinations(range(n), k)), dtype=np.int64, count=n_reps * k
+    ).reshape(n_reps, k)
+    perms = np.fromiter(
+        itertools.chain.from_iterable(itertools.permutations(range(k))), dtype=np.int64, count=math.factorial(k) * k
+    ).reshape(-1, k)
     inversions = np.zeros(len(perms), dtype=np.int64)
     for i in range(k):
         for j in range(i + 1, k):
             inversions += perms[:, i] > perms[:, j]
     parity = np.where(inversions % 2, -1, 1).astype(np.int8)
     flat = np.zeros((n_reps, len(perms)), dtype=np.int64)
-    for t in range(k):       # entry x with x[t] = rep[perm[t]], so x = rep permuted by perm
+    for t in range(k):  # entry x with x[t] = rep[perm[t]], so x = rep permuted by perm
         flat = flat * n + reps[:, perms[:, t]]
     rank[flat] = np.arange(n_reps, dtype=np.int64)[:, np.newaxis]
     factor[flat] = parity[np.newaxis, :]
@@ -132,8 +134,9 @@ def _validated(shape: tuple[int, ...], classes: Sequence[SymmetryClass]) -> list
     return out
 
 
-def symmetric_from_free(free: Callable[[int], np.ndarray], shape: tuple[int, ...],
-                        classes: Sequence[SymmetryClass], dtype: DTypeLike) -> np.ndarray:
+def symmetric_from_free(
+    free: Callable[[int], np.ndarray], shape: tuple[int, ...], classes: Sequence[SymmetryClass], dtype: DTypeLike
+) -> np.ndarray:
     """An array ``T`` of ``shape`` with ``T[σ·x] = sign(σ)·T[x]`` for every
     permutation σ of the axes of each class ``(axes, sign)`` (sign 0: ``T`` is
     zero), whose entries are free values, their negatives or zero.
@@ -156,14 +159,14 @@ def symmetric_from_free(free: Callable[[int], np.ndarray], shape: tuple[int, ...
     if values.shape != (total,):
         raise ValueError(f"free({total}) returned shape {values.shape}, not ({total},)")
     arr = values.astype(dtype, copy=False).reshape(counts)
-    order: list[int] = []          # the final axis held by each current axis of arr
+    order: list[int] = []  # the final axis held by each current axis of arr
     pos = 0
     for axes, sign in comps:
         k, n = len(axes), shape[axes[0]]
         if k > 1:
             rank, factor = orbit_table(n, k, sign)
             arr = np.take(arr, rank.reshape(-1), axis=pos)
-            arr = arr.reshape(arr.shape[:pos] + (n,) * k + arr.shape[pos + 1:])
+            arr = arr.reshape(arr.shape[:pos] + (n,) * k + arr.shape[pos + 1 :])
             if sign < 0:
                 arr = arr * factor.reshape((1,) * pos + factor.shape + (1,) * (arr.ndim - pos - k)).astype(dtype)
         order.extend(axes)

@@ -90,9 +90,15 @@ def shapes_shown(expr: Expr) -> list[TensorOp | BoxOp]:
     return list(seen.values())
 
 
-def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[str, ...] | None = None,
-              name: str | None = None, dims: Mapping[str, int] | None = None,
-              memory_cap: int = DEFAULT_MEMORY_CAP) -> ShownValues:
+def values_of(
+    expr: Expr,
+    program: Declarations,
+    seed: int = 0,
+    labels: tuple[str, ...] | None = None,
+    name: str | None = None,
+    dims: Mapping[str, int] | None = None,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> ShownValues:
     """The arrays behind a drawing of ``expr`` in ``program``: first the expression's own
     value (named ``name``, by default its text; axes in the order ``labels``, by default
     its free labels sorted), unless the expression is a single tensor or folded let on
@@ -117,8 +123,7 @@ def values_of(expr: Expr, program: Declarations, seed: int = 0, labels: tuple[st
     for op in shapes_shown(expr):
         if isinstance(op, BoxOp):
             let_labels = tuple(op.ports)
-            shown.append(ShownArray(op.name or "", let_labels,
-                                    evaluate(op.inner, inst, let_labels).array, "value"))
+            shown.append(ShownArray(op.name or "", let_labels, evaluate(op.inner, inst, let_labels).array, "value"))
             continue
         tensor = op.decl.name
         if tensor not in inst.arrays:
@@ -150,8 +155,9 @@ def _name_of(expr: Expr) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _source_text(draw: SizeDraw, bound: Mapping[str, np.ndarray], decls: Mapping[str, TensorDecl], seed: int,
-                 program: Declarations) -> str:
+def _source_text(
+    draw: SizeDraw, bound: Mapping[str, np.ndarray], decls: Mapping[str, TensorDecl], seed: int, program: Declarations
+) -> str:
     sizes = ", ".join(f"{k}={v}" for k, v in sorted(draw.by_name().items()))
     sampled = sorted(n for n, d in decls.items() if n not in bound and d.origin is None)
     binding = getattr(program, "binding", None)
@@ -182,8 +188,13 @@ class Spectrum:
     kept: int
 
 
-def spectra_of(stmt: DecomposeStmt, program: Declarations, seed: int = 0, dims: Mapping[str, int] | None = None,
-               memory_cap: int = DEFAULT_MEMORY_CAP) -> tuple[list[Spectrum], str]:
+def spectra_of(
+    stmt: DecomposeStmt,
+    program: Declarations,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    memory_cap: int = DEFAULT_MEMORY_CAP,
+) -> tuple[list[Spectrum], str]:
     """The spectra a ``decompose`` statement cuts, on the first draw its check makes
     (bound target, or sampled from ``seed``), and the source line: for ``svd`` the one
     unfolding (U's labels against the rest), for ``tt`` the unfolding at every bond of
@@ -212,17 +223,22 @@ def spectra_of(stmt: DecomposeStmt, program: Declarations, seed: int = 0, dims: 
     return out, _source_text(draw, bound, decls, seed, program)
 
 
-def _unfoldings(dec: Decomposition, labels: tuple[str, ...], bonds: Mapping[str, object]) -> list[tuple[tuple[str, ...], str]]:
+def _unfoldings(
+    dec: Decomposition, labels: tuple[str, ...], bonds: Mapping[str, object]
+) -> list[tuple[tuple[str, ...], str]]:
     uses = dec.uses
     if dec.kind == "tucker":
-        return [(tuple(l for l in u.labels if l in labels), next(l for l in u.labels if l in bonds))
-                for u in uses if sum(l in labels for l in u.labels) == 1 and any(l in bonds for l in u.labels)]
+        return [
+            (tuple(l for l in u.labels if l in labels), next(l for l in u.labels if l in bonds))
+            for u in uses
+            if sum(l in labels for l in u.labels) == 1 and any(l in bonds for l in u.labels)
+        ]
     cuts: list[tuple[tuple[str, ...], str]] = []
     rows: list[str] = []
     for k, u in enumerate(uses):
         mine = [l for l in u.labels if l in labels]
         rows.extend(mine)
-        later = {l for v in uses[k + 1:] for l in v.labels}
+        later = {l for v in uses[k + 1 :] for l in v.labels}
         if not mine or not (later & set(labels)):
             continue
         bond = next((l for l in u.labels if l in bonds and l in later), None)

@@ -76,8 +76,7 @@ def write(expr: Expr, program: object, path: str | Path, folded: bool = False) -
     path = Path(path)
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
-        raise DiagalgError(f"{path}: unknown drawing format '{path.suffix}' "
-                           f"(use {', '.join(sorted(EXTENSIONS))})")
+        raise DiagalgError(f"{path}: unknown drawing format '{path.suffix}' (use {', '.join(sorted(EXTENSIONS))})")
     if kind == "png":
         from .png import svg_to_png
 

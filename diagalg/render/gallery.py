@@ -43,12 +43,13 @@ def _mps(bonds: str, conj: bool) -> list[tuple]:
 
 #: (name, what it shows, expression), in the order the tests and the script go through them
 FIGURES: list[tuple[str, str, Expr]] = [
-    ("ring", "A[i, j] B[j, k] C[k, l] D[l, i]: a trace, drawn as a ring",
-     _product((A, "i j"), (B, "j k"), (C, "k l"), (D, "l i"))),
-    ("svd", "U[i, k] s[k] V[j, k]: isometry triangles around the copy dot",
-     _product((U, "i k"), (s, "k"), (V, "j k"))),
+    (
+        "ring",
+        "A[i, j] B[j, k] C[k, l] D[l, i]: a trace, drawn as a ring",
+        _product((A, "i j"), (B, "j k"), (C, "k l"), (D, "l i")),
+    ),
+    ("svd", "U[i, k] s[k] V[j, k]: isometry triangles around the copy dot", _product((U, "i k"), (s, "k"), (V, "j k"))),
     ("mps", "a left-canonical matrix product state: a flat train", _product(*_mps("b1 b2", False))),
     ("norm", "<psi|psi> of that train: a ladder", _product(*_mps("c1 c2", True), *_mps("b1 b2", False))),
-    ("transpose", "D[i, j] + D[j, i]: the transpose turned over",
-     _sum(_product((D, "i j")), _product((D, "j i")))),
+    ("transpose", "D[i, j] + D[j, i]: the transpose turned over", _sum(_product((D, "i j")), _product((D, "j i")))),
 ]

@@ -7,7 +7,7 @@ external resources. Nothing here runs the engine.
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import sympy
 
@@ -27,12 +27,14 @@ section.stmt.ok { border-left-color: #2e8b57; } section.stmt.FAIL { border-left-
 section.stmt.INCONCLUSIVE { border-left-color: #e0a800; } section.stmt.ERROR { border-left-color: #6a1b9a; }
 .result { font-family: DejaVu Sans Mono, monospace; font-size: 13px; white-space: pre-wrap; }
 .status { font-weight: bold; } .ok .status { color: #2e8b57; } .FAIL .status { color: #c62828; }
-.output { font-family: DejaVu Sans Mono, monospace; font-size: 12px; color: #333; white-space: pre-wrap; margin: 4px 0 0 18px; }
+.output { font-family: DejaVu Sans Mono, monospace; font-size: 12px; color: #333; white-space: pre-wrap;
+  margin: 4px 0 0 18px; }
 .figures { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 10px; margin-top: 8px; }
 figure { margin: 0; padding: 6px; border: 1px solid #ddd; background: #fff; max-width: 100%; overflow-x: auto; }
 figure.step { border-top: 6px solid #0b5cad; }
 figure.step.failed { border-top-color: #c62828; }
-figcaption { font-size: 12px; color: #333; font-family: DejaVu Sans Mono, monospace; white-space: pre-wrap; max-width: 640px; }
+figcaption { font-size: 12px; color: #333; font-family: DejaVu Sans Mono, monospace; white-space: pre-wrap;
+  max-width: 640px; }
 .rule { color: #0b5cad; font-weight: bold; } .err { color: #555; }
 .nodrawing { color: #c62828; font-size: 12px; }
 """
@@ -45,7 +47,7 @@ def _svg(expr: Expr, pic: Picture | None = None, sizes: Sizes | None = None) -> 
     try:
         return svg_document(with_sizes(pic if pic is not None else picture(expr), sizes or {}), _text(expr))
     except Exception as e:  # noqa: BLE001 - one undrawable expression must not lose the report
-        return f"<p class=\"nodrawing\">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>"
+        return f'<p class="nodrawing">no drawing: {escape(type(e).__name__)}: {escape(str(e))}</p>'
 
 
 def _text(expr: Expr) -> str:
@@ -54,12 +56,11 @@ def _text(expr: Expr) -> str:
     return expr_text(expr)
 
 
-def figure(expr: Expr, caption: str, cls: str = "", pic: Picture | None = None,
-           sizes: Sizes | None = None) -> str:
+def figure(expr: Expr, caption: str, cls: str = "", pic: Picture | None = None, sizes: Sizes | None = None) -> str:
     """One ``<figure>``: the drawing of ``expr`` (or the already laid out ``pic`` of it)
     above its caption (HTML-escaped text). ``sizes``: the program's declared dimension
     sizes (:func:`~.thickness.program_sizes`), for the widths of symbolic wires."""
-    klass = f" class=\"{cls}\"" if cls else ""
+    klass = f' class="{cls}"' if cls else ""
     return f"<figure{klass}>{_svg(expr, pic, sizes)}<figcaption>{caption}</figcaption></figure>"
 
 
@@ -78,8 +79,10 @@ def steady_figures(items: Sequence[tuple[Expr, str, str]], sizes: Sizes | None =
 def page(title: str, figures: Sequence[tuple[str, str]]) -> str:
     """A page of (caption, SVG text) figures."""
     body = "".join(f"<figure>{svg}<figcaption>{escape(cap)}</figcaption></figure>" for cap, svg in figures)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
-            f"<style>{CSS}</style></head><body><div class=\"figures\">{body}</div></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{escape(title)}</title>'
+        f'<style>{CSS}</style></head><body><div class="figures">{body}</div></body></html>\n'
+    )
 
 
 class Trace(Protocol):
@@ -105,10 +108,17 @@ def trace_figures(start: Expr, derivation: Trace, sizes: Sizes | None = None) ->
         else:
             sites = f", {step.sites} sites" if step.sites > 1 else ""
             why = f"by {step.rule}{sites}"
-            err = "" if step.check_error is None else \
-                " · check exact" if step.check_exact else f" · check {step.check_error:.1g}"
-        cap = (f"step {k}: <span class=\"rule\">{escape(why)}</span><span class=\"err\">{escape(err)}</span>\n"
-               f"{escape(_text(expr))}")
+            err = (
+                ""
+                if step.check_error is None
+                else " · check exact"
+                if step.check_exact
+                else f" · check {step.check_error:.1g}"
+            )
+        cap = (
+            f'step {k}: <span class="rule">{escape(why)}</span><span class="err">{escape(err)}</span>\n'
+            f"{escape(_text(expr))}"
+        )
         items.append((expr, cap, "step"))
     figs = steady_figures(items, sizes)
     if len(states) - 1 > MAX_STEPS:

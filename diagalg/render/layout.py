@@ -21,14 +21,14 @@ def shortest_paths(n: int, edges: Sequence[tuple[int, int, float]]) -> np.ndarra
         if u != v:
             d[u, v] = d[v, u] = min(d[u, v], w)
     for k in range(n):
-        d = np.minimum(d, d[:, k:k + 1] + d[k:k + 1, :])
+        d = np.minimum(d, d[:, k : k + 1] + d[k : k + 1, :])
     return d
 
 
 def _classical_mds(d: np.ndarray) -> np.ndarray:
     n = len(d)
     j = np.eye(n) - 1.0 / n
-    b = -0.5 * j @ (d ** 2) @ j
+    b = -0.5 * j @ (d**2) @ j
     vals, vecs = np.linalg.eigh(b)
     order = np.argsort(-vals, kind="stable")[:2]
     x = vecs[:, order] * np.sqrt(np.maximum(vals[order], 0.0))
@@ -68,7 +68,7 @@ def stress_layout(d: np.ndarray, iterations: int = 300) -> np.ndarray:
     lw_pinv = np.linalg.pinv(lw)
     for _ in range(iterations):
         diff = x[:, None, :] - x[None, :, :]
-        dist = np.sqrt((diff ** 2).sum(-1))
+        dist = np.sqrt((diff**2).sum(-1))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(dist > 1e-9, d / dist, 0.0)
         bz = -w * ratio
@@ -98,8 +98,9 @@ def principal_axes(x: np.ndarray) -> np.ndarray:
     return c @ rot.T
 
 
-def separate(centers: np.ndarray, sizes: np.ndarray, movable: np.ndarray, gap: float = 14.0,
-             max_rounds: int = 400) -> np.ndarray:
+def separate(
+    centers: np.ndarray, sizes: np.ndarray, movable: np.ndarray, gap: float = 14.0, max_rounds: int = 400
+) -> np.ndarray:
     """Push overlapping boxes apart (centres ``centers``, full sizes ``sizes``) until every
     pair of movable boxes is at least ``gap`` apart on some axis. Deterministic: pairs are
     visited in index order and pushed along the axis of least overlap."""
@@ -109,7 +110,7 @@ def separate(centers: np.ndarray, sizes: np.ndarray, movable: np.ndarray, gap: f
     for _ in range(max_rounds):
         moved = False
         for a_pos, i in enumerate(idx):
-            for j in idx[a_pos + 1:]:
+            for j in idx[a_pos + 1 :]:
                 dx, dy = x[j, 0] - x[i, 0], x[j, 1] - x[i, 1]
                 ox = (sizes[i, 0] + sizes[j, 0]) / 2 + gap - abs(dx)
                 oy = (sizes[i, 1] + sizes[j, 1]) / 2 + gap - abs(dy)

@@ -54,7 +54,7 @@ def label_overlaps(pic: Picture) -> list[tuple[str, str]]:
             labels.append((f"title {s.name}", title))
     out: list[tuple[str, str]] = []
     for i, (a, ba) in enumerate(labels):
-        for b, bb in labels[i + 1:]:
+        for b, bb in labels[i + 1 :]:
             if _meet(ba, bb):
                 out.append((a, b))
     for s in pic.shapes:
@@ -64,8 +64,9 @@ def label_overlaps(pic: Picture) -> list[tuple[str, str]]:
                     out.append((a, f"shape {s.name}"))
     for a, (x0, y0, x1, y1) in labels:  # a wire drawn through a label (1 px of slack each side)
         inner = (x0 + 1.0, y0 + 1.0, x1 - 1.0, y1 - 1.0)
-        if inner[0] < inner[2] and any(segment_hits_box(p, q, inner, pad=0.0)
-                                       for line in pic.lines for p, q in zip(line.points, line.points[1:])):
+        if inner[0] < inner[2] and any(
+            segment_hits_box(p, q, inner, pad=0.0) for line in pic.lines for p, q in zip(line.points, line.points[1:])
+        ):
             out.append((a, "a wire"))
     return out
 

@@ -13,8 +13,8 @@ from html import escape
 
 import sympy
 
-from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorOp
 from ..bubbles import get_bubble
+from ..model import BoxOp, BubbleOp, CopyTensor, DerivOp, Diagram, Expr, IndexOp, ReshapeOp, ShiftOp, TensorOp
 from .html import CSS, Trace, trace_figures
 
 
@@ -27,8 +27,10 @@ def expr_svg(expr: Expr) -> str:
 def expr_html(expr: Expr) -> str:
     from ..printing import expr_text
 
-    return (f"<div class=\"diagalg\"><style>{CSS}</style><figure>{expr_svg(expr)}"
-            f"<figcaption>{escape(expr_text(expr))}</figcaption></figure></div>")
+    return (
+        f'<div class="diagalg"><style>{CSS}</style><figure>{expr_svg(expr)}'
+        f"<figcaption>{escape(expr_text(expr))}</figcaption></figure></div>"
+    )
 
 
 def diagram_expr(d: Diagram) -> Expr:
@@ -36,6 +38,7 @@ def diagram_expr(d: Diagram) -> Expr:
 
 
 # --------------------------------------------------------------------------- LaTeX
+
 
 def _name(edge: str) -> str:
     base = edge.split("~")[0] or "e"
@@ -61,8 +64,9 @@ def _diagram_latex(d: Diagram) -> str:
         op, idx = node.op, [names[e] for e in node.edges]
         if isinstance(op, TensorOp):
             sup = ("*" if op.conj else "") + ("-1" if op.inv % 2 else "")
-            factors.append(r"\mathrm{" + op.decl.name.replace("_", r"\_") + "}" + (f"^{{{sup}}}" if sup else "")
-                           + _indices(idx))
+            factors.append(
+                r"\mathrm{" + op.decl.name.replace("_", r"\_") + "}" + (f"^{{{sup}}}" if sup else "") + _indices(idx)
+            )
         elif isinstance(op, CopyTensor):
             factors.append(r"\delta" + _indices(idx))
         elif isinstance(op, ShiftOp):
@@ -77,13 +81,27 @@ def _diagram_latex(d: Diagram) -> str:
             else:
                 factors.append(r"\left(" + expr_latex_body(op.inner) + r"\right)")
         elif isinstance(op, BubbleOp):
-            title = op.func.name + "'" * int(op.param or 0) if op.func is not None else get_bubble(op.kind).drawing_label()
+            title = (
+                op.func.name + "'" * int(op.param or 0) if op.func is not None else get_bubble(op.kind).drawing_label()
+            )
             sub = _indices(list(op.axes)) if op.axes else ""
-            factors.append(r"\operatorname{" + title.replace("_", r"\_") + "}" + sub
-                           + r"\left(" + expr_latex_body(op.inner) + r"\right)")
+            factors.append(
+                r"\operatorname{"
+                + title.replace("_", r"\_")
+                + "}"
+                + sub
+                + r"\left("
+                + expr_latex_body(op.inner)
+                + r"\right)"
+            )
         elif isinstance(op, DerivOp):
-            factors.append(r"\frac{\partial}{\partial \mathrm{" + op.wrt.decl.name + "}}\\left("
-                           + expr_latex_body(op.inner) + r"\right)")
+            factors.append(
+                r"\frac{\partial}{\partial \mathrm{"
+                + op.wrt.decl.name
+                + "}}\\left("
+                + expr_latex_body(op.inner)
+                + r"\right)"
+            )
     for e, dim in d.edge_dims:  # closed loops and all-ones legs
         if not d.incidence[e] and not d.edge_labels[e]:
             factors.append(sympy.latex(dim))
@@ -118,9 +136,10 @@ def expr_latex(expr: Expr) -> str:
 
 # --------------------------------------------------------------------------- derivations
 
+
 def derivation_html(derivation: Trace) -> str:
     figs = trace_figures(derivation.start, derivation)
-    return f"<div class=\"diagalg\"><style>{CSS}</style><div class=\"figures\">{''.join(figs)}</div></div>"
+    return f'<div class="diagalg"><style>{CSS}</style><div class="figures">{"".join(figs)}</div></div>'
 
 
 def derivation_svg(derivation: Trace) -> str:

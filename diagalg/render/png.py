@@ -9,8 +9,10 @@ import subprocess
 
 from ..errors import DiagalgError
 
-INSTALL_HINT = ("PNG output needs an SVG converter: install rsvg-convert "
-                "(apt-get install librsvg2-bin) or cairosvg (pip install cairosvg), or write .svg")
+INSTALL_HINT = (
+    "PNG output needs an SVG converter: install rsvg-convert "
+    "(apt-get install librsvg2-bin) or cairosvg (pip install cairosvg), or write .svg"
+)
 
 
 def converter() -> str | None:
@@ -28,8 +30,12 @@ def svg_to_png(svg: str, scale: float = 2.0) -> bytes:
     """The PNG bytes of an SVG document, rendered at ``scale`` (2: sharp on high-DPI screens)."""
     which = converter()
     if which == "rsvg-convert":
-        proc = subprocess.run(["rsvg-convert", "--format=png", f"--zoom={scale}"], input=svg.encode("utf-8"),
-                              capture_output=True, timeout=60)
+        proc = subprocess.run(
+            ["rsvg-convert", "--format=png", f"--zoom={scale}"],
+            input=svg.encode("utf-8"),
+            capture_output=True,
+            timeout=60,
+        )
         if proc.returncode != 0 or not proc.stdout.startswith(b"\x89PNG"):
             raise DiagalgError(f"rsvg-convert failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
         return proc.stdout

@@ -38,8 +38,14 @@ IDENTITY: Orient = (1, 0, 0, 1)
 #: the eight symmetries of the square, in order of preference when they cost the same: the
 #: shape as declared, turned over left-right (the paper's transpose), turned half round, ...
 ORIENTS: tuple[Orient, ...] = (
-    IDENTITY, (-1, 0, 0, 1), (-1, 0, 0, -1), (1, 0, 0, -1),
-    (0, -1, 1, 0), (0, 1, -1, 0), (0, 1, 1, 0), (0, -1, -1, 0),
+    IDENTITY,
+    (-1, 0, 0, 1),
+    (-1, 0, 0, -1),
+    (1, 0, 0, -1),
+    (0, -1, 1, 0),
+    (0, 1, -1, 0),
+    (0, 1, 1, 0),
+    (0, -1, -1, 0),
 )
 #: mirror images: left-right (``"x"``) and top-bottom (``"y"``)
 MIRROR: dict[str, Orient] = {"x": (-1, 0, 0, 1), "y": (1, 0, 0, -1)}
@@ -143,8 +149,14 @@ def triangle_plan(ports: tuple[str, ...], inputs: tuple[str, ...]) -> PortPlan:
         ny = 0.5 * s
         where[p] = ((1.0 - back, -back / 2 if s > 0 else back / 2), _unit(1.0, -ny))
     marked = len(base) > 1 or n > 1
-    return PortPlan(tuple(ports), tuple(where[p][0] for p in ports), tuple(where[p][1] for p in ports), marked,
-                    max(len(base), 1), triangle=True)
+    return PortPlan(
+        tuple(ports),
+        tuple(where[p][0] for p in ports),
+        tuple(where[p][1] for p in ports),
+        marked,
+        max(len(base), 1),
+        triangle=True,
+    )
 
 
 def _unit(x: float, y: float) -> tuple[float, float]:

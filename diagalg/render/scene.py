@@ -118,7 +118,8 @@ class _TermLayout:
         terminal = {v.label: k for k, v in enumerate(self.verts) if v.kind == "terminal"}
         for e, dim in d.edge_dims:
             ends: list[tuple[int, str | None]] = [
-                (self.node_vertex[ni], d.nodes[ni].op.ports[pi]) for ni, pi in d.incidence[e]]
+                (self.node_vertex[ni], d.nodes[ni].op.ports[pi]) for ni, pi in d.incidence[e]
+            ]
             ends += [(terminal[label], None) for label in d.edge_labels[e]]
             if not ends:
                 size = 30.0
@@ -134,9 +135,13 @@ class _TermLayout:
     def _vertex(self, op: Op, ni: int) -> _Vertex:
         v = node_vertex(op, lambda inner: framed_expr(inner, self.depth + 1))
         v.node = ni
-        loops = sum(1 for e in set(self.d.nodes[ni].edges)
-                    if sum(1 for m, _ in self.d.incidence[e] if m == ni) == 2
-                    and len(self.d.incidence[e]) == 2 and not self.d.edge_labels[e])
+        loops = sum(
+            1
+            for e in set(self.d.nodes[ni].edges)
+            if sum(1 for m, _ in self.d.incidence[e] if m == ni) == 2
+            and len(self.d.incidence[e]) == 2
+            and not self.d.edge_labels[e]
+        )
         if loops:  # room above the shape for its self-loops
             v.h += 24.0 * loops
             v.shape_dy = 12.0 * loops
@@ -313,8 +318,10 @@ class _TermLayout:
             if solid:
                 lo = min(x[i, 0] - self.verts[comp[i]].w / 2 for i in solid)
                 hi = max(x[i, 0] + self.verts[comp[i]].w / 2 for i in solid)
-                ymid = (min(x[i, 1] - self.verts[comp[i]].h / 2 for i in solid)
-                        + max(x[i, 1] + self.verts[comp[i]].h / 2 for i in solid)) / 2
+                ymid = (
+                    min(x[i, 1] - self.verts[comp[i]].h / 2 for i in solid)
+                    + max(x[i, 1] + self.verts[comp[i]].h / 2 for i in solid)
+                ) / 2
             else:  # an identity line between two free legs
                 lo, hi, ymid = x[:, 0].mean() - 10, x[:, 0].mean() + 10, 0.0
             for i, k in enumerate(comp):
@@ -328,8 +335,14 @@ class _TermLayout:
         self._orient_nested(pos)
         self._orient_ports(pos)
         framed = self._frame(pos)
-        self.memory = TermMemory(tuple((keys[v.node], (float(pos[k, 0]), float(pos[k, 1])))
-                                       for k, v in enumerate(self.verts) if v.node is not None), self._origin)
+        self.memory = TermMemory(
+            tuple(
+                (keys[v.node], (float(pos[k, 0]), float(pos[k, 1])))
+                for k, v in enumerate(self.verts)
+                if v.node is not None
+            ),
+            self._origin,
+        )
         return framed
 
     def _orient_nested(self, pos: np.ndarray) -> None:
@@ -347,8 +360,10 @@ class _TermLayout:
                 continue
 
             def cost(vert: _Vertex) -> float:
-                return sum(float(np.hypot(pos[k, 0] + vert.port_at[p].x - q[0], pos[k, 1] + vert.port_at[p].y - q[1]))
-                           for p, q in ends)
+                return sum(
+                    float(np.hypot(pos[k, 0] + vert.port_at[p].x - q[0], pos[k, 1] + vert.port_at[p].y - q[1]))
+                    for p, q in ends
+                )
 
             best, best_cost = (v.inner, dict(v.port_at)), cost(v) - 1e-6
             # a row of terms read right to left would change its meaning: sums only flip top-bottom
@@ -370,11 +385,20 @@ class _TermLayout:
     def _orient_ports(self, pos: np.ndarray) -> None:
         """Turn every shape with fixed ports the way its wires are shortest
         (:func:`~.orient.choose_orientations`); its ports, tip and flag turn with it."""
-        items = [Item(float(pos[k, 0]), float(pos[k, 1]), v.shape.w if v.shape else 0.0,
-                      v.shape.h if v.shape else 0.0, v.shape_dy, v.plan,
-                      dict(v.port_at) if v.plan is None else {}, v.kind == "terminal",
-                      v.shape.kind if v.shape else "")
-                 for k, v in enumerate(self.verts)]
+        items = [
+            Item(
+                float(pos[k, 0]),
+                float(pos[k, 1]),
+                v.shape.w if v.shape else 0.0,
+                v.shape.h if v.shape else 0.0,
+                v.shape_dy,
+                v.plan,
+                dict(v.port_at) if v.plan is None else {},
+                v.kind == "terminal",
+                v.shape.kind if v.shape else "",
+            )
+            for k, v in enumerate(self.verts)
+        ]
         links = [(u, pu, v, pv) for u, pu, v, pv, _ in self.conns]
         chosen = choose_orientations(items, links)
         for k, m in self._lone_orientations().items():
@@ -384,8 +408,10 @@ class _TermLayout:
             if v.plan is None or v.shape is None:
                 continue
             v.orient = m
-            v.port_at = {name: PlacedPort(pp.x, pp.y + v.shape_dy, pp.nx, pp.ny, pp.side)
-                         for name, pp in place(v.plan, m, v.shape.w, v.shape.h).items()}
+            v.port_at = {
+                name: PlacedPort(pp.x, pp.y + v.shape_dy, pp.nx, pp.ny, pp.side)
+                for name, pp in place(v.plan, m, v.shape.w, v.shape.h).items()
+            }
 
     def _lone_orientations(self) -> dict[int, Orient]:
         """A tensor alone with its free legs is turned so that its alphabetically first
@@ -446,9 +472,13 @@ class _TermLayout:
         spot: dict[int, float] = {}
         for side in ("left", "right", "top", "bottom"):
             axis = 1 if side in ("left", "right") else 0
-            ks = sorted((k for k in sides if sides[k] == side),
-                        key=lambda k: (self._fixed_end[k][axis] if k in self._fixed_end
-                                       else pos[attached.get(k, k), axis], verts[k].label))
+            ks = sorted(
+                (k for k in sides if sides[k] == side),
+                key=lambda k: (
+                    self._fixed_end[k][axis] if k in self._fixed_end else pos[attached.get(k, k), axis],
+                    verts[k].label,
+                ),
+            )
             last = -math.inf
             for k in ks:
                 a = attached.get(k, k)
@@ -471,8 +501,9 @@ class _TermLayout:
             y0 += 0 if "top" in used else MARGIN - HUG
             y1 -= 0 if "bottom" in used else MARGIN - HUG
         for k, side in sides.items():
-            pos[k] = {"left": (x0, spot[k]), "right": (x1, spot[k]),
-                      "top": (spot[k], y0), "bottom": (spot[k], y1)}[side]
+            pos[k] = {"left": (x0, spot[k]), "right": (x1, spot[k]), "top": (spot[k], y0), "bottom": (spot[k], y1)}[
+                side
+            ]
         return self._draw(pos, (x0, y0, x1, y1), sides)
 
     def _side(self, pos: np.ndarray, k: int, a: int, solid: list[int], rect: Box) -> str:
@@ -517,13 +548,18 @@ class _TermLayout:
         for k, v in enumerate(verts):
             if v.shape is None:
                 continue
-            shape = replace(v.shape, x=float(pos[k, 0]), y=float(pos[k, 1]) + v.shape_dy, parent=None,
-                            depth=self.depth)
+            shape = replace(v.shape, x=float(pos[k, 0]), y=float(pos[k, 1]) + v.shape_dy, parent=None, depth=self.depth)
             if v.plan is not None:  # turned as the layout chose: its ports, tip and flag with it
-                shape = replace(shape, orient=v.orient, flag=v.plan.marked,
-                                apex=apex_of(v.orient) if shape.kind == "triangle" else shape.apex)
-                self._ends[k] = {name: replace(pp, x=float(pos[k, 0]) + pp.x, y=float(pos[k, 1]) + pp.y)
-                                 for name, pp in v.port_at.items()}
+                shape = replace(
+                    shape,
+                    orient=v.orient,
+                    flag=v.plan.marked,
+                    apex=apex_of(v.orient) if shape.kind == "triangle" else shape.apex,
+                )
+                self._ends[k] = {
+                    name: replace(pp, x=float(pos[k, 0]) + pp.x, y=float(pos[k, 1]) + pp.y)
+                    for name, pp in v.port_at.items()
+                }
             shape_of[k] = len(pic.shapes)
             pic.shapes.append(shape)
             if v.inner is not None:
@@ -533,8 +569,12 @@ class _TermLayout:
             ports.setdefault(verts[k].label, []).append((float(pos[k, 0]), float(pos[k, 1]), side))
             if show_labels:
                 px, py = pos[k]
-                t = {"left": (px - 4, py + 4, "end"), "right": (px + 4, py + 4, "start"),
-                     "top": (px, py - 5, "middle"), "bottom": (px, py + 14, "middle")}[side]
+                t = {
+                    "left": (px - 4, py + 4, "end"),
+                    "right": (px + 4, py + 4, "start"),
+                    "top": (px, py - 5, "middle"),
+                    "bottom": (px, py + 14, "middle"),
+                }[side]
                 pic.texts.append(Text(t[0], t[1], verts[k].label, t[2], "free"))
         self._lines(pic, pos, shape_of)
         return Framed(pic, rect, ports, True)
@@ -556,14 +596,18 @@ class _TermLayout:
                     pic.lines.append(leg([(px + dx, py + dy), at], "", self.d.dims.get(edge or "")))
             else:  # a sum inside: its terms name their legs; the container's leg starts here
                 for px, py, sd in ends:
-                    t = {"left": (px + dx + 3, py + dy - 3, "start"), "right": (px + dx - 3, py + dy - 3, "end"),
-                         "top": (px + dx + 3, py + dy + 11, "start"),
-                         "bottom": (px + dx + 3, py + dy - 3, "start")}[sd]
+                    t = {
+                        "left": (px + dx + 3, py + dy - 3, "start"),
+                        "right": (px + dx - 3, py + dy - 3, "end"),
+                        "top": (px + dx + 3, py + dy + 11, "start"),
+                        "bottom": (px + dx + 3, py + dy - 3, "start"),
+                    }[sd]
                     pic.texts.append(Text(t[0], t[1], label, t[2], "leg"))
         self._ends[k] = s_ports
 
-    def _anchor(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, k: int,
-                toward: np.ndarray, offset: np.ndarray) -> tuple[float, float]:
+    def _anchor(
+        self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, k: int, toward: np.ndarray, offset: np.ndarray
+    ) -> tuple[float, float]:
         """Where a leg without a fixed port leaves vertex ``k``: towards ``toward``."""
         if self.verts[k].kind == "terminal":
             return float(pos[k, 0]), float(pos[k, 1])
@@ -600,8 +644,9 @@ class _TermLayout:
                     loops_drawn[u] = n + 1
                     r = 9.0
                     cy = s.y - s.h / 2 - r - 24.0 * n + 2
-                    pic.shapes.append(Shape("selfloop", s.x, cy, 2 * r, 2 * r, label, parent=s.parent,
-                                            depth=self.depth))
+                    pic.shapes.append(
+                        Shape("selfloop", s.x, cy, 2 * r, 2 * r, label, parent=s.parent, depth=self.depth)
+                    )
                     continue
                 pu_xy, pv_xy = self._centre(pic, shape_of, pos, u), self._centre(pic, shape_of, pos, v)
                 d = pv_xy - pu_xy
@@ -618,15 +663,22 @@ class _TermLayout:
                     my = (p[1] + q[1]) / 2 + perp[1] * 8 * side + 3
                     pic.texts.append(Text(mx, my, label, "middle", "leg"))
 
-    def _routed(self, pic: Picture, shape_of: dict[int, int], pos: np.ndarray, boxes: dict[int, Polygon],
-                one: tuple[int, PlacedPort | None], two: tuple[int, PlacedPort | None], label: str,
-                dim: sympy.Expr | None = None) -> None:
+    def _routed(
+        self,
+        pic: Picture,
+        shape_of: dict[int, int],
+        pos: np.ndarray,
+        boxes: dict[int, Polygon],
+        one: tuple[int, PlacedPort | None],
+        two: tuple[int, PlacedPort | None],
+        label: str,
+        dim: sympy.Expr | None = None,
+    ) -> None:
         """A wire with at least one fixed port: it leaves each fixed port straight out, then
         goes round every shape it does not attach to (:func:`~.wires.route`)."""
         (u, eu), (v, ev) = one, two
 
-        def point(k: int, e: PlacedPort | None, other_k: int,
-                  other_e: PlacedPort | None) -> tuple[Point, Point | None]:
+        def point(k: int, e: PlacedPort | None, other_k: int, other_e: PlacedPort | None) -> tuple[Point, Point | None]:
             if e is not None:
                 return (e.x, e.y), (e.nx, e.ny)
             if other_e is not None:

@@ -82,13 +82,13 @@ class Picture:
     lines: list[Line] = field(default_factory=list)
     texts: list[Text] = field(default_factory=list)
 
-    def shifted(self, dx: float, dy: float, parent_offset: int = 0,
-                parent: int | None = None) -> "Picture":
+    def shifted(self, dx: float, dy: float, parent_offset: int = 0, parent: int | None = None) -> "Picture":
         """A copy moved by (dx, dy); shape parents are renumbered by ``parent_offset`` and
         top-level shapes get ``parent``."""
-        shapes = [replace(s, x=s.x + dx, y=s.y + dy,
-                          parent=parent if s.parent is None else s.parent + parent_offset)
-                  for s in self.shapes]
+        shapes = [
+            replace(s, x=s.x + dx, y=s.y + dy, parent=parent if s.parent is None else s.parent + parent_offset)
+            for s in self.shapes
+        ]
         lines = [replace(l, points=[(x + dx, y + dy) for x, y in l.points]) for l in self.lines]
         texts = [Text(t.x + dx, t.y + dy, t.text, t.anchor, t.role) for t in self.texts]
         return Picture(self.width, self.height, shapes, lines, texts)
@@ -168,8 +168,10 @@ def obstacle(shape: Shape) -> list[tuple[float, float]]:
     it: the outline itself, or an octagon inside a round shape."""
     if shape.kind in ("vector", "dot", "bubble", "loop", "selfloop"):
         rx, ry = shape.w / 2, shape.h / 2
-        return [(shape.x + rx * math.cos(a), shape.y + ry * math.sin(a))
-                for a in (k * math.pi / 4 + math.pi / 8 for k in range(8))]
+        return [
+            (shape.x + rx * math.cos(a), shape.y + ry * math.sin(a))
+            for a in (k * math.pi / 4 + math.pi / 8 for k in range(8))
+        ]
     return outline(shape)
 
 
@@ -198,7 +200,7 @@ def overlaps(pic: Picture, gap: float = 0.0) -> list[tuple[int, int]]:
     real = [i for i, s in enumerate(pic.shapes) if s.kind != "selfloop"]
     for a_pos, i in enumerate(real):
         si = pic.shapes[i]
-        for j in real[a_pos + 1:]:
+        for j in real[a_pos + 1 :]:
             sj = pic.shapes[j]
             if si.parent != sj.parent:
                 continue

@@ -35,19 +35,25 @@ def stacked_svg(items: Sequence[tuple[str, str]], title: str = "", note: str = "
     for k, (caption, svg) in enumerate(items):
         w, h = svg_size(svg)
         lines = caption.split("\n")
-        texts = "".join(f"<text class=\"caption\" x=\"0\" y=\"{_f(CAPTION_LINE * (i + 1) - 3)}\" font-size=\"12\" "
-                        f"{FONT} fill=\"#111\">{escape(line)}</text>" for i, line in enumerate(lines))
+        texts = "".join(
+            f'<text class="caption" x="0" y="{_f(CAPTION_LINE * (i + 1) - 3)}" font-size="12" '
+            f'{FONT} fill="#111">{escape(line)}</text>'
+            for i, line in enumerate(lines)
+        )
         cap_h = CAPTION_LINE * len(lines) + 4
-        inner = svg.strip().replace("<svg ", f"<svg y=\"{_f(cap_h)}\" ", 1)
-        out.append(f"<g class=\"stacked\" data-index=\"{k}\" transform=\"translate(10,{_f(y)})\">{texts}{inner}</g>")
+        inner = svg.strip().replace("<svg ", f'<svg y="{_f(cap_h)}" ', 1)
+        out.append(f'<g class="stacked" data-index="{k}" transform="translate(10,{_f(y)})">{texts}{inner}</g>')
         y += cap_h + h + 16
         width = max(width, w + 20, 7.2 * max(len(line) for line in lines) + 20)
     if note:
-        out.append(f"<text class=\"note\" x=\"10\" y=\"{_f(y + 12)}\" font-size=\"12\" {FONT} "
-                   f"fill=\"#555\">{escape(note)}</text>")
+        out.append(
+            f'<text class="note" x="10" y="{_f(y + 12)}" font-size="12" {FONT} fill="#555">{escape(note)}</text>'
+        )
         y += 24
-    head = (f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{_f(width)}\" height=\"{_f(y)}\" "
-            f"viewBox=\"0 0 {_f(width)} {_f(y)}\" class=\"diagalg-stack\">")
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(y)}" '
+        f'viewBox="0 0 {_f(width)} {_f(y)}" class="diagalg-stack">'
+    )
     body = [head] + ([f"<title>{escape(title)}</title>"] if title else [])
-    body += ["<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"] + out + ["</svg>"]
+    body += ['<rect width="100%" height="100%" fill="white"/>'] + out + ["</svg>"]
     return "\n".join(body) + "\n"

@@ -26,9 +26,19 @@ Key = tuple[str, tuple[str, ...]]  # (what the shape shows, the labels of its le
 
 #: the eight symmetries of the square as 2x2 matrices (acting on row vectors), the
 #: identity first so that ties keep the layout as it came
-SYMMETRIES = tuple(np.array(m, float) for m in (
-    [[1, 0], [0, 1]], [[-1, 0], [0, 1]], [[1, 0], [0, -1]], [[-1, 0], [0, -1]],
-    [[0, 1], [1, 0]], [[0, -1], [1, 0]], [[0, 1], [-1, 0]], [[0, -1], [-1, 0]]))
+SYMMETRIES = tuple(
+    np.array(m, float)
+    for m in (
+        [[1, 0], [0, 1]],
+        [[-1, 0], [0, 1]],
+        [[1, 0], [0, -1]],
+        [[-1, 0], [0, -1]],
+        [[0, 1], [1, 0]],
+        [[0, -1], [1, 0]],
+        [[0, 1], [-1, 0]],
+        [[0, -1], [-1, 0]],
+    )
+)
 
 
 def node_name(op: object) -> str:
@@ -70,8 +80,9 @@ class Memory:
     terms: tuple[TermMemory, ...]
 
 
-def match(keys: Sequence[Key], memory: TermMemory,
-          taken: set[int] | None = None) -> dict[int, tuple[tuple[float, float], bool]]:
+def match(
+    keys: Sequence[Key], memory: TermMemory, taken: set[int] | None = None
+) -> dict[int, tuple[tuple[float, float], bool]]:
     """The remembered centre of every node (by index in ``keys``) that survives from
     ``memory``, and whether it matched exactly: first the nodes with the same name and leg
     labels, then those with the same name alone, each remembered place used once, in
@@ -113,7 +124,7 @@ def align(x: np.ndarray, matched: dict[int, tuple[tuple[float, float], bool]], n
             shift = old[anchor] - y[idx[anchor]]
             err = np.hypot(*(y[idx] + shift - old).T)
             # ties (to rounding) go to the symmetry listed first, then the first anchor
-            cost = (-float(weight[err < near].sum()), round(float((err ** 2).sum()), 3), rank, anchor)
+            cost = (-float(weight[err < near].sum()), round(float((err**2).sum()), 3), rank, anchor)
             if cost < best_cost:
                 best, best_cost = y + shift, cost
     return best

@@ -71,8 +71,10 @@ def with_sizes(pic: Picture, subs: Mapping[sympy.Symbol, sympy.Expr]) -> Picture
     texts are shared, only the lines are new."""
     if not subs:
         return pic
-    lines = [replace(line, size=known_size(line.dim, subs)) if line.size is None and line.dim is not None
-             else line for line in pic.lines]
+    lines = [
+        replace(line, size=known_size(line.dim, subs)) if line.size is None and line.dim is not None else line
+        for line in pic.lines
+    ]
     return Picture(pic.width, pic.height, pic.shapes, lines, pic.texts)
 
 

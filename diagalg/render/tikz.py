@@ -15,12 +15,25 @@ from .thickness import stroke_width
 SCALE = 0.75  # 1px = 0.75pt
 
 COLORS = {
-    "tensor": "diagtensor", "vector": "diagtensor", "triangle": "diagiso", "square": "diagiso",
+    "tensor": "diagtensor",
+    "vector": "diagtensor",
+    "triangle": "diagiso",
+    "square": "diagiso",
     "bubble": "diagbubble",
 }
 
-_TEX_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}"}
+_TEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "#": r"\#",
+    "%": r"\%",
+    "_": r"\_",
+    "^": r"\^{}",
+    "~": r"\~{}",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -32,8 +45,11 @@ def tex_escape(text: str) -> str:
 
 def _math_name(s: Shape) -> str:
     sup = s.sup.replace("⁻¹", "-1")
-    name = r"\partial/\partial\mathrm{" + tex_escape(s.name[2:]) + "}" if s.name.startswith("∂/∂") else \
-        r"\mathrm{" + tex_escape(s.name) + "}"
+    name = (
+        r"\partial/\partial\mathrm{" + tex_escape(s.name[2:]) + "}"
+        if s.name.startswith("∂/∂")
+        else r"\mathrm{" + tex_escape(s.name) + "}"
+    )
     out = name
     if sup:
         out += "^{" + sup + "}"
@@ -63,8 +79,10 @@ def _shape(s: Shape) -> list[str]:
         out.append(rf"\fill {_p(s.x, s.y)} circle[radius={s.w / 2 * SCALE:.2f}pt];")
     elif s.kind in ("vector", "bubble", "loop", "selfloop"):
         draw = "draw=diagbubbleline, fill=diagbubble" if s.kind == "bubble" else style
-        out.append(rf"\path[{draw}] {_p(s.x, s.y)} ellipse[x radius={s.w / 2 * SCALE:.2f}pt, "
-                   rf"y radius={s.h / 2 * SCALE:.2f}pt];")
+        out.append(
+            rf"\path[{draw}] {_p(s.x, s.y)} ellipse[x radius={s.w / 2 * SCALE:.2f}pt, "
+            rf"y radius={s.h / 2 * SCALE:.2f}pt];"
+        )
     flag = s.flag_points()
     if flag:  # the leg-order flag (see diagalg.render.ports)
         out.append(r"\fill[black!85] " + " -- ".join(_p(x, y) for x, y in flag) + " -- cycle;")
@@ -86,16 +104,16 @@ def tikz_picture(pic: Picture) -> str:
     """The ``tikzpicture`` environment alone (to paste into a document that loads tikz
     and defines the colours diagtensor, diagiso, diagbubble, diagbubbleline)."""
     lines = [r"\begin{tikzpicture}[x=1pt, y=1pt, line width=0.8pt]"]
-    order = sorted(range(len(pic.shapes)), key=lambda i: (pic.shapes[i].kind not in CONTAINERS,
-                                                          pic.shapes[i].depth, i))
+    order = sorted(range(len(pic.shapes)), key=lambda i: (pic.shapes[i].kind not in CONTAINERS, pic.shapes[i].depth, i))
     for i in order:
         if pic.shapes[i].kind in CONTAINERS:
             lines.append(f"% shape {i}: {pic.shapes[i].kind} {pic.shapes[i].name}")
             lines.extend(_shape(pic.shapes[i]))
     for line in pic.lines:
         width = stroke_width(line.size) * SCALE  # the SVG's width, in points
-        lines.append(rf"\draw[line width={width:.2f}pt, line join=round] "
-                     + " -- ".join(_p(x, y) for x, y in line.points) + ";")
+        lines.append(
+            rf"\draw[line width={width:.2f}pt, line join=round] " + " -- ".join(_p(x, y) for x, y in line.points) + ";"
+        )
     for i in order:
         if pic.shapes[i].kind not in CONTAINERS:
             lines.append(f"% shape {i}: {pic.shapes[i].kind} {pic.shapes[i].name}")
@@ -114,15 +132,17 @@ def tikz_picture(pic: Picture) -> str:
 
 def tikz_document(pic: Picture) -> str:
     """A standalone LaTeX document that compiles to exactly the picture."""
-    return "\n".join([
-        r"\documentclass[tikz, border=2pt]{standalone}",
-        r"\usepackage[T1]{fontenc}",
-        r"\definecolor{diagtensor}{HTML}{DBE9F6}",
-        r"\definecolor{diagiso}{HTML}{D5F0DC}",
-        r"\definecolor{diagbubble}{HTML}{FFF7DC}",
-        r"\definecolor{diagbubbleline}{HTML}{B08A1E}",
-        r"\begin{document}",
-        tikz_picture(pic),
-        r"\end{document}",
-        "",
-    ])
+    return "\n".join(
+        [
+            r"\documentclass[tikz, border=2pt]{standalone}",
+            r"\usepackage[T1]{fontenc}",
+            r"\definecolor{diagtensor}{HTML}{DBE9F6}",
+            r"\definecolor{diagiso}{HTML}{D5F0DC}",
+            r"\definecolor{diagbubble}{HTML}{FFF7DC}",
+            r"\definecolor{diagbubbleline}{HTML}{B08A1E}",
+            r"\begin{document}",
+            tikz_picture(pic),
+            r"\end{document}",
+            "",
+        ]
+    )

@@ -47,9 +47,9 @@ BAR_WIDTH = 260.0
 BAR_HEIGHT = 110.0
 GAP = 24.0
 
-_NEG = (33, 102, 172)   # #2166ac
-_POS = (178, 24, 43)    # #b2182b
-_SEQ = (8, 48, 107)     # #08306b
+_NEG = (33, 102, 172)  # #2166ac
+_POS = (178, 24, 43)  # #b2182b
+_SEQ = (8, 48, 107)  # #08306b
 
 
 class ShownLike(Protocol):
@@ -94,8 +94,9 @@ def panels(shown: Iterable[ShownLike]) -> list[Panel]:
     return out
 
 
-def array_panels(name: str, legs: tuple[str, ...], array: np.ndarray, origin: str = "",
-                 cut: int | None = None) -> list[Panel]:
+def array_panels(
+    name: str, legs: tuple[str, ...], array: np.ndarray, origin: str = "", cut: int | None = None
+) -> list[Panel]:
     """The panels of one array labelled along ``legs`` (``cut``: for a bar plot, draw the
     truncation line after that many bars, as for the singular values a truncated SVD keeps)."""
     magnitude = np.iscomplexobj(array)
@@ -113,15 +114,16 @@ def array_panels(name: str, legs: tuple[str, ...], array: np.ndarray, origin: st
     if array.ndim == 2:
         return [heatmap_panel(title(legs), legs[0], legs[1], array, origin)]
     if array.ndim == 3 and array.shape[0] <= MAX_SLICES:
-        return [heatmap_panel(title((f"{legs[0]}={k}",) + legs[1:]), legs[1], legs[2], array[k], origin)
-                for k in range(array.shape[0])]
+        return [
+            heatmap_panel(title((f"{legs[0]}={k}",) + legs[1:]), legs[1], legs[2], array[k], origin)
+            for k in range(array.shape[0])
+        ]
     matrix = array.reshape(array.shape[0], -1)
     return [heatmap_panel(title(legs), legs[0], "·".join(legs[1:]), matrix, origin)]
 
 
 def _title(text: str, x: float, y: float, size: int = 12, cls: str = "panel-title") -> str:
-    return (f"<text class=\"{cls}\" x=\"{_f(x)}\" y=\"{_f(y)}\" font-size=\"{size}\" {FONT} "
-            f"fill=\"#111\">{escape(text)}</text>")
+    return f'<text class="{cls}" x="{_f(x)}" y="{_f(y)}" font-size="{size}" {FONT} fill="#111">{escape(text)}</text>'
 
 
 def _shown(n: int) -> tuple[int, str]:
@@ -138,26 +140,34 @@ def heatmap_panel(title: str, row_leg: str, col_leg: str, m: np.ndarray, origin:
     finite = np.abs(m[np.isfinite(m)])
     top = float(np.max(finite)) if finite.size else 0.0
     left, head = 46.0, 48.0
-    out = [f"<g class=\"values-panel\" data-kind=\"heatmap\" data-name=\"{escape(title)}\" "
-           f"data-origin=\"{escape(origin)}\" data-rows=\"{m.shape[0]}\" data-cols=\"{m.shape[1]}\" "
-           f"data-scale=\"{'signed' if signed else 'sequential'}\">",
-           _title(title, 0, 14),
-           _title(f"{col_leg} ({m.shape[1]}){col_note} →", left, head - 18, 10, "axis-label"),
-           f"<text class=\"axis-label\" x=\"12\" y=\"{_f(head)}\" font-size=\"10\" {FONT} fill=\"#111\" "
-           f"transform=\"rotate(90 12 {_f(head)})\">{escape(f'{row_leg} ({m.shape[0]}){row_note} →')}</text>"]
+    out = [
+        f'<g class="values-panel" data-kind="heatmap" data-name="{escape(title)}" '
+        f'data-origin="{escape(origin)}" data-rows="{m.shape[0]}" data-cols="{m.shape[1]}" '
+        f'data-scale="{"signed" if signed else "sequential"}">',
+        _title(title, 0, 14),
+        _title(f"{col_leg} ({m.shape[1]}){col_note} →", left, head - 18, 10, "axis-label"),
+        f'<text class="axis-label" x="12" y="{_f(head)}" font-size="10" {FONT} fill="#111" '
+        f'transform="rotate(90 12 {_f(head)})">{escape(f"{row_leg} ({m.shape[0]}){row_note} →")}</text>',
+    ]
     step = 1 if cell >= 14 else max(1, int(np.ceil(14 / cell)))
     for j in range(0, cols, step):
-        out.append(f"<text class=\"tick\" x=\"{_f(left + (j + 0.5) * cell)}\" y=\"{_f(head - 4)}\" "
-                   f"text-anchor=\"middle\" font-size=\"8\" {FONT} fill=\"#555\">{j}</text>")
+        out.append(
+            f'<text class="tick" x="{_f(left + (j + 0.5) * cell)}" y="{_f(head - 4)}" '
+            f'text-anchor="middle" font-size="8" {FONT} fill="#555">{j}</text>'
+        )
     for i in range(0, rows, step):
-        out.append(f"<text class=\"tick\" x=\"{_f(left - 4)}\" y=\"{_f(head + (i + 0.5) * cell + 3)}\" "
-                   f"text-anchor=\"end\" font-size=\"8\" {FONT} fill=\"#555\">{i}</text>")
+        out.append(
+            f'<text class="tick" x="{_f(left - 4)}" y="{_f(head + (i + 0.5) * cell + 3)}" '
+            f'text-anchor="end" font-size="8" {FONT} fill="#555">{i}</text>'
+        )
     for i in range(rows):
         for j in range(cols):
             v = float(part[i, j])
-            out.append(f"<rect class=\"cell\" data-row=\"{i}\" data-col=\"{j}\" data-value=\"{v!r}\" "
-                       f"x=\"{_f(left + j * cell)}\" y=\"{_f(head + i * cell)}\" width=\"{_f(cell)}\" "
-                       f"height=\"{_f(cell)}\" fill=\"{colour(v, top, signed)}\"/>")
+            out.append(
+                f'<rect class="cell" data-row="{i}" data-col="{j}" data-value="{v!r}" '
+                f'x="{_f(left + j * cell)}" y="{_f(head + i * cell)}" width="{_f(cell)}" '
+                f'height="{_f(cell)}" fill="{colour(v, top, signed)}"/>'
+            )
     width = left + cols * cell
     bottom = head + rows * cell + 8
     out.append(_scale_bar(left, bottom, max(120.0, min(width - left, 160.0)), top, signed))
@@ -168,17 +178,21 @@ def heatmap_panel(title: str, row_leg: str, col_leg: str, m: np.ndarray, origin:
 def _scale_bar(x: float, y: float, w: float, top: float, signed: bool) -> str:
     steps = 11
     lo = -top if signed else 0.0
-    parts = [f"<g class=\"scale\" data-min=\"{lo!r}\" data-max=\"{top!r}\">"]
+    parts = [f'<g class="scale" data-min="{lo!r}" data-max="{top!r}">']
     for k in range(steps):
         v = lo + (top - lo) * k / (steps - 1)
-        parts.append(f"<rect x=\"{_f(x + k * w / steps)}\" y=\"{_f(y)}\" width=\"{_f(w / steps + 0.5)}\" "
-                     f"height=\"8\" fill=\"{colour(v, top, signed)}\"/>")
-    parts.append(f"<text x=\"{_f(x)}\" y=\"{_f(y + 19)}\" font-size=\"9\" {FONT} fill=\"#333\">{_num(lo)}</text>")
-    parts.append(f"<text x=\"{_f(x + w)}\" y=\"{_f(y + 19)}\" text-anchor=\"end\" font-size=\"9\" {FONT} "
-                 f"fill=\"#333\">{_num(top)}</text>")
+        parts.append(
+            f'<rect x="{_f(x + k * w / steps)}" y="{_f(y)}" width="{_f(w / steps + 0.5)}" '
+            f'height="8" fill="{colour(v, top, signed)}"/>'
+        )
+    parts.append(f'<text x="{_f(x)}" y="{_f(y + 19)}" font-size="9" {FONT} fill="#333">{_num(lo)}</text>')
+    parts.append(
+        f'<text x="{_f(x + w)}" y="{_f(y + 19)}" text-anchor="end" font-size="9" {FONT} fill="#333">{_num(top)}</text>'
+    )
     if signed:
-        parts.append(f"<text x=\"{_f(x + w / 2)}\" y=\"{_f(y + 19)}\" text-anchor=\"middle\" font-size=\"9\" "
-                     f"{FONT} fill=\"#333\">0</text>")
+        parts.append(
+            f'<text x="{_f(x + w / 2)}" y="{_f(y + 19)}" text-anchor="middle" font-size="9" {FONT} fill="#333">0</text>'
+        )
     parts.append("</g>")
     return "".join(parts)
 
@@ -199,26 +213,39 @@ def bar_panel(title: str, leg: str, v: np.ndarray, origin: str = "", cut: int | 
     zero = head + (plot_h / 2 if has_neg else plot_h)
     scale = (plot_h / 2 if has_neg else plot_h) / top if top > 0 else 0.0
     bw = max(3.0, min(24.0, BAR_WIDTH / max(n, 1)))
-    out = [f"<g class=\"values-panel\" data-kind=\"bars\" data-name=\"{escape(title)}\" "
-           f"data-origin=\"{escape(origin)}\" data-size=\"{v.shape[0]}\">", _title(title, 0, 14)]
+    out = [
+        f'<g class="values-panel" data-kind="bars" data-name="{escape(title)}" '
+        f'data-origin="{escape(origin)}" data-size="{v.shape[0]}">',
+        _title(title, 0, 14),
+    ]
     for k in range(n):
         val = float(part[k])
         h = abs(val) * scale
         y = zero - h if val >= 0 else zero
-        out.append(f"<rect class=\"bar\" data-index=\"{k}\" data-value=\"{val!r}\" x=\"{_f(left + k * bw + 0.5)}\" "
-                   f"y=\"{_f(y)}\" width=\"{_f(max(bw - 1.0, 1.0))}\" height=\"{_f(max(h, 0.0))}\" "
-                   f"fill=\"{'#4a78b5' if val >= 0 else '#c0504d'}\"/>")
+        out.append(
+            f'<rect class="bar" data-index="{k}" data-value="{val!r}" x="{_f(left + k * bw + 0.5)}" '
+            f'y="{_f(y)}" width="{_f(max(bw - 1.0, 1.0))}" height="{_f(max(h, 0.0))}" '
+            f'fill="{"#4a78b5" if val >= 0 else "#c0504d"}"/>'
+        )
     right = left + n * bw
-    out.append(f"<line class=\"zero\" x1=\"{_f(left)}\" y1=\"{_f(zero)}\" x2=\"{_f(right)}\" y2=\"{_f(zero)}\" "
-               f"stroke=\"#333\" stroke-width=\"1\"/>")
-    out.append(f"<text x=\"{_f(left - 4)}\" y=\"{_f(head + 4)}\" text-anchor=\"end\" font-size=\"9\" {FONT} "
-               f"fill=\"#333\">{_num(top)}</text>")
+    out.append(
+        f'<line class="zero" x1="{_f(left)}" y1="{_f(zero)}" x2="{_f(right)}" y2="{_f(zero)}" '
+        f'stroke="#333" stroke-width="1"/>'
+    )
+    out.append(
+        f'<text x="{_f(left - 4)}" y="{_f(head + 4)}" text-anchor="end" font-size="9" {FONT} '
+        f'fill="#333">{_num(top)}</text>'
+    )
     if cut is not None and 0 < cut < v.shape[0] and cut <= n:
         x = left + cut * bw
-        out.append(f"<line class=\"cut\" data-kept=\"{cut}\" x1=\"{_f(x)}\" y1=\"{_f(head - 6)}\" x2=\"{_f(x)}\" "
-                   f"y2=\"{_f(head + plot_h + 4)}\" stroke=\"#c62828\" stroke-width=\"1.5\" stroke-dasharray=\"4 2\"/>")
-        out.append(f"<text class=\"cut-label\" x=\"{_f(x + 3)}\" y=\"{_f(head - 8)}\" font-size=\"9\" {FONT} "
-                   f"fill=\"#c62828\">kept {cut} of {v.shape[0]}</text>")
+        out.append(
+            f'<line class="cut" data-kept="{cut}" x1="{_f(x)}" y1="{_f(head - 6)}" x2="{_f(x)}" '
+            f'y2="{_f(head + plot_h + 4)}" stroke="#c62828" stroke-width="1.5" stroke-dasharray="4 2"/>'
+        )
+        out.append(
+            f'<text class="cut-label" x="{_f(x + 3)}" y="{_f(head - 8)}" font-size="9" {FONT} '
+            f'fill="#c62828">kept {cut} of {v.shape[0]}</text>'
+        )
     out.append(_title(f"{leg} ({v.shape[0]}){note} →", left, head + plot_h + 18, 10, "axis-label"))
     out.append("</g>")
     return Panel("\n".join(out), max(right, left + 120.0, 8.0 * len(title)) + 40, head + plot_h + 26)
@@ -226,8 +253,10 @@ def bar_panel(title: str, leg: str, v: np.ndarray, origin: str = "", cut: int | 
 
 def _scalar_panel(title: str, v: float, origin: str) -> Panel:
     text = f"{title} = {v:.6g}"
-    svg = (f"<g class=\"values-panel\" data-kind=\"scalar\" data-name=\"{escape(title)}\" "
-           f"data-origin=\"{escape(origin)}\" data-value=\"{v!r}\">{_title(text, 0, 16, 13)}</g>")
+    svg = (
+        f'<g class="values-panel" data-kind="scalar" data-name="{escape(title)}" '
+        f'data-origin="{escape(origin)}" data-value="{v!r}">{_title(text, 0, 16, 13)}</g>'
+    )
     return Panel(svg, 9.0 * len(text), 24.0)
 
 
@@ -240,8 +269,10 @@ def arrange(items: Sequence[Panel], max_width: float) -> tuple[str, float, float
         if x > 0 and x + p.width > max_width:
             x, y = 0.0, y + row_h + GAP
             row_h = 0.0
-        out.append(f"<g class=\"panel-box\" transform=\"translate({_f(x)},{_f(y)})\" data-width=\"{_f(p.width)}\" "
-                   f"data-height=\"{_f(p.height)}\">{p.svg}</g>")
+        out.append(
+            f'<g class="panel-box" transform="translate({_f(x)},{_f(y)})" data-width="{_f(p.width)}" '
+            f'data-height="{_f(p.height)}">{p.svg}</g>'
+        )
         x += p.width + GAP
         row_h = max(row_h, p.height)
         width = max(width, x - GAP)
@@ -259,16 +290,20 @@ def with_values(diagram_svg: str, shown: Iterable[ShownLike], source: str = "", 
     width = max(dw, pw + 2 * pad, 9.0 + 6.2 * len(source))
     height = dh + ph + 2 * pad + foot
     inner = diagram_svg.strip()
-    out = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{_f(width)}\" height=\"{_f(height)}\" "
-           f"viewBox=\"0 0 {_f(width)} {_f(height)}\" class=\"diagalg-values\">"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
+        f'viewBox="0 0 {_f(width)} {_f(height)}" class="diagalg-values">'
+    ]
     if title:
         out.append(f"<title>{escape(title)}</title>")
-    out.append("<rect width=\"100%\" height=\"100%\" fill=\"white\"/>")
+    out.append('<rect width="100%" height="100%" fill="white"/>')
     out.append(inner)
-    out.append(f"<g class=\"values\" transform=\"translate({_f(pad)},{_f(dh + pad)})\">{body}</g>")
+    out.append(f'<g class="values" transform="translate({_f(pad)},{_f(dh + pad)})">{body}</g>')
     if source:
-        out.append(f"<text class=\"values-source\" x=\"{_f(pad)}\" y=\"{_f(height - 6)}\" font-size=\"10\" {FONT} "
-                   f"fill=\"#555\">{escape(source)}</text>")
+        out.append(
+            f'<text class="values-source" x="{_f(pad)}" y="{_f(height - 6)}" font-size="10" {FONT} '
+            f'fill="#555">{escape(source)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -280,24 +315,34 @@ def standalone(items: Sequence[Panel], max_width: float = 760.0, source: str = "
     foot = 18.0 if source else 0.0
     width = max(pw + 2 * pad, 9.0 + 6.2 * len(source))
     height = ph + 2 * pad + foot
-    out = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{_f(width)}\" height=\"{_f(height)}\" "
-           f"viewBox=\"0 0 {_f(width)} {_f(height)}\" class=\"{cls}\">",
-           "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
-           f"<g class=\"values\" transform=\"translate({_f(pad)},{_f(pad)})\">{body}</g>"]
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
+        f'viewBox="0 0 {_f(width)} {_f(height)}" class="{cls}">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<g class="values" transform="translate({_f(pad)},{_f(pad)})">{body}</g>',
+    ]
     if source:
-        out.append(f"<text class=\"values-source\" x=\"{_f(pad)}\" y=\"{_f(height - 6)}\" font-size=\"10\" {FONT} "
-                   f"fill=\"#555\">{escape(source)}</text>")
+        out.append(
+            f'<text class="values-source" x="{_f(pad)}" y="{_f(height - 6)}" font-size="10" {FONT} '
+            f'fill="#555">{escape(source)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def spectrum_svg(target: str, rows: Sequence[str], cols: Sequence[str], bond: str, values: np.ndarray,
-                 kept: int, source: str = "") -> str:
+def spectrum_svg(
+    target: str, rows: Sequence[str], cols: Sequence[str], bond: str, values: np.ndarray, kept: int, source: str = ""
+) -> str:
     """The singular values of ``target`` unfolded as ``rows`` against ``cols``, largest first,
     with the cut after the ``kept`` the bond ``bond`` keeps (no cut when it keeps them all)."""
     title = f"σ of {target}[{', '.join(rows)} | {', '.join(cols)}]"
-    panel = bar_panel(title, f"{bond}: singular values", np.asarray(values, dtype=float), "value",
-                      kept if kept < len(values) else None)
+    panel = bar_panel(
+        title,
+        f"{bond}: singular values",
+        np.asarray(values, dtype=float),
+        "value",
+        kept if kept < len(values) else None,
+    )
     return standalone([panel], source=source, cls="diagalg-values spectrum")
 
 

@@ -64,8 +64,9 @@ def _sized(v: Vertex) -> Vertex:
     return v
 
 
-def _boxed(kind: str, w: float, h: float, name: str, ports: tuple[str, ...], marked: bool,
-           sup: str = "", sub: str = "") -> Vertex:
+def _boxed(
+    kind: str, w: float, h: float, name: str, ports: tuple[str, ...], marked: bool, sup: str = "", sub: str = ""
+) -> Vertex:
     v = Vertex("node", w, h, Shape(kind, 0, 0, w, h, name, sup, sub))
     if len(ports) >= 2:
         v.plan = box_plan(ports, marked)
@@ -169,18 +170,26 @@ def reflect(f: Framed, axis: str) -> Framed:
         orient = compose(MIRROR[axis], s.orient)
         # mirrored top-bottom, a bubble's contents sit high: its title goes below them
         title_y = s.title_y if axis == "x" or s.title_y is None else -s.title_y + 10.0
-        shapes.append(replace(s, x=x, y=y, orient=orient, title_y=title_y,
-                              apex=apex_of(orient) if s.kind == "triangle" else s.apex))
+        shapes.append(
+            replace(
+                s, x=x, y=y, orient=orient, title_y=title_y, apex=apex_of(orient) if s.kind == "triangle" else s.apex
+            )
+        )
     lines = [replace(l, points=[m(p) for p in l.points]) for l in f.pic.lines]
     flip_anchor = {"start": "end", "end": "start"} if axis == "x" else {}
     # a text is placed by its baseline: mirrored top-bottom, its box (not its baseline) is
     # mirrored, or a label just above its wire would land on the wire
     lift = {"free": 13.0, "leg": 10.0, "coeff": 15.0}
-    texts = [Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role) if axis == "x"
-             else Text(t.x, size - t.y + 0.55 * lift.get(t.role, 12.0), t.text, t.anchor, t.role)
-             for t in f.pic.texts]
-    ports = {label: [(*m((x, y)), _MIRROR_SIDE[axis].get(side, side)) for x, y, side in ends]
-             for label, ends in f.ports.items()}
+    texts = [
+        Text(*m((t.x, t.y)), t.text, flip_anchor.get(t.anchor, t.anchor), t.role)
+        if axis == "x"
+        else Text(t.x, size - t.y + 0.55 * lift.get(t.role, 12.0), t.text, t.anchor, t.role)
+        for t in f.pic.texts
+    ]
+    ports = {
+        label: [(*m((x, y)), _MIRROR_SIDE[axis].get(side, side)) for x, y, side in ends]
+        for label, ends in f.ports.items()
+    }
     x0, y0, x1, y1 = f.rect
     rect = (size - x1, y0, size - x0, y1) if axis == "x" else (x0, size - y1, x1, size - y0)
     return Framed(Picture(f.pic.width, f.pic.height, shapes, lines, texts), rect, ports, f.single)

@@ -34,8 +34,12 @@ def segment_hits(p: Point, q: Point, poly: Polygon, pad: float = -0.5) -> bool:
     """Whether the segment p-q passes through the convex polygon ``poly`` grown by ``pad``
     (clipping the segment against each side's half-plane)."""
     xs, ys = [c[0] for c in poly], [c[1] for c in poly]
-    if max(p[0], q[0]) < min(xs) - pad or min(p[0], q[0]) > max(xs) + pad or \
-            max(p[1], q[1]) < min(ys) - pad or min(p[1], q[1]) > max(ys) + pad:
+    if (
+        max(p[0], q[0]) < min(xs) - pad
+        or min(p[0], q[0]) > max(xs) + pad
+        or max(p[1], q[1]) < min(ys) - pad
+        or min(p[1], q[1]) > max(ys) + pad
+    ):
         return False
     cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
     t0, t1 = 0.0, 1.0
@@ -67,8 +71,7 @@ def segment_hits(p: Point, q: Point, poly: Polygon, pad: float = -0.5) -> bool:
 
 def hits(points: Sequence[Point], polys: Sequence[Polygon]) -> list[int]:
     """Indices of the shapes (convex outlines) some segment of the polyline passes through."""
-    return [k for k, poly in enumerate(polys)
-            if any(segment_hits(a, b, poly) for a, b in zip(points, points[1:]))]
+    return [k for k, poly in enumerate(polys) if any(segment_hits(a, b, poly) for a, b in zip(points, points[1:]))]
 
 
 def bounds(poly: Polygon) -> Box:
@@ -88,16 +91,19 @@ def _tidy(points: list[Point]) -> list[Point]:
             continue
         if len(out) >= 2:
             (ax, ay), (bx, by) = out[-2], out[-1]
-            if abs((bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax)) < 1e-6 and \
-                    (bx - ax) * (p[0] - bx) + (by - ay) * (p[1] - by) >= 0:
+            if (
+                abs((bx - ax) * (p[1] - ay) - (by - ay) * (p[0] - ax)) < 1e-6
+                and (bx - ax) * (p[0] - bx) + (by - ay) * (p[1] - by) >= 0
+            ):
                 out[-1] = p
                 continue
         out.append(p)
     return out
 
 
-def route(p: Point, np_: Point | None, q: Point, nq: Point | None,
-          shapes: Sequence[Polygon]) -> tuple[list[Point], int]:
+def route(
+    p: Point, np_: Point | None, q: Point, nq: Point | None, shapes: Sequence[Polygon]
+) -> tuple[list[Point], int]:
     """A wire from ``p`` to ``q`` and the number of shapes it still passes through (0 unless
     every route is blocked). ``np_``/``nq``: the outward direction of a fixed port at that
     end (the wire leaves it straight for :data:`STUB`), None for a free end."""
@@ -114,9 +120,12 @@ def route(p: Point, np_: Point | None, q: Point, nq: Point | None,
     left = min(min(bx[0] for bx in near), a[0], b[0]) - DETOUR
     right = max(max(bx[2] for bx in near), a[0], b[0]) + DETOUR
     candidates = [
-        [a, (b[0], a[1]), b], [a, (a[0], b[1]), b],
-        [a, (a[0], top), (b[0], top), b], [a, (a[0], bottom), (b[0], bottom), b],
-        [a, (left, a[1]), (left, b[1]), b], [a, (right, a[1]), (right, b[1]), b],
+        [a, (b[0], a[1]), b],
+        [a, (a[0], b[1]), b],
+        [a, (a[0], top), (b[0], top), b],
+        [a, (a[0], bottom), (b[0], bottom), b],
+        [a, (left, a[1]), (left, b[1]), b],
+        [a, (right, a[1]), (right, b[1]), b],
     ]
     best, best_cost, best_hits = direct, math.inf, len(blocked)
     for core in candidates:

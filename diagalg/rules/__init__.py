@@ -8,18 +8,48 @@ the engine tries rules in). Adding a rule is one module imported here.
 
 from __future__ import annotations
 
-from . import cyclic, delta, derivative, distribute, gauge, inverse, isometry, reshape, shift, symmetry  # noqa: F401
-from . import collect, layernorm_shift, softmax_shift  # noqa: F401
-from . import exp_product, log_exp, pow_collect, pow_expand, pow_nest, pow_split, softmax_sum  # noqa: F401
-from . import distribution_sum, elementwise_reshape, log_softmax, pow_sum, softmax_fold  # noqa: F401
-from . import det_inverse, det_product, inverse_cancel, inverse_expr, inverse_product  # noqa: F401
-from . import inverse_transposed, softmax_reshape, unitary_inverse  # noqa: F401  (issue 14)
-
+from . import (  # noqa: F401  (each module registers its rule on import)
+    collect,
+    cyclic,
+    delta,
+    derivative,
+    det_inverse,
+    det_product,
+    distribute,
+    distribution_sum,
+    elementwise_reshape,
+    exp_product,
+    gauge,
+    inverse,
+    inverse_cancel,
+    inverse_expr,
+    inverse_product,
+    inverse_transposed,
+    isometry,
+    layernorm_shift,
+    log_exp,
+    log_softmax,
+    pow_collect,
+    pow_expand,
+    pow_nest,
+    pow_split,
+    pow_sum,
+    reshape,
+    shift,
+    softmax_fold,
+    softmax_reshape,
+    softmax_shift,
+    softmax_sum,
+    symmetry,
+    unitary_inverse,
+)
 from .base import Edit, Rule, Site, all_rules, get_rule, registered
+
 
 def _names_where(attr: str) -> tuple[str, ...]:
     """The registered rule names whose class sets ``attr`` true, in the engine's order."""
     return tuple(name for name, rule in all_rules().items() if getattr(rule, attr))
+
 
 #: Rules working on whole sums rather than on one diagram.
 SUM_RULES = _names_where("on_sums")
@@ -33,9 +63,21 @@ DEFAULT_RULES = _names_where("default")
 #: order for them (it filters its rule list by this set).
 DERIVATIVE_INNER_RULES = _names_where("inside_derivative")
 
+
 def implemented_rules() -> tuple[str, ...]:
     """Every rule name usable after `by`, sorted."""
     return tuple(sorted(all_rules()))
 
-__all__ = ["Edit", "Rule", "Site", "all_rules", "get_rule", "registered", "implemented_rules", "DEFAULT_RULES",
-           "SUM_RULES", "DERIVATIVE_INNER_RULES"]
+
+__all__ = [
+    "Edit",
+    "Rule",
+    "Site",
+    "all_rules",
+    "get_rule",
+    "registered",
+    "implemented_rules",
+    "DEFAULT_RULES",
+    "SUM_RULES",
+    "DERIVATIVE_INNER_RULES",
+]

@@ -95,8 +95,14 @@ class ResimplifyingSumRule(SumRule, Protocol):
 
 
 #: The attributes :func:`register` requires of a rule class, with their types.
-RULE_ATTRIBUTES: dict[str, type] = {"name": str, "description": str, "default": bool,
-                                    "inside_derivative": bool, "on_sums": bool, "order": int}
+RULE_ATTRIBUTES: dict[str, type] = {
+    "name": str,
+    "description": str,
+    "default": bool,
+    "inside_derivative": bool,
+    "on_sums": bool,
+    "order": int,
+}
 
 _REGISTRY: dict[str, Rule] = {}  # rules on one diagram (match / rewrite)
 _SUM_REGISTRY: dict[str, SumRule] = {}  # rules on whole sums (apply)

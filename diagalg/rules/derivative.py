@@ -63,8 +63,8 @@ from ..model import (
     Expr,
     Node,
     Op,
-    Term,
     TensorOp,
+    Term,
     all_edge_names,
     fresh_name,
     inline_diagram,
@@ -74,7 +74,6 @@ from ..model import (
     tensor_decls_in,
 )
 from .base import Site, register
-
 
 # --------------------------------------------------------------------------- feasibility
 
@@ -137,8 +136,7 @@ def derivative_expr(expr: Expr, wrt: TensorOp, dlabels: Sequence[str]) -> Expr:
     return Expr.of(out, free)
 
 
-def _derivative_diagram(d: Diagram, wrt: TensorOp, dlabels: tuple[str, ...],
-                        ddims: Mapping[str, sympy.Expr]) -> Pieces:
+def _derivative_diagram(d: Diagram, wrt: TensorOp, dlabels: tuple[str, ...], ddims: Mapping[str, sympy.Expr]) -> Pieces:
     """The product rule on one diagram: one summand per term of each dependent node's derivative."""
     out: Pieces = []
     for i, node in enumerate(d.nodes):
@@ -221,7 +219,7 @@ def _derivative_tensor(op: TensorOp, wrt: TensorOp, dl: tuple[str, ...]) -> Piec
 @lru_cache(maxsize=512)
 def _derivative_of(op: DerivOp) -> Expr:
     """The node's derivative as an expression over its ports."""
-    return derivative_expr(op.inner, op.wrt, op.ports[len(op.inner.labels):])
+    return derivative_expr(op.inner, op.wrt, op.ports[len(op.inner.labels) :])
 
 
 @lru_cache(maxsize=2048)
@@ -249,4 +247,6 @@ class DerivativeRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> list:
         (i,) = site.nodes
-        return [(term.coeff, replace_node(diagram, i, term.diagram)) for term in _derivative_of(diagram.nodes[i].op).terms]
+        return [
+            (term.coeff, replace_node(diagram, i, term.diagram)) for term in _derivative_of(diagram.nodes[i].op).terms
+        ]

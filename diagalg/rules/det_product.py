@@ -26,8 +26,11 @@ from .inverse_product import matrix_chain
 def _det_of(node: Node, dims: dict[str, object]) -> Node:
     """``det`` of the one node ``node`` (its two legs as the matrix)."""
     a, b = "a", "b"
-    d = Diagram.build((Node(node.op, (a, b)),), {a: node.op.port_dim(node.op.ports[0]),
-                                                    b: node.op.port_dim(node.op.ports[1])}, {a: a, b: b})
+    d = Diagram.build(
+        (Node(node.op, (a, b)),),
+        {a: node.op.port_dim(node.op.ports[0]), b: node.op.port_dim(node.op.ports[1])},
+        {a: a, b: b},
+    )
     return Node(matrix_op("det", Expr.single(d), (b,), (a,)), ())
 
 

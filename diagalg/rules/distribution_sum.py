@@ -44,8 +44,10 @@ class DistributionSumRule:
             if not legs:
                 continue
             edges = tuple(node.edges[op.ports.index(leg)] for leg in legs)
-            if all(diagram.incidence[e] == [(i, op.ports.index(leg))] and not diagram.edge_labels[e]
-                   for leg, e in zip(legs, edges)):
+            if all(
+                diagram.incidence[e] == [(i, op.ports.index(leg))] and not diagram.edge_labels[e]
+                for leg, e in zip(legs, edges)
+            ):
                 yield Site((i,), edges)
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:

@@ -193,5 +193,8 @@ class ElementwiseReshapeRule:
         p_edges.update({p: fresh[l] for p, l in zip(inner_ports, new_labels)})
         relabel = cast("ReshapeOp | ShiftOp", p_op)
         p_node = Node(relabel, tuple(p_edges[p] for p in relabel.ports))
-        return Edit(replace=((i, Node(new_op, edges)),), add=(p_node,),
-                    new_edges=tuple((fresh[l], free_dims[l]) for l in new_labels))
+        return Edit(
+            replace=((i, Node(new_op, edges)),),
+            add=(p_node,),
+            new_edges=tuple((fresh[l], free_dims[l]) for l in new_labels),
+        )

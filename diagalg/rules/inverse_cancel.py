@@ -72,8 +72,9 @@ def ratio(value: Expr, target: Expr) -> sympy.Expr | None:
     return None
 
 
-def _match_pair(diagram: Diagram, v: int, n: int, joined: tuple[str, ...],
-                kept: tuple[str, ...]) -> tuple[dict[str, str], sympy.Expr] | None:
+def _match_pair(
+    diagram: Diagram, v: int, n: int, joined: tuple[str, ...], kept: tuple[str, ...]
+) -> tuple[dict[str, str], sympy.Expr] | None:
     """(leg of V -> port of N, r) when node ``n`` is r⁻¹·(V's argument) joined to the
     bubble ``v`` on the legs ``joined`` only, else None."""
     bubble, other = diagram.nodes[v], diagram.nodes[n]
@@ -128,11 +129,11 @@ class InverseCancelRule:
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:
         v, n = site.nodes
-        (leg_of, r), joined, kept = cast("tuple[tuple[dict[str, str], sympy.Expr], tuple[str, ...], tuple[str, ...]]",
-                                         site.data)
+        (leg_of, r), joined, kept = cast(
+            "tuple[tuple[dict[str, str], sympy.Expr], tuple[str, ...], tuple[str, ...]]", site.data
+        )
         bubble, other = diagram.nodes[v], diagram.nodes[n]
         v_edge = dict(zip(bubble.op.ports, bubble.edges))
         n_edge = dict(zip(other.op.ports, other.edges))
         merges = tuple((v_edge[leg], n_edge[leg_of[leg]]) for leg in kept)
-        return Edit(remove=(v, n), merge=merges, drop_edges=tuple(v_edge[leg] for leg in joined),
-                    factor=1 / r)
+        return Edit(remove=(v, n), merge=merges, drop_edges=tuple(v_edge[leg] for leg in joined), factor=1 / r)

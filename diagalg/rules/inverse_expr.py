@@ -69,8 +69,11 @@ class InverseExprRule:
             ins, outs = roles(op)
             legs = {l: p for p, l in label_of.items()}
             split = (tuple(legs[l] for l in ins), tuple(legs[l] for l in outs))
-            if isinstance(inner.op, TensorOp) and inner.op.decl.invertible \
-                    and same_split(split, (inner.op.decl.inputs, inner.op.decl.outputs)):
+            if (
+                isinstance(inner.op, TensorOp)
+                and inner.op.decl.invertible
+                and same_split(split, (inner.op.decl.inputs, inner.op.decl.outputs))
+            ):
                 yield Site((i,), data=("tensor", c, inner, label_of))
             elif isinstance(inner.op, BubbleOp) and inner.op.kind == "inv" and same_split(split, roles(inner.op)):
                 yield Site((i,), data=("inverse", c, inner, label_of))

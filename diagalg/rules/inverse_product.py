@@ -22,7 +22,7 @@ from typing import Iterator, cast
 
 import sympy
 
-from ..model import BubbleOp, Diagram, Node, Term, TensorOp, replace_node
+from ..model import BubbleOp, Diagram, Node, TensorOp, Term, replace_node
 from ..powers import single_term
 from .base import Site, register
 
@@ -57,8 +57,7 @@ def matrix_chain(term: Term, square: bool = False) -> bool:
 
 def _invertible_matrix(n: Node) -> bool:
     op = n.op
-    return isinstance(op, TensorOp) and op.decl.invertible and len(op.decl.inputs) == 1 \
-        and len(op.decl.outputs) == 1
+    return isinstance(op, TensorOp) and op.decl.invertible and len(op.decl.inputs) == 1 and len(op.decl.outputs) == 1
 
 
 @register

@@ -114,8 +114,7 @@ class PowCollectRule:
             if len(bubbles) + len(copies) < 2:
                 continue
             total = sum((exponent(_pow_op(diagram, b)) for b in bubbles), sympy.Integer(0)) + len(copies)
-            inside = tuple(sorted({e for piece in copies for k in piece for e in diagram.nodes[k].edges}
-                                  - boundary))
+            inside = tuple(sorted({e for piece in copies for k in piece for e in diagram.nodes[k].edges} - boundary))
             yield Site(tuple(bubbles) + tuple(k for piece in copies for k in piece), data=(bubbles[0], total, inside))
 
     def rewrite(self, diagram: Diagram, site: Site) -> Edit:

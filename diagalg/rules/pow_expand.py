@@ -61,7 +61,12 @@ class PowExpandRule:
         if len(inner.terms) == 1:
             (term,) = inner.terms
             nodes, dims, merges = copies(diagram, node, term.diagram, k, tag=f"pw{i}")
-            return Edit(remove=(i,), add=tuple(nodes), new_edges=tuple(dims.items()), merge=tuple(merges),
-                        factor=sympy.sympify(term.coeff) ** k)
+            return Edit(
+                remove=(i,),
+                add=tuple(nodes),
+                new_edges=tuple(dims.items()),
+                merge=tuple(merges),
+                factor=sympy.sympify(term.coeff) ** k,
+            )
         box = Node(BoxOp(inner, node.op.ports), node.edges)
         return Edit(remove=(i,), add=(box,) * k)

@@ -70,8 +70,10 @@ class _Atoms:
                 continue
             nodes = [d.nodes[k] for k in piece]
             edges = {e for n in nodes for e in n.edges}
-            role = {e: (("leg", leg_of[e]) if e in leg_of else ("label", labels[e][0]) if labels[e]
-                        else ("sum", e)) for e in edges}
+            role = {
+                e: (("leg", leg_of[e]) if e in leg_of else ("label", labels[e][0]) if labels[e] else ("sum", e))
+                for e in edges
+            }
             free = {(_LEG + r[1] if r[0] == "leg" else _LABEL + r[1]): e for e, r in role.items() if r[0] != "sum"}
             key = canonical_key(Diagram.build(nodes, {e: d.dims[e] for e in edges}, free))
             if key not in self.symbol:
@@ -127,7 +129,7 @@ def _rebuild(template: Diagram, i: int, power: sympy.Expr, monomial: sympy.Expr,
 def _split(poly: sympy.Expr, gens: list[sympy.Symbol]) -> list[tuple[sympy.Expr, sympy.Expr]]:
     """(coefficient, monomial) pairs of the polynomial ``poly`` in ``gens``."""
     p = sympy.Poly(poly, *gens)
-    return [(c, sympy.Mul(*(g ** k for g, k in zip(gens, m)))) for m, c in p.terms()]
+    return [(c, sympy.Mul(*(g**k for g, k in zip(gens, m)))) for m, c in p.terms()]
 
 
 @register
@@ -193,8 +195,11 @@ class PowSumRule:
             return None
         template = expr.terms[t0].diagram
         power = exponent(op) + 1
-        return [Term(sympy.cancel(c), _rebuild(template, i0, power, mono, atoms))
-                for c, mono in _split(sympy.expand(quotient), gens) if c != 0]
+        return [
+            Term(sympy.cancel(c), _rebuild(template, i0, power, mono, atoms))
+            for c, mono in _split(sympy.expand(quotient), gens)
+            if c != 0
+        ]
 
     def apply(self, expr: Expr, subs: Mapping | None = None) -> Expr:
         """``expr`` with every group :meth:`rewrites` finds replaced (``expr`` itself when none)."""

@@ -60,8 +60,10 @@ class ReshapeRule:
             if not isinstance(first, ReshapeOp):
                 continue
             whole = len(first.part_dims)
-            if all(isinstance(op, ReshapeOp) and op.part_dims == first.part_dims and port == whole
-                   for op, (_, port) in zip(ops, inc)):
+            if all(
+                isinstance(op, ReshapeOp) and op.part_dims == first.part_dims and port == whole
+                for op, (_, port) in zip(ops, inc)
+            ):
                 yield Site(tuple(sorted(n for n, _ in inc)), (edge,), data=("wholes",))
         # parts: part t of every node of the group on one exclusive edge, for every t
         for i, node in enumerate(nodes):
@@ -72,8 +74,7 @@ class ReshapeRule:
             group = sorted(n for n, _ in inc0)
             if group[0] != i or len(set(group)) != len(group):
                 continue  # found from the lowest node; a node twice on e_0 is not a match
-            if not all(isinstance(other := nodes[n].op, ReshapeOp) and other.part_dims == op.part_dims
-                       for n in group):
+            if not all(isinstance(other := nodes[n].op, ReshapeOp) and other.part_dims == op.part_dims for n in group):
                 continue
             edges = []
             for t in range(len(op.part_dims)):

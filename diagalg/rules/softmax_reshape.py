@@ -84,5 +84,7 @@ class SoftmaxReshapeRule:
         assert isinstance(node.op, BubbleOp)  # match found a softmax here
         e, norm = written_out(node.op)
         edge = dict(zip(node.op.ports, node.edges))
-        return Edit(replace=((i, Node(e, tuple(edge[p] for p in e.ports))),),
-                    add=(Node(norm, tuple(edge[p] for p in norm.ports)),))
+        return Edit(
+            replace=((i, Node(e, tuple(edge[p] for p in e.ports))),),
+            add=(Node(norm, tuple(edge[p] for p in norm.ports)),),
+        )

@@ -231,8 +231,11 @@ class LogsumexpShiftRule:
         kept, dropped = split
         new_op = with_inner(op, Expr.of(kept, op.inner.free_dims))  # type: ignore[arg-type,union-attr]
         out: list[tuple[sympy.Expr, Diagram]] = [
-            (sympy.Integer(1), diagram.with_nodes([Node(new_op, node.edges) if k == i else n
-                                                   for k, n in enumerate(diagram.nodes)]))]
+            (
+                sympy.Integer(1),
+                diagram.with_nodes([Node(new_op, node.edges) if k == i else n for k, n in enumerate(diagram.nodes)]),
+            )
+        ]
         for t in dropped:  # the bubble's ports are its argument's labels: each summand goes in its place
             out.append((t.coeff, replace_node(diagram, i, _without_label(t.diagram, label))))
         return out

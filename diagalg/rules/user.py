@@ -39,7 +39,7 @@ def _rule_text(rule: UserRule) -> str:
     text = rule.source.text.strip()
     head = f"rule {rule.name}:"
     if text.startswith(head):
-        return text[len(head):].strip()
+        return text[len(head) :].strip()
     try:
         from ..printing import expr_text
 
@@ -72,14 +72,15 @@ class UserRuleRewriter:
         except ValueError as err:
             raise ValueError(f"rule '{rule.name}': {err}") from None
         if set(rule.rhs.labels) != set(rule.lhs.labels):
-            raise ValueError(f"rule '{rule.name}': the two sides have different free labels "
-                             f"({sorted(rule.lhs.labels)} and {sorted(rule.rhs.labels)})")
+            raise ValueError(
+                f"rule '{rule.name}': the two sides have different free labels "
+                f"({sorted(rule.lhs.labels)} and {sorted(rule.rhs.labels)})"
+            )
         self.lhs_free = lhs.diagram.free_map  # label -> pattern edge
         self.internal = tuple(sorted(self.pattern.internal))
         # right-side terms with coefficient c_R / c_L; zero terms dropped (a zero right side
         # makes the occurrence vanish)
-        self.rhs = tuple((c, t.diagram) for t in rule.rhs.terms
-                         if (c := sympy.sympify(t.coeff) / self.lhs_coeff) != 0)
+        self.rhs = tuple((c, t.diagram) for t in rule.rhs.terms if (c := sympy.sympify(t.coeff) / self.lhs_coeff) != 0)
         self.shrinks = _shrinks(lhs.diagram, [d for _, d in self.rhs])
 
     # ------------------------------------------------------------------ Rule protocol
@@ -109,8 +110,14 @@ class UserRuleRewriter:
         if len(self.rhs) == 1:
             coeff, rhs = self.rhs[0]
             nodes, new_dims, merges = inline_diagram(diagram, glue, rhs, tag=f"u{tag}")
-            return Edit(remove=at, add=tuple(nodes), new_edges=tuple(new_dims.items()),
-                        merge=tuple(merges), drop_edges=dropped, factor=coeff * m.sign)
+            return Edit(
+                remove=at,
+                add=tuple(nodes),
+                new_edges=tuple(new_dims.items()),
+                merge=tuple(merges),
+                drop_edges=dropped,
+                factor=coeff * m.sign,
+            )
         removed = set(at)
         rest = [n for i, n in enumerate(diagram.nodes) if i not in removed]
         gone = set(dropped)
