@@ -316,9 +316,7 @@ def _op_info(op: Op, depth: int) -> _OpInfo:
         ident: tuple = _tensor_ident(op)
         classes, anti = op.port_classes(share_antisym=depth == 0)
         return _OpInfo(
-            repr((depth, "node", ident)),
-            [repr((depth, "port", ident, c)) for c in classes],
-            [list(g) for g in anti],
+            repr((depth, "node", ident)), [repr((depth, "port", ident, c)) for c in classes], [list(g) for g in anti]
         )
     if isinstance(op, CopyTensor):
         ident = ("copy", _dim_str(op.dim))
@@ -337,9 +335,7 @@ def _op_info(op: Op, depth: int) -> _OpInfo:
     elif isinstance(op, (BoxOp, BubbleOp, DerivOp)):
         ident, nested = _nested_info(op, depth)
         return _OpInfo(
-            repr((depth, "node", ident)),
-            [repr((depth, "port", ident, r)) for r in nested.roles],
-            nested=nested,
+            repr((depth, "node", ident)), [repr((depth, "port", ident, r)) for r in nested.roles], nested=nested
         )
     else:
         raise TypeError(f"unknown operation {op!r}")

@@ -37,11 +37,11 @@ from typing import Callable, Sequence
 import numpy as np
 import opt_einsum as oe
 import sympy
-from sympy.printing.pycode import PythonCodePrinter
 
 from .bubbles import BUBBLES
 from .engine import unfold
 from .errors import SourceError
+from .export_backends import BACKENDS, Printer
 from .export_properties import CHECK_HELPER, PROPERTY_TEXT, relied_properties
 from .model import (
     BoxOp,
@@ -270,75 +270,6 @@ def _py_name(name: str, taken: set[str]) -> str:
     return out
 
 
-class _Printer(PythonCodePrinter):
-    def _print_Min(self, expr: sympy.Expr) -> str:  # noqa: N802 - sympy's printer protocol
-        return "min(" + ", ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Max(self, expr: sympy.Expr) -> str:  # noqa: N802
-        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
-
-
-# --------------------------------------------------------------------------- backends
-
-
-_INVERSE_NUMPY = (
-    "def _inverse(x, perm, n_out, n_in, shape):\n"
-    '    """inv(X): X as a matrix from its input legs to its output legs, inverted;\n'
-    '    axes: the input legs, then the output legs."""\n'
-    "    return np.linalg.inv(np.transpose(x, perm).reshape(n_out, n_in)).reshape(shape)\n"
-)
-_INVERSE_TORCH = (
-    "def _inverse(x, perm, n_out, n_in, shape):\n"
-    '    """inv(X): X as a matrix from its input legs to its output legs, inverted;\n'
-    '    axes: the input legs, then the output legs."""\n'
-    "    return torch.linalg.inv(x.permute(*perm).reshape(n_out, n_in)).reshape(shape)\n"
-)
-
-
-def _helpers(target: str, inverse: str) -> dict[str, str]:
-    """The helper functions an exported module may include, by key: each bubble's
-    (from its registry module, :mod:`diagalg.bubbles`) and ``inverse``."""
-    out = {
-        kind: b.export[target].helper for kind, b in BUBBLES.items() if target in b.export and b.export[target].helper
-    }
-    out["inverse"] = inverse
-    return out
-
-
-@dataclass(frozen=True)
-class _Backend:
-    lib: str  # "np" or "torch"
-    helpers: dict[str, str]
-
-    def eye(self, n: str, k: int = 0) -> str:
-        if self.lib == "np":
-            return f"np.eye({n}, k={k})" if k else f"np.eye({n})"
-        if not k:
-            return f"torch.eye({n}, dtype=_dtype)"
-        return f"(torch.arange({n})[None, :] == torch.arange({n})[:, None] + ({k})).to(_dtype)"
-
-    def ones(self, n: str) -> str:
-        return f"np.ones({n})" if self.lib == "np" else f"torch.ones({n}, dtype=_dtype)"
-
-    def zeros(self, shape: str) -> str:
-        return f"np.zeros({shape})" if self.lib == "np" else f"torch.zeros({shape}, dtype=_dtype)"
-
-    def scalar(self, value: str) -> str:
-        return f"np.asarray({value})" if self.lib == "np" else f"torch.tensor({value}, dtype=_dtype)"
-
-    def onehot(self, n: str, v: int) -> str:
-        return f"{self.eye(n)}[{v}]"
-
-    def conj(self, x: str) -> str:
-        return f"{self.lib}.conj({x})"
-
-
-_BACKENDS = {
-    "numpy": _Backend("np", _helpers("numpy", _INVERSE_NUMPY)),
-    "torch": _Backend("torch", _helpers("torch", _INVERSE_TORCH)),
-}
-
-
 # --------------------------------------------------------------------------- the exporter
 
 
@@ -347,7 +278,7 @@ class _Exporter:
         self.program = program
         self.name = name
         self.target = target
-        self.backend = _BACKENDS.get(target, _BACKENDS["numpy"])
+        self.backend = BACKENDS.get(target, BACKENDS["numpy"])
         self.taken: set[str] = {"np", "oe", "torch", "math"}
         self.entry = _py_name(name, self.taken)
         self.arg_names: dict[str, str] = {}  # tensor name -> python name
@@ -388,7 +319,7 @@ class _Exporter:
         value = sympy.sympify(dim)
         if value.free_symbols:
             value = value.xreplace({s: sympy.Symbol(self.dim_var(s)) for s in value.free_symbols})
-        return _Printer({"standard": "python3"}).doprint(value)
+        return Printer({"standard": "python3"}).doprint(value)
 
     def dim_var(self, sym: sympy.Symbol) -> str:
         if sym not in self.dim_names:

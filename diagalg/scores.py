@@ -183,10 +183,7 @@ class Layer:
         for k, shape in expected.items():
             if arrays[k].shape != shape:
                 raise _shape_error(
-                    f"W{k[1]}{i}",
-                    str(shape),
-                    arrays[k].shape,
-                    f"heads={h}, d_model={d}, d_head={dh} from WQ{i}",
+                    f"W{k[1]}{i}", str(shape), arrays[k].shape, f"heads={h}, d_model={d}, d_head={dh} from WQ{i}"
                 )
         for k, a in arrays.items():
             object.__setattr__(self, k, a)

@@ -34,21 +34,12 @@ import numpy as np
 
 
 def make_toy_model(
-    layers: int = 2,
-    heads: int = 4,
-    d_model: int = 16,
-    d_head: int = 4,
-    vocab: int = 20,
-    seq: int = 8,
-    seed: int = 0,
+    layers: int = 2, heads: int = 4, d_model: int = 16, d_head: int = 4, vocab: int = 20, seq: int = 8, seed: int = 0
 ) -> dict[str, np.ndarray]:
     """The arrays of a random attention-only transformer (see module docstring)."""
     rng = np.random.default_rng(seed)
     d, dh = d_model, d_head
-    arrays: dict[str, np.ndarray] = {
-        "WE": rng.standard_normal((vocab, d)),
-        "WP": rng.standard_normal((seq, d)),
-    }
+    arrays: dict[str, np.ndarray] = {"WE": rng.standard_normal((vocab, d)), "WP": rng.standard_normal((seq, d))}
     for n in range(1, layers + 1):
         arrays[f"WQ{n}"] = rng.standard_normal((heads, d, dh)) / np.sqrt(d)
         arrays[f"WK{n}"] = rng.standard_normal((heads, d, dh)) / np.sqrt(d)

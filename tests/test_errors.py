@@ -127,8 +127,7 @@ def test_duplicate_declaration():
 
 
 @pytest.mark.parametrize(
-    "stmt, col",
-    [("dim n", 5), ("let x = A[i, i]", 5), ("func A[p: n -> q: n]", 6), ("dim p, q, p", 11)],
+    "stmt, col", [("dim n", 5), ("let x = A[i, i]", 5), ("func A[p: n -> q: n]", 6), ("dim p, q, p", 11)]
 )
 def test_duplicate_declaration_of_any_kind(stmt, col):
     located(H + stmt + "\n", 5, col, "already declared")
@@ -139,8 +138,7 @@ def test_duplicate_let():
 
 
 @pytest.mark.parametrize(
-    "word",
-    ["delta", "softmax", "exp", "pow", "numeric", "unfold", "to", "over", "keep", "inv", "causal", "diff"],
+    "word", ["delta", "softmax", "exp", "pow", "numeric", "unfold", "to", "over", "keep", "inv", "causal", "diff"]
 )
 def test_reserved_word_used_as_a_name(word):
     err = located(H + f"tensor {word}[i: n]\n", 5, 8, "reserved word")

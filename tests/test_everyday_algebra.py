@@ -656,11 +656,7 @@ class SloppyShift(ElementwiseReshapeRule):
 
 
 @pytest.mark.parametrize(
-    "rule,example",
-    [
-        (SloppyShift(), "exp(shift(1)[g, h] x[h])"),
-        (SloppyShift(), "sigmoid(shift(-1)[g, h] x[h])"),
-    ],
+    "rule,example", [(SloppyShift(), "exp(shift(1)[g, h] x[h])"), (SloppyShift(), "sigmoid(shift(-1)[g, h] x[h])")]
 )
 def test_a_sloppy_elementwise_reshape_is_caught(rule, example):
     assert check_sites(PROG.expr(example), {rule.name: rule}, 0, steps=False), f"{type(rule).__name__} not caught"

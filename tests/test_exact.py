@@ -21,13 +21,7 @@ import diagalg
 from diagalg.dims import DimEnv
 from diagalg.model import BubbleOp, DerivOp, Diagram, Expr, FuncDecl, Node, TensorDecl, tensor_op
 from diagalg.numeric.check import collect
-from diagalg.numeric.exact import (
-    FieldInstance,
-    compare_exact,
-    draw_field_instance,
-    evaluate_exact,
-    exact_obstacle,
-)
+from diagalg.numeric.exact import FieldInstance, compare_exact, draw_field_instance, evaluate_exact, exact_obstacle
 from diagalg.numeric.field import (
     field_invertible,
     field_isometry,

@@ -91,11 +91,7 @@ def test_a_static_error_is_a_collection_error_with_caret(pytester):
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        [
-            "broken.diag:3:19: error: undeclared name 'B'*",
-            "    assert A[i, j] == B[i, j]",
-            "                      ^",
-        ]
+        ["broken.diag:3:19: error: undeclared name 'B'*", "    assert A[i, j] == B[i, j]", "                      ^"]
     )
     assert "Traceback" not in result.stdout.str()
 

@@ -502,11 +502,7 @@ class TransposingReshape(ReshapeRule):
 
 @pytest.mark.parametrize(
     "wrong, motif",
-    [
-        (ComposeAnySigns(), shift_motif),
-        (PosdefIdempotent(), hermitian_motif),
-        (TransposingReshape(), reshape_motif),
-    ],
+    [(ComposeAnySigns(), shift_motif), (PosdefIdempotent(), hermitian_motif), (TransposingReshape(), reshape_motif)],
 )
 def test_the_property_catches_a_wrong_rule(wrong, motif):
     fired: collections.Counter = collections.Counter()

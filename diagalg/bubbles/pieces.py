@@ -14,17 +14,7 @@ from typing import Callable, Mapping, Sequence
 
 import sympy
 
-from ..model import (
-    BubbleOp,
-    Diagram,
-    Expr,
-    Node,
-    Op,
-    Term,
-    all_edge_names,
-    inline_diagram,
-    resolve_merges,
-)
+from ..model import BubbleOp, Diagram, Expr, Node, Op, Term, all_edge_names, inline_diagram, resolve_merges
 
 ONE = sympy.Integer(1)
 

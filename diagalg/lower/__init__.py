@@ -13,15 +13,7 @@ syntax is decided where it belongs (:mod:`diagalg.decompose`, :mod:`diagalg.weig
 
 from __future__ import annotations
 
-from .load import (
-    Loader,
-    expression_of_name,
-    load_program,
-    parse_expression,
-    parse_pair,
-    parse_program,
-    parse_show,
-)
+from .load import Loader, expression_of_name, load_program, parse_expression, parse_pair, parse_program, parse_show
 
 __all__ = [
     "Loader",

@@ -36,7 +36,6 @@ from ..model import (
     IndexOp,
     Node,
     Op,
-    ReshapeOp,
     ShiftOp,
     TensorOp,
     Term,
@@ -48,11 +47,12 @@ from ..model import (
 from ..program import LetDef, Program
 from .ir import IAtom, IProd, IScopedAtom, ISum, ISummand, exposed_uses
 from .matrix import let_inverse, matrix_call
+from .reshape import ReshapeLowering
 from .scalars import declared_names, did_you_mean, dim_expr, error_at, try_scalar
 from .select import has_selection, reject_selection, select_atom
 
 
-class Scope:
+class Scope(ReshapeLowering):
     """Lowers the expressions of one statement in ``program``'s declarations: labels
     and their dimensions are statement-wide, and every summand tag is recorded in
     ``tags`` (a tag names one summand: using it twice is an error)."""
@@ -530,97 +530,6 @@ class Scope:
             return self.close_sum(ir, pos, forced=set(kept)), None
 
         return IScopedAtom(node.pos, labels, make)
-
-    def group(self, node: A.Group) -> IScopedAtom:
-        ir = self.stage_a(node.arg)
-        labels = self.predict_free(ir)
-        parts = [p.name for p in node.parts]
-        if len(set(parts)) != len(parts):
-            raise error_at("group[...] lists a label twice", node.pos)
-        for p in node.parts:
-            if p.name not in labels:
-                raise error_at(f"group: label '{p.name}' is not free in its argument", p.pos)
-        new = node.new.name
-        if new in labels and new not in parts:
-            raise error_at(f"group: label '{new}' is already free in the argument", node.new.pos)
-        self.pending_groups.append((new, parts, node.new.pos))
-        self.see_label(new, node.new.pos, None)
-        out_labels = [l for l in labels if l not in parts] + [new]
-
-        def make(
-            ir: ISum = ir, parts: list[str] = parts, new: str = new, pos: A.Pos = node.arg.pos
-        ) -> tuple[Expr, None]:
-            inner = self.close_sum(ir, pos)
-            return self.reshaped(inner, parts, new, self.dim_of(new), grouping=True), None
-
-        return IScopedAtom(node.pos, out_labels, make)
-
-    def split(self, node: A.Split) -> IScopedAtom:
-        ir = self.stage_a(node.arg)
-        labels = self.predict_free(ir)
-        whole = node.label.name
-        if whole not in labels:
-            raise error_at(f"split: label '{whole}' is not free in its argument", node.label.pos)
-        parts = [p.label for p in node.parts]
-        if len(set(parts)) != len(parts):
-            raise error_at("split lists a label twice", node.pos)
-        for p in node.parts:
-            if p.label in labels and p.label != whole:
-                raise error_at(f"split: label '{p.label}' is already free in the argument", p.pos)
-            self.see_label(p.label, p.pos, dim_expr(self.program, p.dim))
-        out_labels = [l for l in labels if l != whole] + parts
-
-        def make(
-            ir: ISum = ir, parts: list[str] = parts, whole: str = whole, pos: A.Pos = node.arg.pos
-        ) -> tuple[Expr, None]:
-            inner = self.close_sum(ir, pos)
-            want = sympy.Mul(*[self.dim_of(p) for p in parts])
-            if not self.env.same_dim(inner.free_dims[whole], want):
-                from ..printing import scalar_text
-
-                raise error_at(
-                    f"split: |{whole}| = {scalar_text(inner.free_dims[whole])} is not "
-                    f"{' * '.join(scalar_text(self.dim_of(p)) for p in parts)}",
-                    node.pos,
-                )
-            return self.reshaped(inner, parts, whole, inner.free_dims[whole], grouping=False), None
-
-        return IScopedAtom(node.pos, out_labels, make)
-
-    def reshaped(self, inner: Expr, parts: list[str], whole: str, whole_dim: sympy.Expr, grouping: bool) -> Expr:
-        """Attach a reshape node to every term: group consumes ``parts`` and makes
-        ``whole``; split consumes ``whole`` and makes ``parts``."""
-        part_dims = tuple(self.dim_of(p) for p in parts)
-        op = ReshapeOp(part_dims)
-        terms = []
-        for t in inner.terms:
-            d = t.diagram
-            used = set(d.dims) | set(d.labels)
-            free = dict(d.free_map)
-            dims = dict(d.dims)
-            if grouping:
-                part_edges = [free.pop(p) for p in parts]
-                new_edge = fresh_name(whole, used)
-                dims[new_edge] = whole_dim
-                free[whole] = new_edge
-                node = Node(op, tuple(part_edges) + (new_edge,))
-            else:
-                whole_edge = free.pop(whole)
-                part_edges = []
-                for p in parts:
-                    e = fresh_name(p, used)
-                    dims[e] = self.dim_of(p)
-                    free[p] = e
-                    part_edges.append(e)
-                node = Node(op, tuple(part_edges) + (whole_edge,))
-            terms.append(Term(t.coeff, Diagram.build(d.nodes + (node,), dims, free), t.tags))
-        free_dims = {l: dd for l, dd in inner.free_dims.items() if l not in (parts if grouping else [whole])}
-        if grouping:
-            free_dims[whole] = whole_dim
-        else:
-            for p in parts:
-                free_dims[p] = self.dim_of(p)
-        return Expr.of(terms, free_dims)
 
     def diff(self, node: A.Diff) -> IScopedAtom:
         ir = self.stage_a(node.arg)

@@ -441,11 +441,7 @@ def _different_tol(v: Verdict) -> float:
 
 
 def evaluate_once(
-    expr: Expr,
-    env: DimEnv,
-    seed: int = 0,
-    memory_cap: int = DEFAULT_MEMORY_CAP,
-    labels: Sequence[str] | None = None,
+    expr: Expr, env: DimEnv, seed: int = 0, memory_cap: int = DEFAULT_MEMORY_CAP, labels: Sequence[str] | None = None
 ) -> Evaluation:
     """Evaluate ``expr`` on one random instance drawn from ``seed`` (for tests and the REPL)."""
     inst, _ = sample_instance([expr], env, seed, memory_cap)
@@ -453,10 +449,7 @@ def evaluate_once(
 
 
 def sample_instance(
-    exprs: Sequence[Expr],
-    env: DimEnv,
-    seed: int | np.random.Generator = 0,
-    memory_cap: int = DEFAULT_MEMORY_CAP,
+    exprs: Sequence[Expr], env: DimEnv, seed: int | np.random.Generator = 0, memory_cap: int = DEFAULT_MEMORY_CAP
 ) -> tuple[Instance, SizeDraw]:
     """One size draw and one tensor draw for everything ``exprs`` use."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

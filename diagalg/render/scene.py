@@ -29,19 +29,7 @@ from ..printing import scalar_text
 from .layout import principal_axes, separate, shortest_paths, stress_layout
 from .orient import Item, choose_orientations
 from .ports import ORIENTS, Orient, PlacedPort, apex_of, place
-from .shapes import (  # noqa: F401  (overlaps: re-exported for the tests)
-    Framed,
-    Line,
-    Picture,
-    Port,
-    Shape,
-    Text,
-    base_name,
-    obstacle,
-    overlaps,
-    ray_exit,
-    text_width,
-)
+from .shapes import Framed, Line, Picture, Port, Shape, Text, base_name, obstacle, overlaps, ray_exit, text_width  # noqa: F401  (overlaps: re-exported for the tests)
 from .steady import Memory, TermMemory, align, choose, match, node_keys
 from .sums import arrange, coeff_text
 from .thickness import leg

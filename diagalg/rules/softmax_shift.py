@@ -67,16 +67,7 @@ from typing import Iterator
 import sympy
 
 from ..bubbles import get_bubble
-from ..model import (
-    BubbleOp,
-    CopyTensor,
-    Diagram,
-    Expr,
-    Node,
-    Term,
-    replace_node,
-    with_inner,
-)
+from ..model import BubbleOp, CopyTensor, Diagram, Expr, Node, Term, replace_node, with_inner
 from ..powers import is_real as powers_is_real
 from .base import Edit, Site, register
 
