@@ -90,9 +90,9 @@ def test_an_installed_wheel_finds_its_grammar_and_parses(wheel, tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     code = (
-        "import diagalg, diagalg.parser as p, pathlib\n"
+        "import diagalg, diagalg.parser as p, diagalg.vocabulary as v, pathlib\n"
         "print(pathlib.Path(diagalg.__file__).resolve())\n"
-        "print(p.vocabulary_grammar_path().resolve())\n"
+        "print(v.grammar_path().resolve())\n"
         "prog = diagalg.parse('dim n\\ntensor A[i: n, j: n]\\nassert A[i, j] == A[i, j]\\n')\n"
         "print(len(prog.statements))\n"
         "print(p._lark().source_path)\n"
