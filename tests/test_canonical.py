@@ -533,7 +533,7 @@ def diagrams(draw, max_nodes: int = 5, max_edges: int = 5, vocab=tuple(_VOCAB), 
     return Diagram.build(nodes, {e: n for e in edges}, free)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(diagrams(), st.integers(0, 10**6))
 def test_relabel_and_reorder_keep_key(d, seed):
     d2 = shuffled(d, seed)

@@ -209,7 +209,7 @@ def test_positive_tensors_are_sampled_positive_and_checked_when_bound():
 
 # --------------------------------------------------------------------------- property: every site is sound
 
-PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FIRED: collections.Counter = collections.Counter()
 
 

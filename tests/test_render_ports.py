@@ -336,7 +336,7 @@ NETWORKS = {
 }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 def test_in_random_expressions_every_leg_attaches_at_its_declared_port(case):
     """Chains, rings, trees, copy tensors, structured pairs under conj and inv, sums with

@@ -149,7 +149,7 @@ def _changed(d: Diagram, kind: str, rng: random.Random) -> Diagram:
     return Diagram.build(nodes, dict(d.edge_dims), free)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     d1=flat_diagrams(),
     other=flat_diagrams(),
