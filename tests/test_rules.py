@@ -315,7 +315,7 @@ def test_strategy_produces_every_kind_of_site() -> None:
     look-alikes, so the property tests cannot pass vacuously."""
     counts: collections.Counter = collections.Counter()
 
-    @settings(max_examples=250, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=400, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(case=cases())
     def collect(case: Case) -> None:
         expr = case.expr()
