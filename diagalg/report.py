@@ -178,38 +178,44 @@ def statement_drawings(
             ]
         ), note
     if isinstance(stmt, DecomposeStmt):
-        from .numeric.errors import NumericError
-        from .numeric.values import spectra_of
-        from .render.values import spectrum_svg
-
         items = drawn([("target: " + _text(stmt.lhs), stmt.lhs), ("factors: " + _text(stmt.rhs), stmt.rhs)])
-        try:
-            spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
-        except NumericError as e:
-            return items, f"no spectrum: {e}"
-        target = stmt.decomposition.target.name
-        items += [
-            (
-                f"singular values at bond {s.bond}",
-                spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source),
-            )
-            for s in spectra
-        ]
-        return items, note
+        spectra, failed = _spectrum_drawings(checker, stmt)
+        return items + spectra, failed
     expr = getattr(stmt, "expr", None)
     if expr is None:
         return [], note
     return drawn([(_text(expr), let_opened(expr))]), note
 
 
-def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
-    """Both sides drawn, then the spectrum each cut of the decomposition cuts (svd, tt,
-    tucker): the singular values of the target's unfolding on the check's first draw, with
-    the truncation line, so a reader sees what a ``~`` discards."""
+def _spectrum_drawings(checker: Checker, stmt: DecomposeStmt) -> tuple[list[tuple[str, str]], str]:
+    """The spectrum each cut of the decomposition cuts (svd, tt, tucker) as (caption, SVG)
+    pairs: the singular values of the target's unfolding on the check's first draw, with
+    the truncation line, so a reader sees what a ``~`` discards. The second item says why
+    there is none when the draw cannot be made (empty otherwise)."""
     from .numeric.errors import NumericError
     from .numeric.values import spectra_of
     from .render.values import spectrum_svg
 
+    try:
+        spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
+    except NumericError as e:
+        return [], f"no spectrum: {e}"
+    target = stmt.decomposition.target.name
+    out = []
+    for sp in spectra:
+        n = len(sp.values)
+        cut = f"keeps {sp.kept} of {n}" if sp.kept < n else f"keeps all {n}"
+        out.append(
+            (
+                f"singular values at bond {sp.bond}: {cut}",
+                spectrum_svg(target, sp.rows, sp.cols, sp.bond, sp.values, sp.kept, source),
+            )
+        )
+    return out, ""
+
+
+def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
+    """Both sides drawn, then the spectra the decomposition cuts (:func:`_spectrum_drawings`)."""
     figures = steady_figures(
         [
             (stmt.lhs, "target\n" + escape(_text(stmt.lhs)), "side"),
@@ -217,18 +223,12 @@ def _decompose_figures(checker: Checker, stmt: DecomposeStmt) -> list[str]:
         ],
         program_sizes(checker.program),
     )
-    try:
-        spectra, source = spectra_of(stmt, checker.program, seed=checker.options.seed, dims=checker.options.dims)
-    except NumericError as e:
-        return figures + [f'<p class="nodrawing">no spectrum: {escape(str(e))}</p>']
-    target = stmt.decomposition.target.name
-    for s in spectra:
-        cut = f"keeps {s.kept} of {len(s.values)}" if s.kept < len(s.values) else f"keeps all {len(s.values)}"
-        figures.append(
-            f'<figure class="spectrum">{spectrum_svg(target, s.rows, s.cols, s.bond, s.values, s.kept, source)}'
-            f"<figcaption>singular values at bond {escape(s.bond)}: {escape(cut)}</figcaption></figure>"
-        )
-    return figures
+    spectra, failed = _spectrum_drawings(checker, stmt)
+    if failed:
+        return figures + [f'<p class="nodrawing">{escape(failed)}</p>']
+    return figures + [
+        f'<figure class="spectrum">{svg}<figcaption>{escape(caption)}</figcaption></figure>' for caption, svg in spectra
+    ]
 
 
 #: the report's own rules, after the shared style sheet: its contents and its failures filter

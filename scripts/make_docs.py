@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "tests"))  # headless Chromium as the browser tests drive it
+
 import diagalg  # noqa: E402
+from browser import chromium, screenshot  # noqa: E402
 from diagalg.checker import Checker, Options, summary_text  # noqa: E402
 from diagalg.engine import unfold  # noqa: E402
 from diagalg.program import AssertStmt, CalcStmt, CostStmt, DecomposeStmt, DrawStmt, ExpandStmt, RuleStmt, ShowStmt  # noqa: E402
@@ -284,35 +286,10 @@ class Writer:
             self.picture(name, unfold(expr))
 
 
-def _screenshot(exe: str, page: Path, png: Path, size: str, tmp: str) -> None:
-    subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={tmp}/profile",
-            f"--screenshot={png}",
-            f"--window-size={size}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-
-
 def screenshots(out: Path) -> str:
     """readme-report.png (Chromium's screenshot of `check --html` on a short example) and
     readme-notebook.png (a derivation as a notebook displays it, `_repr_html_`)."""
-    exe = shutil.which("chromium")
-    if exe is None:
+    if chromium() is None:
         return "readme-report.png, readme-notebook.png not made: Chromium is not installed (apt-get install chromium)"
     example = (ROOT / "docs" / "report-example.diag").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
@@ -325,7 +302,7 @@ def screenshots(out: Path) -> str:
             capture_output=True,
             check=False,
         )
-        _screenshot(exe, page, out / "pictures" / "readme-report.png", "1000,760", tmp)
+        screenshot(page, out / "pictures" / "readme-report.png", 1000, 760)
         program = diagalg.parse(example)
         d = diagalg.simplify(program.expr("V[a, b] V[a, c] A[c, d] V[f, d] V[f, e]"), program=program)
         nb = Path(tmp) / "notebook.html"
@@ -333,7 +310,7 @@ def screenshots(out: Path) -> str:
             f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{d._repr_html_()}</body></html>",
             encoding="utf-8",
         )
-        _screenshot(exe, nb, out / "pictures" / "readme-notebook.png", "900,200", tmp)
+        screenshot(nb, out / "pictures" / "readme-notebook.png", 900, 200)
     return "wrote readme-report.png, readme-notebook.png"
 
 

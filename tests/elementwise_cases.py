@@ -87,6 +87,24 @@ def numerically_different(lhs: str, rhs: str, seed: int = 0) -> bool:
     return compare(PROG.expr(lhs), PROG.expr(rhs), ENV, seed=seed).status == "different"
 
 
+def assert_near_miss(lhs: str, rhs: str, why: str) -> None:
+    """A near-miss of an identity: no rule proves ``lhs == rhs``, and the oracle refutes it."""
+    assert not proved(lhs, rhs), f"{why}: {lhs} == {rhs} was proved"
+    assert numerically_different(lhs, rhs), f"{why}: the oracle does not refute {lhs} == {rhs}"
+
+
+def assert_all_proved(statements: str, extra: int = 0, how: tuple[str, ...] = ("symbolic",)) -> list:
+    """Every statement of ``statements`` is ok, decided the way ``how`` names (a word of its
+    result line: ``symbolic``, or ``step`` for a calc); ``extra`` result lines beyond one per
+    ``assert`` (a calc's steps). Returns the results."""
+    results = run(statements)
+    assert len(results) == statements.count("assert") + extra
+    for r in results:
+        assert r.status == "ok", r.line() + "\n" + "\n".join(r.output)
+        assert any(w in r.detail for w in how), r.line()
+    return results
+
+
 # --------------------------------------------------------------------------- every site keeps the value
 
 

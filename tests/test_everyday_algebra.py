@@ -37,7 +37,7 @@ from diagalg.rules.log_softmax import LogSoftmaxRule
 from diagalg.rules.pow_sum import PowSumRule
 from diagalg.rules.softmax_fold import SoftmaxFoldRule
 from diagalg.weights import property_violation
-from elementwise_cases import PROG, check_sites, numerically_different, proved, run, simplified, text
+from elementwise_cases import PROG, assert_all_proved, assert_near_miss, check_sites, simplified, text
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -64,17 +64,12 @@ NEAR_MISSES = [
 
 
 def test_distribution_identities_are_proved_and_confirmed():
-    results = run(IDENTITIES)
-    assert len(results) == IDENTITIES.count("assert") + 2
-    for r in results:
-        assert r.status == "ok", r.line() + "\n" + "\n".join(r.output)
-        assert "symbolic" in r.detail or "step" in r.detail, r.line()
+    assert_all_proved(IDENTITIES, extra=2, how=("symbolic", "step"))
 
 
 @pytest.mark.parametrize("lhs,rhs,why", NEAR_MISSES)
 def test_distribution_near_misses_are_not_proved(lhs, rhs, why):
-    assert not proved(lhs, rhs), f"{why}: {lhs} == {rhs} was proved"
-    assert numerically_different(lhs, rhs), f"{why}: the oracle does not refute {lhs} == {rhs}"
+    assert_near_miss(lhs, rhs, why)
 
 
 def test_the_gradient_for_a_distribution_prints_in_its_textbook_form():
@@ -232,17 +227,12 @@ POW_SUM_NEAR_MISSES = [
 
 
 def test_pow_sum_identities_are_proved_and_confirmed():
-    results = run(POW_SUM_IDENTITIES)
-    assert len(results) == POW_SUM_IDENTITIES.count("assert")
-    for r in results:
-        assert r.status == "ok", r.line() + "\n" + "\n".join(r.output)
-        assert "symbolic" in r.detail, r.line()
+    assert_all_proved(POW_SUM_IDENTITIES)
 
 
 @pytest.mark.parametrize("lhs,rhs,why", POW_SUM_NEAR_MISSES)
 def test_pow_sum_near_misses_are_not_proved(lhs, rhs, why):
-    assert not proved(lhs, rhs), f"{why}: {lhs} == {rhs} was proved"
-    assert numerically_different(lhs, rhs), f"{why}: the oracle does not refute {lhs} == {rhs}"
+    assert_near_miss(lhs, rhs, why)
 
 
 def test_the_binary_cross_entropy_gradient_prints_in_its_textbook_form():
@@ -367,17 +357,12 @@ SOFTMAX_NEAR_MISSES = [
 
 
 def test_softmax_identities_are_proved_and_confirmed():
-    results = run(SOFTMAX_IDENTITIES)
-    assert len(results) == SOFTMAX_IDENTITIES.count("assert")
-    for r in results:
-        assert r.status == "ok", r.line() + "\n" + "\n".join(r.output)
-        assert "symbolic" in r.detail, r.line()
+    assert_all_proved(SOFTMAX_IDENTITIES)
 
 
 @pytest.mark.parametrize("lhs,rhs,why", SOFTMAX_NEAR_MISSES)
 def test_softmax_near_misses_are_not_proved(lhs, rhs, why):
-    assert not proved(lhs, rhs), f"{why}: {lhs} == {rhs} was proved"
-    assert numerically_different(lhs, rhs), f"{why}: the oracle does not refute {lhs} == {rhs}"
+    assert_near_miss(lhs, rhs, why)
 
 
 def test_a_complex_log_softmax_is_kept():
@@ -571,17 +556,12 @@ RESHAPE_NEAR_MISSES = [
 
 
 def test_reshape_identities_are_proved_and_confirmed():
-    results = run(RESHAPE_IDENTITIES)
-    assert len(results) == RESHAPE_IDENTITIES.count("assert") == 10
-    for r in results:
-        assert r.status == "ok", r.line() + "\n" + "\n".join(r.output)
-        assert "symbolic" in r.detail, r.line()
+    assert len(assert_all_proved(RESHAPE_IDENTITIES)) == 10
 
 
 @pytest.mark.parametrize("lhs,rhs,why", RESHAPE_NEAR_MISSES)
 def test_reshape_near_misses_are_not_proved(lhs, rhs, why):
-    assert not proved(lhs, rhs), f"{why}: {lhs} == {rhs} was proved"
-    assert numerically_different(lhs, rhs), f"{why}: the oracle does not refute {lhs} == {rhs}"
+    assert_near_miss(lhs, rhs, why)
 
 
 # (log and fractional powers are left to the identities above: on Gaussian arguments they are NaN)
