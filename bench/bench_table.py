@@ -48,16 +48,12 @@ from diagalg.derivative import derivative  # noqa: E402
 from diagalg.numeric.check import collect, compare, draw_instance  # noqa: E402
 from diagalg.numeric.evaluate import evaluate  # noqa: E402
 from diagalg.numeric.sizes import sample_sizes  # noqa: E402
+from processes import REPEATS, diagalg_process, startup_section, timed_command, warm  # noqa: E402
 
 DEFAULT_LIMIT = float(os.environ.get("DIAGALG_BENCH_PEER_LIMIT", "30"))
 
 
 # --------------------------------------------------------------------------- diagalg side
-
-
-#: The repeat policy of both sides (peer_worker.py follows it too): the best of up to
-#: REPEATS runs, one run only when a run takes over 2 s.
-REPEATS = 3
 
 
 def _timed(build: Callable[[], tuple], run: Callable[..., object], repeats: int = REPEATS) -> tuple[float, object]:
@@ -291,34 +287,6 @@ def peer_python(peer: str) -> str | None:
         return None
 
 
-def _wall(cmd: list[str], limit: float) -> tuple[float | None, subprocess.CompletedProcess | None]:
-    """Best wall time of a whole command under the repeat policy, None on a timeout."""
-    best, proc = math.inf, None
-    for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-        except subprocess.TimeoutExpired:
-            return None, None
-        dt = time.perf_counter() - t0
-        best = min(best, dt)
-        if dt > 2:
-            break
-    return best, proc
-
-
-def diagalg_process(case: str, n: int) -> tuple[float, str]:
-    """``diagalg check FILE`` end to end, as a user runs it: interpreter start, imports,
-    parsing, the proof and the numeric confirmation of the claim."""
-    decls, lhs, rhs = getattr(cases, case)(n)
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"diagalg-bench-{case}-{n}.diag"
-    path.write_text(decls + f"assert {lhs} == {rhs}\n")
-    dt, proc = _wall([str(Path(sys.executable).parent / "diagalg"), "check", str(path)], 600)
-    path.unlink()
-    ok = proc is not None and proc.returncode == 0
-    return (dt if dt is not None else math.inf), ("True" if ok else "False")
-
-
 def run_peer(peer: str, case: str, n: int, limit: float, kind: str = "") -> dict:
     if peer == "opt_einsum":
         return opt_einsum_numeric(case, n)
@@ -326,8 +294,10 @@ def run_peer(peer: str, case: str, n: int, limit: float, kind: str = "") -> dict
         python = peer_python(peer)
         if python is None:
             return {"error": "not installed (make bench builds .venv-bench)"}
-        dt, proc = _wall([python, str(HERE / "peer_worker.py"), "whole", peer, case, str(n)], limit)
-        if dt is None:
+        cmd = [python, str(HERE / "peer_worker.py"), "whole", peer, case, str(n)]
+        warm(cmd)  # as diagalg_process: the bytecode cache filled, the same repeat policy
+        _, dt, proc = timed_command(cmd, limit)
+        if proc is None:
             return {"timeout": limit}
         lines = proc.stdout.strip().splitlines() if proc else []
         if proc is None or proc.returncode != 0 or not lines:
@@ -724,18 +694,22 @@ def main() -> int:
         all_rows += rows
         if len(ours) >= 2:
             growth.append((case.title, exponent(ours)))
+    startup: list[str] = []
+    if not args.only or args.only in "start-up":
+        print("\nstart-up and large files (whole commands, timed from outside):")
+        startup = startup_section()
     print("\ndiagalg growth exponent (least squares of log time on log N; 1 = linear):")
     for title, g in growth:
         print(f"  {title:<48} {g:.2f}")
     total = time.perf_counter() - t_start
     print(f"\n{len(all_rows)} rows in {total:.0f} s; {load_text('at the end')}")
     if args.write:
-        write_markdown(args.write, all_rows, growth, args.limit, tg)
+        write_markdown(args.write, all_rows, growth, args.limit, tg, startup)
         print(f"written to {args.write}")
     return 0
 
 
-def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | None) -> None:
+def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | None, startup: list[str]) -> None:
     out = [
         "# Benchmark results (`make bench`)",
         "",
@@ -759,6 +733,7 @@ def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | 
     out += ["", "diagalg growth exponent (least squares of log time on log N; 1 = linear):", ""]
     out += [f"- {t}: {g:.2f}" for t, g in growth]
     out += ["", f"Machine {load_text('at the end')}."]
+    out += ["", *startup] if startup else []
     out += ["", "## Goals", ""] + [f"- {line}" for line in goal_summary(rows)]
     out += ["", "## Reading the table", "", *NOTES]
     path.write_text("\n".join(out) + "\n")
@@ -798,7 +773,8 @@ NOTES = [
     "- *whole process* rows time complete commands from outside, interpreter start included: "
     "`diagalg check FILE` on a file holding the assertion (parsing, the proof, and the numeric "
     "confirmation diagalg always adds) against `python` running the peer's script (imports, "
-    "construction, `==` once). They show what a user waits for; the rows above show the algorithms.",
+    "construction, `==` once), each once untimed first so both find their bytecode cached, as an "
+    "installed package has it. They show what a user waits for; the rows above show the algorithms.",
     "- A `skipped` peer row follows a size at which the peer hit the limit; its ratio is a lower bound "
     "that assumes the peer is not faster on the larger case.",
 ]

@@ -309,6 +309,22 @@ assert numeric E[a, b, c, d, e, f, g, h] == -E[b, a, c, d, e, f, g, h]
     assert fits.status == OK
 
 
+def test_a_refusal_before_the_forced_size_says_the_size_a_draw_must_reach() -> None:
+    """A 12-leg antisymmetric tensor is zero below n = 12, and already the ordinary draw
+    (n = 5: 5^12 entries, 1.8 GiB) passes the memory cap. The refusal says that a draw must
+    also reach n = 12, so nobody lowers n hoping the check will run."""
+    legs = ", ".join(f"a{i}" for i in range(12))
+    swapped = ", ".join(["a1", "a0"] + [f"a{i}" for i in range(2, 12)])
+    text = f"""
+dim n
+tensor E[{", ".join(f"a{i}: n" for i in range(12))}] antisymmetric({legs})
+assert numeric E[{legs}] == -E[{swapped}]
+"""
+    (capped,) = results(text)
+    assert capped.status == "INCONCLUSIVE" and "memory cap" in capped.detail
+    assert f"a draw must also reach n=12, for the antisymmetric legs ({legs}) of E" in capped.detail
+
+
 def test_a_count_too_large_to_evaluate_is_unconfirmed_not_an_internal_error() -> None:
     """The trace of U U† on a 100000-dimensional space is 100000: the proof says so, a
     stand-in cannot, and the real size does not fit. The coefficient 100000 marks the

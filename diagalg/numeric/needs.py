@@ -72,7 +72,10 @@ class SizeNeeds:
 
     def reason_for(self, sizes: Mapping[sympy.Symbol, int]) -> str:
         """Which constants forced the sizes of ``sizes`` above the ordinary range, as text
-        (empty when none did): the note a memory-cap refusal carries."""
+        (empty when none did): the note a memory-cap refusal carries. A size that a later
+        draw must still reach is named too: when an ordinary draw is already refused, the
+        user learns that a smaller size would not do (a 12-leg antisymmetric tensor refused
+        at n = 5 is zero at any n below 12)."""
         parts = []
         for s in sorted(sizes, key=str):
             why = [
@@ -84,6 +87,9 @@ class SizeNeeds:
             ]
             if why:
                 parts.append(f"{s}={sizes[s]} forced by {why[0]}")
+            elif s in self.reach and sizes[s] < self.reach[s][0]:
+                v, text = self.reach[s]
+                parts.append(f"a draw must also reach {s}={v}, for {text}")
         return "; ".join(parts)
 
 
