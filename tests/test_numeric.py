@@ -42,7 +42,7 @@ from diagalg.numeric import (
 )
 from diagalg.numeric import contract as contract_module
 from diagalg.numeric.check import judge
-from diagalg.numeric.errors import format_bytes
+from diagalg.numeric.errors import format_bytes, format_count
 
 ENV = DimEnv()
 n, m, p = ENV.declare("n"), ENV.declare("m"), ENV.declare("p")
@@ -437,6 +437,20 @@ def test_hessian_nested_diff() -> None:
 
 
 # --------------------------------------------------------------------------- memory cap
+
+
+def test_sizes_and_counts_in_refusals_read_at_a_glance() -> None:
+    """A hopeless contraction's figures stay short: binary units up to EiB, then powers of
+    ten; counts with separators up to ten million, then three significant digits."""
+    assert [format_bytes(v) for v in (312, 1536, 2**30, 5 * 2**50, 3 * 2**60)] == [
+        "312 B",
+        "1.5 KiB",
+        "1 GiB",
+        "5 PiB",
+        "3 EiB",
+    ]
+    assert format_bytes(1.2e26) == "1e+08 EiB" and format_bytes(2**2000) == "about 2^2000 B"
+    assert format_count(1_000_000) == "1,000,000" and format_count(14551915228366851806640625) == "1.46e+25"
 
 
 def test_memory_cap_refusal() -> None:

@@ -31,7 +31,7 @@ import sympy
 
 from ..model import CopyTensor, Diagram, Node, ReshapeOp, ShiftOp
 from . import slicing
-from .errors import check_memory
+from .errors import check_memory, format_count
 from .plan import Order, contraction_order, cost_of, run_order
 from .slicing import SlicePlan, contract_sliced
 
@@ -377,7 +377,7 @@ def plan_contraction(
         plan = slicing.plan_slices(spec, out_ids, memory_cap // itemsize, PATH_STRATEGY)
     if plan is None:
         why = "" if out_entries * itemsize > memory_cap else "; slicing it would take too long"
-        check_memory(cost.largest * itemsize, memory_cap, f"the largest intermediate ({cost.largest} entries{why})")
+        check_memory(cost.largest * itemsize, memory_cap, f"the largest intermediate ({format_count(cost.largest)} entries{why})")
     return order, plan
 
 
@@ -429,7 +429,7 @@ def _embed(
     if len(flat) == len(out_ids):
         return result
     total = math.prod(csize[c] for c in flat)
-    check_memory(total * result.dtype.itemsize, memory_cap, f"the output ({total} entries)")
+    check_memory(total * result.dtype.itemsize, memory_cap, f"the output ({format_count(total)} entries)")
     next_id = max(csize, default=0) + 1
     seen: set[int] = set()
     args: list = [result, list(out_ids)]
