@@ -22,8 +22,10 @@ import json
 import math
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+_DEFAULTED = [v for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS") if v not in os.environ]
+os.environ.update({v: "1" for v in _DEFAULTED})
+# whole commands (bench/processes.py) run with the user's own threading, not this default
+os.environ["DIAGALG_BENCH_DEFAULTED"] = ",".join(_DEFAULTED)
 import platform
 import subprocess
 import sys

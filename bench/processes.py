@@ -3,6 +3,7 @@ of the table and its start-up section (issue 19).
 
 Start-up is measured as CPU time (user + system of the child, from ``getrusage``),
 which does not depend on how busy the other core is, with the wall time beside it;
+BLAS threading is the user's (bench_table.py's single-threaded default is dropped);
 the anchors (``python -c pass``, ``import numpy``, ``import sympy``) are measured in the
 same run by the same function. Every command runs with Python's bytecode cache on, in a
 directory of its own (``PYTHONPYCACHEPREFIX``), and once untimed first: an installed
@@ -14,10 +15,12 @@ Usage: .venv/bin/python bench/processes.py   (prints the start-up section)
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,7 +41,16 @@ STARTUP_REPEATS = 7
 PY = sys.executable
 DIAGALG = str(Path(sys.executable).parent / "diagalg")
 _CACHE = tempfile.mkdtemp(prefix="diagalg-bench-pyc-")
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": _CACHE}
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+#: The environment of every timed command: the user's, with the bytecode cache on, and
+#: without the single-threaded BLAS that bench_table.py sets for its in-process rows (a
+#: user's ``import numpy`` starts its BLAS threads, and so does diagalg's).
+_DROPPED = {
+    "PYTHONDONTWRITEBYTECODE",
+    "DIAGALG_BENCH_DEFAULTED",
+    *os.environ.get("DIAGALG_BENCH_DEFAULTED", "").split(","),
+}
+ENV = {k: v for k, v in os.environ.items() if k not in _DROPPED} | {"PYTHONPYCACHEPREFIX": _CACHE}
 
 
 def timed_command(
@@ -121,6 +133,7 @@ def import_shares(path: Path) -> str:
 def startup_section(log=print) -> list[str]:
     """The start-up and large-file rows as markdown lines (each row also given to ``log``)."""
     work = Path(tempfile.mkdtemp(prefix="diagalg-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     (work / "one.diag").write_text(ONE_STATEMENT)
     (work / "hopeless.diag").write_text(_hopeless_file())
     rows: list[tuple[str, float, float, str, str, str]] = []

@@ -7,7 +7,6 @@ produces a Python traceback (``--debug`` shows one for an internal error).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 import threading
@@ -15,6 +14,7 @@ import traceback
 from typing import Sequence
 
 from .. import __version__
+from ..collector import collected_in_batches
 from ..errors import DiagalgError, SourceError
 from .args import files_of, parse_dims, parse_size
 
@@ -47,29 +47,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(args)  # interactive: in the main thread, so Ctrl-C interrupts one statement
     result: list[int] = []
     old_limit = sys.getrecursionlimit()
-    old_gc = gc.get_threshold()
     threading.stack_size(512 * 1024 * 1024)
     sys.setrecursionlimit(max(old_limit, 60_000))
-    gc.set_threshold(*BATCH_GC_THRESHOLD)
     try:
-        t = threading.Thread(target=lambda: result.append(_main(argv)), daemon=True)
-        t.start()
-        t.join()
+        with collected_in_batches():  # a command is bulk work from start to end
+            t = threading.Thread(target=lambda: result.append(_main(argv)), daemon=True)
+            t.start()
+            t.join()
     finally:
         threading.stack_size(0)
         sys.setrecursionlimit(old_limit)
-        gc.set_threshold(*old_gc)
     return result[0] if result else 3
-
-
-#: The cyclic collector's thresholds for one command. A check allocates millions of small
-#: objects that are never part of a cycle (frozen AST and model nodes, tuples, tokens), and
-#: CPython's default first threshold (700 allocations) rescans them over and over: on a
-#: 20,000-matrix ring the collector was 40% of parsing and 20% of the whole command
-#: (13.8 s CPU, 11.0 s with these thresholds; peak memory 235 MB both ways). Garbage in
-#: cycles is still collected, only in larger batches. (``gc.freeze()`` after the imports
-#: was measured too and did not help.)
-BATCH_GC_THRESHOLD = (100_000, 20, 10)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from .. import ast as A
+from ..collector import in_batches
 from ..errors import SourceError
 from ..model import Expr
 from ..parser import Fragment, parse_fragment, parse_text
@@ -95,6 +96,7 @@ def _deep_enough() -> None:
         sys.setrecursionlimit(_RECURSION_LIMIT)
 
 
+@in_batches
 def load_program(path: str | Path) -> Program:
     """Parse and check a .diag file (with its imports). Raises SourceError."""
     p = Path(path)
@@ -104,6 +106,7 @@ def load_program(path: str | Path) -> Program:
     return Loader().load_file(p, display)
 
 
+@in_batches
 def parse_program(text: str, path: str = "<input>", base_dir: str | Path | None = None) -> Program:
     """Parse and check .diag text. Imports resolve relative to ``base_dir`` (default: cwd)."""
     module_path = Path(base_dir) / "__input__.diag" if base_dir is not None else None

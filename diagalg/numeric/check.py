@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence, cast
 import numpy as np
 import sympy
 
+from ..collector import in_batches
 from ..dims import DimEnv
 from ..model import Expr, FuncDecl, TensorDecl
 from .decls import collect
@@ -126,6 +127,7 @@ def judge(lhs: Evaluation, rhs: Evaluation) -> Verdict:
     return Verdict(err, scale, approx)
 
 
+@in_batches
 def compare(
     lhs: Expr,
     rhs: Expr,

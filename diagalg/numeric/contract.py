@@ -377,7 +377,8 @@ def plan_contraction(
         plan = slicing.plan_slices(spec, out_ids, memory_cap // itemsize, PATH_STRATEGY)
     if plan is None:
         why = "" if out_entries * itemsize > memory_cap else "; slicing it would take too long"
-        check_memory(cost.largest * itemsize, memory_cap, f"the largest intermediate ({format_count(cost.largest)} entries{why})")
+        what = f"the largest intermediate ({format_count(cost.largest)} entries{why})"
+        check_memory(cost.largest * itemsize, memory_cap, what)
     return order, plan
 
 
