@@ -50,7 +50,8 @@ from diagalg.derivative import derivative  # noqa: E402
 from diagalg.numeric.check import collect, compare, draw_instance  # noqa: E402
 from diagalg.numeric.evaluate import evaluate  # noqa: E402
 from diagalg.numeric.sizes import sample_sizes  # noqa: E402
-from processes import REPEATS, diagalg_process, startup_section, timed_command, warm  # noqa: E402
+from notes import NOTES  # noqa: E402
+from processes import REPEATS, StartupRow, diagalg_process, startup_section, timed_command, warm  # noqa: E402
 
 DEFAULT_LIMIT = float(os.environ.get("DIAGALG_BENCH_PEER_LIMIT", "30"))
 
@@ -697,21 +698,30 @@ def main() -> int:
         if len(ours) >= 2:
             growth.append((case.title, exponent(ours)))
     startup: list[str] = []
+    startup_rows: list[StartupRow] = []
     if not args.only or args.only in "start-up":
         print("\nstart-up and large files (whole commands, timed from outside):")
-        startup = startup_section()
+        startup, startup_rows = startup_section()
     print("\ndiagalg growth exponent (least squares of log time on log N; 1 = linear):")
     for title, g in growth:
         print(f"  {title:<48} {g:.2f}")
     total = time.perf_counter() - t_start
     print(f"\n{len(all_rows)} rows in {total:.0f} s; {load_text('at the end')}")
     if args.write:
-        write_markdown(args.write, all_rows, growth, args.limit, tg, startup)
+        write_markdown(args.write, all_rows, growth, args.limit, tg, startup, startup_rows)
         print(f"written to {args.write}")
     return 0
 
 
-def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | None, startup: list[str]) -> None:
+def write_markdown(
+    path: Path,
+    rows: list[Row],
+    growth,
+    limit: float,
+    tg: str | None,
+    startup: list[str],
+    startup_rows: list[StartupRow],
+) -> None:
     out = [
         "# Benchmark results (`make bench`)",
         "",
@@ -736,50 +746,30 @@ def write_markdown(path: Path, rows: list[Row], growth, limit: float, tg: str | 
     out += [f"- {t}: {g:.2f}" for t, g in growth]
     out += ["", f"Machine {load_text('at the end')}."]
     out += ["", *startup] if startup else []
-    out += ["", "## Goals", ""] + [f"- {line}" for line in goal_summary(rows)]
+    out += ["", "## Goals", ""] + [f"- {line}" for line in goal_summary(rows, startup_rows)]
     out += ["", "## Reading the table", "", *NOTES]
     path.write_text("\n".join(out) + "\n")
 
 
-def goal_summary(rows: list[Row]) -> list[str]:
-    """One line per outcome: goals met, not met (each row named), and open."""
+def goal_summary(rows: list[Row], startup: list[StartupRow] = ()) -> list[str]:
+    """One line per outcome: goals met, not met (each row named), open, and the rows a
+    peer answered wrongly (no ratio, so no goal either way); then the start-up goals."""
     with_goal = [r for r in rows if r.goal != "-"]
-    met = [r for r in with_goal if r.met == "yes"]
-    missed = [r for r in with_goal if r.met == "NO"]
-    opened = [r for r in with_goal if r.met == "open"]
-    lines = [f"{len(met)} of {len(with_goal)} rows with a goal meet it."]
+    wrong = [r for r in with_goal if r.ratio == "peer wrong"]
+    judged = [r for r in with_goal if r.ratio != "peer wrong"]
+    met = [r for r in judged if r.met == "yes"]
+    missed = [r for r in judged if r.met == "NO"]
+    opened = [r for r in judged if r.met == "open"]
+    lines = [f"{len(met)} of {len(judged)} rows with a goal and a right peer answer meet it."]
     lines += [f"not met: {r.case}, N={r.n}: {r.ratio} against {r.peer} (goal {r.goal})" for r in missed]
     lines += [f"open (peer stopped at the limit first): {r.case}, N={r.n}" for r in opened]
+    if wrong:
+        lines.append(f"{len(wrong)} rows with a goal have no ratio: the peer answered wrongly ({wrong[0].case}).")
+    goals = [r for r in startup if r.goal != "-"]
+    if goals:
+        lines.append(f"start-up: {sum(r.met == 'yes' for r in goals)} of {len(goals)} goals met.")
+        lines += [f"not met: {r.what}: {r.cpu:.3f} s CPU, {r.against} (goal {r.goal})" for r in goals if r.met != "yes"]
     return lines
-
-
-NOTES = [
-    "- *equal* rows time `diagalg.equal` (simplification of both sides, then canonical keys) against "
-    "tensorgrad's `==` (its isomorphism test). For the MPS case tensorgrad simplifies both sides first "
-    "(`full_simplify`) and answers False: it does not cancel `X X^-1`.",
-    "- sympy matrix expressions can state the ring and power identities but decide them by structure: "
-    "they answer False for the rotated ring, which is equal (trace cyclicity is not applied), and their "
-    "False for tr(A^N) vs tr(A^{N/2})^2 comes from the same structural comparison. Their times are shown, "
-    "with no goal.",
-    "- *simplify* rows: tensorgrad's `full_simplify` and sympy's `MatMul(...).doit()` against "
-    "`diagalg.simplify`; both peers remove the identities too.",
-    "- *numeric* rows are per contraction: diagalg's whole check (one size draw, two tensor draws, both "
-    "sides: sampling the random tensors and judging included) divided by its 4 contractions, against one "
-    "hand-written `opt_einsum.contract` call on the same network (path search included, as such a call "
-    "does). `eval only` is diagalg evaluating both sides on one drawn instance, per contraction. BLAS is "
-    "single-threaded in this benchmark.",
-    "- *exact check* rows decide the same statements over two prime fields (`--path exact`: residues mod "
-    "p < 2^21 on float64 BLAS with chunked sums, exact sampling of the invertible maps included), per "
-    "contraction; `Nx float` is the ratio to the float check of the row above with the same N. Their goal "
-    "(at most 6x the bare contraction) is the float goal times the 3x allowed for exactness.",
-    "- *whole process* rows time complete commands from outside, interpreter start included: "
-    "`diagalg check FILE` on a file holding the assertion (parsing, the proof, and the numeric "
-    "confirmation diagalg always adds) against `python` running the peer's script (imports, "
-    "construction, `==` once), each once untimed first so both find their bytecode cached, as an "
-    "installed package has it. They show what a user waits for; the rows above show the algorithms.",
-    "- A `skipped` peer row follows a size at which the peer hit the limit; its ratio is a lower bound "
-    "that assumes the peer is not faster on the larger case.",
-]
 
 
 if __name__ == "__main__":
