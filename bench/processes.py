@@ -202,20 +202,18 @@ def startup_section(log=print) -> tuple[list[str], list[StartupRow]]:
         path.write_text(_ring_file(n))
         cmd = [DIAGALG, "check", "--timings", str(path)]
         row(f"`diagalg check` of a ring of {n:,} matrices vs a rotated copy", cmd, 1, lambda c, p: _statement_share(p))
-    row(
-        "`diagalg check` whose contraction is hopeless (16 x 16 periodic grid)",
-        [DIAGALG, "check", str(work / "grid.diag")],
-        REPEATS,
-        goal="refused (exit 4) within 1.5x the one-statement check",
-        met=refused,
-    )
-    row(
-        "`diagalg check` whose inputs cannot fit (12-leg antisymmetric, n >= 12)",
-        [DIAGALG, "check", str(work / "inputs.diag")],
-        REPEATS,
-        goal="refused (exit 4) within 1.5x the one-statement check",
-        met=refused,
-    )
+    for what, name in (
+        ("whose contraction is hopeless (16 x 16 periodic grid)", "grid.diag"),
+        ("whose inputs cannot fit (12-leg antisymmetric, n >= 12)", "inputs.diag"),
+    ):
+        cmd = [DIAGALG, "check", str(work / name)]
+        row(
+            f"`diagalg check` {what}",
+            cmd,
+            REPEATS,
+            goal="refused (exit 4) within 1.5x the one-statement check",
+            met=refused,
+        )
     shares = import_shares(work / "one.diag")
     log(f"  imports of the one-statement check: {shares}")
     out = [
