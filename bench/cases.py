@@ -3,11 +3,32 @@
 Pure Python (no diagalg import), so that peer_worker.py can use it from the
 bench venv. Every function returns ``(declarations, lhs, rhs)`` text; ``rhs``
 is empty for a one-sided case (simplification, derivative, canonical key).
+Also the one timing rule both sides share, :func:`heap_frozen`.
 """
 
 from __future__ import annotations
 
+import gc
 import random
+from contextlib import contextmanager
+from typing import Iterator
+
+
+@contextmanager
+def heap_frozen() -> Iterator[None]:
+    """Time the body with every object that exists now moved out of the collector's
+    reach (``gc.freeze``), then put back. diagalg's rows run in the long-lived bench
+    process and each peer in a process of its own; without this, a collection landing in
+    a sub-millisecond timing would scan whatever the process had built before (every
+    earlier row, or the peer's torch), which neither side's algorithm is about. The
+    timed run's own garbage is collected as usual. (A ``gc.collect()`` before each run
+    was tried and rejected: it empties the allocator's free lists, and the run after it
+    was 0.5 ms slower at 0.6 ms.)"""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def cubic_wiring(n: int, seed: int) -> list[list[str]]:
