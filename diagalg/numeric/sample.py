@@ -71,7 +71,8 @@ def gaussian(
     if complex_:
         scale = math.sqrt(variance / 2)
         return np.asarray((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) * scale)
-    return np.asarray(rng.standard_normal(shape) * math.sqrt(variance))
+    draw = np.asarray(rng.standard_normal(shape))
+    return draw if variance == 1.0 else draw * math.sqrt(variance)  # unit variance: no second pass
 
 
 def _haar_q(n_rows: int, n_cols: int, rng: np.random.Generator, complex_: bool) -> np.ndarray:
