@@ -743,7 +743,9 @@ def write_markdown(
         "a peer's wrong answer, which gets no ratio and meets no goal. Both sides follow one repeat "
         "policy: the best of up to 3 runs (one when a run takes over 2 s), every run on inputs built "
         "afresh (not timed) and, for diagalg, with every memo cleared (canonical keys, contraction "
-        "orders, derivative expansions), so no run reuses a plan or a cached property of another. "
+        "orders, derivative expansions), so no run reuses a plan or a cached property of another; the heap "
+        "built before a run is frozen during it on both sides (`gc.freeze`), and the growth rows take the "
+        "best of 3 at every size. "
         "Peers run in their own process, imports not timed, except in the *whole process* rows.",
         "",
         "| " + " | ".join(HEAD) + " |",
