@@ -27,6 +27,7 @@ import sympy
 
 from .dims import DimEnv
 from .model import BoxOp, BubbleOp, CopyTensor, Diagram, Expr, IndexOp, Op, ShiftOp, TensorOp
+from .numeric.errors import format_count
 from .printing import scalar_text
 
 SYMBOLIC_SIZE = 1000  # representative size of a symbolic dimension with no constraint
@@ -278,10 +279,6 @@ def _value(e: sympy.Expr, sizes: Mapping[sympy.Symbol, int]) -> int:
     return int(sympy.sympify(e).subs(sizes))
 
 
-def _fmt(v: int) -> str:
-    return f"{v:,}" if v < 10**7 else f"{v:.3g}"
-
-
 def term_reports(expr: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int]) -> CostReport:
     """Per term: the chosen order with its steps, the other orders compared, nested sums
     and bubbles; totals, and whether every figure matches opt_einsum's count at ``sizes``."""
@@ -307,7 +304,7 @@ def term_reports(expr: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int]) -> 
             for alt in alternatives:
                 v = _value(alt.flops, sizes)
                 ratio = f" ({v / best:.3g}x)" if alt.order != plan.order else " (chosen)"
-                lines.append(f"    {alt.order}: {scalar_text(alt.flops)} = {_fmt(v)}{ratio}")
+                lines.append(f"    {alt.order}: {scalar_text(alt.flops)} = {format_count(v)}{ratio}")
         total += plan.flops + net.nested_flops
         extra += net.extra_flops
         for big in (plan.largest, net.nested_largest):
@@ -349,12 +346,12 @@ def cost_report(expr: Expr, env: DimEnv, dims: Mapping[str, int] | None = None) 
     detail = f"[{scalar_text(rep.flops)} flops in contractions"
     if rep.extra != 0:
         detail += f" + {scalar_text(rep.extra)} elementwise and additions"
-    detail += f" = {_fmt(_value(rep.flops + rep.extra, sizes))} at {shown}" if shown else ""
+    detail += f" = {format_count(_value(rep.flops + rep.extra, sizes))} at {shown}" if shown else ""
     if rep.largest != 0:
         big = _value(rep.largest, sizes)
         detail += (
             f"; largest intermediate {scalar_text(_simplest(rep.largest, sizes))} "
-            f"({_fmt(big)} entries, {_bytes(8 * big)} at float64)"
+            f"({format_count(big)} entries, {_bytes(8 * big)} at float64)"
         )
     detail += "; agrees with opt_einsum]" if rep.agrees else "; DISAGREES with opt_einsum's count]"
     rep.detail = detail
@@ -372,7 +369,7 @@ def _written_line(written: Expr, env: DimEnv, sizes: Mapping[sympy.Symbol, int],
         return f"as written {text}: not costed ({e})"
     got, best = _value(rep.flops, sizes), _value(chosen.flops, sizes)
     ratio = f"{got / best:.3g}x the chosen order" if best else "the chosen order has no contraction"
-    return f"as written {text}: {scalar_text(rep.flops)} flops = {_fmt(got)} ({ratio})"
+    return f"as written {text}: {scalar_text(rep.flops)} flops = {format_count(got)} ({ratio})"
 
 
 def _mentions(expr: Expr, s: sympy.Symbol) -> bool:
