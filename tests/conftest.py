@@ -8,15 +8,20 @@
 * ``write_diag`` writes a .diag file into the test's temporary directory.
 * ``source_error`` parses text that must be rejected and returns the
   :class:`diagalg.SourceError` (failing the test if anything else happens).
+* ``load_script`` imports one of the repository's scripts (``bench/``, ``scripts/``,
+  ``docs/``) as a module, leaving the environment, ``sys.path`` and ``sys.modules`` as
+  they were.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import settings
@@ -137,3 +142,28 @@ def python_calls(fn, *args, **kwargs):
     finally:
         sys.setprofile(old)
     return result, calls
+
+
+def load_script(relative: str) -> ModuleType:
+    """The script at ``ROOT / relative`` as a module. Its own folder is on ``sys.path``
+    while it loads (bench scripts import their siblings), it is in ``sys.modules`` while
+    it loads (dataclasses look their module up there), and whatever it sets in
+    ``os.environ`` at import (the bench's single-threaded BLAS) is undone, as are the
+    sibling modules it imported: no test's process is changed by loading a script."""
+    path = ROOT / relative
+    env, sys_path, modules = dict(os.environ), list(sys.path), set(sys.modules)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    sys.modules[path.stem] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(env)
+        sys.path[:] = sys_path
+        for name in set(sys.modules) - modules:  # the script and its siblings, nothing else
+            if Path(getattr(sys.modules[name], "__file__", None) or "/").parent == path.parent:
+                del sys.modules[name]
+    return module

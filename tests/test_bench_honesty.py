@@ -5,38 +5,16 @@ read (the timing itself lives in `make bench`, never in a test)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
 import pytest
 
+from conftest import load_script
 from diagalg.numeric import slicing
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    """bench/bench_table.py and bench/processes.py, imported without leaving their
-    environment settings (single-threaded BLAS for the in-process rows) behind."""
-    saved, path = dict(os.environ), list(sys.path)
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_table", ROOT / "bench" / "bench_table.py")
-        table = importlib.util.module_from_spec(spec)
-        sys.modules["bench_table"] = table  # its dataclasses look their module up there
-        spec.loader.exec_module(table)
-        import processes
-
-        yield table, processes
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        sys.path[:] = path
-        for name in ("bench_table", "processes", "cases", "notes"):
-            sys.modules.pop(name, None)
+    """bench/bench_table.py (the summary) and bench/processes.py (the whole commands)."""
+    return load_script("bench/bench_table.py"), load_script("bench/processes.py")
 
 
 def test_a_wrong_peer_answer_is_neither_a_goal_met_nor_one_missed(bench) -> None:

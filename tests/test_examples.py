@@ -3,10 +3,11 @@ benchmarks' chain builders still produce what they time."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from conftest import load_script
 
 # end to end over every example or document: left out of `make test-quick`
 pytestmark = pytest.mark.slow
@@ -28,10 +29,7 @@ def test_example_checks(cli, path):
 
 
 def _bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(f"bench/{name}.py")
 
 
 @pytest.mark.parametrize("kind", ["mixed", "delta"])

@@ -7,7 +7,6 @@ W_QK = WQ @ WK.T and W_OV = (WV @ WO).T.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import load_script
 from diagalg.scores import (
     KINDS,
     Baseline,
@@ -414,15 +414,12 @@ def test_non_contiguous_layer_numbers_and_layer_checks():
 # ---------------------------------------------------------------- toy-model script
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("make_toy_model", ROOT / "scripts" / "make_toy_model.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def toy_model_script():
+    return load_script("scripts/make_toy_model.py")
 
 
 def test_toy_model_script(tmp_path, capsys):
-    script = load_script()
+    script = toy_model_script()
     out = tmp_path / "toy_model.npz"
     argv = [
         "--layers",
@@ -466,7 +463,7 @@ def test_toy_model_script(tmp_path, capsys):
 
 
 def test_toy_model_script_other_shapes_and_bad_args(tmp_path, capsys):
-    script = load_script()
+    script = toy_model_script()
     out = tmp_path / "m.npz"
     assert (
         script.main(

@@ -6,7 +6,6 @@ pick. Work is counted (terms evaluated, search states), never timed."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import sys
@@ -16,6 +15,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from conftest import load_script
 from diagalg.checkpoints import load_checkpoint, load_state_dict
 from diagalg.cli.probe import read_tokens
 from diagalg.metrics import induction_probe
@@ -30,12 +30,7 @@ PERIOD = 16
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_induction", ROOT / "scripts" / "train_induction.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["train_induction"] = mod  # dataclasses look their module up
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/train_induction.py")
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +198,6 @@ def test_the_composition_scores_draw_as_heatmaps_cell_for_cell(tmp_path):
     `--json` prints (the K-composition pair of the trained model among them)."""
     import json
     import subprocess
-    import sys
     import xml.etree.ElementTree as ET
 
     svg = tmp_path / "scores.svg"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import load_script
+
 # end to end over every example or document: left out of `make test-quick`
 pytestmark = pytest.mark.slow
 
@@ -47,8 +49,7 @@ def generated(tmp_path_factory):
     return out
 
 
-sys.path.insert(0, str(ROOT / "docs"))
-from check_examples import masked_roundoff as _masked  # noqa: E402  (one round-off mask for every document)
+_masked = load_script("docs/check_examples.py").masked_roundoff  # one round-off mask for every document
 
 
 def _sections(text: str) -> list[str]:
