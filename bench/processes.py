@@ -16,6 +16,7 @@ Usage: .venv/bin/python bench/processes.py   (prints the start-up section)
 from __future__ import annotations
 
 import atexit
+import json
 import math
 import os
 import re
@@ -82,12 +83,17 @@ def warm(cmd: list[str]) -> None:
     subprocess.run(cmd, capture_output=True, env=ENV, timeout=600)
 
 
+def check_text(case: str, n: int) -> str:
+    """A .diag file asserting ``case``'s two sides equal (:mod:`cases`' builders)."""
+    decls, lhs, rhs = getattr(cases, case)(n)
+    return decls + f"assert {lhs} == {rhs}\n"
+
+
 def diagalg_process(case: str, n: int) -> tuple[float, str]:
     """``diagalg check FILE`` end to end, as a user runs it: interpreter start, imports,
     parsing, the proof and the numeric confirmation of the claim."""
-    decls, lhs, rhs = getattr(cases, case)(n)
     path = Path(tempfile.gettempdir()) / f"diagalg-bench-{case}-{n}.diag"
-    path.write_text(decls + f"assert {lhs} == {rhs}\n")
+    path.write_text(check_text(case, n))
     warm([DIAGALG, "check", str(path)])
     _, wall, proc = timed_command([DIAGALG, "check", str(path)])
     path.unlink()
@@ -96,14 +102,6 @@ def diagalg_process(case: str, n: int) -> tuple[float, str]:
 
 
 ONE_STATEMENT = "dim n\ntensor A[i: n, j: n]\nassert A[i, i] == A[j, j]\n"
-
-
-def _ring_file(n: int) -> str:
-    names = [f"M{i}" for i in range(n)]
-    rotated = names[7:] + names[:7]
-    lhs = " ".join(f"{m}[p{i}, p{(i + 1) % n}]" for i, m in enumerate(names))
-    rhs = " ".join(f"{m}[q{i}, q{(i + 1) % n}]" for i, m in enumerate(rotated))
-    return "dim n\n" + "".join(f"tensor {m}[i: n, j: n]\n" for m in names) + f"assert {lhs} == {rhs}\n"
 
 
 def _hopeless_file(legs: int = 12) -> str:
@@ -141,13 +139,10 @@ def _grid_file(side: int = 16) -> str:
     return f"dim n\ntensor T[a: n, b: n, c: n, d: n]\nassert numeric {grid} == {grid}\n"
 
 
-_TIMING = re.compile(r"\((\d+\.\d+) s\)\s*$", re.M)
-
-
 def _statement_share(proc: subprocess.CompletedProcess) -> str:
-    """The statement's own time from ``--timings`` (the rest is start-up, parsing, lowering)."""
-    times = [float(t) for t in _TIMING.findall(proc.stdout)]
-    return f"the statement {sum(times):.2f} s of it" if times else "-"
+    """The statements' own time from ``--json`` (the rest is start-up, parsing, lowering)."""
+    seconds = [json.loads(line).get("seconds", 0.0) for line in proc.stdout.splitlines() if line.startswith("{")]
+    return f"the statement {sum(seconds):.2f} s of it" if seconds else "-"
 
 
 @dataclass
@@ -170,8 +165,8 @@ def startup_section(log=print) -> tuple[list[str], list[StartupRow]]:
     (work / "grid.diag").write_text(_grid_file())
     rows: list[StartupRow] = []
 
-    def row(what: str, cmd: list[str], repeats: int, against=None, goal: str = "-", met=None) -> float:
-        warm(cmd)
+    def row(what: str, cmd: list[str], repeats: int, against=None, goal: str = "-", met=None, warm_with=None) -> float:
+        warm(warm_with or cmd)  # a small instance fills the bytecode cache as well as a large one
         cpu, wall, proc = timed_command(cmd, repeats=repeats)
         verdict = "-" if met is None else ("yes" if proc is not None and met(cpu, wall, proc) else "NO")
         shown = "-" if against is None or proc is None else against(cpu, proc)
@@ -197,11 +192,13 @@ def startup_section(log=print) -> tuple[list[str], list[StartupRow]]:
         "<= 3x numpy CPU",
         lambda cpu, wall, proc: cpu <= 3 * numpy_cpu and proc.returncode == 0,
     )
+    for n in (10, 1000, 5000, 20000):
+        (work / f"ring{n}.diag").write_text(check_text("ring", n))
+    small = [DIAGALG, "check", "--json", str(work / "ring10.diag")]
     for n in (1000, 5000, 20000):
-        path = work / f"ring{n}.diag"
-        path.write_text(_ring_file(n))
-        cmd = [DIAGALG, "check", "--timings", str(path)]
-        row(f"`diagalg check` of a ring of {n:,} matrices vs a rotated copy", cmd, 1, lambda c, p: _statement_share(p))
+        cmd = [DIAGALG, "check", "--json", str(work / f"ring{n}.diag")]
+        share = lambda c, p: _statement_share(p)  # noqa: E731
+        row(f"`diagalg check` of a ring of {n:,} matrices vs a rotated copy", cmd, 1, share, warm_with=small)
     for what, name in (
         ("whose contraction is hopeless (16 x 16 periodic grid)", "grid.diag"),
         ("whose inputs cannot fit (12-leg antisymmetric, n >= 12)", "inputs.diag"),

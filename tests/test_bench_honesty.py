@@ -5,6 +5,8 @@ read (the timing itself lives in `make bench`, never in a test)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import load_script
@@ -51,6 +53,8 @@ def test_the_hopeless_grid_is_refused_from_its_cost_without_planning_slices(benc
 
 def test_each_ring_row_reads_its_statements_own_time(bench, write_diag, cli) -> None:
     _, processes = bench
-    run = cli("check", "--timings", write_diag("ring.diag", processes._ring_file(12)))
+    run = cli("check", "--json", write_diag("ring.diag", processes.check_text("ring", 12)))
     assert run.returncode == 0
     assert processes._statement_share(run).startswith("the statement ")
+    seconds = sum(json.loads(line)["seconds"] for line in run.stdout.splitlines() if line.startswith("{"))
+    assert processes._statement_share(run) == f"the statement {seconds:.2f} s of it"
