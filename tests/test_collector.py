@@ -9,6 +9,7 @@ import pytest
 
 import diagalg
 from diagalg.collector import BATCH_THRESHOLDS, collected_in_batches
+from diagalg.numeric import check
 
 
 @pytest.fixture
@@ -34,9 +35,17 @@ def test_an_error_inside_still_restores(user_thresholds) -> None:
     assert gc.get_threshold() == user_thresholds
 
 
-def test_parse_compare_and_the_command_line_leave_the_thresholds_alone(user_thresholds, write_diag, cli) -> None:
+def test_parse_compare_and_the_command_line_leave_the_thresholds_alone(
+    user_thresholds, write_diag, cli, monkeypatch
+) -> None:
     prog = diagalg.parse("dim n\ntensor A[i: n, j: n]\n")
     assert diagalg.equal(prog.expr("A[i, j] A[j, i]"), prog.expr("A[k, l] A[l, k]"), prog)
+    assert gc.get_threshold() == user_thresholds
+    seen = []  # the thresholds while the numeric comparison works
+    needs = check.size_needs
+    monkeypatch.setattr(check, "size_needs", lambda *a, **k: seen.append(gc.get_threshold()) or needs(*a, **k))
+    result = check.compare(prog.expr("A[i, j] A[j, i]"), prog.expr("A[k, l] A[l, k]"), prog.env)
+    assert result.status == "equal" and seen == [BATCH_THRESHOLDS]
     assert gc.get_threshold() == user_thresholds
     path = write_diag("t.diag", "dim n\ntensor A[i: n, j: n]\nassert numeric A[i, i] == A[j, j]\n")
     assert cli("check", path).returncode == 0
